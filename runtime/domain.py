@@ -1,0 +1,197 @@
+"""Frozen domain types that cross module boundaries.
+
+Money and quantities are ``Decimal`` in messages and in the ledger. Hot-path
+valuation (mark-to-market over thousands of days) uses float arrays and only
+converts at the edges.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_DOWN, Decimal
+from enum import StrEnum
+from typing import Any
+
+CENT = Decimal("0.01")
+#: Alpaca accepts fractional quantities to 9 decimals; 6 keeps rounding well inside that.
+QTY_STEP = Decimal("0.000001")
+
+
+class Side(StrEnum):
+    """Order side."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+
+class Regime(StrEnum):
+    """Deterministic market regime from the index against its long average."""
+
+    ATTACK = "ATTACK"
+    DEFENSE = "DEFENSE"
+
+
+class HaltState(StrEnum):
+    """Persisted trading state of an account (or of the whole engine)."""
+
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"  # sells only
+    HALTED = "HALTED"
+
+
+class OrderStatus(StrEnum):
+    """Life cycle of an order in the ledger."""
+
+    PENDING = "pending"  # recorded, not yet acknowledged by the broker
+    SUBMITTED = "submitted"
+    PARTIAL = "partial"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+
+def money(value: float | Decimal | str) -> Decimal:
+    """Round a value to cents."""
+    return Decimal(str(value)).quantize(CENT)
+
+
+def floor_qty(value: float | Decimal, fractional: bool) -> Decimal:
+    """Round a share quantity down to the broker's step (whole shares unless fractional)."""
+    step = QTY_STEP if fractional else Decimal(1)
+    return Decimal(str(value)).quantize(step, rounding=ROUND_DOWN)
+
+
+def client_order_id(account: str, cycle_id: str, symbol: str, side: Side) -> str:
+    """Derive the idempotent client order id from (account, cycle, symbol, side).
+
+    The same inputs always give the same id, so a retry or a restart can never
+    create a second order: the ledger's unique index and the broker both reject it.
+    """
+    digest = hashlib.sha256(f"{account}|{cycle_id}|{symbol}|{side}".encode()).hexdigest()
+    return f"inv-{digest[:24]}"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    """An order the risk engine approved, before it reaches a broker."""
+
+    account: str
+    cycle_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    ref_price: Decimal  # last close used for sizing; the fill price will differ
+    reason: str
+    client_order_id: str
+
+    @property
+    def notional(self) -> Decimal:
+        """Estimated value at the reference price."""
+        return money(self.quantity * self.ref_price)
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """An execution reported by a broker."""
+
+    client_order_id: str
+    account: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    fees: Decimal
+    day: date
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class Position:
+    """A holding of one symbol, with the exits attached to it.
+
+    Mutable on purpose: only :class:`AccountState` changes it, by applying fills.
+    """
+
+    symbol: str
+    quantity: Decimal
+    avg_cost: Decimal
+    opened: date
+    stop_loss_pct: float | None = None
+    take_profit_pct: float | None = None
+    time_stop_days: int | None = None
+
+
+@dataclass(slots=True)
+class AccountState:
+    """Cash and positions of one account. Positions always equal the sum of fills."""
+
+    name: str
+    cash: Decimal
+    positions: dict[str, Position] = field(default_factory=dict)
+    halt: HaltState = HaltState.ACTIVE
+    peak_equity: float = 0.0
+    realised_pnl: Decimal = Decimal(0)
+
+    def apply_fill(self, fill: Fill) -> None:
+        """Apply one fill to cash and positions.
+
+        Raises:
+            ValueError: a sell for more than is held, or a buy cash cannot pay for.
+        """
+        cost = money(fill.quantity * fill.price)
+        pos = self.positions.get(fill.symbol)
+        if fill.side is Side.BUY:
+            new_cash = self.cash - cost - fill.fees
+            if new_cash < 0:
+                raise ValueError(f"fill {fill.client_order_id} would make cash negative ({new_cash})")
+            self.cash = new_cash
+            if pos is None:
+                self.positions[fill.symbol] = Position(
+                    fill.symbol, fill.quantity, fill.price, fill.day
+                )
+            else:
+                total = pos.quantity + fill.quantity
+                pos.avg_cost = (pos.avg_cost * pos.quantity + fill.price * fill.quantity) / total
+                pos.quantity = total
+            return
+        if pos is None or fill.quantity > pos.quantity:
+            held = pos.quantity if pos else 0
+            raise ValueError(f"sell of {fill.quantity} {fill.symbol} exceeds holding {held}")
+        self.cash += cost - fill.fees
+        self.realised_pnl += money((fill.price - pos.avg_cost) * fill.quantity) - fill.fees
+        pos.quantity -= fill.quantity
+        if pos.quantity == 0:
+            del self.positions[fill.symbol]
+
+    def equity(self, prices: dict[str, float]) -> float:
+        """Cash plus positions marked at ``prices`` (float, for reporting)."""
+        value = float(self.cash)
+        for sym, pos in self.positions.items():
+            value += float(pos.quantity) * prices.get(sym, float(pos.avg_cost))
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Clamp:
+    """One risk rule that changed or blocked an order, with its reason."""
+
+    rule: str
+    symbol: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        """Plain dict for the explanation record."""
+        return {"rule": self.rule, "symbol": self.symbol, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """What a strategy wants: target weights of equity, plus why."""
+
+    targets: dict[str, float]
+    regime: Regime
+    scores: dict[str, float]
+    notes: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)

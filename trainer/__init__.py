@@ -1,0 +1,1 @@
+"""Invest trainer: RecurrentPPO walk-forward training and ONNX export (needs the `train` extra)."""

@@ -1,0 +1,1 @@
+"""Invest TUI: the Textual app opened by `invest` with no arguments."""
