@@ -133,6 +133,7 @@ class AccountState:
     halt: HaltState = HaltState.ACTIVE
     peak_equity: float = 0.0
     realised_pnl: Decimal = Decimal(0)
+    brake: bool = False  # drawdown brake engaged (see risk.rules.drawdown_brake)
 
     def apply_fill(self, fill: Fill) -> None:
         """Apply one fill to cash and positions.

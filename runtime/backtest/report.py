@@ -1,0 +1,86 @@
+"""Backtest outputs: report.json, equity.csv, trades.csv, decisions.jsonl, and a summary table."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from invest.runtime.backtest.metrics import Metrics
+from invest.runtime.backtest.runner import BacktestResult
+
+COLUMNS = (
+    ("total_return", "Total return", "pct"),
+    ("cagr", "CAGR", "pct"),
+    ("volatility", "Volatility", "pct"),
+    ("sharpe", "Sharpe", "num"),
+    ("sortino", "Sortino", "num"),
+    ("max_drawdown", "Max drawdown", "pct"),
+    ("calmar", "Calmar", "num"),
+    ("turnover", "Turnover / yr", "num"),
+    ("exposure", "Exposure", "pct"),
+    ("win_rate", "Win rate", "pct"),
+)
+
+
+def report_dict(r: BacktestResult) -> dict[str, Any]:
+    """The content of report.json."""
+    return {
+        "account": r.account,
+        "params": r.params,
+        "start": r.days[0].isoformat() if r.days else None,
+        "end": r.days[-1].isoformat() if r.days else None,
+        "sessions": len(r.days),
+        "final_equity": round(float(r.equity[-1]), 2) if len(r.equity) else None,
+        "metrics": r.metrics.as_dict(),
+        "benchmarks": {
+            "index_buy_and_hold": r.benchmark_metrics.as_dict(),
+            "equal_weight_buy_and_hold": r.equal_weight_metrics.as_dict(),
+        },
+        "fills": len(r.fills),
+        "cycles": len(r.decisions),
+        "notes": r.notes,
+        "seconds": round(r.seconds, 3),
+    }
+
+
+def write_outputs(r: BacktestResult, out: Path) -> list[Path]:
+    """Write the four result files into ``out`` and return their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / n for n in ("report.json", "equity.csv", "trades.csv", "decisions.jsonl")]
+    paths[0].write_text(json.dumps(report_dict(r), indent=2) + "\n")
+    with paths[1].open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["date", "equity", "benchmark", "equal_weight"])
+        for d, e, b, q in zip(r.days, r.equity, r.benchmark, r.equal_weight, strict=True):
+            w.writerow([d.isoformat(), f"{e:.2f}", f"{b:.2f}", f"{q:.2f}"])
+    with paths[2].open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["date", "symbol", "side", "quantity", "price", "fees", "reason"])
+        for f in r.fills:
+            w.writerow([f.day.isoformat(), f.symbol, f.side.value, f.quantity, f.price, f.fees, f.reason])
+    with paths[3].open("w") as fh:
+        for rec in r.decisions:
+            fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
+    return paths
+
+
+def _fmt(v: float | int, kind: str) -> str:
+    if isinstance(v, float) and math.isnan(v):
+        return "-"
+    return f"{v:+.1%}" if kind == "pct" and v < 0 else f"{v:.1%}" if kind == "pct" else f"{v:.2f}"
+
+
+def summary_rows(r: BacktestResult) -> tuple[list[str], list[list[str]]]:
+    """Header and rows comparing the strategy with both benchmarks."""
+    cols: list[tuple[str, Metrics]] = [
+        (r.account, r.metrics),
+        ("Index buy&hold", r.benchmark_metrics),
+        ("Equal-weight buy&hold", r.equal_weight_metrics),
+    ]
+    header = ["Metric", *(c[0] for c in cols)]
+    rows = [[label, *(_fmt(getattr(m, key), kind) for _, m in cols)] for key, label, kind in COLUMNS]
+    rows.append(["Final equity", *(f"{float(x[-1]):,.0f}" for x in (r.equity, r.benchmark, r.equal_weight))])
+    return header, rows

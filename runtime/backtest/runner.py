@@ -1,0 +1,209 @@
+"""The replay loop: the live cycle, day by day, on point-in-time data.
+
+For each session t: settle fills of earlier orders at bar t, then run the cycle
+(on scheduled days) or the position monitors (other days), then mark equity.
+The strategy and risk engine are the live ones; only the Market (whole
+history, read by row) and the sink (memory) are the backtester's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from invest.runtime.backtest.metrics import Metrics, curve_metrics, with_trading
+from invest.runtime.cycle import AccountRuntime, Sink, mark, run_cycle, settle
+from invest.runtime.data.base import MarketData
+from invest.runtime.data.sample import SURVIVORSHIP_NOTE
+from invest.runtime.domain import Fill, OrderIntent, Side
+from invest.runtime.errors import DataError
+from invest.runtime.market import Market
+from invest.runtime.schedule import fires_on
+
+Progress = Callable[[int, int], None]
+
+
+class MemorySink:
+    """Keeps a run's records in lists (the backtester's sink)."""
+
+    def __init__(self) -> None:
+        self.orders: dict[str, OrderIntent] = {}
+        self.fills: list[Fill] = []
+        self.decisions: list[dict[str, Any]] = []
+
+    def order(self, intent: OrderIntent) -> bool:
+        """Record; False on a duplicate client id."""
+        if intent.client_order_id in self.orders:
+            return False
+        self.orders[intent.client_order_id] = intent
+        return True
+
+    def fill(self, fill: Fill) -> None:
+        """Record a fill."""
+        self.fills.append(fill)
+
+    def decision(self, record: dict[str, Any]) -> None:
+        """Record an explanation record."""
+        self.decisions.append(record)
+
+    def equity(self, account: str, day: str, equity: float, cash: float) -> None:
+        """Equity is kept in arrays by the runner instead."""
+
+
+class TeeSink(MemorySink):
+    """A MemorySink that also writes every record to another sink (the ledger, for the demo)."""
+
+    def __init__(self, other: Sink) -> None:
+        super().__init__()
+        self.other = other
+
+    def order(self, intent: OrderIntent) -> bool:
+        """Record in both; the other sink decides idempotency."""
+        return super().order(intent) and self.other.order(intent)
+
+    def fill(self, fill: Fill) -> None:
+        """Record in both."""
+        super().fill(fill)
+        self.other.fill(fill)
+
+    def decision(self, record: dict[str, Any]) -> None:
+        """Record in both."""
+        super().decision(record)
+        self.other.decision(record)
+
+    def equity(self, account: str, day: str, equity: float, cash: float) -> None:
+        """Forward to the other sink."""
+        self.other.equity(account, day, equity, cash)
+
+
+@dataclass
+class BacktestResult:
+    """Everything a backtest produced."""
+
+    account: str
+    params: dict[str, Any]
+    days: list[date]
+    equity: npt.NDArray[np.float64]
+    cash: npt.NDArray[np.float64]
+    benchmark: npt.NDArray[np.float64]
+    equal_weight: npt.NDArray[np.float64]
+    fills: list[Fill]
+    decisions: list[dict[str, Any]]
+    metrics: Metrics
+    benchmark_metrics: Metrics
+    equal_weight_metrics: Metrics
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def buy_and_hold(market: Market, cols: list[int], lo: int, cash: float) -> npt.NDArray[np.float64]:
+    """Equal-weight buy-and-hold of ``cols`` bought at row ``lo`` (names without a price then are left out)."""
+    px0 = market.mark[lo, cols]
+    live = [c for c, p in zip(cols, px0, strict=True) if np.isfinite(p) and p > 0]
+    if not live:
+        return np.full(len(market) - lo, cash)
+    shares = cash / len(live) / market.mark[lo, live]
+    return np.asarray(market.mark[lo:, live] @ shares, dtype=np.float64)
+
+
+def _round_trips(fills: list[Fill]) -> list[float]:
+    """P&L of every sell against the running average cost (fees included)."""
+    book: dict[str, tuple[float, float]] = {}
+    out = []
+    for f in fills:
+        qty, px = float(f.quantity), float(f.price)
+        held, avg = book.get(f.symbol, (0.0, 0.0))
+        if f.side is Side.BUY:
+            book[f.symbol] = (held + qty, (held * avg + qty * px) / (held + qty))
+        else:
+            out.append((px - avg) * qty - float(f.fees))
+            book[f.symbol] = (held - qty, avg)
+    return out
+
+
+def replay(
+    acct: AccountRuntime,
+    market: Market,
+    start: date | None,
+    tz: str = "America/New_York",
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    mirror: Sink | None = None,
+) -> BacktestResult:
+    """Replay ``market`` from ``start`` through its last row with the live cycle.
+
+    Args:
+        acct: the account, with its strategy, risk engine, broker and state.
+        market: the whole history, read point-in-time by row.
+        start: first session to trade (earlier rows only warm up the features).
+        tz: timezone of the account's cron schedule.
+        progress: called with (done, total) about 100 times.
+        cancelled: polled as often; True stops the replay early (partial result).
+        mirror: a second sink that receives every record (the ledger, for the demo).
+    """
+    t0 = time.perf_counter()
+    lo = 0 if start is None else int(np.searchsorted(market.dates, np.datetime64(start, "D")))
+    if lo >= len(market):
+        raise DataError(f"no sessions on or after {start} in the data (last is {market.day(len(market) - 1)})")
+    acct.strategy.prepare(market)
+    days = [market.day(t) for t in range(lo, len(market))]
+    scheduled = fires_on(acct.config.schedule, tz, days)
+    sink = TeeSink(mirror) if mirror is not None else MemorySink()
+    n = len(days)
+    equity, cash = np.empty(n), np.empty(n)
+    step = max(n // 100, 1)
+    for i, t in enumerate(range(lo, len(market))):
+        settle(acct, market, t, sink)
+        run_cycle(acct, market, t, sink, monitor_only=not scheduled[i])
+        equity[i] = mark(acct, market, t, sink)
+        cash[i] = float(acct.state.cash)
+        if progress and i % step == 0:
+            progress(i, n)
+        if cancelled and i % step == 0 and cancelled():
+            n = i + 1
+            equity, cash, days = equity[:n], cash[:n], days[:n]
+            break
+    cfg = acct.config
+    start_cash = float(cfg.cash)
+    bench = market.mark[lo : lo + n, market.col[cfg.benchmark]]
+    bench = bench / bench[0] * start_cash
+    ew = buy_and_hold(market, [market.col[s] for s in cfg.universe], lo, start_cash)[:n]
+    traded = sum(float(f.quantity * f.price) for f in sink.fills)
+    m = with_trading(curve_metrics(equity), equity, equity - cash, traded, _round_trips(sink.fills))
+    notes = [SURVIVORSHIP_NOTE] if market.frame.source.startswith("sample") else []
+    if market.frame.adjusted:
+        notes.append("Prices are back-adjusted closes: the min_price floor is not applied (old adjusted closes are not traded prices).")
+    if market.frame.open is None:
+        notes.append("The data has closes only: orders fill at the next session's close.")
+    if progress:
+        progress(n, n)
+    return BacktestResult(
+        account=acct.name,
+        params={},
+        days=days,
+        equity=equity,
+        cash=cash,
+        benchmark=bench,
+        equal_weight=ew,
+        fills=sink.fills,
+        decisions=sink.decisions,
+        metrics=m,
+        benchmark_metrics=curve_metrics(bench),
+        equal_weight_metrics=curve_metrics(ew),
+        notes=notes,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def load_market(source: MarketData, acct: AccountRuntime, end: date | None) -> Market:
+    """All history of the account's symbols up to ``end`` (warm-up included)."""
+    frame = source.load(acct.symbols(), None, end)
+    if len(frame) == 0:
+        raise DataError(f"no data from {source.name} up to {end}")
+    return Market(frame)

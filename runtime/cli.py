@@ -1,0 +1,138 @@
+"""The ``invest`` command. With no arguments it opens the TUI; subcommands are for scripting.
+
+Errors from our exception tree print as one line on stderr (exit 2), with the
+traceback only under ``--debug``. Results go to stdout, diagnostics to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from invest.runtime import __version__
+from invest.runtime.errors import InvestError
+from invest.runtime.paths import Paths
+
+logger = logging.getLogger("invest")
+
+Handler = Callable[[argparse.Namespace, Paths], int]
+
+
+def _add_backtest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("backtest", help="replay history through the live cycle and write a report")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--account", help="an account from the config")
+    who.add_argument("--strategy", help="a strategy by name, with default parameters (trend_king)")
+    p.add_argument("--data", help="sample | csv:PATH | yfinance | alpaca (default: the config's)")
+    p.add_argument("--universe", help="comma-separated symbols (default: every symbol of the source)")
+    p.add_argument("--benchmark", help="benchmark and regime index symbol (default SP500)")
+    p.add_argument("--start", help="first session to trade, YYYY-MM-DD (earlier data warms up)")
+    p.add_argument("--end", help="last session, YYYY-MM-DD")
+    p.add_argument("--cash", type=float, help="starting cash")
+    p.add_argument("--out", help="directory for report.json, equity.csv, trades.csv, decisions.jsonl")
+    p.add_argument("--json", action="store_true", help="print report.json instead of the table")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``invest``."""
+    parser = argparse.ArgumentParser(
+        prog="invest", description="Self-hosted autonomous portfolio manager. No arguments: open the TUI."
+    )
+    parser.add_argument("--version", action="version", version=f"invest {__version__}")
+    parser.add_argument("--config", help="config file (default: $INVEST_CONFIG, /etc/invest, ~/.config/invest)")
+    parser.add_argument("--debug", action="store_true", help="print paths, debug logs and tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="replay the bundled data through the example accounts (offline)")
+    p.add_argument("--quick", action="store_true", help="replay only the last year")
+    p.add_argument("--ledger", help="ledger file to write (default: INVEST_HOME/ledger.sqlite)")
+    _add_backtest(sub)
+    p = sub.add_parser("run", help="run one cycle of an account now")
+    p.add_argument("account")
+    p.add_argument("--dry-run", action="store_true", help="decide and print, write nothing")
+    p = sub.add_parser("run-all", help="run one cycle of every account now")
+    p.add_argument("--dry-run", action="store_true", help="decide and print, write nothing")
+
+    p = sub.add_parser("config", help="configuration").add_subparsers(dest="action", metavar="ACTION", required=True)
+    c = p.add_parser("check", help="validate a config file")
+    c.add_argument("path", nargs="?", help="file to check (default: the resolved config)")
+    p = sub.add_parser("data", help="market data").add_subparsers(dest="action", metavar="ACTION", required=True)
+    v = p.add_parser("validate", help="check bars for gaps, bad prices, stale series and jumps")
+    v.add_argument("--data", help="source (default: the config's)")
+    v.add_argument("--symbols", help="comma-separated symbols (default: all of the source)")
+    v.add_argument("--json", action="store_true", help="print the report as JSON")
+    sub.add_parser("paths", help="print where config, ledger, cache and packs live")
+    _add_optional(sub)
+    return parser
+
+
+def _add_optional(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    try:
+        from invest.runtime.service import add_service_commands
+    except ImportError:  # pragma: no cover - service module ships with the appliance packaging
+        return
+    add_service_commands(sub)
+
+
+def _open_tui(args: argparse.Namespace, paths: Paths) -> int:
+    try:
+        # importlib keeps textual out of invest.runtime's import graph (layering contract).
+        tui = importlib.import_module("invest.tui.app")
+    except ModuleNotFoundError as e:
+        print(f"the TUI is not available ({e.name} missing); try `invest --help`", file=sys.stderr)
+        return 2
+    return int(tui.main(paths))
+
+
+def _handlers() -> dict[str, Handler]:
+    from invest.runtime import commands
+
+    return {
+        "demo": commands.demo,
+        "backtest": commands.backtest,
+        "run": commands.run,
+        "run-all": commands.run_all,
+        "config": commands.config_check,
+        "data": commands.data_validate,
+        "paths": commands.show_paths,
+    }
+
+
+def _setup_logging(debug: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "httpcore", "urllib3", "yfinance", "peewee"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``invest`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.debug)
+    paths = Paths.resolve(args.config)
+    if args.debug:
+        print(paths.describe(), file=sys.stderr)
+    try:
+        if args.command is None:
+            return _open_tui(args, paths)
+        handler = getattr(args, "handler", None) or _handlers()[args.command]
+        return int(handler(args, paths))
+    except InvestError as e:
+        if args.debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

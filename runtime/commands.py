@@ -1,0 +1,232 @@
+"""Handlers of the ``invest`` subcommands: thin glue from arguments to library calls."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from invest.runtime.backtest.report import report_dict, summary_rows, write_outputs
+from invest.runtime.backtest.runner import BacktestResult, MemorySink, load_market, replay
+from invest.runtime.config import AccountConfig, Settings, load_config, parse_config, parse_day
+from invest.runtime.cycle import AccountRuntime, mark, run_cycle, settle
+from invest.runtime.data import open_source
+from invest.runtime.data.base import MarketData
+from invest.runtime.errors import ConfigError
+from invest.runtime.explain import explain, headline
+from invest.runtime.ledger import Ledger, LedgerSink
+from invest.runtime.paths import Paths, example_config
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Progress]:
+    bar = Progress(TextColumn(label), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), console=err, transient=True)
+    with bar:
+        yield bar
+
+
+def _replay(acct: AccountRuntime, market_data: MarketData, start: date | None, end: date | None, tz: str, **kw: object) -> BacktestResult:
+    market = load_market(market_data, acct, end)
+    with _progress(f"{acct.name:<18}") as bar:
+        task = bar.add_task("", total=1)
+        return replay(acct, market, start, tz, progress=lambda i, n: bar.update(task, completed=i, total=n), **kw)  # type: ignore[arg-type]
+
+
+def _table(title: str, header: list[str], rows: list[list[str]]) -> Table:
+    t = Table(title=title, title_justify="left")
+    for i, h in enumerate(header):
+        t.add_column(h, justify="left" if i == 0 else "right")
+    for r in rows:
+        t.add_row(*r)
+    return t
+
+
+def _settings(paths: Paths) -> Settings:
+    return load_config(paths.config)
+
+
+def _source(spec: str, paths: Paths) -> MarketData:
+    return open_source(spec, cache_dir=paths.cache)
+
+
+def demo(args: argparse.Namespace, paths: Paths) -> int:
+    """Replay the bundled data through the example accounts into a ledger, and explain."""
+    settings = load_config(example_config())
+    ledger_path = Path(args.ledger) if args.ledger else paths.ledger
+    if ledger_path.exists():
+        ledger_path.unlink()  # the demo ledger is rebuilt from scratch each time
+        for extra in ("-wal", "-shm"):
+            Path(f"{ledger_path}{extra}").unlink(missing_ok=True)
+    ledger = Ledger(ledger_path)
+    source = _source("sample", paths)
+    start = date(2022, 1, 3) if args.quick else None
+    out.print(f"[bold]Invest demo[/]: replaying the bundled S&P 500 sample ({'2022' if args.quick else '1990-2022'}) "
+              "through the live cycle with the paper broker. Offline.\n")
+    for name in settings.accounts:
+        acct = AccountRuntime.build(name, settings)
+        ledger.ensure_account(name, acct.config)
+        with ledger.transaction():
+            r = _replay(acct, source, start, None, settings.engine.timezone, mirror=LedgerSink(ledger))
+            ledger.save_state(acct.state, r.days[-1].isoformat())
+        _print_result(r, decisions=5)
+    out.print(f"Ledger written to {ledger_path}. Open it with `invest` (TUI) or query it with sqlite3.")
+    for note in r.notes:
+        out.print(f"[dim]Note: {note}[/]")
+    return 0
+
+
+def _print_result(r: BacktestResult, decisions: int) -> None:
+    trades = [d for d in r.decisions if d["orders"]]
+    out.print(f"[bold]{r.account}[/]: {len(r.days)} sessions {r.days[0]} .. {r.days[-1]}, "
+              f"{len(r.decisions)} cycles, {len(r.fills)} fills, {r.seconds:.2f} s")
+    if decisions:
+        out.print(f"Last {min(decisions, len(trades))} decisions with trades, and why:")
+        for rec in trades[-decisions:]:
+            out.print(explain(rec), markup=False)
+    header, rows = summary_rows(r)
+    out.print(_table(f"{r.account} against both benchmarks", header, rows))
+
+
+def _adhoc_settings(args: argparse.Namespace, settings: Settings, source: MarketData) -> tuple[Settings, str]:
+    """A settings object with one account built from --strategy/--universe/--benchmark/--cash."""
+    benchmark = (args.benchmark or "SP500").upper()
+    if args.universe:
+        universe = [s.strip().upper() for s in args.universe.split(",") if s.strip()]
+    else:
+        universe = [s for s in source.symbols() if s != benchmark]
+        if not universe:
+            raise ConfigError("--universe is required for this data source (it cannot list its symbols)")
+    name = args.strategy or "trend_king"
+    acct = {"strategy": name, "universe": universe, "benchmark": benchmark}
+    if args.cash is not None:
+        acct["cash"] = args.cash
+    data = settings.model_dump(mode="json", exclude={"accounts"})
+    data["accounts"] = {name.replace("_", "-"): acct}
+    return parse_config(data, "command line"), name.replace("_", "-")
+
+
+def backtest(args: argparse.Namespace, paths: Paths) -> int:
+    """``invest backtest``: replay, write the four files, print the summary."""
+    settings = _settings(paths) if args.account else _settings_or_default(paths)
+    spec = args.data or settings.engine.data
+    source = _source(spec, paths)
+    start, end = parse_day(args.start, "--start"), parse_day(args.end, "--end")
+    if args.account:
+        settings.account(args.account)
+        name = args.account
+        if args.cash is not None or args.universe or args.benchmark:
+            over = {k: v for k, v in (("cash", args.cash), ("benchmark", args.benchmark)) if v is not None}
+            if args.universe:
+                over["universe"] = [s.strip().upper() for s in args.universe.split(",")]
+            data = settings.model_dump(mode="json")
+            data["accounts"][name].update(over)
+            settings = parse_config(data, "command line")
+    else:
+        settings, name = _adhoc_settings(args, settings, source)
+    acct = AccountRuntime.build(name, settings)
+    r = _replay(acct, source, start, end, settings.engine.timezone)
+    r.params = {"account": name, "data": spec, "start": args.start, "end": args.end,
+                "config": acct.config.model_dump(mode="json"),
+                "risk": settings.risk_for(name).model_dump(mode="json"),
+                "fills": settings.engine.fills.model_dump(mode="json")}
+    if args.out:
+        for p in write_outputs(r, Path(args.out)):
+            err.print(f"wrote {p}")
+    if args.json:
+        print(json.dumps(report_dict(r), indent=2))
+    else:
+        _print_result(r, decisions=0)
+        for note in r.notes:
+            out.print(f"[dim]Note: {note}[/]")
+    return 0
+
+
+def _settings_or_default(paths: Paths) -> Settings:
+    return load_config(paths.config) if paths.config.exists() else Settings()
+
+
+def _run_one(name: str, settings: Settings, paths: Paths, dry_run: bool) -> None:
+    cfg = settings.account(name)
+    source = _source(cfg.data or settings.engine.data, paths)
+    ledger = None if dry_run else Ledger(paths.ledger)
+    if ledger is not None:
+        ledger.ensure_account(name, cfg)
+        acct = AccountRuntime.build(name, settings, ledger.load_state(name), ledger.open_orders(name))
+    else:
+        acct = AccountRuntime.build(name, settings)
+    market = load_market(source, acct, None)
+    acct.strategy.prepare(market)
+    t = len(market) - 1
+    sink = LedgerSink(ledger) if ledger is not None else MemorySink()
+    if ledger is not None:
+        with ledger.transaction():
+            settle(acct, market, t, sink)
+            result = run_cycle(acct, market, t, sink)
+            mark(acct, market, t, sink)
+            ledger.save_state(acct.state, market.day(t).isoformat())
+        rec = ledger.decisions(name, 1)
+    else:
+        settle(acct, market, t, sink)
+        result = run_cycle(acct, market, t, sink)
+        rec = sink.decisions  # type: ignore[union-attr]
+    prefix = "[dry run] " if dry_run else ""
+    out.print(prefix + (explain(rec[-1]) if rec else headline({"day": market.day(t).isoformat(), "account": name, "equity": result.equity})), markup=False)
+
+
+def run(args: argparse.Namespace, paths: Paths) -> int:
+    """``invest run ACCOUNT``: one cycle now, on the latest bar of the account's data."""
+    _run_one(args.account, _settings(paths), paths, args.dry_run)
+    return 0
+
+
+def run_all(args: argparse.Namespace, paths: Paths) -> int:
+    """``invest run-all``: one cycle of every account."""
+    settings = _settings(paths)
+    for name in settings.accounts:
+        _run_one(name, settings, paths, args.dry_run)
+    return 0
+
+
+def config_check(args: argparse.Namespace, paths: Paths) -> int:
+    """``invest config check [PATH]``: validate and summarise."""
+    path = Path(args.path) if args.path else paths.config
+    s = load_config(path)
+    out.print(f"{path}: OK, {len(s.accounts)} account(s)")
+    for name, a in s.accounts.items():
+        out.print(f"  {name}: {a.strategy}, {len(a.universe)} symbols, risk {a.risk}, schedule '{a.schedule}', "
+                  f"cash {a.cash:,.2f}, broker {a.broker}")
+    return 0
+
+
+def data_validate(args: argparse.Namespace, paths: Paths) -> int:
+    """``invest data validate``: print the validation report; exit 1 when errors were found."""
+    from invest.runtime.clock import nyse
+    from invest.runtime.data.validate import ValidationRules, validate_frame
+
+    settings = _settings_or_default(paths)
+    source = _source(args.data or settings.engine.data, paths)
+    symbols = [s.strip().upper() for s in args.symbols.split(",")] if args.symbols else list(source.symbols())
+    if not symbols:
+        raise ConfigError("--symbols is required for this data source (it cannot list its symbols)")
+    report = validate_frame(source.load(symbols), ValidationRules(), nyse())
+    if args.json:
+        print(json.dumps(report.report_dict(), indent=2, default=str))
+    else:
+        out.print(report.format(), markup=False)
+    return 0 if report.ok else 1
+
+
+def show_paths(args: argparse.Namespace, paths: Paths) -> int:
+    """``invest paths``."""
+    print(paths.describe())
+    return 0

@@ -1,0 +1,162 @@
+"""One cycle, the same everywhere: backtest, ``invest run``, the paper broker and the engine.
+
+    settle (fills of earlier orders) -> validate -> regime + signals (strategy)
+    -> proposal -> [oracle] -> risk engine -> order intents (recorded first)
+    -> broker -> explanation record -> sink (memory for backtests, ledger live)
+
+Only the clock (which row ``t``), the data (the :class:`Market`) and the
+broker differ between callers. There is no ``if backtest`` below.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+from invest.runtime.brokers.base import Broker
+from invest.runtime.brokers.fills import FillModel
+from invest.runtime.brokers.paper import PaperBroker
+from invest.runtime.config import AccountConfig, Settings
+from invest.runtime.domain import AccountState, Fill, OrderIntent, Proposal, money
+from invest.runtime.market import Market
+from invest.runtime.risk.engine import RiskEngine, RiskResult
+from invest.runtime.strategies import build_strategy
+from invest.runtime.strategies.base import Strategy
+
+
+class Sink(Protocol):
+    """Where a cycle's records go: memory (backtest) or the ledger (live)."""
+
+    def order(self, intent: OrderIntent) -> bool:
+        """Record an intent before submission; False if its client id exists already."""
+        ...
+
+    def fill(self, fill: Fill) -> None:
+        """Record a fill."""
+        ...
+
+    def decision(self, record: dict[str, Any]) -> None:
+        """Record one explanation record."""
+        ...
+
+    def equity(self, account: str, day: str, equity: float, cash: float) -> None:
+        """Record the end-of-day equity."""
+        ...
+
+
+@dataclass
+class AccountRuntime:
+    """Everything one account needs to run cycles."""
+
+    name: str
+    config: AccountConfig
+    strategy: Strategy
+    risk: RiskEngine
+    broker: Broker
+    state: AccountState
+
+    @classmethod
+    def build(
+        cls,
+        name: str,
+        settings: Settings,
+        state: AccountState | None = None,
+        pending: Sequence[tuple[OrderIntent, date]] = (),
+    ) -> AccountRuntime:
+        """Assemble an account from config: paper broker, fresh or persisted state and open orders."""
+        cfg = settings.account(name)
+        fills = FillModel.from_settings(settings.engine.fills)
+        return cls(
+            name=name,
+            config=cfg,
+            strategy=build_strategy(cfg),
+            risk=RiskEngine(name, settings.risk_for(name), fills),
+            broker=PaperBroker(fills, pending),
+            state=state or AccountState(name, money(cfg.cash)),
+        )
+
+    def symbols(self) -> tuple[str, ...]:
+        """Every symbol this account reads: universe, benchmark, regime index, defensive assets."""
+        tk = self.config.trend_king
+        extra = (self.config.benchmark, tk.regime_symbol or self.config.benchmark, *tk.defensive)
+        return tuple(dict.fromkeys((*self.config.universe, *extra)))
+
+
+def settle(acct: AccountRuntime, market: Market, t: int, sink: Sink) -> list[Fill]:
+    """Collect fills at row ``t`` from the broker and apply them to the account."""
+    fills = acct.broker.poll(market, t, acct.state.cash)
+    for f in fills:
+        acct.state.apply_fill(f)
+        sink.fill(f)
+    return fills
+
+
+def run_cycle(acct: AccountRuntime, market: Market, t: int, sink: Sink, *, monitor_only: bool = False) -> RiskResult:
+    """Decide and send orders for row ``t``; record the explanation record.
+
+    ``monitor_only`` runs the position monitors (stops) without asking the strategy:
+    the engine's monitor job and the backtester's non-cycle days use it.
+    """
+    day = market.day(t).isoformat()
+    cycle_id = f"{acct.name}:{day}" + (":monitor" if monitor_only else "")
+    pending = {o.symbol for o in acct.broker.open_orders()}
+    proposal = None if monitor_only else acct.strategy.propose(t, acct.state)
+    result = acct.risk.plan(market, t, cycle_id, acct.state, proposal, pending)
+    fresh = [i for i in result.intents if sink.order(i)]  # ledger first: idempotent ids
+    acct.broker.submit(fresh, market.day(t))
+    if proposal is not None or result.intents:
+        sink.decision(_record(acct, market, t, cycle_id, proposal, result))
+    return result
+
+
+def mark(acct: AccountRuntime, market: Market, t: int, sink: Sink) -> float:
+    """Record end-of-day equity at row ``t``."""
+    prices = {s: market.price(s, t) for s in acct.state.positions}
+    eq = acct.state.equity(prices)
+    sink.equity(acct.name, market.day(t).isoformat(), eq, float(acct.state.cash))
+    return eq
+
+
+def _record(
+    acct: AccountRuntime, market: Market, t: int, cycle_id: str, proposal: Proposal | None, r: RiskResult
+) -> dict[str, Any]:
+    eq = r.equity or 1.0
+    weights = {
+        s: round(float(p.quantity) * market.price(s, t) / eq, 4) for s, p in acct.state.positions.items()
+    }
+    rec: dict[str, Any] = {
+        "account": acct.name,
+        "cycle_id": cycle_id,
+        "day": market.day(t).isoformat(),
+        "strategy": acct.strategy.name,
+        "regime": proposal.regime.value if proposal else None,
+        "notes": list(proposal.notes) if proposal else [],
+        "scores": proposal.scores if proposal else {},
+        "proposed": {s: round(w, 4) for s, w in proposal.targets.items()} if proposal else {},
+        "targets": {s: round(w, 4) for s, w in r.targets.items()},
+        "weights": weights,
+        "rl": proposal.extra.get("rl") if proposal else None,
+        "llm": proposal.extra.get("llm") if proposal else None,
+        "clamps": [c.as_dict() for c in r.clamps],
+        "orders": [
+            {"symbol": i.symbol, "side": i.side.value, "qty": str(i.quantity), "ref_price": str(i.ref_price), "reason": i.reason, "client_order_id": i.client_order_id}
+            for i in r.intents
+        ],
+        "skipped": _skipped(acct, market, t),
+        "equity": round(r.equity, 2),
+        "cash": float(acct.state.cash),
+        "drawdown": round(r.drawdown, 4),
+    }
+    return rec
+
+
+def _skipped(acct: AccountRuntime, market: Market, t: int) -> list[dict[str, str]]:
+    out = []
+    for s in acct.config.universe:
+        j = market.col[s]
+        if not market.usable[t, j] and (math.isfinite(market.mark[t, j]) or s in acct.state.positions):
+            out.append({"symbol": s, "reason": market.why_unusable(s, t)})
+    return out

@@ -1,0 +1,270 @@
+"""The SQLite ledger (sqlite-utils, WAL): the engine is its only writer.
+
+Readers (TUI, Telegram, ``invest status``) open it read-only. Writes of one
+cycle happen in one transaction, and an order row is written *before* the
+order is sent, under its unique client order id: a retry or a restart finds
+the row and never sends a second order.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from invest.runtime.config import AccountConfig
+from invest.runtime.domain import (
+    AccountState,
+    Fill,
+    HaltState,
+    OrderIntent,
+    OrderStatus,
+    Position,
+    Side,
+)
+from invest.runtime.errors import LedgerError
+from invest.runtime.ledger.schema import MIGRATIONS
+
+Now = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ledger:
+    """Connection plus repositories over the ledger file."""
+
+    def __init__(self, path: Path | str, *, now: Now = _utcnow, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self._now = now
+        try:
+            if readonly:
+                if not self.path.exists():
+                    raise LedgerError(f"no ledger at {self.path}: run `invest demo` or start the engine")
+                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, check_same_thread=False)
+            self.db = sqlite_utils.Database(conn)
+            if not readonly:
+                self.db.enable_wal()
+                conn.execute("PRAGMA synchronous=NORMAL")
+                self._migrate()
+            else:
+                self._check_version()
+        except sqlite3.DatabaseError as e:
+            raise LedgerError(f"cannot open ledger {self.path}: {e}") from e
+        conn.execute("PRAGMA foreign_keys=ON")
+
+    def _version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _check_version(self) -> None:
+        if self._version() > len(MIGRATIONS):
+            raise LedgerError(
+                f"ledger {self.path} has schema {self._version()}, newer than this version "
+                f"understands ({len(MIGRATIONS)}): upgrade the appliance"
+            )
+
+    def _migrate(self) -> None:
+        self._check_version()
+        for n, script in enumerate(MIGRATIONS[self._version() :], start=self._version() + 1):
+            with self.db.conn:
+                self.db.conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={n};\nCOMMIT;")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes: all or nothing."""
+        with self.db.conn:
+            yield
+
+    def ts(self) -> str:
+        """Current time from the injected clock, ISO 8601 UTC."""
+        return self._now().isoformat(timespec="seconds")
+
+    # -- accounts and state ---------------------------------------------------------------
+    def ensure_account(self, name: str, cfg: AccountConfig) -> None:
+        """Create the account row and its initial state on first sight."""
+        if self.db["accounts"].count_where("name = ?", [name]):
+            return
+        with self.transaction():
+            self.db["accounts"].insert(
+                {"name": name, "strategy": cfg.strategy, "start_cash": str(cfg.cash),
+                 "config_json": cfg.model_dump_json(), "created_at": self.ts()}
+            )
+            self.db["account_state"].insert(
+                {"account": name, "cash": str(Decimal(str(cfg.cash)).quantize(Decimal("0.01"))),
+                 "halt": HaltState.ACTIVE.value, "updated_at": self.ts()}
+            )
+
+    def load_state(self, name: str) -> AccountState:
+        """The persisted :class:`AccountState` of ``name``.
+
+        Raises:
+            LedgerError: the account was never created.
+        """
+        rows = list(self.db.query("SELECT * FROM account_state WHERE account = ?", [name]))
+        if not rows:
+            raise LedgerError(f"account {name!r} is not in the ledger {self.path}")
+        r = rows[0]
+        state = AccountState(
+            name, Decimal(r["cash"]), halt=HaltState(r["halt"]), peak_equity=r["peak_equity"],
+            realised_pnl=Decimal(r["realised_pnl"]), brake=bool(r["brake"]),
+        )
+        for p in self.db.query("SELECT * FROM positions WHERE account = ?", [name]):
+            state.positions[p["symbol"]] = Position(
+                p["symbol"], Decimal(p["quantity"]), Decimal(p["avg_cost"]), date.fromisoformat(p["opened"]),
+                p["stop_loss_pct"], p["take_profit_pct"], p["time_stop_days"],
+            )
+        return state
+
+    def last_day(self, name: str) -> str | None:
+        """The last session this account was marked on."""
+        row = self.db.execute("SELECT last_day FROM account_state WHERE account = ?", [name]).fetchone()
+        return row[0] if row else None
+
+    def save_state(self, state: AccountState, last_day: str | None = None) -> None:
+        """Persist cash, halt state and the positions snapshot (call inside a transaction)."""
+        self.db["account_state"].upsert(
+            {"account": state.name, "cash": str(state.cash), "halt": state.halt.value,
+             "peak_equity": state.peak_equity, "brake": int(state.brake),
+             "realised_pnl": str(state.realised_pnl), "last_day": last_day, "updated_at": self.ts()},
+            pk="account",
+        )
+        self.db.execute("DELETE FROM positions WHERE account = ?", [state.name])
+        self.db["positions"].insert_all(
+            {"account": state.name, "symbol": p.symbol, "quantity": str(p.quantity), "avg_cost": str(p.avg_cost),
+             "opened": p.opened.isoformat(), "stop_loss_pct": p.stop_loss_pct,
+             "take_profit_pct": p.take_profit_pct, "time_stop_days": p.time_stop_days}
+            for p in state.positions.values()
+        )
+
+    def set_halt(self, account: str, halt: HaltState, reason: str) -> None:
+        """Persist a halt state change and its event."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE account_state SET halt = ?, updated_at = ? WHERE account = ?",
+                [halt.value, self.ts(), account],
+            )
+            self.event(account, "halt", {"state": halt.value, "reason": reason})
+
+    # -- orders and fills -------------------------------------------------------------------
+    def record_order(self, intent: OrderIntent, day: str) -> bool:
+        """Insert an order before it is sent. False when the client id exists already."""
+        try:
+            self.db.execute(
+                "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [intent.client_order_id, intent.account, intent.cycle_id, day, intent.symbol,
+                 intent.side.value, str(intent.quantity), str(intent.ref_price), intent.reason,
+                 OrderStatus.SUBMITTED.value, None, self.ts(), self.ts()],
+            )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def open_orders(self, account: str) -> list[tuple[OrderIntent, date]]:
+        """Orders sent and not yet filled, cancelled or rejected, with their session."""
+        rows = self.db.query(
+            "SELECT * FROM orders WHERE account = ? AND status IN ('pending','submitted','partial')",
+            [account],
+        )
+        return [
+            (OrderIntent(r["account"], r["cycle_id"], r["symbol"], Side(r["side"]), Decimal(r["quantity"]),
+                         Decimal(r["ref_price"]), r["reason"], r["client_order_id"]),
+             date.fromisoformat(r["day"]))
+            for r in rows
+        ]
+
+    def set_order_status(self, client_order_id: str, status: OrderStatus) -> None:
+        """Update an order's status."""
+        self.db.execute(
+            "UPDATE orders SET status = ?, updated_at = ? WHERE client_order_id = ?",
+            [status.value, self.ts(), client_order_id],
+        )
+
+    def record_fill(self, fill: Fill) -> None:
+        """Insert a fill and mark its order filled."""
+        seq = self.db.execute(
+            "SELECT COUNT(*) FROM fills WHERE client_order_id = ?", [fill.client_order_id]
+        ).fetchone()[0]
+        self.db["fills"].insert(
+            {"client_order_id": fill.client_order_id, "seq": seq, "account": fill.account,
+             "symbol": fill.symbol, "side": fill.side.value, "quantity": str(fill.quantity),
+             "price": str(fill.price), "fees": str(fill.fees), "day": fill.day.isoformat(),
+             "reason": fill.reason}
+        )
+        self.set_order_status(fill.client_order_id, OrderStatus.FILLED)
+
+    # -- records ------------------------------------------------------------------------------
+    def record_decision(self, rec: dict[str, Any]) -> None:
+        """Insert an explanation record (once per cycle id)."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO decisions (account, cycle_id, day, regime, record_json) VALUES (?,?,?,?,?)",
+            [rec["account"], rec["cycle_id"], rec["day"], rec["regime"], json.dumps(rec, separators=(",", ":"))],
+        )
+
+    def record_equity(self, account: str, day: str, equity: float, cash: float) -> None:
+        """Upsert the end-of-day equity."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO equity VALUES (?,?,?,?)", [account, day, round(equity, 2), round(cash, 2)]
+        )
+
+    def event(self, account: str | None, kind: str, detail: dict[str, Any]) -> None:
+        """Append an audit event."""
+        self.db["events"].insert(
+            {"ts": self.ts(), "account": account, "kind": kind, "detail_json": json.dumps(detail)}
+        )
+
+    # -- reads ----------------------------------------------------------------------------------
+    def accounts(self) -> list[str]:
+        """Account names in the ledger."""
+        return [r["name"] for r in self.db.query("SELECT name FROM accounts ORDER BY name")]
+
+    def decisions(self, account: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The latest explanation records of ``account``, newest first."""
+        rows = self.db.query(
+            "SELECT record_json FROM decisions WHERE account = ? ORDER BY day DESC, id DESC LIMIT ?",
+            [account, limit],
+        )
+        return [json.loads(r["record_json"]) for r in rows]
+
+    def equity_curve(self, account: str) -> list[tuple[str, float]]:
+        """(day, equity) rows of ``account`` in order."""
+        return [(r[0], r[1]) for r in self.db.execute(
+            "SELECT day, equity FROM equity WHERE account = ? ORDER BY day", [account]
+        ).fetchall()]
+
+
+class LedgerSink:
+    """The cycle's :class:`~invest.runtime.cycle.Sink` over a :class:`Ledger`."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def order(self, intent: OrderIntent) -> bool:
+        """Record before sending; False when the id exists (a retry)."""
+        return self.ledger.record_order(intent, intent.cycle_id.split(":")[1])
+
+    def fill(self, fill: Fill) -> None:
+        """Record a fill."""
+        self.ledger.record_fill(fill)
+
+    def decision(self, record: dict[str, Any]) -> None:
+        """Record an explanation record."""
+        self.ledger.record_decision(record)
+
+    def equity(self, account: str, day: str, equity: float, cash: float) -> None:
+        """Record end-of-day equity."""
+        self.ledger.record_equity(account, day, equity, cash)

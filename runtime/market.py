@@ -1,0 +1,64 @@
+"""Market: one BarFrame prepared once for a run, read point-in-time by row index.
+
+A backtest builds one Market for the whole replay; a live cycle builds one from
+the bars loaded up to now. Strategies and risk rules read row ``t`` and never
+anything later. Derived arrays (features, masks) are computed once and memoised,
+because recomputing them per day would dominate a 33-year replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from invest.runtime.data.frame import BarFrame
+from invest.runtime.data.validate import ValidationRules, mask_reason, usable_mask
+
+
+def _ffill(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    idx = np.where(np.isfinite(a), np.arange(len(a))[:, None], 0)
+    np.maximum.accumulate(idx, axis=0, out=idx)
+    out = a[idx, np.arange(a.shape[1])]
+    return out
+
+
+class Market:
+    """Bars of one run, with memoised point-in-time derived arrays."""
+
+    def __init__(self, frame: BarFrame, rules: ValidationRules | None = None) -> None:
+        self.frame = frame
+        self.rules = rules or ValidationRules()
+        self.dates = frame.dates
+        self.symbols = frame.symbols
+        self.col = {s: i for i, s in enumerate(frame.symbols)}
+        self.close = frame.close
+        #: Last known close at or before each row: used to value holdings on a missing bar.
+        self.mark = _ffill(frame.close)
+        self.usable = usable_mask(frame, self.rules)
+        self._days = [date.fromisoformat(str(d)) for d in frame.dates.tolist()]
+        self._cache: dict[Any, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def day(self, t: int) -> date:
+        """Session date of row ``t``."""
+        return self._days[t]
+
+    def derived(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """Memoise ``compute()`` under ``key`` for the life of this Market."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    def price(self, symbol: str, t: int) -> float:
+        """Last known close of ``symbol`` at row ``t`` (NaN before its first bar)."""
+        return float(self.mark[t, self.col[symbol]])
+
+    def why_unusable(self, symbol: str, t: int) -> str:
+        """Why ``symbol`` cannot be used at row ``t`` (for the audit record)."""
+        return mask_reason(self.frame, self.rules, t, self.col[symbol])

@@ -1,0 +1,89 @@
+"""Where config, ledger, cache, model packs and logs live.
+
+Config: ``--config``, else ``$INVEST_CONFIG``, else ``/etc/invest/config.toml``,
+else the user's config dir (``~/.config/invest/config.toml``), else the bundled
+example (so a fresh clone works; ``invest --debug`` says which was used).
+
+Data (ledger, cache, packs): ``$INVEST_HOME``, else ``/var/lib/invest`` when it
+is writable, else the user's data dir (``~/.local/share/invest``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import platformdirs
+
+SYSTEM_CONFIG = Path("/etc/invest/config.toml")
+SYSTEM_HOME = Path("/var/lib/invest")
+
+
+def example_config() -> Path:
+    """The documented example config shipped with the package."""
+    return Path(str(resources.files("invest.runtime") / "examples" / "config.toml"))
+
+
+def resolve_config(cli: str | None = None) -> tuple[Path, str]:
+    """The config path to use and why it was chosen."""
+    if cli:
+        return Path(cli).expanduser(), "--config"
+    if env := os.environ.get("INVEST_CONFIG"):
+        return Path(env).expanduser(), "INVEST_CONFIG"
+    if SYSTEM_CONFIG.exists():
+        return SYSTEM_CONFIG, "system"
+    user = Path(platformdirs.user_config_dir("invest")) / "config.toml"
+    if user.exists():
+        return user, "user config dir"
+    return example_config(), "bundled example (no config found)"
+
+
+def resolve_home() -> tuple[Path, str]:
+    """The data directory to use and why it was chosen."""
+    if env := os.environ.get("INVEST_HOME"):
+        return Path(env).expanduser(), "INVEST_HOME"
+    if SYSTEM_HOME.is_dir() and os.access(SYSTEM_HOME, os.W_OK):
+        return SYSTEM_HOME, "system"
+    return Path(platformdirs.user_data_dir("invest")), "user data dir"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Resolved locations of one invocation."""
+
+    config: Path
+    config_why: str
+    home: Path
+    home_why: str
+
+    @classmethod
+    def resolve(cls, config: str | None = None) -> Paths:
+        """Resolve every location from the CLI option and the environment."""
+        c, cw = resolve_config(config)
+        h, hw = resolve_home()
+        return cls(c, cw, h, hw)
+
+    @property
+    def ledger(self) -> Path:
+        """The SQLite ledger."""
+        return self.home / "ledger.sqlite"
+
+    @property
+    def cache(self) -> Path:
+        """The market data cache directory."""
+        return self.home / "cache"
+
+    @property
+    def packs(self) -> Path:
+        """Installed model packs."""
+        return self.home / "packs"
+
+    def describe(self) -> str:
+        """Human-readable list of the paths, for ``--debug``."""
+        return (
+            f"config: {self.config} ({self.config_why})\n"
+            f"home:   {self.home} ({self.home_why})\n"
+            f"ledger: {self.ledger}\ncache:  {self.cache}\npacks:  {self.packs}"
+        )

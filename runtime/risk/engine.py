@@ -1,0 +1,253 @@
+"""RiskEngine: turns a proposal into order intents that obey every hard rule.
+
+Order of application (each change leaves a :class:`Clamp` with its reason):
+1. halt state: HALTED makes no orders, REDUCING makes sells only;
+2. position monitors: stop-loss, take-profit, time stop force full exits;
+3. drawdown brake: the whole book is scaled by ``drawdown_cut``;
+4. caps: max position weight and the cash reserve;
+5. buy filters: usable data, price and liquidity floors, correlation warning;
+6. trades: tolerance band, minimum holding period, anti-leverage sizing
+   (buys come from settled cash minus the reserve, never from pending sales),
+   and the cap on trades per cycle.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+
+from invest.runtime.brokers.fills import FillModel
+from invest.runtime.config import RiskProfile
+from invest.runtime.domain import (
+    AccountState,
+    Clamp,
+    HaltState,
+    OrderIntent,
+    Proposal,
+    Side,
+    client_order_id,
+    floor_qty,
+)
+from invest.runtime.features import log_returns
+from invest.runtime.market import Market
+from invest.runtime.risk import rules
+
+CORR_WINDOW = 60
+
+
+@dataclass(slots=True)
+class RiskResult:
+    """What the risk engine decided for one cycle."""
+
+    intents: list[OrderIntent] = field(default_factory=list)
+    clamps: list[Clamp] = field(default_factory=list)
+    targets: dict[str, float] = field(default_factory=dict)
+    equity: float = 0.0
+    drawdown: float = 0.0
+
+
+@dataclass(slots=True)
+class _Trade:
+    symbol: str
+    side: Side
+    qty: Decimal
+    price: float
+    value: float
+    reason: str
+    forced: bool = False
+
+
+class RiskEngine:
+    """Applies a :class:`RiskProfile` to proposals of one account."""
+
+    def __init__(self, account: str, risk: RiskProfile, fills: FillModel) -> None:
+        self.account = account
+        self.risk = risk
+        self.fills = fills
+
+    def exits(self, market: Market, t: int, state: AccountState) -> list[_Trade]:
+        """Forced full exits from the position monitors at row ``t``."""
+        day = market.day(t)
+        out = []
+        for sym, pos in state.positions.items():
+            price = market.price(sym, t)
+            hit = rules.exit_reason(pos, price, day, self.risk) if math.isfinite(price) else None
+            if hit:
+                value = float(pos.quantity) * price
+                out.append(_Trade(sym, Side.SELL, pos.quantity, price, value, f"{hit[0]}: {hit[1]}", True))
+        return out
+
+    def plan(
+        self,
+        market: Market,
+        t: int,
+        cycle_id: str,
+        state: AccountState,
+        proposal: Proposal | None,
+        pending: set[str] = frozenset(),  # type: ignore[assignment]
+    ) -> RiskResult:
+        """Order intents for row ``t``. ``proposal`` None means monitors only."""
+        prices = {s: market.price(s, t) for s in state.positions}
+        equity = state.equity(prices)
+        state.peak_equity = max(state.peak_equity, equity)
+        state.brake, dd = rules.drawdown_brake(equity, state.peak_equity, state.brake, self.risk)
+        res = RiskResult(equity=equity, drawdown=dd)
+        if state.halt is HaltState.HALTED:
+            res.clamps.append(Clamp("halt", "*", "account HALTED: no orders until a resume command"))
+            return res
+        trades = [x for x in self.exits(market, t, state) if x.symbol not in pending]
+        exited = {x.symbol for x in trades}
+        for x in trades:
+            res.clamps.append(Clamp(x.reason.split(":")[0], x.symbol, x.reason))
+        if proposal is not None:
+            targets = self._targets(proposal, state, exited, res)
+            trades += self._rebalance(market, t, state, targets, equity, exited | pending, res)
+        res.intents = self._intents(trades, cycle_id, res)
+        return res
+
+    def _targets(
+        self, proposal: Proposal, state: AccountState, exited: set[str], res: RiskResult
+    ) -> dict[str, float]:
+        targets = {s: w for s, w in proposal.targets.items() if w > 0 and s not in exited}
+        if state.brake:
+            cut = self.risk.drawdown_cut
+            res.clamps.append(
+                Clamp("drawdown_brake", "*", f"drawdown {res.drawdown:.1%} past -{self.risk.drawdown_brake_pct:.0%}: book x{cut:g}")
+            )
+            targets = {s: w * cut for s, w in targets.items()}
+        targets, clamps = rules.cap_weights(targets, self.risk)
+        res.clamps += clamps
+        res.targets = targets
+        return targets
+
+    def _rebalance(
+        self,
+        market: Market,
+        t: int,
+        state: AccountState,
+        targets: dict[str, float],
+        equity: float,
+        skip: set[str],
+        res: RiskResult,
+    ) -> list[_Trade]:
+        sells: list[_Trade] = []
+        buys: list[_Trade] = []
+        band = self.risk.rebalance_band * equity
+        day = market.day(t)
+        for sym in sorted(set(targets) | set(state.positions)):
+            if sym in skip:
+                continue
+            price = market.price(sym, t)
+            if not math.isfinite(price) or price <= 0:
+                continue
+            pos = state.positions.get(sym)
+            held = float(pos.quantity) * price if pos else 0.0
+            want = targets.get(sym, 0.0) * equity
+            delta = want - held
+            if pos and want == 0:
+                sells.append(self._sell(pos.quantity, sym, price, held, "target 0"))
+            elif abs(delta) >= band and delta < 0 and pos:
+                qty = min(floor_qty(-delta / price, self.fills.fractional), pos.quantity)
+                if qty > 0:
+                    sells.append(self._sell(qty, sym, price, -delta, f"trim to {targets[sym]:.1%}"))
+            elif abs(delta) >= band and delta > 0:
+                buys.append(_Trade(sym, Side.BUY, Decimal(0), price, delta, f"target {targets[sym]:.1%}"))
+        sells = [s for s in sells if self._old_enough(state, s, day, res)]
+        if state.halt is HaltState.REDUCING and buys:
+            res.clamps.append(Clamp("halt", "*", "account REDUCING: sells only"))
+            buys = []
+        buys = self._size_buys(market, t, state, buys, equity, res)
+        return sells + buys
+
+    @staticmethod
+    def _sell(qty: Decimal, sym: str, price: float, value: float, why: str) -> _Trade:
+        return _Trade(sym, Side.SELL, qty, price, value, why)
+
+    def _old_enough(self, state: AccountState, trade: _Trade, day: date, res: RiskResult) -> bool:
+        held_days = (day - state.positions[trade.symbol].opened).days
+        if held_days >= self.risk.min_holding_days:
+            return True
+        res.clamps.append(
+            Clamp("min_holding", trade.symbol, f"held {held_days} < {self.risk.min_holding_days} days: sell waits")
+        )
+        return False
+
+    def _size_buys(
+        self,
+        market: Market,
+        t: int,
+        state: AccountState,
+        buys: list[_Trade],
+        equity: float,
+        res: RiskResult,
+    ) -> list[_Trade]:
+        if not buys:
+            return []
+        # Anti-leverage: only settled cash minus the reserve; pending sale proceeds do not count.
+        budget = float(state.cash) - self.risk.min_cash_pct * equity
+        out = []
+        for b in sorted(buys, key=lambda x: -x.value):
+            why = self._blocked(market, t, b.symbol)
+            if why:
+                res.clamps.append(Clamp(why[0], b.symbol, why[1]))
+                continue
+            notional = min(b.value, budget)
+            if notional < b.value:
+                res.clamps.append(
+                    Clamp("cash", b.symbol, f"buy {b.value:,.2f} cut to {max(notional, 0):,.2f} of settled cash")
+                )
+            qty = floor_qty(notional / self.fills.price(Side.BUY, b.price), self.fills.fractional)
+            if qty <= 0:
+                continue
+            b.qty, b.value = qty, float(qty) * b.price
+            budget -= b.value * (1 + self.fills.cost_fraction())
+            out.append(b)
+            self._warn_correlation(market, t, state, b.symbol, res)
+        return out
+
+    def _blocked(self, market: Market, t: int, sym: str) -> tuple[str, str] | None:
+        j = market.col[sym]
+        if not market.usable[t, j]:
+            return "data", market.why_unusable(sym, t)
+        vol = market.frame.volume
+        dv = None
+        if vol is not None:
+            lo = max(0, t - 19)
+            dv = float(np.nanmean(vol[lo : t + 1, j] * market.close[lo : t + 1, j]))
+        why = rules.liquidity_reason(market.price(sym, t), dv, market.frame.adjusted, self.risk)
+        return ("liquidity", why) if why else None
+
+    def _warn_correlation(self, market: Market, t: int, state: AccountState, sym: str, res: RiskResult) -> None:
+        held = [market.col[s] for s in state.positions if s != sym]
+        if not held:
+            return
+        lo = max(0, t - CORR_WINDOW)
+        rets = log_returns(market.close[lo : t + 1])
+        for k, c in rules.correlated_with(rets, market.col[sym], held, self.risk.correlation_warn):
+            res.clamps.append(
+                Clamp("correlation", sym, f"warning: 60-day correlation {c:.2f} with {market.symbols[k]}")
+            )
+
+    def _intents(self, trades: list[_Trade], cycle_id: str, res: RiskResult) -> list[OrderIntent]:
+        forced = [x for x in trades if x.forced]
+        rest = sorted((x for x in trades if not x.forced), key=lambda x: (x.side is Side.BUY, -x.value))
+        room = max(self.risk.max_trades_per_cycle - len(forced), 0)
+        for x in rest[room:]:
+            res.clamps.append(Clamp("max_trades", x.symbol, f"over {self.risk.max_trades_per_cycle} trades per cycle: {x.side} dropped"))
+        return [
+            OrderIntent(
+                self.account,
+                cycle_id,
+                x.symbol,
+                x.side,
+                x.qty,
+                Decimal(str(round(x.price, 6))),
+                x.reason,
+                client_order_id(self.account, cycle_id, x.symbol, x.side),
+            )
+            for x in forced + rest[:room]
+        ]

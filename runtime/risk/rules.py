@@ -1,0 +1,100 @@
+"""Hard risk rules as pure functions. Each returns what it changed and why.
+
+The engine (``risk.engine``) applies them in a fixed order. Nothing here reads
+a clock, a file or the network: the day and prices are passed in.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import numpy.typing as npt
+
+from invest.runtime.config import RiskProfile
+from invest.runtime.domain import Clamp, Position
+
+
+def exit_reason(pos: Position, price: float, day: date, risk: RiskProfile) -> tuple[str, str] | None:
+    """The (rule, reason) that forces ``pos`` out at ``price`` on ``day``, if any.
+
+    A level set on the position (for example by the LLM manager) overrides the profile's.
+    """
+    avg = float(pos.avg_cost)
+    sl = pos.stop_loss_pct if pos.stop_loss_pct is not None else risk.stop_loss_pct
+    if sl is not None and price <= avg * (1 - sl):
+        return "stop_loss", f"{price:.2f} <= {avg * (1 - sl):.2f} (avg {avg:.2f} -{sl:.0%})"
+    tp = pos.take_profit_pct if pos.take_profit_pct is not None else risk.take_profit_pct
+    if tp is not None and price >= avg * (1 + tp):
+        return "take_profit", f"{price:.2f} >= {avg * (1 + tp):.2f} (avg {avg:.2f} +{tp:.0%})"
+    ts = pos.time_stop_days if pos.time_stop_days is not None else risk.time_stop_days
+    held = (day - pos.opened).days
+    if ts is not None and held >= ts:
+        return "time_stop", f"held {held} days >= {ts}"
+    return None
+
+
+def drawdown_brake(
+    equity: float, peak: float, engaged: bool, risk: RiskProfile
+) -> tuple[bool, float]:
+    """Whether the drawdown brake is engaged, and the current drawdown.
+
+    It engages at ``-drawdown_brake_pct`` from the equity peak (cash included, so
+    realised losses count) and releases once the drawdown recovers to half that.
+    """
+    dd = equity / peak - 1 if peak > 0 else 0.0
+    if dd <= -risk.drawdown_brake_pct:
+        return True, dd
+    if engaged and dd < -risk.drawdown_brake_pct / 2:
+        return True, dd
+    return False, dd
+
+
+def cap_weights(targets: dict[str, float], risk: RiskProfile) -> tuple[dict[str, float], list[Clamp]]:
+    """Cap each weight at ``max_position_pct`` and the sum at ``1 - min_cash_pct``."""
+    clamps: list[Clamp] = []
+    out = {}
+    for sym, w in targets.items():
+        if w > risk.max_position_pct + 1e-12:
+            clamps.append(Clamp("max_position", sym, f"weight {w:.1%} capped at {risk.max_position_pct:.0%}"))
+            w = risk.max_position_pct
+        out[sym] = w
+    total, room = sum(out.values()), 1 - risk.min_cash_pct
+    if total > room + 1e-12:
+        scale = room / total
+        clamps.append(Clamp("cash_reserve", "*", f"exposure {total:.1%} scaled to {room:.0%} (reserve {risk.min_cash_pct:.0%})"))
+        out = {s: w * scale for s, w in out.items()}
+    return out, clamps
+
+
+def liquidity_reason(
+    price: float, dollar_volume: float | None, adjusted: bool, risk: RiskProfile
+) -> str | None:
+    """Why a buy fails the price or liquidity floor, or None when it passes.
+
+    Back-adjusted closes understate old prices (AAPL "traded" at $0.26 in 1990
+    on adjusted data), so the price floor is skipped on adjusted data; the
+    dollar-volume floor is skipped when there is no volume.
+    """
+    if not adjusted and price < risk.min_price:
+        return f"price {price:.2f} < {risk.min_price:.2f}"
+    if dollar_volume is not None and np.isfinite(dollar_volume) and dollar_volume < risk.min_dollar_volume:
+        return f"avg dollar volume {dollar_volume:,.0f} < {risk.min_dollar_volume:,.0f}"
+    return None
+
+
+def correlated_with(
+    returns: npt.NDArray[np.float64], buy: int, held: list[int], threshold: float
+) -> list[tuple[int, float]]:
+    """Held columns whose return correlation with column ``buy`` exceeds ``threshold``."""
+    out = []
+    x = returns[:, buy]
+    for k in held:
+        y = returns[:, k]
+        ok = np.isfinite(x) & np.isfinite(y)
+        if ok.sum() < 20 or np.std(x[ok]) == 0 or np.std(y[ok]) == 0:
+            continue
+        c = float(np.corrcoef(x[ok], y[ok])[0, 1])
+        if c > threshold:
+            out.append((k, c))
+    return out

@@ -1,0 +1,46 @@
+"""Which sessions an account's cron schedule fires on (for day-level replays).
+
+The live engine hands the cron to APScheduler. A daily backtest only needs to
+know, for each session, whether the cron fires at some time that day. For a
+5-field crontab that depends only on (month, day of month, weekday, days in the
+month), so each distinct key is asked of APScheduler once and then memoised:
+asking it for every one of 8,000 sessions cost ~0.4 s, a third of the budget of
+a whole 33-year backtest.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+from apscheduler.triggers.cron import CronTrigger
+
+
+@lru_cache(maxsize=64)
+def _trigger(cron: str, tz: str) -> CronTrigger:
+    return CronTrigger.from_crontab(cron, timezone=ZoneInfo(tz))
+
+
+def _fires_within(trigger: CronTrigger, day: date, tz: str) -> bool:
+    start = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tz))
+    nxt = trigger.get_next_fire_time(None, start)
+    return nxt is not None and nxt < start + timedelta(days=1)
+
+
+def fires_on(cron: str, tz: str, days: list[date]) -> npt.NDArray[np.bool_]:
+    """True for each day of ``days`` on which ``cron`` fires (in timezone ``tz``)."""
+    trig = _trigger(cron, tz)
+    memo: dict[tuple[int, int, int, int], bool] = {}
+    out = np.zeros(len(days), dtype=bool)
+    for i, d in enumerate(days):
+        key = (d.month, d.day, d.weekday(), calendar.monthrange(d.year, d.month)[1])
+        hit = memo.get(key)
+        if hit is None:
+            # Probe a representative day with the same key: this very day.
+            hit = memo[key] = _fires_within(trig, d, tz)
+        out[i] = hit
+    return out

@@ -1,0 +1,90 @@
+"""Trend King (AEGIS seed): regime filter plus risk-adjusted momentum ranking.
+
+ATTACK: hold the top N of the universe by 6-month return over 20-day
+volatility, weighted by inverse volatility and capped per name. A holding stays
+while it ranks within ``exit_rank`` (rank hysteresis), so a name that slips from
+5th to 6th is not sold and bought back the next day. Only names with positive
+momentum are held: a falling market inside ATTACK leaves cash.
+
+DEFENSE: equal weights in the configured defensive assets, or cash.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from invest.runtime.config import TrendKingParams
+from invest.runtime.domain import AccountState, Proposal, Regime
+from invest.runtime.features import momentum, volatility
+from invest.runtime.market import Market
+from invest.runtime.regime import ATTACK, regime_series
+
+
+class TrendKing:
+    """The trend_king strategy for one account."""
+
+    name = "trend_king"
+
+    def __init__(self, params: TrendKingParams, universe: tuple[str, ...], benchmark: str) -> None:
+        self.p = params
+        self.universe = universe
+        self.index_symbol = params.regime_symbol or benchmark
+        self.exit_rank = params.exit_rank or 2 * params.top_n
+
+    def prepare(self, market: Market) -> None:
+        """Precompute regime, momentum scores and volatilities over the whole market."""
+        p = self.p
+        self._m = market
+        self._u = np.array([market.col[s] for s in self.universe])
+        self._d = np.array([market.col[s] for s in p.defensive], dtype=int)
+        ix = market.col[self.index_symbol]
+        self._regime, self._sma = market.derived(
+            ("regime", self.index_symbol, p.sma_window, p.hysteresis),
+            lambda: regime_series(market.close[:, ix], p.sma_window, p.hysteresis),
+        )
+        mom = market.derived(("mom", p.momentum_days), lambda: momentum(market.close, p.momentum_days))
+        vol = market.derived(("vol", p.vol_days), lambda: volatility(market.close, p.vol_days))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = np.where(vol > 0, mom / vol, np.nan)
+        self._mom = mom[:, self._u]
+        self._vol = vol[:, self._u]
+        self._score = score[:, self._u]
+        self._ix = ix
+
+    def propose(self, t: int, state: AccountState) -> Proposal:
+        """Target weights at row ``t``."""
+        m = self._m
+        index_close = float(m.close[t, self._ix])
+        notes = (f"{self.index_symbol} {index_close:.2f} vs SMA{self.p.sma_window} {self._sma[t]:.2f}",)
+        if self._regime[t] != ATTACK:
+            return Proposal(self._defense_targets(t), Regime.DEFENSE, {}, notes)
+        score = self._score[t]
+        ok = m.usable[t, self._u] & np.isfinite(score) & (self._mom[t] > 0)
+        idx = np.flatnonzero(ok)
+        ranked = idx[np.argsort(-score[idx], kind="stable")]
+        rank = {int(j): r for r, j in enumerate(ranked)}
+        picks = [j for j, sym in enumerate(self.universe) if sym in state.positions and rank.get(j, 1 << 30) < self.exit_rank]
+        picks = sorted(picks, key=lambda j: rank[j])[: self.p.top_n]
+        for j in ranked:
+            if len(picks) >= self.p.top_n:
+                break
+            if int(j) not in picks:
+                picks.append(int(j))
+        targets = self._inverse_vol(t, picks)
+        scores = {self.universe[int(j)]: round(float(score[j]), 4) for j in ranked}
+        return Proposal(targets, Regime.ATTACK, scores, notes)
+
+    def _inverse_vol(self, t: int, picks: list[int]) -> dict[str, float]:
+        if not picks:
+            return {}
+        inv: npt.NDArray[np.float64] = 1.0 / self._vol[t, picks]
+        w = np.minimum(inv / inv.sum(), self.p.max_weight)  # capped weight stays in cash
+        return {self.universe[j]: float(x) for j, x in zip(picks, w, strict=True)}
+
+    def _defense_targets(self, t: int) -> dict[str, float]:
+        ok = [int(j) for j in self._d if self._m.usable[t, j]]
+        if not ok:
+            return {}
+        w = min(1.0 / len(ok), self.p.max_weight)
+        return {self._m.symbols[j]: w for j in ok}
