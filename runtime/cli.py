@@ -27,26 +27,37 @@ def _add_backtest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     who.add_argument("--account", help="an account from the config")
     who.add_argument("--strategy", help="a strategy by name, with default parameters (trend_king)")
     p.add_argument("--data", help="sample | csv:PATH | yfinance | alpaca (default: the config's)")
-    p.add_argument("--universe", help="comma-separated symbols (default: every symbol of the source)")
+    p.add_argument(
+        "--universe", help="comma-separated symbols (default: every symbol of the source)"
+    )
     p.add_argument("--benchmark", help="benchmark and regime index symbol (default SP500)")
     p.add_argument("--start", help="first session to trade, YYYY-MM-DD (earlier data warms up)")
     p.add_argument("--end", help="last session, YYYY-MM-DD")
     p.add_argument("--cash", type=float, help="starting cash")
-    p.add_argument("--out", help="directory for report.json, equity.csv, trades.csv, decisions.jsonl")
+    p.add_argument(
+        "--out", help="directory for report.json, equity.csv, trades.csv, decisions.jsonl"
+    )
     p.add_argument("--json", action="store_true", help="print report.json instead of the table")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``invest``."""
     parser = argparse.ArgumentParser(
-        prog="invest", description="Self-hosted autonomous portfolio manager. No arguments: open the TUI."
+        prog="invest",
+        description="Self-hosted autonomous portfolio manager. No arguments: open the TUI.",
     )
     parser.add_argument("--version", action="version", version=f"invest {__version__}")
-    parser.add_argument("--config", help="config file (default: $INVEST_CONFIG, /etc/invest, ~/.config/invest)")
-    parser.add_argument("--debug", action="store_true", help="print paths, debug logs and tracebacks")
+    parser.add_argument(
+        "--config", help="config file (default: $INVEST_CONFIG, /etc/invest, ~/.config/invest)"
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="print paths, debug logs and tracebacks"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="replay the bundled data through the example accounts (offline)")
+    p = sub.add_parser(
+        "demo", help="replay the bundled data through the example accounts (offline)"
+    )
     p.add_argument("--quick", action="store_true", help="replay only the last year")
     p.add_argument("--ledger", help="ledger file to write (default: INVEST_HOME/ledger.sqlite)")
     _add_backtest(sub)
@@ -56,11 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run-all", help="run one cycle of every account now")
     p.add_argument("--dry-run", action="store_true", help="decide and print, write nothing")
 
-    p = sub.add_parser("config", help="configuration").add_subparsers(dest="action", metavar="ACTION", required=True)
-    c = p.add_parser("check", help="validate a config file")
+    cfg = sub.add_parser("config", help="configuration")
+    cfg_sub = cfg.add_subparsers(dest="action", metavar="ACTION", required=True)
+    c = cfg_sub.add_parser("check", help="validate a config file")
     c.add_argument("path", nargs="?", help="file to check (default: the resolved config)")
-    p = sub.add_parser("data", help="market data").add_subparsers(dest="action", metavar="ACTION", required=True)
-    v = p.add_parser("validate", help="check bars for gaps, bad prices, stale series and jumps")
+    data = sub.add_parser("data", help="market data")
+    data_sub = data.add_subparsers(dest="action", metavar="ACTION", required=True)
+    v = data_sub.add_parser(
+        "validate", help="check bars for gaps, bad prices, stale series and jumps"
+    )
     v.add_argument("--data", help="source (default: the config's)")
     v.add_argument("--symbols", help="comma-separated symbols (default: all of the source)")
     v.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -15,8 +15,8 @@ from rich.table import Table
 
 from invest.runtime.backtest.report import report_dict, summary_rows, write_outputs
 from invest.runtime.backtest.runner import BacktestResult, MemorySink, load_market, replay
-from invest.runtime.config import AccountConfig, Settings, load_config, parse_config, parse_day
-from invest.runtime.cycle import AccountRuntime, mark, run_cycle, settle
+from invest.runtime.config import Settings, load_config, parse_config, parse_day
+from invest.runtime.cycle import AccountRuntime, Sink, mark, run_cycle, settle
 from invest.runtime.data import open_source
 from invest.runtime.data.base import MarketData
 from invest.runtime.errors import ConfigError
@@ -30,16 +30,37 @@ err = Console(stderr=True, highlight=False)
 
 @contextmanager
 def _progress(label: str) -> Iterator[Progress]:
-    bar = Progress(TextColumn(label), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), console=err, transient=True)
+    bar = Progress(
+        TextColumn(label),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
     with bar:
         yield bar
 
 
-def _replay(acct: AccountRuntime, market_data: MarketData, start: date | None, end: date | None, tz: str, **kw: object) -> BacktestResult:
+def _replay(
+    acct: AccountRuntime,
+    market_data: MarketData,
+    start: date | None,
+    end: date | None,
+    tz: str,
+    mirror: Sink | None = None,
+) -> BacktestResult:
     market = load_market(market_data, acct, end)
     with _progress(f"{acct.name:<18}") as bar:
         task = bar.add_task("", total=1)
-        return replay(acct, market, start, tz, progress=lambda i, n: bar.update(task, completed=i, total=n), **kw)  # type: ignore[arg-type]
+        return replay(
+            acct,
+            market,
+            start,
+            tz,
+            progress=lambda i, n: bar.update(task, completed=i, total=n),
+            mirror=mirror,
+        )
 
 
 def _table(title: str, header: list[str], rows: list[list[str]]) -> Table:
@@ -70,16 +91,22 @@ def demo(args: argparse.Namespace, paths: Paths) -> int:
     ledger = Ledger(ledger_path)
     source = _source("sample", paths)
     start = date(2022, 1, 3) if args.quick else None
-    out.print(f"[bold]Invest demo[/]: replaying the bundled S&P 500 sample ({'2022' if args.quick else '1990-2022'}) "
-              "through the live cycle with the paper broker. Offline.\n")
+    out.print(
+        f"[bold]Invest demo[/]: replaying the bundled S&P 500 sample ({'2022' if args.quick else '1990-2022'}) "
+        "through the live cycle with the paper broker. Offline.\n"
+    )
     for name in settings.accounts:
         acct = AccountRuntime.build(name, settings)
         ledger.ensure_account(name, acct.config)
         with ledger.transaction():
-            r = _replay(acct, source, start, None, settings.engine.timezone, mirror=LedgerSink(ledger))
+            r = _replay(
+                acct, source, start, None, settings.engine.timezone, mirror=LedgerSink(ledger)
+            )
             ledger.save_state(acct.state, r.days[-1].isoformat())
         _print_result(r, decisions=5)
-    out.print(f"Ledger written to {ledger_path}. Open it with `invest` (TUI) or query it with sqlite3.")
+    out.print(
+        f"Ledger written to {ledger_path}. Open it with `invest` (TUI) or query it with sqlite3."
+    )
     for note in r.notes:
         out.print(f"[dim]Note: {note}[/]")
     return 0
@@ -87,8 +114,10 @@ def demo(args: argparse.Namespace, paths: Paths) -> int:
 
 def _print_result(r: BacktestResult, decisions: int) -> None:
     trades = [d for d in r.decisions if d["orders"]]
-    out.print(f"[bold]{r.account}[/]: {len(r.days)} sessions {r.days[0]} .. {r.days[-1]}, "
-              f"{len(r.decisions)} cycles, {len(r.fills)} fills, {r.seconds:.2f} s")
+    out.print(
+        f"[bold]{r.account}[/]: {len(r.days)} sessions {r.days[0]} .. {r.days[-1]}, "
+        f"{len(r.decisions)} cycles, {len(r.fills)} fills, {r.seconds:.2f} s"
+    )
     if decisions:
         out.print(f"Last {min(decisions, len(trades))} decisions with trades, and why:")
         for rec in trades[-decisions:]:
@@ -97,7 +126,9 @@ def _print_result(r: BacktestResult, decisions: int) -> None:
     out.print(_table(f"{r.account} against both benchmarks", header, rows))
 
 
-def _adhoc_settings(args: argparse.Namespace, settings: Settings, source: MarketData) -> tuple[Settings, str]:
+def _adhoc_settings(
+    args: argparse.Namespace, settings: Settings, source: MarketData
+) -> tuple[Settings, str]:
     """A settings object with one account built from --strategy/--universe/--benchmark/--cash."""
     benchmark = (args.benchmark or "SP500").upper()
     if args.universe:
@@ -105,7 +136,9 @@ def _adhoc_settings(args: argparse.Namespace, settings: Settings, source: Market
     else:
         universe = [s for s in source.symbols() if s != benchmark]
         if not universe:
-            raise ConfigError("--universe is required for this data source (it cannot list its symbols)")
+            raise ConfigError(
+                "--universe is required for this data source (it cannot list its symbols)"
+            )
     name = args.strategy or "trend_king"
     acct = {"strategy": name, "universe": universe, "benchmark": benchmark}
     if args.cash is not None:
@@ -125,7 +158,11 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
         settings.account(args.account)
         name = args.account
         if args.cash is not None or args.universe or args.benchmark:
-            over = {k: v for k, v in (("cash", args.cash), ("benchmark", args.benchmark)) if v is not None}
+            over = {
+                k: v
+                for k, v in (("cash", args.cash), ("benchmark", args.benchmark))
+                if v is not None
+            }
             if args.universe:
                 over["universe"] = [s.strip().upper() for s in args.universe.split(",")]
             data = settings.model_dump(mode="json")
@@ -135,10 +172,15 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
         settings, name = _adhoc_settings(args, settings, source)
     acct = AccountRuntime.build(name, settings)
     r = _replay(acct, source, start, end, settings.engine.timezone)
-    r.params = {"account": name, "data": spec, "start": args.start, "end": args.end,
-                "config": acct.config.model_dump(mode="json"),
-                "risk": settings.risk_for(name).model_dump(mode="json"),
-                "fills": settings.engine.fills.model_dump(mode="json")}
+    r.params = {
+        "account": name,
+        "data": spec,
+        "start": args.start,
+        "end": args.end,
+        "config": acct.config.model_dump(mode="json"),
+        "risk": settings.risk_for(name).model_dump(mode="json"),
+        "fills": settings.engine.fills.model_dump(mode="json"),
+    }
     if args.out:
         for p in write_outputs(r, Path(args.out)):
             err.print(f"wrote {p}")
@@ -161,7 +203,9 @@ def _run_one(name: str, settings: Settings, paths: Paths, dry_run: bool) -> None
     ledger = None if dry_run else Ledger(paths.ledger)
     if ledger is not None:
         ledger.ensure_account(name, cfg)
-        acct = AccountRuntime.build(name, settings, ledger.load_state(name), ledger.open_orders(name))
+        acct = AccountRuntime.build(
+            name, settings, ledger.load_state(name), ledger.open_orders(name)
+        )
     else:
         acct = AccountRuntime.build(name, settings)
     market = load_market(source, acct, None)
@@ -180,7 +224,17 @@ def _run_one(name: str, settings: Settings, paths: Paths, dry_run: bool) -> None
         result = run_cycle(acct, market, t, sink)
         rec = sink.decisions  # type: ignore[union-attr]
     prefix = "[dry run] " if dry_run else ""
-    out.print(prefix + (explain(rec[-1]) if rec else headline({"day": market.day(t).isoformat(), "account": name, "equity": result.equity})), markup=False)
+    out.print(
+        prefix
+        + (
+            explain(rec[-1])
+            if rec
+            else headline(
+                {"day": market.day(t).isoformat(), "account": name, "equity": result.equity}
+            )
+        ),
+        markup=False,
+    )
 
 
 def run(args: argparse.Namespace, paths: Paths) -> int:
@@ -203,8 +257,10 @@ def config_check(args: argparse.Namespace, paths: Paths) -> int:
     s = load_config(path)
     out.print(f"{path}: OK, {len(s.accounts)} account(s)")
     for name, a in s.accounts.items():
-        out.print(f"  {name}: {a.strategy}, {len(a.universe)} symbols, risk {a.risk}, schedule '{a.schedule}', "
-                  f"cash {a.cash:,.2f}, broker {a.broker}")
+        out.print(
+            f"  {name}: {a.strategy}, {len(a.universe)} symbols, risk {a.risk}, schedule '{a.schedule}', "
+            f"cash {a.cash:,.2f}, broker {a.broker}"
+        )
     return 0
 
 
@@ -215,7 +271,11 @@ def data_validate(args: argparse.Namespace, paths: Paths) -> int:
 
     settings = _settings_or_default(paths)
     source = _source(args.data or settings.engine.data, paths)
-    symbols = [s.strip().upper() for s in args.symbols.split(",")] if args.symbols else list(source.symbols())
+    symbols = (
+        [s.strip().upper() for s in args.symbols.split(",")]
+        if args.symbols
+        else list(source.symbols())
+    )
     if not symbols:
         raise ConfigError("--symbols is required for this data source (it cannot list its symbols)")
     report = validate_frame(source.load(symbols), ValidationRules(), nyse())

@@ -8,7 +8,10 @@ from typing import Any
 def headline(rec: dict[str, Any]) -> str:
     """One line: day, account, regime and the orders of a cycle."""
     orders = rec.get("orders", [])
-    what = ", ".join(f"{o['side'].upper()} {float(o['qty']):g} {o['symbol']}" for o in orders) or "no trade"
+    what = (
+        ", ".join(f"{o['side'].upper()} {float(o['qty']):g} {o['symbol']}" for o in orders)
+        or "no trade"
+    )
     regime = rec.get("regime") or "monitor"
     return f"{rec['day']} {rec['account']:<16} {regime:<7} equity {rec['equity']:>12,.2f}  {what}"
 
@@ -19,7 +22,11 @@ def explain(rec: dict[str, Any], symbol: str | None = None) -> str:
     lines += [f"  {n}" for n in rec.get("notes", [])]
     scores = rec.get("scores", {})
     if scores:
-        top = list(scores.items())[:8] if symbol is None else [(symbol, scores.get(symbol, "unranked"))]
+        top = (
+            list(scores.items())[:8]
+            if symbol is None
+            else [(symbol, scores.get(symbol, "unranked"))]
+        )
         lines.append("  scores: " + ", ".join(f"{s} {v}" for s, v in top))
     if rec.get("targets"):
         lines.append("  targets: " + ", ".join(f"{s} {w:.1%}" for s, w in rec["targets"].items()))
@@ -29,7 +36,9 @@ def explain(rec: dict[str, Any], symbol: str | None = None) -> str:
         lines.append(f"  LLM: {rec['llm']}")
     for o in rec.get("orders", []):
         if symbol is None or o["symbol"] == symbol:
-            lines.append(f"  order {o['side']} {o['qty']} {o['symbol']} @~{o['ref_price']}: {o['reason']}")
+            lines.append(
+                f"  order {o['side']} {o['qty']} {o['symbol']} @~{o['ref_price']}: {o['reason']}"
+            )
     for c in rec.get("clamps", []):
         if symbol is None or c["symbol"] in (symbol, "*"):
             lines.append(f"  risk {c['rule']} [{c['symbol']}]: {c['reason']}")

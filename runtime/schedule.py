@@ -26,9 +26,20 @@ def _trigger(cron: str, tz: str) -> CronTrigger:
 
 
 def _fires_within(trigger: CronTrigger, day: date, tz: str) -> bool:
+    """Exact, but slow: asks APScheduler for the next fire time after midnight."""
     start = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tz))
     nxt = trigger.get_next_fire_time(None, start)
     return nxt is not None and nxt < start + timedelta(days=1)
+
+
+def _day_matches(trigger: CronTrigger, day: date) -> bool:
+    """Whether the date fields (year, month, day, week, weekday) of the cron match ``day``.
+
+    A field matches when its next matching value from ``day`` is ``day``'s own value;
+    the time fields of a valid crontab always match at some time of a matching day.
+    """
+    dt = datetime(day.year, day.month, day.day)  # noqa: DTZ001 - field matching is calendar-only
+    return all(f.get_next_value(dt) == f.get_value(dt) for f in trigger.fields[:5])
 
 
 def fires_on(cron: str, tz: str, days: list[date]) -> npt.NDArray[np.bool_]:
@@ -40,7 +51,6 @@ def fires_on(cron: str, tz: str, days: list[date]) -> npt.NDArray[np.bool_]:
         key = (d.month, d.day, d.weekday(), calendar.monthrange(d.year, d.month)[1])
         hit = memo.get(key)
         if hit is None:
-            # Probe a representative day with the same key: this very day.
-            hit = memo[key] = _fires_within(trig, d, tz)
+            hit = memo[key] = _day_matches(trig, d)
         out[i] = hit
     return out

@@ -27,9 +27,12 @@ class Metrics:
     win_rate: float = math.nan
     trades: int = 0
 
-    def as_dict(self) -> dict[str, float | int]:
-        """Plain dict with NaN written as None-friendly floats."""
-        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(self).items()}  # type: ignore[misc]
+    def as_dict(self) -> dict[str, float | int | None]:
+        """Plain dict for JSON, with NaN (not applicable) written as None."""
+        return {
+            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in asdict(self).items()
+        }
 
 
 def max_drawdown(equity: npt.NDArray[np.float64]) -> float:
@@ -45,7 +48,9 @@ def curve_metrics(equity: npt.NDArray[np.float64]) -> Metrics:
     rets = np.diff(equity) / equity[:-1]
     years = len(rets) / YEAR
     total = float(equity[-1] / equity[0] - 1)
-    cagr = float((equity[-1] / equity[0]) ** (1 / years) - 1) if years > 0 and equity[-1] > 0 else -1.0
+    cagr = (
+        float((equity[-1] / equity[0]) ** (1 / years) - 1) if years > 0 and equity[-1] > 0 else -1.0
+    )
     sd = float(np.std(rets, ddof=1))
     vol = sd * math.sqrt(YEAR)
     mean = float(np.mean(rets))
@@ -72,6 +77,15 @@ def with_trading(
     wins = sum(1 for p in round_trip_pnls if p > 0)
     win_rate = wins / len(round_trip_pnls) if round_trip_pnls else math.nan
     return Metrics(
-        m.total_return, m.cagr, m.volatility, m.sharpe, m.sortino, m.max_drawdown, m.calmar,
-        turnover, exposure, win_rate, len(round_trip_pnls),
+        m.total_return,
+        m.cagr,
+        m.volatility,
+        m.sharpe,
+        m.sortino,
+        m.max_drawdown,
+        m.calmar,
+        turnover,
+        exposure,
+        win_rate,
+        len(round_trip_pnls),
     )

@@ -60,7 +60,9 @@ def write_outputs(r: BacktestResult, out: Path) -> list[Path]:
         w = csv.writer(fh)
         w.writerow(["date", "symbol", "side", "quantity", "price", "fees", "reason"])
         for f in r.fills:
-            w.writerow([f.day.isoformat(), f.symbol, f.side.value, f.quantity, f.price, f.fees, f.reason])
+            w.writerow(
+                [f.day.isoformat(), f.symbol, f.side.value, f.quantity, f.price, f.fees, f.reason]
+            )
     with paths[3].open("w") as fh:
         for rec in r.decisions:
             fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
@@ -81,6 +83,10 @@ def summary_rows(r: BacktestResult) -> tuple[list[str], list[list[str]]]:
         ("Equal-weight buy&hold", r.equal_weight_metrics),
     ]
     header = ["Metric", *(c[0] for c in cols)]
-    rows = [[label, *(_fmt(getattr(m, key), kind) for _, m in cols)] for key, label, kind in COLUMNS]
-    rows.append(["Final equity", *(f"{float(x[-1]):,.0f}" for x in (r.equity, r.benchmark, r.equal_weight))])
+    rows = [
+        [label, *(_fmt(getattr(m, key), kind) for _, m in cols)] for key, label, kind in COLUMNS
+    ]
+    rows.append(
+        ["Final equity", *(f"{float(x[-1]):,.0f}" for x in (r.equity, r.benchmark, r.equal_weight))]
+    )
     return header, rows

@@ -150,7 +150,9 @@ def replay(
     t0 = time.perf_counter()
     lo = 0 if start is None else int(np.searchsorted(market.dates, np.datetime64(start, "D")))
     if lo >= len(market):
-        raise DataError(f"no sessions on or after {start} in the data (last is {market.day(len(market) - 1)})")
+        raise DataError(
+            f"no sessions on or after {start} in the data (last is {market.day(len(market) - 1)})"
+        )
     acct.strategy.prepare(market)
     days = [market.day(t) for t in range(lo, len(market))]
     scheduled = fires_on(acct.config.schedule, tz, days)
@@ -178,7 +180,9 @@ def replay(
     m = with_trading(curve_metrics(equity), equity, equity - cash, traded, _round_trips(sink.fills))
     notes = [SURVIVORSHIP_NOTE] if market.frame.source.startswith("sample") else []
     if market.frame.adjusted:
-        notes.append("Prices are back-adjusted closes: the min_price floor is not applied (old adjusted closes are not traded prices).")
+        notes.append(
+            "Prices are back-adjusted closes: the min_price floor is not applied (old adjusted closes are not traded prices)."
+        )
     if market.frame.open is None:
         notes.append("The data has closes only: orders fill at the next session's close.")
     if progress:

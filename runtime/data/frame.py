@@ -7,9 +7,10 @@ backtester reads them thousands of times per run; pandas stays at the edges.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -91,12 +92,7 @@ class BarFrame:
     def select(self, symbols: Sequence[str]) -> BarFrame:
         """A frame with only ``symbols``, in that order."""
         idx = [self.index_of(s) for s in symbols]
-        return replace(
-            self,
-            symbols=tuple(symbols),
-            close=self.close[:, idx],
-            **{n: (a[:, idx] if (a := getattr(self, n)) is not None else None) for n in OPTIONAL_FIELDS},
-        )
+        return replace(self, symbols=tuple(symbols), **self._map(lambda a: a[:, idx]))
 
     def between(self, start: date | None = None, end: date | None = None) -> BarFrame:
         """A frame restricted to sessions in ``[start, end]`` (either bound optional)."""
@@ -107,12 +103,15 @@ class BarFrame:
     def rows(self, lo: int, hi: int) -> BarFrame:
         """A frame holding sessions ``lo`` up to (not including) ``hi``."""
         sl = slice(lo, hi)
-        return replace(
-            self,
-            dates=self.dates[sl],
-            close=self.close[sl],
-            **{n: (a[sl] if (a := getattr(self, n)) is not None else None) for n in OPTIONAL_FIELDS},
-        )
+        return replace(self, dates=self.dates[sl], **self._map(lambda a: a[sl]))
+
+    def _map(self, fn: Callable[[FloatArray], FloatArray]) -> dict[str, Any]:
+        """``fn`` applied to close and to each optional array that is present."""
+        out: dict[str, Any] = {"close": fn(self.close)}
+        for name in OPTIONAL_FIELDS:
+            arr = getattr(self, name)
+            out[name] = None if arr is None else fn(arr)
+        return out
 
     def with_symbols(self, other: BarFrame) -> BarFrame:
         """Join ``other``'s columns onto this frame's dates (outer join on dates)."""

@@ -48,8 +48,12 @@ class Ledger:
         try:
             if readonly:
                 if not self.path.exists():
-                    raise LedgerError(f"no ledger at {self.path}: run `invest demo` or start the engine")
-                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+                    raise LedgerError(
+                        f"no ledger at {self.path}: run `invest demo` or start the engine"
+                    )
+                conn = sqlite3.connect(
+                    f"file:{self.path}?mode=ro", uri=True, check_same_thread=False
+                )
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(self.path, check_same_thread=False)
@@ -97,16 +101,25 @@ class Ledger:
     # -- accounts and state ---------------------------------------------------------------
     def ensure_account(self, name: str, cfg: AccountConfig) -> None:
         """Create the account row and its initial state on first sight."""
-        if self.db["accounts"].count_where("name = ?", [name]):
+        if self.db.table("accounts").count_where("name = ?", [name]):
             return
         with self.transaction():
-            self.db["accounts"].insert(
-                {"name": name, "strategy": cfg.strategy, "start_cash": str(cfg.cash),
-                 "config_json": cfg.model_dump_json(), "created_at": self.ts()}
+            self.db.table("accounts").insert(
+                {
+                    "name": name,
+                    "strategy": cfg.strategy,
+                    "start_cash": str(cfg.cash),
+                    "config_json": cfg.model_dump_json(),
+                    "created_at": self.ts(),
+                }
             )
-            self.db["account_state"].insert(
-                {"account": name, "cash": str(Decimal(str(cfg.cash)).quantize(Decimal("0.01"))),
-                 "halt": HaltState.ACTIVE.value, "updated_at": self.ts()}
+            self.db.table("account_state").insert(
+                {
+                    "account": name,
+                    "cash": str(Decimal(str(cfg.cash)).quantize(Decimal("0.01"))),
+                    "halt": HaltState.ACTIVE.value,
+                    "updated_at": self.ts(),
+                }
             )
 
     def load_state(self, name: str) -> AccountState:
@@ -120,34 +133,59 @@ class Ledger:
             raise LedgerError(f"account {name!r} is not in the ledger {self.path}")
         r = rows[0]
         state = AccountState(
-            name, Decimal(r["cash"]), halt=HaltState(r["halt"]), peak_equity=r["peak_equity"],
-            realised_pnl=Decimal(r["realised_pnl"]), brake=bool(r["brake"]),
+            name,
+            Decimal(r["cash"]),
+            halt=HaltState(r["halt"]),
+            peak_equity=r["peak_equity"],
+            realised_pnl=Decimal(r["realised_pnl"]),
+            brake=bool(r["brake"]),
         )
         for p in self.db.query("SELECT * FROM positions WHERE account = ?", [name]):
             state.positions[p["symbol"]] = Position(
-                p["symbol"], Decimal(p["quantity"]), Decimal(p["avg_cost"]), date.fromisoformat(p["opened"]),
-                p["stop_loss_pct"], p["take_profit_pct"], p["time_stop_days"],
+                p["symbol"],
+                Decimal(p["quantity"]),
+                Decimal(p["avg_cost"]),
+                date.fromisoformat(p["opened"]),
+                p["stop_loss_pct"],
+                p["take_profit_pct"],
+                p["time_stop_days"],
             )
         return state
 
     def last_day(self, name: str) -> str | None:
         """The last session this account was marked on."""
-        row = self.db.execute("SELECT last_day FROM account_state WHERE account = ?", [name]).fetchone()
+        row = self.db.execute(
+            "SELECT last_day FROM account_state WHERE account = ?", [name]
+        ).fetchone()
         return row[0] if row else None
 
     def save_state(self, state: AccountState, last_day: str | None = None) -> None:
         """Persist cash, halt state and the positions snapshot (call inside a transaction)."""
-        self.db["account_state"].upsert(
-            {"account": state.name, "cash": str(state.cash), "halt": state.halt.value,
-             "peak_equity": state.peak_equity, "brake": int(state.brake),
-             "realised_pnl": str(state.realised_pnl), "last_day": last_day, "updated_at": self.ts()},
+        self.db.table("account_state").upsert(
+            {
+                "account": state.name,
+                "cash": str(state.cash),
+                "halt": state.halt.value,
+                "peak_equity": state.peak_equity,
+                "brake": int(state.brake),
+                "realised_pnl": str(state.realised_pnl),
+                "last_day": last_day,
+                "updated_at": self.ts(),
+            },
             pk="account",
         )
         self.db.execute("DELETE FROM positions WHERE account = ?", [state.name])
-        self.db["positions"].insert_all(
-            {"account": state.name, "symbol": p.symbol, "quantity": str(p.quantity), "avg_cost": str(p.avg_cost),
-             "opened": p.opened.isoformat(), "stop_loss_pct": p.stop_loss_pct,
-             "take_profit_pct": p.take_profit_pct, "time_stop_days": p.time_stop_days}
+        self.db.table("positions").insert_all(
+            {
+                "account": state.name,
+                "symbol": p.symbol,
+                "quantity": str(p.quantity),
+                "avg_cost": str(p.avg_cost),
+                "opened": p.opened.isoformat(),
+                "stop_loss_pct": p.stop_loss_pct,
+                "take_profit_pct": p.take_profit_pct,
+                "time_stop_days": p.time_stop_days,
+            }
             for p in state.positions.values()
         )
 
@@ -166,9 +204,21 @@ class Ledger:
         try:
             self.db.execute(
                 "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [intent.client_order_id, intent.account, intent.cycle_id, day, intent.symbol,
-                 intent.side.value, str(intent.quantity), str(intent.ref_price), intent.reason,
-                 OrderStatus.SUBMITTED.value, None, self.ts(), self.ts()],
+                [
+                    intent.client_order_id,
+                    intent.account,
+                    intent.cycle_id,
+                    day,
+                    intent.symbol,
+                    intent.side.value,
+                    str(intent.quantity),
+                    str(intent.ref_price),
+                    intent.reason,
+                    OrderStatus.SUBMITTED.value,
+                    None,
+                    self.ts(),
+                    self.ts(),
+                ],
             )
         except sqlite3.IntegrityError:
             return False
@@ -181,9 +231,19 @@ class Ledger:
             [account],
         )
         return [
-            (OrderIntent(r["account"], r["cycle_id"], r["symbol"], Side(r["side"]), Decimal(r["quantity"]),
-                         Decimal(r["ref_price"]), r["reason"], r["client_order_id"]),
-             date.fromisoformat(r["day"]))
+            (
+                OrderIntent(
+                    r["account"],
+                    r["cycle_id"],
+                    r["symbol"],
+                    Side(r["side"]),
+                    Decimal(r["quantity"]),
+                    Decimal(r["ref_price"]),
+                    r["reason"],
+                    r["client_order_id"],
+                ),
+                date.fromisoformat(r["day"]),
+            )
             for r in rows
         ]
 
@@ -199,11 +259,19 @@ class Ledger:
         seq = self.db.execute(
             "SELECT COUNT(*) FROM fills WHERE client_order_id = ?", [fill.client_order_id]
         ).fetchone()[0]
-        self.db["fills"].insert(
-            {"client_order_id": fill.client_order_id, "seq": seq, "account": fill.account,
-             "symbol": fill.symbol, "side": fill.side.value, "quantity": str(fill.quantity),
-             "price": str(fill.price), "fees": str(fill.fees), "day": fill.day.isoformat(),
-             "reason": fill.reason}
+        self.db.table("fills").insert(
+            {
+                "client_order_id": fill.client_order_id,
+                "seq": seq,
+                "account": fill.account,
+                "symbol": fill.symbol,
+                "side": fill.side.value,
+                "quantity": str(fill.quantity),
+                "price": str(fill.price),
+                "fees": str(fill.fees),
+                "day": fill.day.isoformat(),
+                "reason": fill.reason,
+            }
         )
         self.set_order_status(fill.client_order_id, OrderStatus.FILLED)
 
@@ -212,18 +280,25 @@ class Ledger:
         """Insert an explanation record (once per cycle id)."""
         self.db.execute(
             "INSERT OR IGNORE INTO decisions (account, cycle_id, day, regime, record_json) VALUES (?,?,?,?,?)",
-            [rec["account"], rec["cycle_id"], rec["day"], rec["regime"], json.dumps(rec, separators=(",", ":"))],
+            [
+                rec["account"],
+                rec["cycle_id"],
+                rec["day"],
+                rec["regime"],
+                json.dumps(rec, separators=(",", ":")),
+            ],
         )
 
     def record_equity(self, account: str, day: str, equity: float, cash: float) -> None:
         """Upsert the end-of-day equity."""
         self.db.execute(
-            "INSERT OR REPLACE INTO equity VALUES (?,?,?,?)", [account, day, round(equity, 2), round(cash, 2)]
+            "INSERT OR REPLACE INTO equity VALUES (?,?,?,?)",
+            [account, day, round(equity, 2), round(cash, 2)],
         )
 
     def event(self, account: str | None, kind: str, detail: dict[str, Any]) -> None:
         """Append an audit event."""
-        self.db["events"].insert(
+        self.db.table("events").insert(
             {"ts": self.ts(), "account": account, "kind": kind, "detail_json": json.dumps(detail)}
         )
 
@@ -242,9 +317,12 @@ class Ledger:
 
     def equity_curve(self, account: str) -> list[tuple[str, float]]:
         """(day, equity) rows of ``account`` in order."""
-        return [(r[0], r[1]) for r in self.db.execute(
-            "SELECT day, equity FROM equity WHERE account = ? ORDER BY day", [account]
-        ).fetchall()]
+        return [
+            (r[0], r[1])
+            for r in self.db.execute(
+                "SELECT day, equity FROM equity WHERE account = ? ORDER BY day", [account]
+            ).fetchall()
+        ]
 
 
 class LedgerSink:

@@ -43,7 +43,9 @@ class TrendKing:
             ("regime", self.index_symbol, p.sma_window, p.hysteresis),
             lambda: regime_series(market.close[:, ix], p.sma_window, p.hysteresis),
         )
-        mom = market.derived(("mom", p.momentum_days), lambda: momentum(market.close, p.momentum_days))
+        mom = market.derived(
+            ("mom", p.momentum_days), lambda: momentum(market.close, p.momentum_days)
+        )
         vol = market.derived(("vol", p.vol_days), lambda: volatility(market.close, p.vol_days))
         with np.errstate(divide="ignore", invalid="ignore"):
             score = np.where(vol > 0, mom / vol, np.nan)
@@ -56,7 +58,9 @@ class TrendKing:
         """Target weights at row ``t``."""
         m = self._m
         index_close = float(m.close[t, self._ix])
-        notes = (f"{self.index_symbol} {index_close:.2f} vs SMA{self.p.sma_window} {self._sma[t]:.2f}",)
+        notes = (
+            f"{self.index_symbol} {index_close:.2f} vs SMA{self.p.sma_window} {self._sma[t]:.2f}",
+        )
         if self._regime[t] != ATTACK:
             return Proposal(self._defense_targets(t), Regime.DEFENSE, {}, notes)
         score = self._score[t]
@@ -64,7 +68,11 @@ class TrendKing:
         idx = np.flatnonzero(ok)
         ranked = idx[np.argsort(-score[idx], kind="stable")]
         rank = {int(j): r for r, j in enumerate(ranked)}
-        picks = [j for j, sym in enumerate(self.universe) if sym in state.positions and rank.get(j, 1 << 30) < self.exit_rank]
+        picks = [
+            j
+            for j, sym in enumerate(self.universe)
+            if sym in state.positions and rank.get(j, 1 << 30) < self.exit_rank
+        ]
         picks = sorted(picks, key=lambda j: rank[j])[: self.p.top_n]
         for j in ranked:
             if len(picks) >= self.p.top_n:
@@ -72,7 +80,8 @@ class TrendKing:
             if int(j) not in picks:
                 picks.append(int(j))
         targets = self._inverse_vol(t, picks)
-        scores = {self.universe[int(j)]: round(float(score[j]), 4) for j in ranked}
+        names = [self.universe[j] for j in ranked.tolist()]
+        scores = dict(zip(names, np.round(score[ranked], 4).tolist(), strict=True))
         return Proposal(targets, Regime.ATTACK, scores, notes)
 
     def _inverse_vol(self, t: int, picks: list[int]) -> dict[str, float]:

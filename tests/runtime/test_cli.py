@@ -1,0 +1,172 @@
+"""The `invest` command as a user runs it: outputs, files, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from invest.runtime.cli import main
+from invest.runtime.ledger import Ledger
+
+INVEST = [sys.executable, "-m", "invest.runtime.cli"]
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.startswith("invest 0.")
+
+
+def test_full_backtest_writes_the_four_files(tmp_path: Path) -> None:
+    out = tmp_path / "bt"
+    rc = main(
+        [
+            "backtest",
+            "--strategy",
+            "trend_king",
+            "--start",
+            "1990-01-01",
+            "--end",
+            "2022-12-28",
+            "--out",
+            str(out),
+        ]
+    )
+    assert rc == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["start"] == "1990-01-02"
+    assert report["end"] == "2022-12-28"
+    assert report["sessions"] == 8313
+    assert set(report["benchmarks"]) == {"index_buy_and_hold", "equal_weight_buy_and_hold"}
+    assert any("survivorship" in n for n in report["notes"])
+    assert report["params"]["risk"]["max_position_pct"] == 0.2
+    equity = (out / "equity.csv").read_text().splitlines()
+    assert equity[0].startswith("date,equity,benchmark")
+    assert len(equity) == 8314
+    trades = (out / "trades.csv").read_text().splitlines()
+    assert trades[0] == "date,symbol,side,quantity,price,fees,reason"
+    assert len(trades) - 1 == report["fills"] > 100
+    decisions = (out / "decisions.jsonl").read_text().splitlines()
+    first = json.loads(decisions[0])
+    assert {"regime", "scores", "clamps", "orders", "targets"} <= set(first)
+
+
+def test_backtest_flags_let_any_universe_run_without_a_config(tmp_path: Path) -> None:
+    out = tmp_path / "bt"
+    rc = main(
+        [
+            "backtest",
+            "--universe",
+            "AAPL,MSFT,KO",
+            "--benchmark",
+            "SP500",
+            "--start",
+            "2010-01-04",
+            "--end",
+            "2012-12-31",
+            "--cash",
+            "5000",
+            "--out",
+            str(out),
+        ]
+    )
+    assert rc == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["params"]["config"]["universe"] == ["AAPL", "MSFT", "KO"]
+    assert report["params"]["config"]["cash"] == 5000
+    symbols = {line.split(",")[1] for line in (out / "trades.csv").read_text().splitlines()[1:]}
+    assert symbols <= {"AAPL", "MSFT", "KO"}
+
+
+def test_demo_quick_writes_a_ledger_with_both_example_accounts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger_path = tmp_path / "demo.sqlite"
+    assert main(["demo", "--quick", "--ledger", str(ledger_path)]) == 0
+    text = capsys.readouterr().out
+    assert "trend-daily" in text
+    assert "Equal-weight buy&hold" in text
+    ledger = Ledger(ledger_path, readonly=True)
+    assert ledger.accounts() == ["defensive-weekly", "trend-daily"]
+    assert ledger.decisions("trend-daily", 1)[0]["day"] == "2022-12-28"
+    assert len(ledger.equity_curve("trend-daily")) == 249  # sample sessions 2022-01-03..2022-12-28
+
+
+def test_run_twice_on_the_same_bar_sends_no_second_order(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # On the last sample bar the regime is DEFENSE: this account buys its defensive names.
+    assert main(["run", "defensive-weekly"]) == 0
+    assert main(["run", "defensive-weekly"]) == 0
+    from invest.runtime.paths import Paths
+
+    ledger = Ledger(Paths.resolve().ledger, readonly=True)
+    ids = [r[0] for r in ledger.db.execute("SELECT client_order_id FROM orders").fetchall()]
+    assert len(ids) == 5
+    assert len(set(ids)) == 5
+    assert len(ledger.decisions("defensive-weekly")) == 1
+    assert "BUY" in capsys.readouterr().out
+
+
+def test_dry_run_prints_the_decision_and_writes_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    from invest.runtime.paths import Paths
+
+    assert main(["run", "trend-daily", "--dry-run"]) == 0
+    assert "[dry run] 2022-12-28 trend-daily" in capsys.readouterr().out
+    assert not Paths.resolve().ledger.exists()
+
+
+def test_bad_config_fails_in_one_line_with_the_key_path_and_loses_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "config.toml"
+    text = '[accounts.main]\nuniverse = ["AAPL"]\ncash = -5\nrisk = "yolo"\n'
+    bad.write_text(text)
+    proc = subprocess.run(
+        [*INVEST, "config", "check", str(bad)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "accounts.main.cash: Input should be greater than 0" in proc.stderr
+    assert bad.read_text() == text
+
+
+def test_unknown_key_in_config_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "config.toml"
+    bad.write_text('[engine]\ndata = "sample"\nslipage = 3\n')
+    assert main(["config", "check", str(bad)]) == 2
+    assert "engine.slipage: unknown key" in capsys.readouterr().err
+
+
+def test_example_config_checks_clean(capsys: pytest.CaptureFixture[str]) -> None:
+    from invest.runtime.paths import example_config
+
+    assert main(["config", "check", str(example_config())]) == 0
+    assert "2 account(s)" in capsys.readouterr().out
+
+
+def test_unknown_symbol_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["backtest", "--universe", "AAPL,NOPE", "--start", "2020-01-02"]) == 2
+    err = capsys.readouterr().err
+    assert "'NOPE' is not in the data" in err
+    assert "Traceback" not in err
+
+
+def test_bad_date_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["backtest", "--start", "2020-13-01"]) == 2
+    assert "--start: '2020-13-01' is not a date; use YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_data_validate_reports_the_real_jumps(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "validate", "--symbols", "AAPL,SP500"]) == 0
+    out = capsys.readouterr().out
+    assert "AAPL" in out
+    assert "jump" in out
+
+
+def test_debug_prints_the_paths_it_uses(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--debug", "paths"]) == 0
+    assert "ledger:" in capsys.readouterr().err
