@@ -27,7 +27,7 @@ SURVIVORSHIP_NOTE = (
 
 @lru_cache(maxsize=1)
 def _load_all() -> BarFrame:
-    pkg = resources.files("invest.runtime.data") / "sample"
+    pkg = resources.files("invest.runtime.data") / "bundled"
     with resources.as_file(pkg / "sp500_stocks_daily_close.csv.gz") as p:
         stocks = pd.read_csv(p, parse_dates=["Date"], index_col="Date")
     with resources.as_file(pkg / "sp500_index_daily_close.csv.gz") as p:
