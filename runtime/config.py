@@ -223,7 +223,9 @@ class Settings(BaseSettings):
             return self.accounts[name]
         except KeyError:
             known = ", ".join(self.accounts) or "none"
-            raise ConfigError(f"no account named {name!r} in the config (accounts: {known})") from None
+            raise ConfigError(
+                f"no account named {name!r} in the config (accounts: {known})"
+            ) from None
 
 
 def _format_errors(err: ValidationError, source: str) -> str:

@@ -94,7 +94,9 @@ def settle(acct: AccountRuntime, market: Market, t: int, sink: Sink) -> list[Fil
     return fills
 
 
-def run_cycle(acct: AccountRuntime, market: Market, t: int, sink: Sink, *, monitor_only: bool = False) -> RiskResult:
+def run_cycle(
+    acct: AccountRuntime, market: Market, t: int, sink: Sink, *, monitor_only: bool = False
+) -> RiskResult:
     """Decide and send orders for row ``t``; record the explanation record.
 
     ``monitor_only`` runs the position monitors (stops) without asking the strategy:
@@ -121,11 +123,17 @@ def mark(acct: AccountRuntime, market: Market, t: int, sink: Sink) -> float:
 
 
 def _record(
-    acct: AccountRuntime, market: Market, t: int, cycle_id: str, proposal: Proposal | None, r: RiskResult
+    acct: AccountRuntime,
+    market: Market,
+    t: int,
+    cycle_id: str,
+    proposal: Proposal | None,
+    r: RiskResult,
 ) -> dict[str, Any]:
     eq = r.equity or 1.0
     weights = {
-        s: round(float(p.quantity) * market.price(s, t) / eq, 4) for s, p in acct.state.positions.items()
+        s: round(float(p.quantity) * market.price(s, t) / eq, 4)
+        for s, p in acct.state.positions.items()
     }
     rec: dict[str, Any] = {
         "account": acct.name,
@@ -142,7 +150,14 @@ def _record(
         "llm": proposal.extra.get("llm") if proposal else None,
         "clamps": [c.as_dict() for c in r.clamps],
         "orders": [
-            {"symbol": i.symbol, "side": i.side.value, "qty": str(i.quantity), "ref_price": str(i.ref_price), "reason": i.reason, "client_order_id": i.client_order_id}
+            {
+                "symbol": i.symbol,
+                "side": i.side.value,
+                "qty": str(i.quantity),
+                "ref_price": str(i.ref_price),
+                "reason": i.reason,
+                "client_order_id": i.client_order_id,
+            }
             for i in r.intents
         ],
         "skipped": _skipped(acct, market, t),
@@ -157,6 +172,8 @@ def _skipped(acct: AccountRuntime, market: Market, t: int) -> list[dict[str, str
     out = []
     for s in acct.config.universe:
         j = market.col[s]
-        if not market.usable[t, j] and (math.isfinite(market.mark[t, j]) or s in acct.state.positions):
+        if not market.usable[t, j] and (
+            math.isfinite(market.mark[t, j]) or s in acct.state.positions
+        ):
             out.append({"symbol": s, "reason": market.why_unusable(s, t)})
     return out

@@ -146,7 +146,9 @@ class AccountState:
         if fill.side is Side.BUY:
             new_cash = self.cash - cost - fill.fees
             if new_cash < 0:
-                raise ValueError(f"fill {fill.client_order_id} would make cash negative ({new_cash})")
+                raise ValueError(
+                    f"fill {fill.client_order_id} would make cash negative ({new_cash})"
+                )
             self.cash = new_cash
             if pos is None:
                 self.positions[fill.symbol] = Position(

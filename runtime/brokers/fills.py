@@ -53,7 +53,9 @@ class FillModel:
         need = money(qty * px) + self.fees(float(qty * px))
         if need <= cash:
             return qty
-        budget = float(cash) / (1 + self.commission_pct) - 0.01  # leave a cent for rounding
+        # A notional n fits when n * (1 + commission) <= cash and n + min_commission <= cash.
+        room = min(float(cash) / (1 + self.commission_pct), float(cash) - self.min_commission)
+        budget = room - 0.01  # leave a cent for rounding
         fit = floor_qty(max(budget, 0.0) / price, self.fractional)
         while fit > 0 and money(fit * px) + self.fees(float(fit * px)) > cash:
             fit = floor_qty(float(fit) * 0.999, self.fractional)

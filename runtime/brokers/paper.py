@@ -28,7 +28,9 @@ class PaperBroker:
     def __init__(self, model: FillModel, pending: Sequence[tuple[OrderIntent, date]] = ()) -> None:
         self.model = model
         #: (intent, session it was decided on); restored from the ledger after a restart.
-        self._pending: dict[str, tuple[OrderIntent, date]] = {i.client_order_id: (i, d) for i, d in pending}
+        self._pending: dict[str, tuple[OrderIntent, date]] = {
+            i.client_order_id: (i, d) for i, d in pending
+        }
 
     def submit(self, intents: Sequence[OrderIntent], day: date) -> None:
         """Queue orders decided on ``day``; a client id seen before is ignored (idempotent)."""
@@ -65,13 +67,25 @@ class PaperBroker:
             if intent.side is Side.BUY:
                 qty = self.model.affordable_qty(qty, price, cash)
                 if qty <= 0:
-                    logger.info("paper buy %s %s cancelled: no cash", intent.symbol, intent.client_order_id)
+                    logger.info(
+                        "paper buy %s %s cancelled: no cash", intent.symbol, intent.client_order_id
+                    )
                     continue
             notional = float(qty) * price
             fees = self.model.fees(notional)
             px = Decimal(str(price))
             cash += (-1 if intent.side is Side.BUY else 1) * money(qty * px) - fees
             fills.append(
-                Fill(intent.client_order_id, intent.account, intent.symbol, intent.side, qty, px, fees, day, intent.reason)
+                Fill(
+                    intent.client_order_id,
+                    intent.account,
+                    intent.symbol,
+                    intent.side,
+                    qty,
+                    px,
+                    fees,
+                    day,
+                    intent.reason,
+                )
             )
         return fills

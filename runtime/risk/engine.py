@@ -16,13 +16,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 import numpy as np
 
 from invest.runtime.brokers.fills import FillModel
 from invest.runtime.config import RiskProfile
 from invest.runtime.domain import (
+    CENT,
     AccountState,
     Clamp,
     HaltState,
@@ -78,7 +79,9 @@ class RiskEngine:
             hit = rules.exit_reason(pos, price, day, self.risk) if math.isfinite(price) else None
             if hit:
                 value = float(pos.quantity) * price
-                out.append(_Trade(sym, Side.SELL, pos.quantity, price, value, f"{hit[0]}: {hit[1]}", True))
+                out.append(
+                    _Trade(sym, Side.SELL, pos.quantity, price, value, f"{hit[0]}: {hit[1]}", True)
+                )
         return out
 
     def plan(
@@ -97,7 +100,9 @@ class RiskEngine:
         state.brake, dd = rules.drawdown_brake(equity, state.peak_equity, state.brake, self.risk)
         res = RiskResult(equity=equity, drawdown=dd)
         if state.halt is HaltState.HALTED:
-            res.clamps.append(Clamp("halt", "*", "account HALTED: no orders until a resume command"))
+            res.clamps.append(
+                Clamp("halt", "*", "account HALTED: no orders until a resume command")
+            )
             return res
         trades = [x for x in self.exits(market, t, state) if x.symbol not in pending]
         exited = {x.symbol for x in trades}
@@ -116,7 +121,11 @@ class RiskEngine:
         if state.brake:
             cut = self.risk.drawdown_cut
             res.clamps.append(
-                Clamp("drawdown_brake", "*", f"drawdown {res.drawdown:.1%} past -{self.risk.drawdown_brake_pct:.0%}: book x{cut:g}")
+                Clamp(
+                    "drawdown_brake",
+                    "*",
+                    f"drawdown {res.drawdown:.1%} past -{self.risk.drawdown_brake_pct:.0%}: book x{cut:g}",
+                )
             )
             targets = {s: w * cut for s, w in targets.items()}
         targets, clamps = rules.cap_weights(targets, self.risk)
@@ -155,7 +164,9 @@ class RiskEngine:
                 if qty > 0:
                     sells.append(self._sell(qty, sym, price, -delta, f"trim to {targets[sym]:.1%}"))
             elif abs(delta) >= band and delta > 0:
-                buys.append(_Trade(sym, Side.BUY, Decimal(0), price, delta, f"target {targets[sym]:.1%}"))
+                buys.append(
+                    _Trade(sym, Side.BUY, Decimal(0), price, delta, f"target {targets[sym]:.1%}")
+                )
         sells = [s for s in sells if self._old_enough(state, s, day, res)]
         if state.halt is HaltState.REDUCING and buys:
             res.clamps.append(Clamp("halt", "*", "account REDUCING: sells only"))
@@ -172,7 +183,11 @@ class RiskEngine:
         if held_days >= self.risk.min_holding_days:
             return True
         res.clamps.append(
-            Clamp("min_holding", trade.symbol, f"held {held_days} < {self.risk.min_holding_days} days: sell waits")
+            Clamp(
+                "min_holding",
+                trade.symbol,
+                f"held {held_days} < {self.risk.min_holding_days} days: sell waits",
+            )
         )
         return False
 
@@ -198,13 +213,23 @@ class RiskEngine:
             notional = min(b.value, budget)
             if notional < b.value:
                 res.clamps.append(
-                    Clamp("cash", b.symbol, f"buy {b.value:,.2f} cut to {max(notional, 0):,.2f} of settled cash")
+                    Clamp(
+                        "cash",
+                        b.symbol,
+                        f"buy {b.value:,.2f} cut to {max(notional, 0):,.2f} of settled cash",
+                    )
                 )
-            qty = floor_qty(notional / self.fills.price(Side.BUY, b.price), self.fills.fractional)
+            if notional <= 0:
+                continue
+            px = self.fills.price(Side.BUY, b.price)
+            qty = floor_qty(notional / px, self.fills.fractional)
+            # Fees (commission, minimum commission) come out of the same budget.
+            cents = Decimal(str(budget)).quantize(CENT, rounding=ROUND_DOWN)
+            qty = self.fills.affordable_qty(qty, px, cents) if qty > 0 else qty
             if qty <= 0:
                 continue
             b.qty, b.value = qty, float(qty) * b.price
-            budget -= b.value * (1 + self.fills.cost_fraction())
+            budget -= float(qty) * px + float(self.fills.fees(float(qty) * px))
             out.append(b)
             self._warn_correlation(market, t, state, b.symbol, res)
         return out
@@ -221,7 +246,9 @@ class RiskEngine:
         why = rules.liquidity_reason(market.price(sym, t), dv, market.frame.adjusted, self.risk)
         return ("liquidity", why) if why else None
 
-    def _warn_correlation(self, market: Market, t: int, state: AccountState, sym: str, res: RiskResult) -> None:
+    def _warn_correlation(
+        self, market: Market, t: int, state: AccountState, sym: str, res: RiskResult
+    ) -> None:
         held = [market.col[s] for s in state.positions if s != sym]
         if not held:
             return
@@ -229,15 +256,27 @@ class RiskEngine:
         rets = log_returns(market.close[lo : t + 1])
         for k, c in rules.correlated_with(rets, market.col[sym], held, self.risk.correlation_warn):
             res.clamps.append(
-                Clamp("correlation", sym, f"warning: 60-day correlation {c:.2f} with {market.symbols[k]}")
+                Clamp(
+                    "correlation",
+                    sym,
+                    f"warning: 60-day correlation {c:.2f} with {market.symbols[k]}",
+                )
             )
 
     def _intents(self, trades: list[_Trade], cycle_id: str, res: RiskResult) -> list[OrderIntent]:
         forced = [x for x in trades if x.forced]
-        rest = sorted((x for x in trades if not x.forced), key=lambda x: (x.side is Side.BUY, -x.value))
+        rest = sorted(
+            (x for x in trades if not x.forced), key=lambda x: (x.side is Side.BUY, -x.value)
+        )
         room = max(self.risk.max_trades_per_cycle - len(forced), 0)
         for x in rest[room:]:
-            res.clamps.append(Clamp("max_trades", x.symbol, f"over {self.risk.max_trades_per_cycle} trades per cycle: {x.side} dropped"))
+            res.clamps.append(
+                Clamp(
+                    "max_trades",
+                    x.symbol,
+                    f"over {self.risk.max_trades_per_cycle} trades per cycle: {x.side} dropped",
+                )
+            )
         return [
             OrderIntent(
                 self.account,

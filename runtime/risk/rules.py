@@ -14,8 +14,12 @@ import numpy.typing as npt
 from invest.runtime.config import RiskProfile
 from invest.runtime.domain import Clamp, Position
 
+_EPS = 1e-9
 
-def exit_reason(pos: Position, price: float, day: date, risk: RiskProfile) -> tuple[str, str] | None:
+
+def exit_reason(
+    pos: Position, price: float, day: date, risk: RiskProfile
+) -> tuple[str, str] | None:
     """The (rule, reason) that forces ``pos`` out at ``price`` on ``day``, if any.
 
     A level set on the position (for example by the LLM manager) overrides the profile's.
@@ -43,26 +47,38 @@ def drawdown_brake(
     realised losses count) and releases once the drawdown recovers to half that.
     """
     dd = equity / peak - 1 if peak > 0 else 0.0
-    if dd <= -risk.drawdown_brake_pct:
+    # The tolerance keeps float noise from moving the thresholds: 80 / 100 - 1 is
+    # -0.19999999999999996, which must still count as a -20% drawdown.
+    if dd <= -risk.drawdown_brake_pct + _EPS:
         return True, dd
-    if engaged and dd < -risk.drawdown_brake_pct / 2:
+    if engaged and dd < -risk.drawdown_brake_pct / 2 - _EPS:
         return True, dd
     return False, dd
 
 
-def cap_weights(targets: dict[str, float], risk: RiskProfile) -> tuple[dict[str, float], list[Clamp]]:
+def cap_weights(
+    targets: dict[str, float], risk: RiskProfile
+) -> tuple[dict[str, float], list[Clamp]]:
     """Cap each weight at ``max_position_pct`` and the sum at ``1 - min_cash_pct``."""
     clamps: list[Clamp] = []
     out = {}
     for sym, w in targets.items():
         if w > risk.max_position_pct + 1e-12:
-            clamps.append(Clamp("max_position", sym, f"weight {w:.1%} capped at {risk.max_position_pct:.0%}"))
+            clamps.append(
+                Clamp("max_position", sym, f"weight {w:.1%} capped at {risk.max_position_pct:.0%}")
+            )
             w = risk.max_position_pct
         out[sym] = w
     total, room = sum(out.values()), 1 - risk.min_cash_pct
     if total > room + 1e-12:
         scale = room / total
-        clamps.append(Clamp("cash_reserve", "*", f"exposure {total:.1%} scaled to {room:.0%} (reserve {risk.min_cash_pct:.0%})"))
+        clamps.append(
+            Clamp(
+                "cash_reserve",
+                "*",
+                f"exposure {total:.1%} scaled to {room:.0%} (reserve {risk.min_cash_pct:.0%})",
+            )
+        )
         out = {s: w * scale for s, w in out.items()}
     return out, clamps
 
@@ -78,7 +94,11 @@ def liquidity_reason(
     """
     if not adjusted and price < risk.min_price:
         return f"price {price:.2f} < {risk.min_price:.2f}"
-    if dollar_volume is not None and np.isfinite(dollar_volume) and dollar_volume < risk.min_dollar_volume:
+    if (
+        dollar_volume is not None
+        and np.isfinite(dollar_volume)
+        and dollar_volume < risk.min_dollar_volume
+    ):
         return f"avg dollar volume {dollar_volume:,.0f} < {risk.min_dollar_volume:,.0f}"
     return None
 
