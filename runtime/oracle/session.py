@@ -1,0 +1,163 @@
+"""One oracle run: ask, audit everything, parse, and repair at most once.
+
+Shared by gate and manager modes. A failed request is recorded and turns into
+``None``; the modes decide what an absent answer means.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from invest.runtime.oracle.audit import AuditTrail
+from invest.runtime.oracle.cache import prompt_hash
+from invest.runtime.oracle.client import ChatMessage, ChatRequest, ChatResponse, LLMClient, Usage
+from invest.runtime.oracle.config import OracleConfig
+from invest.runtime.oracle.errors import LLMUnavailableError
+from invest.runtime.oracle.prompts import repair_messages
+
+logger = logging.getLogger(__name__)
+
+
+class Parsed(Protocol):
+    """What every parse result offers the session."""
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Dropped items and their reasons."""
+        ...
+
+    @property
+    def fatal(self) -> str | None:
+        """Why the whole answer is unusable, or None."""
+        ...
+
+    @property
+    def needs_repair(self) -> bool:
+        """Whether a repair re-ask could help."""
+        ...
+
+    def audit(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        ...
+
+
+P = TypeVar("P", bound=Parsed)
+
+
+class OracleSession:
+    """Ask the model and record every prompt, response, error and parse result.
+
+    Args:
+        client: the LLM client (usually caching, budgeted HTTP).
+        config: the account's oracle settings.
+        audit: where records go.
+    """
+
+    def __init__(self, client: LLMClient, config: OracleConfig, audit: AuditTrail) -> None:
+        self.client = client
+        self.config = config
+        self.audit = audit
+        self.usage = Usage()
+        self.models: list[str] = []
+        self.failures: list[str] = []
+        self.unavailable = False
+
+    def request(self, messages: Sequence[ChatMessage], sample: int) -> ChatRequest:
+        """The request for one sample (self-consistency samples differ by seed)."""
+        temperature, seed = self.config.temperature, self.config.seed
+        if self.config.self_consistency_k > 1:
+            temperature, seed = self.config.sample_temperature, sample
+        return ChatRequest(
+            messages=tuple(messages),
+            temperature=temperature,
+            max_tokens=self.config.max_tokens,
+            seed=seed,
+            expect_json=True,
+            json_mode=self.config.response_format_json,
+        )
+
+    def ask(
+        self, purpose: str, messages: Sequence[ChatMessage], sample: int
+    ) -> ChatResponse | None:
+        """One answer, or None when the model is unavailable (recorded as an error)."""
+        request = self.request(messages, sample)
+        key = prompt_hash(self.client.model, request)
+        self.audit.record(
+            "prompt",
+            purpose=purpose,
+            sample=sample,
+            prompt_hash=key,
+            model=self.client.model,
+            params=request.params(),
+            messages=list(request.messages),
+        )
+        try:
+            response = self.client.complete(request)
+        except LLMUnavailableError as e:
+            self.unavailable = True
+            self.failures.append(str(e))
+            logger.warning("oracle %s unavailable: %s", purpose, e)
+            self.audit.record(
+                "error", purpose=purpose, sample=sample, prompt_hash=key, error=str(e)
+            )
+            return None
+        self.usage += Usage() if response.cached else response.usage
+        self.models.append(response.model)
+        self.audit.record(
+            "response",
+            purpose=purpose,
+            sample=sample,
+            prompt_hash=key,
+            model=response.model,
+            content=response.content,
+            usage=response.usage.as_dict(),
+            cached=response.cached,
+            latency_s=round(response.latency_s, 3),
+            attempts=response.attempts,
+            notes=list(response.notes),
+            truncated=response.truncated,
+        )
+        return response
+
+    def ask_parsed(
+        self,
+        purpose: str,
+        messages: Sequence[ChatMessage],
+        parse: Callable[[str], P],
+        *,
+        sample: int = 0,
+        combine: Callable[[P, P], P] | None = None,
+    ) -> P | None:
+        """Ask, parse, and when the answer needs it, re-ask once quoting the problems.
+
+        Args:
+            purpose: label in the audit (``gate``, ``analysis``, ``decisions``).
+            messages: the conversation.
+            parse: text -> parse result; must not raise.
+            sample: self-consistency sample number.
+            combine: merge the first and the repaired result (default: the repaired
+                one when it is usable, else the first).
+
+        Returns:
+            The parse result, or None when the model was unavailable.
+        """
+        response = self.ask(purpose, messages, sample)
+        if response is None:
+            return None
+        first = parse(response.content)
+        self.audit.record("parse", purpose=purpose, sample=sample, **first.audit())
+        if not first.needs_repair or not self.config.repair:
+            return first
+        problems = [first.fatal] if first.fatal else []
+        problems += list(first.problems)
+        fix = repair_messages(messages, response.content, problems)
+        repaired = self.ask(f"{purpose}.repair", fix, sample)
+        if repaired is None:
+            return first
+        second = parse(repaired.content)
+        self.audit.record("parse", purpose=f"{purpose}.repair", sample=sample, **second.audit())
+        if combine is not None:
+            return combine(first, second)
+        return first if second.needs_repair and not first.fatal else second
