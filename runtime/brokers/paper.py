@@ -2,7 +2,9 @@
 
 Orders wait until the next bar (``poll`` at a later row), then fill there:
 sells first, so that their proceeds are settled before any buy is checked
-against cash; a buy is cut to the cash available at fill time.
+against cash; a buy is cut to the cash available at fill time. Cash never goes
+negative: a sale whose minimum commission exceeds its proceeds and the cash
+there is charged only what they can pay.
 """
 
 from __future__ import annotations
@@ -31,11 +33,21 @@ class PaperBroker:
         self._pending: dict[str, tuple[OrderIntent, date]] = {
             i.client_order_id: (i, d) for i, d in pending
         }
+        #: Every client id ever accepted (filled, cancelled or open), like a real broker
+        #: that refuses a reused client order id.
+        self._seen: set[str] = set(self._pending)
 
     def submit(self, intents: Sequence[OrderIntent], day: date) -> None:
-        """Queue orders decided on ``day``; a client id seen before is ignored (idempotent)."""
+        """Queue orders decided on ``day``; a client id seen before is ignored (idempotent).
+
+        Seen before means ever: an order that already filled or was cancelled is not
+        queued again when a retry submits its intent a second time.
+        """
         for intent in intents:
-            self._pending.setdefault(intent.client_order_id, (intent, day))
+            if intent.client_order_id in self._seen:
+                continue
+            self._seen.add(intent.client_order_id)
+            self._pending[intent.client_order_id] = (intent, day)
 
     def open_orders(self) -> list[OrderIntent]:
         """Orders not yet filled."""
@@ -71,10 +83,12 @@ class PaperBroker:
                         "paper buy %s %s cancelled: no cash", intent.symbol, intent.client_order_id
                     )
                     continue
-            notional = float(qty) * price
-            fees = self.model.fees(notional)
             px = Decimal(str(price))
-            cash += (-1 if intent.side is Side.BUY else 1) * money(qty * px) - fees
+            gross = money(qty * px)
+            fees = self.model.fees(float(qty * px))  # as affordable_qty computes them
+            if intent.side is Side.SELL and fees > gross + cash:
+                fees = self._waive(intent, fees, gross + cash)
+            cash += (-gross if intent.side is Side.BUY else gross) - fees
             fills.append(
                 Fill(
                     intent.client_order_id,
@@ -89,3 +103,16 @@ class PaperBroker:
                 )
             )
         return fills
+
+    @staticmethod
+    def _waive(intent: OrderIntent, fees: Decimal, payable: Decimal) -> Decimal:
+        # A cash account never goes negative: a sale worth less than its (minimum)
+        # commission is charged only what its proceeds and the cash there can pay.
+        logger.info(
+            "paper sell %s %s: fees %s cut to %s (cash cannot go negative)",
+            intent.symbol,
+            intent.client_order_id,
+            fees,
+            payable,
+        )
+        return payable

@@ -57,6 +57,9 @@ class Ledger:
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(self.path, check_same_thread=False)
+        except sqlite3.Error as e:
+            raise LedgerError(f"cannot open ledger {self.path}: {e}") from e
+        try:
             self.db = sqlite_utils.Database(conn)
             if not readonly:
                 self.db.enable_wal()
@@ -64,9 +67,17 @@ class Ledger:
                 self._migrate()
             else:
                 self._check_version()
-        except sqlite3.DatabaseError as e:
+                if self._version() == 0:
+                    raise LedgerError(
+                        f"{self.path} is not an invest ledger (no schema): "
+                        "run `invest demo` or start the engine"
+                    )
+            conn.execute("PRAGMA foreign_keys=ON")
+        except (sqlite3.Error, LedgerError) as e:
+            conn.close()  # do not leak the handle of a ledger we refuse
+            if isinstance(e, LedgerError):
+                raise
             raise LedgerError(f"cannot open ledger {self.path}: {e}") from e
-        conn.execute("PRAGMA foreign_keys=ON")
 
     def _version(self) -> int:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
@@ -90,8 +101,10 @@ class Ledger:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Group writes: all or nothing."""
-        with self.db.conn:
+        """Group writes: all or nothing (a nested call is a savepoint)."""
+        # Not ``with conn:``: sqlite-utils commits every write made outside an explicit
+        # transaction at once, so only an explicit BEGIN makes the block atomic.
+        with self.db.atomic():
             yield
 
     def ts(self) -> str:

@@ -75,6 +75,8 @@ class RiskEngine:
         day = market.day(t)
         out = []
         for sym, pos in state.positions.items():
+            if sym not in market.col:
+                continue  # no data at all: see plan's "data" clamp
             price = market.price(sym, t)
             hit = rules.exit_reason(pos, price, day, self.risk) if math.isfinite(price) else None
             if hit:
@@ -94,7 +96,8 @@ class RiskEngine:
         pending: set[str] = frozenset(),  # type: ignore[assignment]
     ) -> RiskResult:
         """Order intents for row ``t``. ``proposal`` None means monitors only."""
-        prices = {s: market.price(s, t) for s in state.positions}
+        # A holding missing from the data is valued at its cost (AccountState.equity).
+        prices = {s: market.price(s, t) for s in state.positions if s in market.col}
         equity = state.equity(prices)
         state.peak_equity = max(state.peak_equity, equity)
         state.brake, dd = rules.drawdown_brake(equity, state.peak_equity, state.brake, self.risk)
@@ -104,20 +107,34 @@ class RiskEngine:
                 Clamp("halt", "*", "account HALTED: no orders until a resume command")
             )
             return res
+        unknown = self._unknown(market, state, proposal, res)
         trades = [x for x in self.exits(market, t, state) if x.symbol not in pending]
         exited = {x.symbol for x in trades}
         for x in trades:
             res.clamps.append(Clamp(x.reason.split(":")[0], x.symbol, x.reason))
         if proposal is not None:
-            targets = self._targets(proposal, state, exited, res)
-            trades += self._rebalance(market, t, state, targets, equity, exited | pending, res)
+            targets = self._targets(proposal, state, exited | unknown, res)
+            skip = exited | pending | unknown
+            trades += self._rebalance(market, t, state, targets, equity, skip, res)
         res.intents = self._intents(trades, cycle_id, res)
         return res
 
+    @staticmethod
+    def _unknown(
+        market: Market, state: AccountState, proposal: Proposal | None, res: RiskResult
+    ) -> set[str]:
+        # Symbols held or wanted that the market data lacks entirely: bad input skips the
+        # symbol for this cycle, with its reason, instead of failing the whole cycle.
+        wanted = [s for s, w in proposal.targets.items() if w > 0] if proposal else []
+        out = {s for s in (*state.positions, *wanted) if s not in market.col}
+        for s in sorted(out):
+            res.clamps.append(Clamp("data", s, f"{s} is not in the market data: skipped"))
+        return out
+
     def _targets(
-        self, proposal: Proposal, state: AccountState, exited: set[str], res: RiskResult
+        self, proposal: Proposal, state: AccountState, skip: set[str], res: RiskResult
     ) -> dict[str, float]:
-        targets = {s: w for s, w in proposal.targets.items() if w > 0 and s not in exited}
+        targets = {s: w for s, w in proposal.targets.items() if w > 0 and s not in skip}
         if state.brake:
             cut = self.risk.drawdown_cut
             res.clamps.append(
@@ -242,14 +259,17 @@ class RiskEngine:
         dv = None
         if vol is not None:
             lo = max(0, t - 19)
-            dv = float(np.nanmean(vol[lo : t + 1, j] * market.close[lo : t + 1, j]))
+            traded = vol[lo : t + 1, j] * market.close[lo : t + 1, j]
+            seen = traded[np.isfinite(traded)]
+            # No volume at all in the window counts as no volume data: the floor is skipped.
+            dv = float(seen.mean()) if len(seen) else None
         why = rules.liquidity_reason(market.price(sym, t), dv, market.frame.adjusted, self.risk)
         return ("liquidity", why) if why else None
 
     def _warn_correlation(
         self, market: Market, t: int, state: AccountState, sym: str, res: RiskResult
     ) -> None:
-        held = [market.col[s] for s in state.positions if s != sym]
+        held = [market.col[s] for s in state.positions if s != sym and s in market.col]
         if not held:
             return
         lo = max(0, t - CORR_WINDOW)
