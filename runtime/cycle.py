@@ -20,7 +20,7 @@ from invest.runtime.brokers.base import Broker
 from invest.runtime.brokers.fills import FillModel
 from invest.runtime.brokers.paper import PaperBroker
 from invest.runtime.config import AccountConfig, Settings
-from invest.runtime.domain import AccountState, Fill, OrderIntent, Proposal, money
+from invest.runtime.domain import AccountState, Fill, OrderIntent, Proposal, Side, money
 from invest.runtime.market import Market
 from invest.runtime.risk.engine import RiskEngine, RiskResult
 from invest.runtime.strategies import build_strategy
@@ -44,6 +44,14 @@ class Sink(Protocol):
 
     def equity(self, account: str, day: str, equity: float, cash: float) -> None:
         """Record the end-of-day equity."""
+        ...
+
+    def cancel(self, client_order_id: str, reason: str) -> None:
+        """Record that the broker cancelled an order (for example: no cash at fill)."""
+        ...
+
+    def done(self, cycle_id: str) -> bool:
+        """True when this cycle's decision is recorded already (a retry or a restart)."""
         ...
 
 
@@ -91,6 +99,8 @@ def settle(acct: AccountRuntime, market: Market, t: int, sink: Sink) -> list[Fil
     for f in fills:
         acct.state.apply_fill(f)
         sink.fill(f)
+    for intent, reason in acct.broker.take_cancelled():
+        sink.cancel(intent.client_order_id, reason)
     return fills
 
 
@@ -104,9 +114,15 @@ def run_cycle(
     """
     day = market.day(t).isoformat()
     cycle_id = f"{acct.name}:{day}" + (":monitor" if monitor_only else "")
-    pending = {o.symbol for o in acct.broker.open_orders()}
+    if not monitor_only and sink.done(cycle_id):
+        # A retry or a restart resumes: the orders of this cycle exist already, and
+        # planning again could place what the first run dropped (trade cap, cash).
+        return RiskResult()
+    open_orders = acct.broker.open_orders()
+    pending = {o.symbol for o in open_orders}
+    reserved = sum(float(o.quantity * o.ref_price) for o in open_orders if o.side is Side.BUY)
     proposal = None if monitor_only else acct.strategy.propose(t, acct.state)
-    result = acct.risk.plan(market, t, cycle_id, acct.state, proposal, pending)
+    result = acct.risk.plan(market, t, cycle_id, acct.state, proposal, pending, reserved)
     fresh = [i for i in result.intents if sink.order(i)]  # ledger first: idempotent ids
     acct.broker.submit(fresh, market.day(t))
     if proposal is not None or result.intents:

@@ -45,7 +45,9 @@ def curve_metrics(equity: npt.NDArray[np.float64]) -> Metrics:
     """Return, risk and drawdown figures of a daily equity curve."""
     if len(equity) < 2 or equity[0] <= 0:
         return Metrics(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-    rets = np.diff(equity) / equity[:-1]
+    prev = equity[:-1]
+    # An account wiped out to exactly 0 has no return afterwards (0/0): count it as 0.
+    rets = np.divide(np.diff(equity), prev, out=np.zeros(len(prev)), where=prev > 0)
     years = len(rets) / YEAR
     total = float(equity[-1] / equity[0] - 1)
     cagr = (

@@ -36,6 +36,8 @@ class MemorySink:
         self.orders: dict[str, OrderIntent] = {}
         self.fills: list[Fill] = []
         self.decisions: list[dict[str, Any]] = []
+        self.cancelled: dict[str, str] = {}
+        self._cycles: set[str] = set()
 
     def order(self, intent: OrderIntent) -> bool:
         """Record; False on a duplicate client id."""
@@ -51,9 +53,18 @@ class MemorySink:
     def decision(self, record: dict[str, Any]) -> None:
         """Record an explanation record."""
         self.decisions.append(record)
+        self._cycles.add(record["cycle_id"])
 
     def equity(self, account: str, day: str, equity: float, cash: float) -> None:
         """Equity is kept in arrays by the runner instead."""
+
+    def cancel(self, client_order_id: str, reason: str) -> None:
+        """Record a broker-side cancellation."""
+        self.cancelled[client_order_id] = reason
+
+    def done(self, cycle_id: str) -> bool:
+        """True when this cycle was recorded."""
+        return cycle_id in self._cycles
 
 
 class TeeSink(MemorySink):
@@ -80,6 +91,15 @@ class TeeSink(MemorySink):
     def equity(self, account: str, day: str, equity: float, cash: float) -> None:
         """Forward to the other sink."""
         self.other.equity(account, day, equity, cash)
+
+    def cancel(self, client_order_id: str, reason: str) -> None:
+        """Record in both."""
+        super().cancel(client_order_id, reason)
+        self.other.cancel(client_order_id, reason)
+
+    def done(self, cycle_id: str) -> bool:
+        """Either sink has recorded the cycle."""
+        return super().done(cycle_id) or self.other.done(cycle_id)
 
 
 @dataclass

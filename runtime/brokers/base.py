@@ -28,6 +28,10 @@ class Broker(Protocol):
         """Fills that happened by row ``t`` (for paper: executes at bar ``t``)."""
         ...
 
+    def take_cancelled(self) -> list[tuple[OrderIntent, str]]:
+        """Orders the broker cancelled since the last call, with the reason (then forgets them)."""
+        ...
+
     def open_orders(self) -> list[OrderIntent]:
         """Orders sent and not yet filled or cancelled."""
         ...

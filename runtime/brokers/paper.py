@@ -36,6 +36,7 @@ class PaperBroker:
         #: Every client id ever accepted (filled, cancelled or open), like a real broker
         #: that refuses a reused client order id.
         self._seen: set[str] = set(self._pending)
+        self._cancelled: list[tuple[OrderIntent, str]] = []
 
     def submit(self, intents: Sequence[OrderIntent], day: date) -> None:
         """Queue orders decided on ``day``; a client id seen before is ignored (idempotent).
@@ -48,6 +49,11 @@ class PaperBroker:
                 continue
             self._seen.add(intent.client_order_id)
             self._pending[intent.client_order_id] = (intent, day)
+
+    def take_cancelled(self) -> list[tuple[OrderIntent, str]]:
+        """Orders cancelled at fill time since the last call (a buy cash could not pay)."""
+        out, self._cancelled = self._cancelled, []
+        return out
 
     def open_orders(self) -> list[OrderIntent]:
         """Orders not yet filled."""
@@ -82,6 +88,7 @@ class PaperBroker:
                     logger.info(
                         "paper buy %s %s cancelled: no cash", intent.symbol, intent.client_order_id
                     )
+                    self._cancelled.append((intent, "cancelled at fill: not enough cash"))
                     continue
             px = Decimal(str(price))
             gross = money(qty * px)

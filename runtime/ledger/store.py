@@ -302,6 +302,11 @@ class Ledger:
             ],
         )
 
+    def has_decision(self, cycle_id: str) -> bool:
+        """True when an explanation record exists for ``cycle_id``."""
+        row = self.db.execute("SELECT 1 FROM decisions WHERE cycle_id = ?", [cycle_id]).fetchone()
+        return row is not None
+
     def record_equity(self, account: str, day: str, equity: float, cash: float) -> None:
         """Upsert the end-of-day equity."""
         self.db.execute(
@@ -359,3 +364,14 @@ class LedgerSink:
     def equity(self, account: str, day: str, equity: float, cash: float) -> None:
         """Record end-of-day equity."""
         self.ledger.record_equity(account, day, equity, cash)
+
+    def cancel(self, client_order_id: str, reason: str) -> None:
+        """Mark the order cancelled, with an audit event."""
+        self.ledger.set_order_status(client_order_id, OrderStatus.CANCELLED)
+        self.ledger.event(
+            None, "order_cancelled", {"client_order_id": client_order_id, "reason": reason}
+        )
+
+    def done(self, cycle_id: str) -> bool:
+        """True when the cycle's decision is in the ledger."""
+        return self.ledger.has_decision(cycle_id)

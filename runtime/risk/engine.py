@@ -94,8 +94,19 @@ class RiskEngine:
         state: AccountState,
         proposal: Proposal | None,
         pending: set[str] = frozenset(),  # type: ignore[assignment]
+        reserved: float = 0.0,
     ) -> RiskResult:
-        """Order intents for row ``t``. ``proposal`` None means monitors only."""
+        """Order intents for row ``t``. ``proposal`` None means monitors only.
+
+        Args:
+            market: the bars, read at row ``t`` and before.
+            t: the row (session) of this cycle.
+            cycle_id: identifies the cycle; part of each client order id.
+            state: cash, positions and halt state; peak equity and brake are updated.
+            proposal: the strategy's targets, or None for the position monitors only.
+            pending: symbols with an open order; they are left alone this cycle.
+            reserved: cash already committed to open buys; it is not spent twice.
+        """
         # A holding missing from the data is valued at its cost (AccountState.equity).
         prices = {s: market.price(s, t) for s in state.positions if s in market.col}
         equity = state.equity(prices)
@@ -115,7 +126,7 @@ class RiskEngine:
         if proposal is not None:
             targets = self._targets(proposal, state, exited | unknown, res)
             skip = exited | pending | unknown
-            trades += self._rebalance(market, t, state, targets, equity, skip, res)
+            trades += self._rebalance(market, t, state, targets, equity, skip, res, reserved)
         res.intents = self._intents(trades, cycle_id, res)
         return res
 
@@ -159,6 +170,7 @@ class RiskEngine:
         equity: float,
         skip: set[str],
         res: RiskResult,
+        reserved: float = 0.0,
     ) -> list[_Trade]:
         sells: list[_Trade] = []
         buys: list[_Trade] = []
@@ -188,7 +200,7 @@ class RiskEngine:
         if state.halt is HaltState.REDUCING and buys:
             res.clamps.append(Clamp("halt", "*", "account REDUCING: sells only"))
             buys = []
-        buys = self._size_buys(market, t, state, buys, equity, res)
+        buys = self._size_buys(market, t, state, buys, equity, res, reserved)
         return sells + buys
 
     @staticmethod
@@ -216,11 +228,12 @@ class RiskEngine:
         buys: list[_Trade],
         equity: float,
         res: RiskResult,
+        reserved: float = 0.0,
     ) -> list[_Trade]:
         if not buys:
             return []
         # Anti-leverage: only settled cash minus the reserve; pending sale proceeds do not count.
-        budget = float(state.cash) - self.risk.min_cash_pct * equity
+        budget = float(state.cash) - self.risk.min_cash_pct * equity - reserved
         out = []
         for b in sorted(buys, key=lambda x: -x.value):
             why = self._blocked(market, t, b.symbol)
