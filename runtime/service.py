@@ -1,0 +1,587 @@
+"""The appliance's service commands: `invest start|stop|restart|logs|update|doctor`.
+
+The installer (install.sh, installer/lib.sh) lays the appliance out as:
+
+- ``$PREFIX/opt/invest/venvs/<version>-<timestamp>``, with ``current`` and ``previous`` links;
+- ``$PREFIX/opt/invest/install.env``, how the install was made (read by ``update``);
+- ``$PREFIX/etc/invest/config.toml`` and ``secrets.env`` (mode 0600);
+- ``$PREFIX/var/lib/invest`` (ledger, packs, cache) and ``$PREFIX/var/log/invest``;
+- the Supervisor program ``invest-engine`` (or the systemd unit of the same name).
+
+Everything here uses the standard library only, so it works in a broken venv too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Literal, TextIO
+
+__all__ = [
+    "PROGRAM",
+    "Check",
+    "Layout",
+    "add_service_commands",
+    "control",
+    "doctor",
+    "follow",
+    "rollback",
+    "tail_lines",
+    "update",
+]
+
+PROGRAM = "invest-engine"
+"""The Supervisor program and systemd unit that run `invest engine`."""
+
+Runner = Callable[[Sequence[str]], int]
+Action = Literal["start", "stop", "restart"]
+Status = Literal["OK", "WARN", "FAIL", "SKIP"]
+
+_LEDGER_NAMES = ("ledger.sqlite", "ledger.sqlite3", "ledger.db")
+_DISK_WARN_BYTES = 1 << 30
+_DISK_FAIL_BYTES = 200 << 20
+_SKEW_WARN_S = 5.0
+_SKEW_FAIL_S = 60.0
+_TIME_URL = "https://pypi.org/"
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where the installed appliance keeps its files, from the environment or the defaults."""
+
+    prefix: Path
+    """Root that the install is relocated under (``/`` for a system install)."""
+    config: Path
+    """The config file (INVEST_CONFIG, default ``/etc/invest/config.toml``)."""
+    secrets: Path
+    """The secrets file (INVEST_SECRETS, default ``secrets.env`` beside the config)."""
+    home: Path
+    """Data folder: ledger, packs, cache (INVEST_HOME, default ``/var/lib/invest``)."""
+    log_dir: Path
+    """Log folder (INVEST_LOG_DIR, default ``/var/log/invest``)."""
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        config: Path | None = None,
+        home: Path | None = None,
+    ) -> Layout:
+        """Build the layout from INVEST_PREFIX, INVEST_CONFIG, INVEST_HOME and friends.
+
+        Args:
+            env: The environment to read; ``os.environ`` when None.
+            config: The config file, when the caller resolved it already (``--config``).
+            home: The data folder, when the caller resolved it already.
+
+        Returns:
+            The resolved layout.
+        """
+        env = os.environ if env is None else env
+        prefix = Path(env.get("INVEST_PREFIX") or "/")
+        config = config or Path(env.get("INVEST_CONFIG") or prefix / "etc/invest/config.toml")
+        return cls(
+            prefix=prefix,
+            config=config,
+            secrets=Path(env.get("INVEST_SECRETS") or config.parent / "secrets.env"),
+            home=home or Path(env.get("INVEST_HOME") or prefix / "var/lib/invest"),
+            log_dir=Path(env.get("INVEST_LOG_DIR") or prefix / "var/log/invest"),
+        )
+
+    @property
+    def root(self) -> Path:
+        """The install root holding the venvs, ``current`` and ``previous``."""
+        return self.prefix / "opt/invest"
+
+    @property
+    def engine_log(self) -> Path:
+        """The engine's log, written by Supervisor (or systemd) and rotated by size."""
+        return self.log_dir / "engine.log"
+
+    @property
+    def supervisor_program(self) -> Path:
+        """The rendered Supervisor program file."""
+        return self.prefix / "etc/supervisor/conf.d/invest.conf"
+
+    @property
+    def supervisord_conf(self) -> Path:
+        """A standalone supervisord.conf, present on ``--no-system`` installs only."""
+        return self.prefix / "etc/supervisor/supervisord.conf"
+
+    @property
+    def systemd_unit(self) -> Path:
+        """The rendered systemd unit, present with ``install.sh --service systemd``."""
+        return self.prefix / "etc/systemd/system/invest-engine.service"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One line of `invest doctor`: what was checked, how it went and what to do."""
+
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        """Format the check as one line of text."""
+        text = f"{self.status:<4} {self.name:<8} {self.detail}"
+        return f"{text} -- fix: {self.fix}" if self.fix else text
+
+
+def _run(argv: Sequence[str]) -> int:
+    # The commands are fixed program names (supervisorctl, systemctl, bash install.sh)
+    # with arguments from our own files and argparse choices, never a shell string.
+    return subprocess.run(list(argv), check=False).returncode  # noqa: S603
+
+
+def read_install_env(paths: Layout) -> dict[str, str]:
+    """Read ``install.env`` (KEY=VALUE lines) that install.sh leaves in the install root.
+
+    Args:
+        paths: The appliance's paths.
+
+    Returns:
+        The recorded keys; empty when the file is missing (not an installed appliance).
+    """
+    state: dict[str, str] = {}
+    try:
+        text = (paths.root / "install.env").read_text(encoding="utf-8")
+    except OSError:
+        return state
+    for raw in text.splitlines():
+        key, sep, value = raw.partition("=")
+        if sep and not raw.startswith("#"):
+            state[key.strip()] = value.strip()
+    return state
+
+
+def service_command(paths: Layout, action: str) -> list[str] | None:
+    """Build the command that applies ``action`` to the engine's service.
+
+    Args:
+        paths: The appliance's paths.
+        action: ``start``, ``stop``, ``restart`` or ``status``.
+
+    Returns:
+        The argv for supervisorctl or systemctl, or None when neither is configured.
+    """
+    if paths.supervisor_program.exists():
+        argv = ["supervisorctl"]
+        if paths.supervisord_conf.exists():
+            argv += ["-c", str(paths.supervisord_conf)]
+        return [*argv, action, PROGRAM]
+    if paths.systemd_unit.exists():
+        return ["systemctl", action, f"{PROGRAM}.service"]
+    return None
+
+
+def control(action: Action, paths: Layout, run: Runner = _run) -> int:
+    """Start, stop or restart the engine through Supervisor (or systemd).
+
+    Args:
+        action: What to do with the engine.
+        paths: The appliance's paths.
+        run: Runs an argv and returns its exit code (injected by tests).
+
+    Returns:
+        The service manager's exit code, or 2 when no service manager is configured.
+    """
+    argv = service_command(paths, action)
+    if argv is None:
+        print(
+            f"no Supervisor program ({paths.supervisor_program}) or systemd unit found: "
+            "install the appliance with install.sh, or run `invest engine` yourself",
+            file=sys.stderr,
+        )
+        return 2
+    return run(argv)
+
+
+def tail_lines(path: Path, count: int) -> list[str]:
+    """Return the last ``count`` lines of a text file (without their newlines)."""
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        return [line.rstrip("\n") for line in deque(handle, maxlen=count)]
+
+
+def follow(
+    path: Path,
+    out: TextIO,
+    *,
+    poll_s: float = 0.5,
+    stop: Callable[[], bool] = lambda: False,
+) -> None:
+    """Print lines appended to ``path`` until ``stop()``, reopening it after a rotation.
+
+    Args:
+        path: The log file; Supervisor renames it to ``.1`` when it rotates.
+        out: Where the lines go.
+        poll_s: Seconds between polls when nothing new was written.
+        stop: Called between polls; following ends when it returns True.
+    """
+    handle = path.open(encoding="utf-8", errors="replace")
+    handle.seek(0, os.SEEK_END)
+    inode = os.fstat(handle.fileno()).st_ino
+    try:
+        while not stop():
+            line = handle.readline()
+            if line:
+                out.write(line)
+                out.flush()
+                continue
+            try:
+                rotated = path.stat().st_ino != inode
+            except FileNotFoundError:
+                rotated = False
+            if rotated:
+                handle.close()
+                handle = path.open(encoding="utf-8", errors="replace")
+                inode = os.fstat(handle.fileno()).st_ino
+                continue
+            time.sleep(poll_s)
+    finally:
+        handle.close()
+
+
+def _replace_link(link: Path, target: str) -> None:
+    temporary = link.with_name(f".{link.name}.new")
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(target)
+    temporary.replace(link)
+
+
+def rollback(paths: Layout) -> str:
+    """Swap the ``current`` and ``previous`` venv links (each switch is atomic).
+
+    Args:
+        paths: The appliance's paths.
+
+    Returns:
+        The venv that is now current, relative to the install root.
+
+    Raises:
+        FileNotFoundError: There is no previous venv to go back to.
+    """
+    current, previous = paths.root / "current", paths.root / "previous"
+    if not current.is_symlink() or not previous.is_symlink():
+        raise FileNotFoundError(f"no previous venv in {paths.root}: nothing to roll back to")
+    now, before = str(current.readlink()), str(previous.readlink())
+    if not (paths.root / before).is_dir():
+        raise FileNotFoundError(f"the previous venv {paths.root / before} is gone")
+    _replace_link(current, before)
+    _replace_link(previous, now)
+    return before
+
+
+def installer_command(paths: Layout, version: str | None) -> list[str]:
+    """Build the command that re-runs the installed install.sh as an upgrade.
+
+    Args:
+        paths: The appliance's paths.
+        version: A release tag; None re-installs from the recorded source (or the latest).
+
+    Returns:
+        The argv for bash.
+
+    Raises:
+        FileNotFoundError: The installer copy is missing (not an installed appliance).
+    """
+    script = paths.root / "installer/install.sh"
+    if not script.is_file():
+        raise FileNotFoundError(f"{script} is missing: install the appliance with install.sh first")
+    state = read_install_env(paths)
+    argv = ["bash", str(script), "--non-interactive"]
+    if state.get("INVEST_INSTALL_PREFIX"):
+        argv += ["--prefix", state["INVEST_INSTALL_PREFIX"]]
+    if state.get("INVEST_INSTALL_NO_SYSTEM") == "1":
+        argv.append("--no-system")
+    if state.get("INVEST_INSTALL_SERVICE"):
+        argv += ["--service", state["INVEST_INSTALL_SERVICE"]]
+    if version:
+        argv += ["--version", version]
+    elif state.get("INVEST_INSTALL_SOURCE"):
+        argv += ["--source", state["INVEST_INSTALL_SOURCE"]]
+    return argv
+
+
+def update(paths: Layout, version: str | None, *, to_previous: bool, run: Runner = _run) -> int:
+    """Upgrade to ``version`` (a new venv) or roll back to the previous venv.
+
+    Args:
+        paths: The appliance's paths.
+        version: The release tag to install; None for the recorded source or the latest.
+        to_previous: Roll back instead of upgrading.
+        run: Runs an argv and returns its exit code (injected by tests).
+
+    Returns:
+        0 on success, else a non-zero exit code.
+    """
+    if not to_previous:
+        try:
+            return run(installer_command(paths, version))
+        except FileNotFoundError as e:
+            print(e, file=sys.stderr)
+            return 2
+    try:
+        now = rollback(paths)
+    except FileNotFoundError as e:
+        print(e, file=sys.stderr)
+        return 1
+    print(f"rolled back: current -> {now}")
+    if read_install_env(paths).get("INVEST_INSTALL_NO_SYSTEM") == "1":
+        print("restart the engine to use it (this install has no system service)")
+        return 0
+    return control("restart", paths, run) if service_command(paths, "restart") else 0
+
+
+# ------------------------------------------------------------------------------ doctor
+
+
+def check_config(paths: Layout) -> Check:
+    """Check that the config file exists and is valid TOML."""
+    if not paths.config.is_file():
+        return Check(
+            "config", "FAIL", f"{paths.config} is missing", "run install.sh or set INVEST_CONFIG"
+        )
+    try:
+        with paths.config.open("rb") as handle:
+            data = tomllib.load(handle)
+    except (tomllib.TOMLDecodeError, OSError) as e:
+        return Check("config", "FAIL", f"{paths.config}: {e}", "fix the TOML at that place")
+    return Check("config", "OK", f"{paths.config} parses ({len(data)} tables)")
+
+
+def check_secrets(paths: Layout) -> Check:
+    """Check that the secrets file, when present, is private (mode 0600 or stricter)."""
+    try:
+        mode = paths.secrets.stat().st_mode & 0o777
+    except FileNotFoundError:
+        return Check(
+            "secrets",
+            "WARN",
+            f"{paths.secrets} is missing: only the sample data and the paper broker work",
+            "re-run install.sh to enter the keys",
+        )
+    if mode & 0o077:
+        return Check(
+            "secrets", "FAIL", f"{paths.secrets} has mode {mode:04o}", f"chmod 600 {paths.secrets}"
+        )
+    return Check("secrets", "OK", f"{paths.secrets} has mode {mode:04o}")
+
+
+def find_ledger(paths: Layout) -> Path | None:
+    """Return the ledger file in the data folder, or None when there is none yet."""
+    named = os.environ.get("INVEST_LEDGER")
+    candidates: Iterable[Path] = [Path(named)] if named else (paths.home / n for n in _LEDGER_NAMES)
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def check_ledger(paths: Layout) -> Check:
+    """Run SQLite's integrity check on the ledger, read-only."""
+    ledger = find_ledger(paths)
+    if ledger is None:
+        return Check("ledger", "OK", f"no ledger in {paths.home} yet (the engine creates it)")
+    try:
+        with closing(sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, timeout=5)) as db:
+            rows = db.execute("PRAGMA integrity_check").fetchall()
+    except sqlite3.Error as e:
+        return Check("ledger", "FAIL", f"{ledger}: {e}", "restore the ledger from a backup")
+    verdict = "; ".join(str(row[0]) for row in rows[:3])
+    if verdict != "ok":
+        return Check("ledger", "FAIL", f"{ledger}: {verdict}", "stop the engine, restore a backup")
+    return Check("ledger", "OK", f"{ledger} passes the integrity check")
+
+
+def check_disk(paths: Layout) -> Check:
+    """Check the free space where the data folder lives."""
+    place = paths.home
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    free = shutil.disk_usage(place).free
+    detail = f"{free / (1 << 30):.1f} GiB free on {place}"
+    if free < _DISK_FAIL_BYTES:
+        return Check("disk", "FAIL", detail, "free space: old logs, venvs, the pip cache")
+    if free < _DISK_WARN_BYTES:
+        return Check("disk", "WARN", detail, "free some space soon")
+    return Check("disk", "OK", detail)
+
+
+def _server_date(url: str, timeout_s: float) -> datetime:
+    request = urllib.request.Request(url, method="HEAD")  # noqa: S310 (a fixed https URL)
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+        header = response.headers.get("Date")
+    if not header:
+        raise ValueError(f"{url} sent no Date header")
+    return parsedate_to_datetime(header)
+
+
+def check_clock(
+    server_date: Callable[[], datetime] | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Check:
+    """Compare the local clock with an HTTPS server's Date header (1 s resolution).
+
+    Args:
+        server_date: Returns the server's time; an HTTPS HEAD to INVEST_TIME_URL by default.
+        now: The local clock.
+
+    Returns:
+        SKIP when offline, else OK, WARN (> 5 s) or FAIL (> 60 s).
+    """
+    url = os.environ.get("INVEST_TIME_URL", _TIME_URL)
+    fetch = server_date or (lambda: _server_date(url, timeout_s=3.0))
+    try:
+        remote = fetch()
+    except (OSError, urllib.error.URLError, ValueError) as e:
+        return Check("clock", "SKIP", f"offline, clock skew not checked ({e})")
+    skew = (now() - remote).total_seconds()
+    detail = f"local clock is {skew:+.0f} s from the server's"
+    fix = "enable NTP: timedatectl set-ntp true"
+    if abs(skew) > _SKEW_FAIL_S:
+        return Check("clock", "FAIL", detail, fix)
+    if abs(skew) > _SKEW_WARN_S:
+        return Check("clock", "WARN", detail, fix)
+    return Check("clock", "OK", detail)
+
+
+def check_install(paths: Layout) -> Check:
+    """Check that ``current`` points at a venv that holds the invest command."""
+    current = paths.root / "current"
+    if not current.is_symlink():
+        return Check("install", "SKIP", f"no {current}: not an installed appliance")
+    if not (current / "bin/invest").is_file():
+        return Check(
+            "install",
+            "FAIL",
+            f"{current} -> {current.readlink()} is broken",
+            "invest update --rollback",
+        )
+    return Check("install", "OK", f"current -> {current.readlink()}")
+
+
+def doctor(paths: Layout, checks: Iterable[Callable[[], Check]] | None = None) -> list[Check]:
+    """Run every health check of the appliance.
+
+    Args:
+        paths: The appliance's paths.
+        checks: The checks to run; all of them when None.
+
+    Returns:
+        One result per check, in order.
+    """
+    if checks is None:
+        checks = [
+            lambda: check_install(paths),
+            lambda: check_config(paths),
+            lambda: check_secrets(paths),
+            lambda: check_ledger(paths),
+            lambda: check_disk(paths),
+            check_clock,
+        ]
+    return [check() for check in checks]
+
+
+# ------------------------------------------------------------------------------ argparse
+
+
+def _layout(paths: object) -> Layout:
+    # The CLI resolves the config and the data folder (invest.runtime.paths.Paths); use
+    # them, except its fallback to the bundled example, which an appliance never runs on.
+    config = getattr(paths, "config", None)
+    why = str(getattr(paths, "config_why", ""))
+    home = getattr(paths, "home", None)
+    return Layout.from_env(
+        config=config if isinstance(config, Path) and not why.startswith("bundled") else None,
+        home=home if isinstance(home, Path) else None,
+    )
+
+
+def _cmd_control(args: argparse.Namespace, paths: object) -> int:
+    return control(args.service_action, _layout(paths))
+
+
+def _cmd_logs(args: argparse.Namespace, paths: object) -> int:
+    log = _layout(paths).engine_log
+    if not log.is_file():
+        print(f"{log} does not exist yet: has the engine run under Supervisor?", file=sys.stderr)
+        return 1
+    for line in tail_lines(log, args.lines):
+        print(line)
+    if args.follow:
+        try:
+            follow(log, sys.stdout)
+        except KeyboardInterrupt:
+            return 0
+    return 0
+
+
+def _cmd_update(args: argparse.Namespace, paths: object) -> int:
+    return update(_layout(paths), args.version, to_previous=args.rollback)
+
+
+def _cmd_doctor(args: argparse.Namespace, paths: object) -> int:
+    results = doctor(_layout(paths))
+    for result in results:
+        print(result.line())
+    return 1 if any(r.status == "FAIL" for r in results) else 0
+
+
+def add_service_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register start, stop, restart, logs, update and doctor on the `invest` parser.
+
+    Each subcommand sets ``handler``: a callable ``(args, paths) -> int`` where ``paths``
+    is the CLI's resolved ``invest.runtime.paths.Paths`` (its ``config`` and ``home`` are
+    used when present). ``status`` is not registered here: the CLI owns it.
+
+    Args:
+        subparsers: What ``ArgumentParser.add_subparsers()`` returned.
+    """
+    for action, text in (
+        ("start", "start the engine (Supervisor program invest-engine)"),
+        ("stop", "stop the engine"),
+        ("restart", "restart the engine"),
+    ):
+        sub = subparsers.add_parser(action, help=text, description=text)
+        sub.set_defaults(handler=_cmd_control, service_action=action)
+
+    logs = subparsers.add_parser(
+        "logs", help="show the engine log", description="show the engine log"
+    )
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument(
+        "-n", "--lines", type=int, default=50, help="lines to show first (default 50)"
+    )
+    logs.set_defaults(handler=_cmd_logs)
+
+    upd = subparsers.add_parser(
+        "update",
+        help="upgrade into a new venv, or roll back to the previous one",
+        description="Re-run the installed install.sh (a new versioned venv), or flip back.",
+    )
+    which = upd.add_mutually_exclusive_group()
+    which.add_argument("--version", metavar="TAG", help="the release to install")
+    which.add_argument("--rollback", action="store_true", help="switch back to the previous venv")
+    upd.set_defaults(handler=_cmd_update)
+
+    doc = subparsers.add_parser(
+        "doctor",
+        help="check the appliance's health",
+        description="One line per check: OK, WARN, FAIL or SKIP.",
+    )
+    doc.set_defaults(handler=_cmd_doctor)

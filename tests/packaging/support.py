@@ -1,0 +1,84 @@
+"""Helpers shared by the packaging tests: the checkout, tools, clean environments."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+"""The checkout under test."""
+
+SECRET_KEYS = ("ALPACA_API_KEY", "ALPACA_SECRET_KEY", "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID")
+
+
+def tool(name: str) -> str | None:
+    """Find a command on PATH or beside this Python (a venv's bin/), or None."""
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which(name)
+
+
+def require_tool(name: str, install_hint: str) -> str:
+    """Return the path of a tool, or skip the test with how to install it."""
+    found = tool(name)
+    if found is None:
+        pytest.skip(f"{name} is not installed ({install_hint})")
+    return found
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without INVEST_* or secret variables, plus ``extra``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("INVEST_") and k not in SECRET_KEYS and k != "CI"
+    }
+    # Tools installed beside this Python (shellcheck for actionlint, for example).
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(extra)
+    return env
+
+
+def run(
+    argv: Sequence[str | Path],
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    cwd: Path = REPO,
+    input_text: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command with a time limit; stdout and stderr are captured as text."""
+    return subprocess.run(
+        [str(a) for a in argv],
+        cwd=cwd,
+        env=env if env is not None else clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        input=input_text,
+        stdin=None if input_text is not None else subprocess.DEVNULL,
+    )
+
+
+def explain(result: subprocess.CompletedProcess[str], tail: int = 4000) -> str:
+    """A failure message with the command's exit code and the end of its output."""
+    return (
+        f"exit {result.returncode}\n--- stdout\n{result.stdout[-tail:]}\n"
+        f"--- stderr\n{result.stderr[-tail:]}"
+    )
+
+
+def bash_lib(script: str, *, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a bash snippet with installer/lib.sh sourced (and its defaults set)."""
+    program = (
+        f"set -euo pipefail\nINVEST_CLEANUP=()\nsource installer/lib.sh\ninv_defaults\n{script}"
+    )
+    return run(["bash", "-c", program], env=env)
