@@ -1,1 +1,22 @@
-"""Invest trainer: RecurrentPPO walk-forward training and ONNX export (needs the `train` extra)."""
+"""Invest trainer: RecurrentPPO walk-forward training and ONNX export (needs the `train` extra).
+
+Modules: ``config`` (typed settings, the quick preset), ``dataset`` (market arrays and
+features, computed once), ``env`` (the single-symbol gymnasium env), ``callbacks`` (SB3
+metrics and progress), ``train`` (one fold x seed job), ``export`` (ONNX wrapper and
+parity), ``evaluate`` (OOS ensemble), ``walkforward`` (folds, process pool, promotion),
+``optimise`` (optional Optuna search), ``pack`` (model pack writer and checks), ``cli``.
+
+Importing this package is cheap: torch and sb3-contrib load only with the modules that
+need them.
+"""
+
+from __future__ import annotations
+
+__all__ = ["main"]
+
+
+def main(argv: list[str]) -> int:
+    """Run ``invest train`` (see :func:`invest.trainer.cli.main`)."""
+    from .cli import main as _main
+
+    return _main(argv)

@@ -1,0 +1,39 @@
+"""The whole path, as ``invest train`` runs it: train -> export -> parity -> pack -> load."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("sb3_contrib")
+
+from invest.trainer.cli import main
+from invest.trainer.pack import read_manifest, run_pack_step, verify_pack
+
+
+@pytest.mark.slow
+def test_a_tiny_walk_forward_writes_a_verified_pack_that_onnxruntime_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--quick", "--out", str(tmp_path), "--years", "2021-2022", "--seeds", "2"]
+    argv += ["--timesteps", "512", "--workers", "2", "--no-progress"]
+    assert main(argv) == 0
+    pack = tmp_path / "pack"
+    manifest = verify_pack(pack)
+    assert [p["fold"] for p in manifest["policies"]] == [2022, 2022]
+    assert [w["fold"] for w in manifest["training"]["windows"]] == [2021, 2022]
+    assert [r[0] for r in manifest["walk_forward"]["rows"]] == [2021, 2022]
+    assert manifest["parity"]["passed"]
+    assert manifest["training"]["timesteps"] == 512
+    assert len(run_pack_step(pack, batch=20)) == 2
+    for fold in (2021, 2022):
+        for seed in (0, 1):
+            run = tmp_path / "folds" / str(fold) / f"seed-{seed}"
+            assert json.loads((run / "parity.json").read_text())["passed"]
+            assert (run / "metrics.csv").read_text().startswith("timesteps,fps,ep_rew_mean")
+            assert json.loads((run / "metrics.json").read_text())["timesteps"] >= 512
+    assert read_manifest(pack)["name"] == "quick"
+    assert f"pack: {pack}" in capsys.readouterr().out

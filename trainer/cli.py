@@ -1,0 +1,138 @@
+"""``invest train``: walk-forward training, ONNX export with parity, and a model pack.
+
+The runtime CLI calls :func:`main` through importlib when the ``train`` extra is
+installed. Output: ``<out>/pack/`` (the model pack), ``<out>/folds/<year>/seed-<s>/``
+(SB3 model, metrics.csv/json, parity.json, policy.onnx) and ``<out>/walk_forward.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .config import TrainConfig, TrainConfigError, load_train_config
+from .export import ParityError
+from .optimise import OptunaMissingError
+from .pack import PackError
+
+__all__ = ["build_parser", "main"]
+
+logger = logging.getLogger("invest.trainer")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``invest train`` argument parser."""
+    p = argparse.ArgumentParser(
+        prog="invest train",
+        description="Train the RL ensemble walk-forward and write a verified model pack.",
+    )
+    p.add_argument("--quick", action="store_true", help="tiny preset: minutes on a CPU")
+    p.add_argument("--config", type=Path, help="training config (TOML)")
+    p.add_argument("--out", type=Path, help="run folder (default: train-runs/<name>-<time>)")
+    p.add_argument("--years", help="walk-forward test years, e.g. 2005-2022 or 2022")
+    p.add_argument("--seeds", type=int, help="policies per fold (the ensemble size)")
+    p.add_argument("--timesteps", type=int, help="environment steps per policy")
+    p.add_argument("--workers", type=int, help="parallel training processes")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="torch device")
+    p.add_argument("--trials", type=int, help="Optuna trials before training (needs optuna)")
+    p.add_argument("--storage", help="Optuna RDB storage URL shared by workers")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def _years(text: str | None) -> tuple[int | None, int | None]:
+    if text is None:
+        return None, None
+    try:
+        first, _, last = text.partition("-")
+        return int(first), int(last or first)
+    except ValueError:
+        raise TrainConfigError(f"--years: expected YEAR or FIRST-LAST, got {text!r}") from None
+
+
+def resolve_config(args: argparse.Namespace) -> TrainConfig:
+    """The config file (or preset) with the command-line overrides applied.
+
+    Raises:
+        TrainConfigError: invalid file or values.
+    """
+    config = load_train_config(args.config, quick=args.quick)
+    start, end = _years(args.years)
+    optuna: dict[str, Any] = config.optuna.model_dump()
+    if args.trials is not None:
+        optuna["trials"] = args.trials
+    if args.storage is not None:
+        optuna["storage"] = args.storage
+    seeds: dict[str, Any] = {}
+    if args.seeds:
+        first = config.seed_base
+        seeds = {"n_policies": args.seeds, "seeds": tuple(range(first, first + args.seeds))}
+    return config.with_overrides(
+        start_year=start,
+        end_year=end,
+        total_timesteps=args.timesteps,
+        workers=args.workers,
+        device=args.device,
+        optuna=optuna,
+        progress=False if args.no_progress else None,
+        **seeds,
+    )
+
+
+def _run(config: TrainConfig, out: Path) -> int:
+    from .dataset import load_market_arrays
+    from .pack import run_pack_step, write_pack
+    from .walkforward import promote, run_folds
+
+    t0 = time.perf_counter()
+    data = load_market_arrays(config.symbols, config.index_symbol)
+    hp = None
+    if config.optuna.trials > 0:
+        from .optimise import best_hyperparameters
+
+        hp = best_hyperparameters(config, data, out)
+    result = run_folds(config, data, config.test_years, out, hyperparameters=hp)
+    promotion = promote(config.promotion, result.summary)
+    pack = write_pack(out / "pack", config, data, result, promotion)
+    run_pack_step(pack)
+    wall = time.perf_counter() - t0
+    for y in result.years:
+        print(
+            f"{y.year}: rl_ensemble {y.total_return:+.2%} (Sharpe {y.sharpe:.2f}, "
+            f"max DD {y.max_drawdown:.1%}), equal-weight B&H {y.equal_weight_bh:+.2%}"
+            + (f", index {y.index_bh:+.2%}" if y.index_bh is not None else "")
+        )
+    parity = max(j.parity["max_abs_logit_diff"] for j in result.jobs)
+    print(f"parity: {len(result.jobs)} policies passed, max |logit diff| {parity:.1e}")
+    print(f"promotion: {'PASSED' if promotion['passed'] else 'not passed'} ({promotion['rule']})")
+    print(f"pack: {pack} ({len(result.fold_jobs(result.folds[-1].year))} policies)")
+    print(f"wall time: {wall:.1f} s")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """Run ``invest train`` with ``argv`` (without the program and subcommand names).
+
+    Returns:
+        0 on success (the pack is written and verified, promoted or not); 2 on a
+        configuration, data, parity or pack error, printed as one line on stderr.
+    """
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(message)s")
+    try:
+        config = resolve_config(args)
+        stamp = datetime.now(tz=UTC).strftime("%Y%m%d-%H%M%S")
+        out = args.out or Path("train-runs") / f"{config.name}-{stamp}"
+        return _run(config, out)
+    except (TrainConfigError, OptunaMissingError, ParityError, PackError, ValueError) as e:
+        print(f"invest train: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,303 @@
+"""Write and check model packs (``docs/model-pack.md`` is the contract).
+
+A pack is a directory holding ``policy-<k>.onnx`` files and ``manifest.json``. It ships
+the ensemble of the last walk-forward fold (the policies trained on the most data whose
+out-of-sample year was measured). :func:`verify_pack` applies the runtime's refusal
+rules; :func:`run_pack_step` loads every policy with onnxruntime alone and runs one step,
+the way the appliance will.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from invest.runtime.features import FEATURE_NAMES, FEATURE_SPEC_VERSION, spec_hash
+
+from .config import TrainConfig
+from .dataset import MarketArrays
+from .env import ACTIONS, OBS_LAYOUT, obs_dim
+from .walkforward import WalkForwardResult
+
+__all__ = [
+    "MANIFEST",
+    "PACK_FORMAT",
+    "PackError",
+    "build_manifest",
+    "read_manifest",
+    "run_pack_step",
+    "sha256_file",
+    "verify_pack",
+    "write_pack",
+]
+
+PACK_FORMAT = 1
+MANIFEST = "manifest.json"
+_DISTRIBUTIONS = {
+    "invest": "invest-appliance",
+    "torch": "torch",
+    "sb3_contrib": "sb3-contrib",
+    "stable_baselines3": "stable-baselines3",
+    "gymnasium": "gymnasium",
+    "onnx": "onnx",
+    "onnxruntime": "onnxruntime",
+    "numpy": "numpy",
+}
+
+
+class PackError(ValueError):
+    """A pack is incomplete, altered or built for other features; it is refused, never loaded."""
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 16), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for key, dist in _DISTRIBUTIONS.items():
+        try:
+            out[key] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[key] = "not installed"
+    out["python"] = platform.python_version()
+    return out
+
+
+def _search(config: TrainConfig) -> dict[str, Any] | None:
+    # The storage URL is left out: it may hold a database password.
+    opt = config.optuna
+    if opt.trials == 0:
+        return None
+    first = config.start_year - opt.validation_years
+    return {
+        "engine": "optuna",
+        "trials": opt.trials,
+        "study_name": opt.study_name,
+        "validation_years": list(range(first, config.start_year)),
+    }
+
+
+def _parity_summary(jobs: list[Any]) -> dict[str, Any]:
+    reports = [j.parity for j in jobs]
+    return {
+        "steps": min(r["steps"] for r in reports),
+        "batch": min(r["batch"] for r in reports),
+        "resets": min(r["resets"] for r in reports),
+        "max_abs_logit_diff": max(r["max_abs_logit_diff"] for r in reports),
+        "action_agreement": min(r["action_agreement"] for r in reports),
+        "sb3_action_agreement": min(r["sb3_action_agreement"] for r in reports),
+        "ties": sum(r["ties"] for r in reports),
+        "policies": len(reports),
+        "passed": all(r["passed"] for r in reports),
+    }
+
+
+def build_manifest(
+    config: TrainConfig,
+    data: MarketArrays,
+    result: WalkForwardResult,
+    promotion: dict[str, Any],
+    files: list[tuple[str, str]],
+    created: datetime | None = None,
+) -> dict[str, Any]:
+    """The manifest of a pack shipping the last fold's policies.
+
+    Args:
+        config: the run's config.
+        data: the market arrays trained on (tickers).
+        result: the walk-forward result.
+        promotion: output of :func:`walkforward.promote`.
+        files: ``(file name, sha256)`` of each shipped policy, in seed order.
+        created: timestamp; defaults to now (UTC).
+    """
+    last = result.folds[-1]
+    jobs = result.fold_jobs(last.year)
+    hp = result.hyperparameters
+    policies = [
+        {"file": name, "seed": job.seed, "sha256": digest, "fold": last.year, "parity": job.parity}
+        for (name, digest), job in zip(files, jobs, strict=True)
+    ]
+    return {
+        "format": PACK_FORMAT,
+        "name": config.name,
+        "created": (created or datetime.now(tz=UTC)).isoformat(timespec="seconds"),
+        "feature_spec": {
+            "version": FEATURE_SPEC_VERSION,
+            "hash": spec_hash(ohlc=False),
+            "names": list(FEATURE_NAMES),
+            "ohlc": False,
+        },
+        "observation": {"dim": obs_dim(data.n_features), "layout": list(OBS_LAYOUT)},
+        "actions": list(ACTIONS),
+        "lstm": {"hidden": hp.lstm_hidden_size, "layers": hp.n_lstm_layers},
+        "policies": policies,
+        "universe": {
+            "rule": f"{config.data}: {len(data.symbols)} stocks (explicit tickers)",
+            "tickers": list(data.symbols),
+        },
+        "training": {
+            "windows": [f.window() for f in result.folds],
+            "seeds": list(result.seeds),
+            "hyperparameters": hp.model_dump(mode="json"),
+            "timesteps": result.timesteps,
+            "algorithm": "sb3_contrib.RecurrentPPO MlpLstmPolicy (shared_lstm=False)",
+            "env": config.env.model_dump(mode="json"),
+            "costs": {
+                "cost_fraction": config.fill_model().cost_fraction(),
+                **config.fills.model_dump(mode="json"),
+            },
+            "reward": (
+                "position * log(c[t+2]/c[t+1]) + changed * log(1 - cost) "
+                "- drawdown_penalty * (increase of the episode max drawdown), times reward_scale"
+            ),
+            "evaluation": {"min_confidence": config.min_confidence, "execution": "next close"},
+            "search": _search(config),
+            "devices": sorted({j.device for j in result.jobs}),
+            "data": config.data,
+        },
+        "walk_forward": result.table(),
+        "promotion": promotion,
+        "versions": _versions(),
+        "parity": _parity_summary(jobs),
+    }
+
+
+def write_pack(
+    pack_dir: Path,
+    config: TrainConfig,
+    data: MarketArrays,
+    result: WalkForwardResult,
+    promotion: dict[str, Any],
+    created: datetime | None = None,
+) -> Path:
+    """Write the pack atomically (a temporary sibling folder renamed into place).
+
+    Raises:
+        PackError: ``pack_dir`` already holds files.
+    """
+    pack_dir = Path(pack_dir)
+    if pack_dir.exists() and any(pack_dir.iterdir()):
+        raise PackError(f"{pack_dir} is not empty; choose another --out")
+    pack_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".pack-", dir=pack_dir.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the appliance may read it as another user
+    try:
+        files = []
+        for k, job in enumerate(result.fold_jobs(result.folds[-1].year)):
+            name = f"policy-{k}.onnx"
+            shutil.copyfile(job.onnx, tmp / name)
+            files.append((name, sha256_file(tmp / name)))
+        manifest = build_manifest(config, data, result, promotion, files, created)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        if pack_dir.exists():
+            pack_dir.rmdir()
+        tmp.rename(pack_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    verify_pack(pack_dir)
+    return pack_dir
+
+
+def read_manifest(pack_dir: Path) -> dict[str, Any]:
+    """The parsed ``manifest.json``.
+
+    Raises:
+        PackError: missing or not JSON.
+    """
+    path = Path(pack_dir) / MANIFEST
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise PackError(f"{path}: {e}") from e
+    return data
+
+
+def verify_pack(pack_dir: Path) -> dict[str, Any]:
+    """Check a pack the way the runtime will before loading it.
+
+    Returns:
+        The manifest.
+
+    Raises:
+        PackError: a listed file is missing, a sha256 differs, or the feature spec
+            version or hash differs from this installation's features.
+    """
+    pack_dir = Path(pack_dir)
+    manifest = read_manifest(pack_dir)
+    spec = manifest.get("feature_spec", {})
+    if spec.get("version") != FEATURE_SPEC_VERSION or spec.get("hash") != spec_hash(
+        ohlc=bool(spec.get("ohlc", False))
+    ):
+        raise PackError(
+            f"{pack_dir}: feature spec {spec.get('version')}/{str(spec.get('hash'))[:12]} "
+            f"does not match the runtime's {FEATURE_SPEC_VERSION}/{spec_hash()[:12]}"
+        )
+    if not manifest.get("policies"):
+        raise PackError(f"{pack_dir}: the manifest lists no policies")
+    for p in manifest["policies"]:
+        path = pack_dir / p["file"]
+        if not path.is_file():
+            raise PackError(f"{pack_dir}: {p['file']} is listed but missing")
+        if sha256_file(path) != p["sha256"]:
+            raise PackError(f"{pack_dir}: {p['file']} does not match its sha256")
+    return manifest
+
+
+def run_pack_step(
+    pack_dir: Path, obs: np.ndarray | None = None, batch: int = 4
+) -> list[dict[str, np.ndarray]]:
+    """Load every policy of a verified pack with onnxruntime and run one step.
+
+    This is the appliance's path (no torch): verify, load, feed ``obs`` with a zero LSTM
+    state and ``episode_start = 1``.
+
+    Args:
+        pack_dir: the pack.
+        obs: ``[B, obs_dim]`` float32; None uses zeros with ``B = batch``.
+        batch: B when ``obs`` is None.
+
+    Returns:
+        Per policy: ``logits``, ``h_out`` and ``c_out``.
+
+    Raises:
+        PackError: the pack fails :func:`verify_pack`, or an output has the wrong shape.
+    """
+    import onnxruntime as ort
+
+    manifest = verify_pack(pack_dir)
+    dim = manifest["observation"]["dim"]
+    layers, hidden = manifest["lstm"]["layers"], manifest["lstm"]["hidden"]
+    x = np.zeros((batch, dim), np.float32) if obs is None else np.asarray(obs, np.float32)
+    b = x.shape[0]
+    feeds = {
+        "obs": x,
+        "h_in": np.zeros((layers, b, hidden), np.float32),
+        "c_in": np.zeros((layers, b, hidden), np.float32),
+        "episode_start": np.ones(b, np.float32),
+    }
+    out = []
+    for p in manifest["policies"]:
+        sess = ort.InferenceSession(
+            str(Path(pack_dir) / p["file"]), providers=["CPUExecutionProvider"]
+        )
+        logits, h, c = sess.run(["logits", "h_out", "c_out"], feeds)
+        if logits.shape != (b, len(manifest["actions"])) or h.shape != (layers, b, hidden):
+            raise PackError(f"{p['file']}: unexpected output shapes {logits.shape}, {h.shape}")
+        out.append({"logits": logits, "h_out": h, "c_out": c})
+    return out

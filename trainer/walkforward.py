@@ -1,0 +1,289 @@
+"""Expanding-window walk-forward with an embargo; folds x seeds run as parallel processes.
+
+For each test year ``Y``: train on ``train_start .. (first session of Y - 1 - embargo)``,
+test on ``Y``. The fold's ``n_policies`` seeds form its ensemble, evaluated out of sample
+on ``Y`` by :mod:`invest.trainer.evaluate`. Every (fold, seed) is an independent job in a
+``concurrent.futures.ProcessPoolExecutor`` (spawned workers, so no forked torch
+threads); the optional hyperparameter search uses Optuna (see
+:mod:`invest.trainer.optimise`). There is no scheduler of our own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import queue
+from collections.abc import Sequence
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import Hyperparameters, PromotionGate, TrainConfig
+from .dataset import MarketArrays
+from .evaluate import YearResult, evaluate_year, load_sessions, summarise
+from .train import Job, JobResult, run_job
+
+__all__ = [
+    "Fold",
+    "WalkForwardResult",
+    "default_workers",
+    "plan_folds",
+    "promote",
+    "run_folds",
+    "run_jobs",
+]
+
+logger = logging.getLogger(__name__)
+WALK_FORWARD_COLUMNS = (
+    "year",
+    "trend_king",
+    "rl_ensemble",
+    "hybrid",
+    "index_bh",
+    "equal_weight_bh",
+)
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One walk-forward fold.
+
+    Attributes:
+        year: the test year (the fold's key).
+        train_rows: training row range ``[lo, hi)``, embargo applied.
+        test_rows: test row range ``[lo, hi)``.
+        train: first and last training session (ISO dates).
+        test: first and last test session (ISO dates).
+        embargo_days: sessions left out between train and test.
+    """
+
+    year: int
+    train_rows: tuple[int, int]
+    test_rows: tuple[int, int]
+    train: tuple[str, str]
+    test: tuple[str, str]
+    embargo_days: int
+
+    def window(self) -> dict[str, Any]:
+        """The manifest's ``training.windows`` entry."""
+        return {
+            "fold": self.year,
+            "train": list(self.train),
+            "test": list(self.test),
+            "embargo_days": self.embargo_days,
+        }
+
+
+@dataclass(frozen=True)
+class WalkForwardResult:
+    """Everything a pack needs from a walk-forward run.
+
+    Attributes:
+        folds: the folds, oldest first.
+        jobs: finished jobs, sorted by (fold, seed).
+        years: OOS results per test year.
+        summary: chained OOS metrics (see :func:`evaluate.summarise`).
+        hyperparameters: the hyperparameters trained with.
+        timesteps: steps per policy.
+        seeds: seeds per fold.
+    """
+
+    folds: tuple[Fold, ...]
+    jobs: tuple[JobResult, ...]
+    years: tuple[YearResult, ...]
+    summary: dict[str, float]
+    hyperparameters: Hyperparameters
+    timesteps: int
+    seeds: tuple[int, ...]
+
+    def fold_jobs(self, year: int) -> list[JobResult]:
+        """Jobs of fold ``year``, by seed."""
+        return sorted((j for j in self.jobs if j.fold == year), key=lambda j: j.seed)
+
+    def table(self) -> dict[str, Any]:
+        """The manifest's ``walk_forward`` section (metric: total return).
+
+        ``trend_king`` and ``hybrid`` are null here: they are runtime strategies, and the
+        trainer does not import the runtime's backtester (layering); the runtime can
+        fill them by replaying the same years.
+        """
+        rows = [
+            [y.year, None, y.total_return, None, y.index_bh, y.equal_weight_bh] for y in self.years
+        ]
+        return {
+            "columns": list(WALK_FORWARD_COLUMNS),
+            "rows": rows,
+            "metric": "total_return",
+            "details": [y.to_json() for y in self.years],
+            "summary": self.summary,
+        }
+
+
+def default_workers() -> int:
+    """``min(2, CPU count)``."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def plan_folds(config: TrainConfig, data: MarketArrays, years: Sequence[int]) -> list[Fold]:
+    """The expanding-window folds for ``years``.
+
+    Raises:
+        ValueError: a test year has no data, or leaves no training rows.
+    """
+    lo, _ = data.rows(config.train_start, None)
+    folds = []
+    for year in years:
+        tlo, thi = data.year_rows(year)
+        if thi - tlo < 3:
+            raise ValueError(f"the data has no sessions in test year {year}")
+        hi = tlo - config.embargo_days
+        if hi - lo < config.env.episode_days + 2:
+            raise ValueError(
+                f"fold {year}: {max(hi - lo, 0)} training sessions, fewer than an episode "
+                f"({config.env.episode_days} + 2)"
+            )
+        folds.append(
+            Fold(
+                year=year,
+                train_rows=(lo, hi),
+                test_rows=(tlo, thi),
+                train=(data.day(lo).isoformat(), data.day(hi - 1).isoformat()),
+                test=(data.day(tlo).isoformat(), data.day(thi - 1).isoformat()),
+                embargo_days=config.embargo_days,
+            )
+        )
+    return folds
+
+
+class _BarSink:
+    """Progress sink for inline jobs: updates the bar directly."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+
+    def put(self, item: tuple[str, int]) -> None:
+        self.bar.update(item[1])
+
+
+def run_jobs(jobs: Sequence[Job], workers: int, progress: bool = True) -> list[JobResult]:
+    """Run jobs inline (``workers == 1``) or in a spawned process pool.
+
+    Raises:
+        Exception: the first job's failure (the remaining jobs are cancelled).
+    """
+    from tqdm.auto import tqdm
+
+    total = sum(j.timesteps for j in jobs)
+    with tqdm(total=total, unit="step", disable=not progress, desc="train") as bar:
+        if workers <= 1 or len(jobs) <= 1:
+            return [run_job(j, _BarSink(bar)) for j in jobs]
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Manager() as manager:
+            q = manager.Queue()
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                futures = [pool.submit(run_job, j, q) for j in jobs]
+                pending = set(futures)
+                while pending:
+                    done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+                    _drain(q, bar)
+                    for f in done:
+                        if f.exception() is not None:
+                            pool.shutdown(wait=False, cancel_futures=True)
+                            raise f.exception()  # type: ignore[misc]
+                _drain(q, bar)
+                return [f.result() for f in futures]
+
+
+def _drain(q: Any, bar: Any) -> None:
+    while True:
+        try:
+            _, n = q.get_nowait()
+        except queue.Empty:
+            return
+        bar.update(n)
+
+
+def run_folds(
+    config: TrainConfig,
+    data: MarketArrays,
+    years: Sequence[int],
+    out_dir: Path,
+    *,
+    hyperparameters: Hyperparameters | None = None,
+    timesteps: int | None = None,
+    seeds: Sequence[int] | None = None,
+    workers: int | None = None,
+) -> WalkForwardResult:
+    """Train every (fold, seed), then evaluate each fold's ensemble on its test year.
+
+    Args:
+        config: the run's config.
+        data: market arrays (the same the workers load).
+        years: test years.
+        out_dir: run folder; jobs write to ``<out_dir>/folds/<year>/seed-<seed>/``.
+        hyperparameters: override of ``config.hyperparameters`` (Optuna trials).
+        timesteps: override of ``config.total_timesteps``.
+        seeds: override of ``config.policy_seeds``.
+        workers: parallel processes; None uses ``config.workers`` or :func:`default_workers`.
+
+    Returns:
+        The walk-forward result (also written to ``<out_dir>/walk_forward.json``).
+    """
+    hp = hyperparameters or config.hyperparameters
+    steps = timesteps or config.total_timesteps
+    seeds = tuple(seeds or config.policy_seeds)
+    folds = plan_folds(config, data, years)
+    jobs = [
+        Job(
+            fold=f.year,
+            seed=s,
+            rows=f.train_rows,
+            out_dir=str(out_dir / "folds" / str(f.year) / f"seed-{s}"),
+            config=config,
+            hyperparameters=hp,
+            timesteps=steps,
+        )
+        for f in folds
+        for s in seeds
+    ]
+    n_workers = workers or config.workers or default_workers()
+    results = run_jobs(jobs, n_workers, progress=config.progress)
+    results = sorted(results, key=lambda r: (r.fold, r.seed))
+    year_results = []
+    for f in folds:
+        sessions = load_sessions([r.onnx for r in results if r.fold == f.year])
+        year_results.append(
+            evaluate_year(sessions, data, f.year, config.fill_model(), config.min_confidence)
+        )
+    result = WalkForwardResult(
+        folds=tuple(folds),
+        jobs=tuple(results),
+        years=tuple(year_results),
+        summary=summarise(year_results),
+        hyperparameters=hp,
+        timesteps=steps,
+        seeds=seeds,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "walk_forward.json").write_text(json.dumps(result.table(), indent=2))
+    return result
+
+
+def promote(gate: PromotionGate, summary: dict[str, float]) -> dict[str, Any]:
+    """Apply the promotion gate to the chained OOS metrics.
+
+    Returns:
+        The manifest's ``promotion`` section: ``passed``, ``rule`` and ``values``.
+    """
+    sharpe, mdd = summary["oos_sharpe"], summary["oos_max_drawdown"]
+    return {
+        "passed": bool(sharpe >= gate.min_sharpe and mdd <= gate.max_drawdown),
+        "rule": (
+            f"OOS Sharpe (all test years chained) >= {gate.min_sharpe} and "
+            f"OOS max drawdown <= {gate.max_drawdown}"
+        ),
+        "values": {"oos_sharpe": sharpe, "oos_max_drawdown": mdd},
+    }
