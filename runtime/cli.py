@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import logging
 import sys
 from collections.abc import Callable, Sequence
 
 from invest.runtime import __version__
-from invest.runtime.errors import InvestError
+from invest.runtime.errors import InvestError, OptionalDependencyError
 from invest.runtime.paths import Paths
+from invest.runtime.policy.cli import add_models_commands
 
 logger = logging.getLogger("invest")
 
@@ -80,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--symbols", help="comma-separated symbols (default: all of the source)")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
     sub.add_parser("paths", help="print where config, ledger, cache and packs live")
+    add_models_commands(sub)
+    t = sub.add_parser(
+        "train",
+        help="walk-forward RecurrentPPO training and ONNX export (extra `train`)",
+        add_help=False,
+    )
+    t.add_argument("rest", nargs=argparse.REMAINDER)
     _add_optional(sub)
     return parser
 
@@ -102,6 +111,17 @@ def _open_tui(args: argparse.Namespace, paths: Paths) -> int:
     return int(tui.main(paths))
 
 
+def _train(args: argparse.Namespace, paths: Paths) -> int:
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("sb3_contrib") is None:
+        raise OptionalDependencyError(
+            "`invest train` needs the train extra: pip install torch==2.13.0 'invest-appliance[train]'"
+            " (install a CPU build of torch first on machines without a GPU)"
+        )
+    # importlib keeps torch out of invest.runtime's import graph (layering contract).
+    trainer = importlib.import_module("invest.trainer.cli")
+    return int(trainer.main(list(args.rest)))
+
+
 def _handlers() -> dict[str, Handler]:
     from invest.runtime import commands
 
@@ -113,6 +133,7 @@ def _handlers() -> dict[str, Handler]:
         "config": commands.config_check,
         "data": commands.data_validate,
         "paths": commands.show_paths,
+        "train": _train,
     }
 
 
@@ -129,7 +150,11 @@ def _setup_logging(debug: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``invest`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "train":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "train":
+        args.rest = [*extra, *args.rest]
     _setup_logging(args.debug)
     paths = Paths.resolve(args.config)
     if args.debug:

@@ -23,6 +23,7 @@ from invest.runtime.errors import ConfigError
 from invest.runtime.explain import explain, headline
 from invest.runtime.ledger import Ledger, LedgerSink
 from invest.runtime.paths import Paths, example_config
+from invest.runtime.policy.state import LedgerStateStore, MemoryStateStore
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -96,7 +97,7 @@ def demo(args: argparse.Namespace, paths: Paths) -> int:
         "through the live cycle with the paper broker. Offline.\n"
     )
     for name in settings.accounts:
-        acct = AccountRuntime.build(name, settings)
+        acct = AccountRuntime.build(name, settings, packs_dir=paths.packs)
         ledger.ensure_account(name, acct.config)
         with ledger.transaction():
             r = _replay(
@@ -170,7 +171,7 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
             settings = parse_config(data, "command line")
     else:
         settings, name = _adhoc_settings(args, settings, source)
-    acct = AccountRuntime.build(name, settings)
+    acct = AccountRuntime.build(name, settings, packs_dir=paths.packs)
     r = _replay(acct, source, start, end, settings.engine.timezone)
     r.params = {
         "account": name,
@@ -198,43 +199,51 @@ def _settings_or_default(paths: Paths) -> Settings:
 
 
 def _run_one(name: str, settings: Settings, paths: Paths, dry_run: bool) -> None:
+    """One cycle of ``name`` on the latest bar, from the persisted state.
+
+    A dry run reads the ledger (when there is one) and writes nothing: its LSTM
+    states go to a memory overlay and its records to a memory sink.
+    """
     cfg = settings.account(name)
     source = _source(cfg.data or settings.engine.data, paths)
-    ledger = None if dry_run else Ledger(paths.ledger)
-    if ledger is not None:
+    exists = paths.ledger.exists()
+    ledger = Ledger(paths.ledger, readonly=dry_run) if (exists or not dry_run) else None
+    if ledger is not None and not dry_run:
         ledger.ensure_account(name, cfg)
-        acct = AccountRuntime.build(
-            name, settings, ledger.load_state(name), ledger.open_orders(name)
-        )
-    else:
-        acct = AccountRuntime.build(name, settings)
+    known = ledger is not None and name in ledger.accounts()
+    base = LedgerStateStore(ledger.db) if ledger is not None and known else None
+    store = base if not dry_run else MemoryStateStore(base=base)
+    acct = AccountRuntime.build(
+        name,
+        settings,
+        ledger.load_state(name) if ledger is not None and known else None,
+        ledger.open_orders(name) if ledger is not None and known else (),
+        packs_dir=paths.packs,
+        state_store=store,
+    )
     market = load_market(source, acct, None)
     acct.strategy.prepare(market)
     t = len(market) - 1
-    sink = LedgerSink(ledger) if ledger is not None else MemorySink()
-    if ledger is not None:
-        with ledger.transaction():
-            settle(acct, market, t, sink)
-            result = run_cycle(acct, market, t, sink)
-            mark(acct, market, t, sink)
-            ledger.save_state(acct.state, market.day(t).isoformat())
-        rec = ledger.decisions(name, 1)
-    else:
+    if dry_run or ledger is None:
+        sink = MemorySink()
         settle(acct, market, t, sink)
         result = run_cycle(acct, market, t, sink)
-        rec = sink.decisions  # type: ignore[union-attr]
-    prefix = "[dry run] " if dry_run else ""
-    out.print(
-        prefix
-        + (
-            explain(rec[-1])
-            if rec
-            else headline(
-                {"day": market.day(t).isoformat(), "account": name, "equity": result.equity}
-            )
-        ),
-        markup=False,
+        recs = sink.decisions
+    else:
+        with ledger.transaction():
+            lsink = LedgerSink(ledger)
+            settle(acct, market, t, lsink)
+            result = run_cycle(acct, market, t, lsink)
+            mark(acct, market, t, lsink)
+            ledger.save_state(acct.state, market.day(t).isoformat())
+        recs = ledger.decisions(name, 1)
+    day = market.day(t).isoformat()
+    text = (
+        explain(recs[-1])
+        if recs
+        else headline({"day": day, "account": name, "equity": result.equity})
     )
+    out.print(("[dry run] " if dry_run else "") + text, markup=False)
 
 
 def run(args: argparse.Namespace, paths: Paths) -> int:

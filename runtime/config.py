@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from invest.runtime.errors import ConfigError
+from invest.runtime.policy.params import RLParams
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
@@ -113,8 +114,8 @@ class TrendKingParams(_Frozen):
 class AccountConfig(_Frozen):
     """One virtual, paper or live portfolio."""
 
-    strategy: Literal["trend_king"] = "trend_king"
-    """Decision logic. rl_ensemble and hybrid arrive with model packs."""
+    strategy: Literal["trend_king", "rl_ensemble", "hybrid"] = "trend_king"
+    """Decision logic: trend_king (rules), rl_ensemble (the model pack's policies vote), hybrid (trend_king with an RL veto). The RL strategies step their policies once per cycle: give them a daily schedule."""
     universe: tuple[str, ...] = Field(min_length=1)
     """Symbols the strategy may hold."""
     benchmark: str = "SP500"
@@ -130,7 +131,9 @@ class AccountConfig(_Frozen):
     data: str | None = None
     """Market data source for this account; None uses engine.data."""
     trend_king: TrendKingParams = TrendKingParams()
-    """Strategy parameters."""
+    """trend_king parameters (also the regime and ranking of hybrid)."""
+    rl: RLParams = RLParams()
+    """RL ensemble parameters (rl_ensemble and hybrid)."""
 
     @field_validator("universe")
     @classmethod

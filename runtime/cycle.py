@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any, Protocol
 
 from invest.runtime.brokers.base import Broker
@@ -22,6 +23,7 @@ from invest.runtime.brokers.paper import PaperBroker
 from invest.runtime.config import AccountConfig, Settings
 from invest.runtime.domain import AccountState, Fill, OrderIntent, Proposal, Side, money
 from invest.runtime.market import Market
+from invest.runtime.policy.state import StateStore
 from invest.runtime.risk.engine import RiskEngine, RiskResult
 from invest.runtime.strategies import build_strategy
 from invest.runtime.strategies.base import Strategy
@@ -73,6 +75,9 @@ class AccountRuntime:
         settings: Settings,
         state: AccountState | None = None,
         pending: Sequence[tuple[OrderIntent, date]] = (),
+        *,
+        packs_dir: Path | None = None,
+        state_store: StateStore | None = None,
     ) -> AccountRuntime:
         """Assemble an account from config: paper broker, fresh or persisted state and open orders."""
         cfg = settings.account(name)
@@ -80,7 +85,7 @@ class AccountRuntime:
         return cls(
             name=name,
             config=cfg,
-            strategy=build_strategy(cfg),
+            strategy=build_strategy(cfg, packs_dir=packs_dir, state_store=state_store),
             risk=RiskEngine(name, settings.risk_for(name), fills),
             broker=PaperBroker(fills, pending),
             state=state or AccountState(name, money(cfg.cash)),

@@ -93,4 +93,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX events_kind ON events(kind, ts);
     """,
+    # 2: LSTM states of the RL policies (invest.runtime.policy.state): the state after the
+    # step of `day`; two sessions are kept per symbol so a same-day rerun steps from the same input.
+    """
+    CREATE TABLE lstm_state (
+        account TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        pack_sha TEXT NOT NULL,
+        policy INTEGER NOT NULL,
+        h BLOB,
+        c BLOB,
+        day TEXT NOT NULL,
+        PRIMARY KEY (account, symbol, policy, day)
+    );
+    """,
 )

@@ -286,8 +286,13 @@ class RiskEngine:
         if not held:
             return
         lo = max(0, t - CORR_WINDOW)
-        rets = log_returns(market.close[lo : t + 1])
-        for k, c in rules.correlated_with(rets, market.col[sym], held, self.risk.correlation_warn):
+        cols = [market.col[sym], *held]
+        rets = log_returns(market.close[lo : t + 1, cols])
+        found = rules.correlated_with(
+            rets, 0, list(range(1, len(cols))), self.risk.correlation_warn
+        )
+        for i, c in found:
+            k = cols[i]
             res.clamps.append(
                 Clamp(
                     "correlation",

@@ -106,15 +106,24 @@ def liquidity_reason(
 def correlated_with(
     returns: npt.NDArray[np.float64], buy: int, held: list[int], threshold: float
 ) -> list[tuple[int, float]]:
-    """Held columns whose return correlation with column ``buy`` exceeds ``threshold``."""
+    """Held columns whose return correlation with column ``buy`` exceeds ``threshold``.
+
+    Pairwise-complete observations, at least 20 of them; a flat series has no correlation.
+    """
+    x = returns[:, buy : buy + 1]
+    ys = returns[:, held]
+    ok = np.isfinite(x) & np.isfinite(ys)  # (n, k): rows usable for each pair
+    n = ok.sum(axis=0)
+    xz, yz = np.where(ok, x, 0.0), np.where(ok, ys, 0.0)
+    safe = np.maximum(n, 1)
+    mx, my = xz.sum(axis=0) / safe, yz.sum(axis=0) / safe
+    dx, dy = np.where(ok, x - mx, 0.0), np.where(ok, ys - my, 0.0)
+    sxx, syy, sxy = (dx * dx).sum(axis=0), (dy * dy).sum(axis=0), (dx * dy).sum(axis=0)
     out = []
-    x = returns[:, buy]
-    for k in held:
-        y = returns[:, k]
-        ok = np.isfinite(x) & np.isfinite(y)
-        if ok.sum() < 20 or np.std(x[ok]) == 0 or np.std(y[ok]) == 0:
+    for i, k in enumerate(held):
+        if n[i] < 20 or sxx[i] <= 0 or syy[i] <= 0:
             continue
-        c = float(np.corrcoef(x[ok], y[ok])[0, 1])
+        c = float(sxy[i] / np.sqrt(sxx[i] * syy[i]))
         if c > threshold:
             out.append((k, c))
     return out

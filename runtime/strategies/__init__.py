@@ -2,15 +2,45 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from invest.runtime.config import AccountConfig
+from invest.runtime.policy.state import StateStore
 from invest.runtime.strategies.base import Strategy
+from invest.runtime.strategies.hybrid import Hybrid
+from invest.runtime.strategies.rl_ensemble import RLEnsemble
 from invest.runtime.strategies.trend_king import TrendKing
 
-__all__ = ["STRATEGIES", "Strategy", "TrendKing", "build_strategy"]
+__all__ = ["STRATEGIES", "Hybrid", "RLEnsemble", "Strategy", "TrendKing", "build_strategy"]
 
-STRATEGIES = ("trend_king",)
+STRATEGIES = ("trend_king", "rl_ensemble", "hybrid")
 
 
-def build_strategy(cfg: AccountConfig) -> Strategy:
-    """The strategy object for an account config."""
-    return TrendKing(cfg.trend_king, cfg.universe, cfg.benchmark)
+def build_strategy(
+    cfg: AccountConfig, *, packs_dir: Path | None = None, state_store: StateStore | None = None
+) -> Strategy:
+    """The strategy object for an account config.
+
+    Raises:
+        PolicyPackError: an RL strategy's pack is missing, tampered or for another feature spec.
+    """
+    if cfg.strategy == "trend_king":
+        return TrendKing(cfg.trend_king, cfg.universe, cfg.benchmark)
+    from invest.runtime.policy.pack import load_pack, resolve_pack
+    from invest.runtime.policy.state import MemoryStateStore
+
+    pack = load_pack(resolve_pack(cfg.rl.pack, packs_dir))
+    store = state_store if state_store is not None else MemoryStateStore()
+    if cfg.strategy == "rl_ensemble":
+        tk = cfg.trend_king
+        return RLEnsemble(
+            cfg.rl,
+            cfg.universe,
+            cfg.benchmark,
+            pack,
+            store,
+            regime_symbol=tk.regime_symbol,
+            sma_window=tk.sma_window,
+            hysteresis=tk.hysteresis,
+        )
+    return Hybrid(cfg.trend_king, cfg.rl, cfg.universe, cfg.benchmark, pack, store)

@@ -49,39 +49,38 @@ class TrendKing:
         vol = market.derived(("vol", p.vol_days), lambda: volatility(market.close, p.vol_days))
         with np.errstate(divide="ignore", invalid="ignore"):
             score = np.where(vol > 0, mom / vol, np.nan)
-        self._mom = mom[:, self._u]
         self._vol = vol[:, self._u]
-        self._score = score[:, self._u]
+        score = score[:, self._u]
+        # Rank every row once, vectorised: eligible names (usable bar, finite score,
+        # positive momentum) first, by descending score; ties keep universe order.
+        ok = market.usable[:, self._u] & np.isfinite(score) & (mom[:, self._u] > 0)
+        self._order = np.argsort(np.where(ok, -score, np.inf), axis=1, kind="stable")
+        self._count = ok.sum(axis=1)
+        self._score = np.round(score, 4)
         self._ix = ix
 
     def propose(self, t: int, state: AccountState) -> Proposal:
         """Target weights at row ``t``."""
-        m = self._m
-        index_close = float(m.close[t, self._ix])
+        index_close = float(self._m.close[t, self._ix])
         notes = (
             f"{self.index_symbol} {index_close:.2f} vs SMA{self.p.sma_window} {self._sma[t]:.2f}",
         )
         if self._regime[t] != ATTACK:
             return Proposal(self._defense_targets(t), Regime.DEFENSE, {}, notes)
-        score = self._score[t]
-        ok = m.usable[t, self._u] & np.isfinite(score) & (self._mom[t] > 0)
-        idx = np.flatnonzero(ok)
-        ranked = idx[np.argsort(-score[idx], kind="stable")]
-        rank = {int(j): r for r, j in enumerate(ranked)}
-        picks = [
-            j
-            for j, sym in enumerate(self.universe)
-            if sym in state.positions and rank.get(j, 1 << 30) < self.exit_rank
+        ranked: list[int] = self._order[t, : self._count[t]].tolist()
+        names = [self.universe[j] for j in ranked]
+        # Holdings still ranked within exit_rank stay (best first), then the best new names.
+        keep = [
+            j for j, s in zip(ranked[: self.exit_rank], names, strict=False) if s in state.positions
         ]
-        picks = sorted(picks, key=lambda j: rank[j])[: self.p.top_n]
+        picks = keep[: self.p.top_n]
         for j in ranked:
             if len(picks) >= self.p.top_n:
                 break
-            if int(j) not in picks:
-                picks.append(int(j))
+            if j not in picks:
+                picks.append(j)
         targets = self._inverse_vol(t, picks)
-        names = [self.universe[j] for j in ranked.tolist()]
-        scores = dict(zip(names, np.round(score[ranked], 4).tolist(), strict=True))
+        scores = dict(zip(names, self._score[t, ranked].tolist(), strict=True))
         return Proposal(targets, Regime.ATTACK, scores, notes)
 
     def _inverse_vol(self, t: int, picks: list[int]) -> dict[str, float]:

@@ -1,0 +1,102 @@
+"""The RL ensemble as a signal: one step per cycle for every symbol, with carried state.
+
+Shared by the ``rl_ensemble`` and ``hybrid`` strategies. Each :meth:`PolicySignal.decide`
+builds the observation batch at row ``t``, loads each symbol's LSTM state saved before
+that session, runs every policy once on the symbols with a usable bar, votes, and
+saves the new states (a reset marker for the symbols without a usable bar, so their
+next step starts a new episode).
+
+The policies step once per *cycle*: a weekly account's policies see weekly steps. They
+are trained on daily steps, so accounts that use them should run daily.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from invest.runtime.domain import AccountState
+from invest.runtime.market import Market
+from invest.runtime.policy.ensemble import Ensemble, zero_state
+from invest.runtime.policy.observe import Observer
+from invest.runtime.policy.state import LstmState, StateSpec, StateStore
+from invest.runtime.policy.vote import NO_VOTE, Vote, majority_vote
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """The ensemble's decisions at one row.
+
+    Attributes:
+        votes: every symbol's :class:`Vote`, in the signal's symbol order.
+        logits: ``(P, A)`` logits of each symbol that was stepped.
+    """
+
+    votes: dict[str, Vote]
+    logits: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)
+
+    def record(self) -> dict[str, dict[str, object]]:
+        """``Proposal.extra["rl"]``: ``{symbol: {"action", "confidence", "votes"}}``."""
+        return {s: v.as_dict() for s, v in self.votes.items()}
+
+
+class PolicySignal:
+    """An ensemble's vote on a fixed list of symbols, carrying LSTM state per symbol.
+
+    Args:
+        ensemble: the policies (an :class:`~invest.runtime.policy.ensemble.OnnxEnsemble`).
+        symbols: the symbols voted on (the account's universe), the batch order.
+        store: where LSTM states live between cycles.
+        min_confidence: vote share below which the decision is HOLD.
+    """
+
+    def __init__(
+        self,
+        ensemble: Ensemble,
+        symbols: Sequence[str],
+        store: StateStore,
+        min_confidence: float,
+    ) -> None:
+        self.ensemble = ensemble
+        self.symbols = tuple(symbols)
+        self.store = store
+        self.min_confidence = min_confidence
+        self.spec = StateSpec(ensemble.sha, ensemble.n_policies, ensemble.layers, ensemble.hidden)
+
+    def prepare(self, market: Market) -> None:
+        """Compute the features of ``market`` (once; memoised on it)."""
+        self._market = market
+        self._observer = Observer(market, self.symbols)
+
+    def decide(self, t: int, state: AccountState) -> Decisions:
+        """Step every policy once at row ``t`` and vote, for account ``state.name``.
+
+        Calling it again for the same session gives the same decisions: states are
+        loaded from before that session.
+        """
+        day = self._market.day(t).isoformat()
+        ob = self._observer.observe(t, state)
+        live = np.flatnonzero(ob.usable)
+        names = [self.symbols[i] for i in live]
+        saved = self.store.load(state.name, self.spec, names, before=day)
+        h, c = zero_state(self.ensemble, len(live))
+        start = np.ones(len(live), dtype=np.float32)
+        for k, sym in enumerate(names):
+            if (s := saved.get(sym)) is not None:
+                h[:, :, k], c[:, :, k], start[k] = s.h, s.c, 0.0
+        votes: dict[str, Vote] = dict.fromkeys(self.symbols, NO_VOTE)
+        new: dict[str, LstmState | None] = dict.fromkeys(self.symbols)
+        logits: dict[str, npt.NDArray[np.float32]] = {}
+        if len(live):
+            res = self.ensemble.step(ob.obs[live], h, c, start)
+            for k, (sym, vote) in enumerate(
+                zip(names, majority_vote(res.logits, self.min_confidence), strict=True)
+            ):
+                votes[sym] = vote
+                logits[sym] = res.logits[:, k].copy()
+                new[sym] = LstmState(res.h[:, :, k].copy(), res.c[:, :, k].copy())
+        self.store.save(state.name, self.spec, day, new)
+        return Decisions(votes, logits)

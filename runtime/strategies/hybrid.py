@@ -1,0 +1,78 @@
+"""hybrid: trend_king decides, the RL ensemble may veto.
+
+Trend King's regime, ranking and weights (the :class:`TrendKing` object itself, not
+a copy) make the proposal. The ensemble steps once per cycle for every universe
+symbol, whatever the regime, so its LSTM states stay in step with the sessions.
+A trend_king target is kept unless the ensemble votes SELL for it (a SELL vote
+always has a share of at least ``min_confidence``; below that the ensemble holds).
+A vetoed name's weight stays in cash; names the ensemble does not vote on (the
+defensive assets outside the universe) are kept.
+
+The record holds both opinions: ``scores`` are trend_king's, ``extra["rl"]`` the
+votes, and a note names each veto. As for rl_ensemble, the policies step once per
+cycle: give hybrid accounts a daily schedule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from invest.runtime.config import TrendKingParams
+from invest.runtime.domain import AccountState, Proposal
+from invest.runtime.market import Market
+from invest.runtime.policy.ensemble import Ensemble, as_ensemble
+from invest.runtime.policy.pack import Pack
+from invest.runtime.policy.params import RLParams
+from invest.runtime.policy.signal import PolicySignal
+from invest.runtime.policy.state import StateStore
+from invest.runtime.policy.vote import Action
+from invest.runtime.strategies.trend_king import TrendKing
+
+
+class Hybrid:
+    """The hybrid strategy for one account.
+
+    Args:
+        trend_king: trend_king parameters (regime, ranking, top_n, weights).
+        rl: RL parameters (pack, min_confidence).
+        universe: symbols it may hold.
+        benchmark: default regime index.
+        pack: a verified :class:`Pack` or any ``Ensemble``.
+        state_store: where LSTM states live between cycles.
+    """
+
+    name = "hybrid"
+
+    def __init__(
+        self,
+        trend_king: TrendKingParams,
+        rl: RLParams,
+        universe: tuple[str, ...],
+        benchmark: str,
+        pack: Pack | Ensemble,
+        state_store: StateStore,
+    ) -> None:
+        self.rules = TrendKing(trend_king, universe, benchmark)
+        self.rl = rl
+        self.signal = PolicySignal(as_ensemble(pack), universe, state_store, rl.min_confidence)
+
+    def prepare(self, market: Market) -> None:
+        """Prepare trend_king and the ensemble's features for ``market``."""
+        self.rules.prepare(market)
+        self.signal.prepare(market)
+
+    def propose(self, t: int, state: AccountState) -> Proposal:
+        """Trend King's proposal at row ``t`` without the names the ensemble votes to sell."""
+        base = self.rules.propose(t, state)
+        d = self.signal.decide(t, state)
+        vetoed = [s for s in base.targets if s in d.votes and d.votes[s].action is Action.SELL]
+        notes = tuple(
+            f"RL veto {s}: SELL {d.votes[s].confidence:.0%} of {len(d.votes[s].votes)} policies"
+            for s in vetoed
+        )
+        return replace(
+            base,
+            targets={s: w for s, w in base.targets.items() if s not in vetoed},
+            notes=base.notes + notes,
+            extra={**base.extra, "rl": d.record()},
+        )

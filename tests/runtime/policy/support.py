@@ -1,0 +1,152 @@
+"""Shared helpers for the policy and RL strategy tests: fixture packs, a fake ensemble, markets."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from invest.runtime import features
+from invest.runtime.market import Market
+from invest.runtime.policy.ensemble import StepResult
+from invest.runtime.policy.vote import BY_INDEX, Action
+from tests.runtime.conftest import make_market
+
+F32 = npt.NDArray[np.float32]
+FIXTURE_PACKS = Path(__file__).resolve().parents[2] / "fixtures" / "packs"
+
+
+def copy_fixture_pack(dest: Path, name: str = "tiny") -> Path:
+    """A fresh copy of a committed fixture pack, its feature spec set to this runtime's.
+
+    The ONNX files (and their hashes) are unchanged; only the manifest's feature spec
+    is refreshed, so bumping the feature spec does not break tests unrelated to it.
+    """
+    out = dest / name
+    shutil.copytree(FIXTURE_PACKS / name, out)
+    edit_manifest(
+        out,
+        lambda m: m["feature_spec"].update(
+            version=features.FEATURE_SPEC_VERSION,
+            hash=features.spec_hash(ohlc=False),
+            names=list(features.FEATURE_NAMES),
+        ),
+    )
+    return out
+
+
+def edit_manifest(pack: Path, edit: Callable[[dict[str, Any]], object]) -> None:
+    """Rewrite ``pack/manifest.json`` after ``edit`` changed it in place."""
+    path = pack / "manifest.json"
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data, indent=2))
+
+
+Decide = Callable[[F32, F32], Sequence[Sequence[Action]]]
+
+
+class FakeEnsemble:
+    """A numpy stand-in for :class:`OnnxEnsemble`: scripted votes, a counting state.
+
+    ``h`` (and ``c``) count the steps since the symbol's episode started, so a test
+    reads how often a symbol was stepped and when it was reset. ``decide(obs, steps)``
+    returns each policy's action for each batch row.
+    """
+
+    def __init__(
+        self,
+        decide: Decide,
+        n_policies: int = 5,
+        *,
+        layers: int = 1,
+        hidden: int = 2,
+        sha: str = "f" * 64,
+        name: str = "fake",
+    ) -> None:
+        self.decide = decide
+        self._n = n_policies
+        self._layers = layers
+        self._hidden = hidden
+        self._sha = sha
+        self._name = name
+        self.calls: list[tuple[F32, F32]] = []
+
+    @property
+    def sha(self) -> str:
+        return self._sha
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def n_policies(self) -> int:
+        return self._n
+
+    @property
+    def layers(self) -> int:
+        return self._layers
+
+    @property
+    def hidden(self) -> int:
+        return self._hidden
+
+    def step(self, obs: F32, h: F32, c: F32, episode_start: F32) -> StepResult:
+        self.calls.append((obs.copy(), episode_start.copy()))
+        keep = (1.0 - episode_start)[None, None, :, None]
+        h_next = (h * keep + 1.0).astype(np.float32)
+        steps = h_next[0, 0, :, 0]
+        acts = self.decide(obs, steps)
+        logits = np.zeros((self._n, len(obs), len(BY_INDEX)), np.float32)
+        for p in range(self._n):
+            for b in range(len(obs)):
+                logits[p, b, BY_INDEX.index(acts[p][b])] = 5.0
+        return StepResult(logits, h_next, h_next.copy())
+
+
+def scripted(by_row: dict[int, Sequence[Action]], n_policies: int = 5) -> Decide:
+    """Each batch row's policy actions from ``by_row``; unlisted rows vote HOLD."""
+
+    def decide(obs: F32, steps: F32) -> list[list[Action]]:
+        return [
+            [by_row.get(b, [Action.HOLD] * n_policies)[p] for b in range(len(obs))]
+            for p in range(n_policies)
+        ]
+
+    return decide
+
+
+def by_trend(n_policies: int = 5) -> Decide:
+    """Every policy votes on the sign of ``ret_21``: BUY above +1%, SELL below -1%."""
+    col = features.FEATURE_NAMES.index("ret_21")
+
+    def decide(obs: F32, steps: F32) -> list[list[Action]]:
+        row = [
+            Action.BUY if x > 0.01 else Action.SELL if x < -0.01 else Action.HOLD
+            for x in obs[:, col]
+        ]
+        return [row] * n_policies
+
+    return decide
+
+
+def trend_market(days: int = 300, gap: tuple[str, int] | None = None) -> Market:
+    """UP rises, DOWN falls, FLAT wiggles, IDX (the index) rises; optional NaN bar."""
+    rng = np.random.default_rng(7)
+    t = np.arange(days, dtype=np.float64)
+    cols = {
+        "UP": 50 * np.exp(0.004 * t + rng.normal(0, 0.002, days).cumsum()),
+        "DOWN": 80 * np.exp(-0.004 * t + rng.normal(0, 0.002, days).cumsum()),
+        "FLAT": 30 + 0.1 * np.sin(t),
+        "IDX": 1000 * np.exp(0.001 * t),
+    }
+    closes = np.column_stack(list(cols.values()))
+    if gap is not None:
+        closes[gap[1], list(cols).index(gap[0])] = np.nan
+    return make_market(closes, tuple(cols))

@@ -1,0 +1,106 @@
+"""hybrid: trend_king proposes, a confident SELL vote of the ensemble vetoes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+
+from invest.runtime.config import TrendKingParams
+from invest.runtime.data.frame import BarFrame
+from invest.runtime.domain import AccountState, Regime
+from invest.runtime.market import Market
+from invest.runtime.policy.pack import load_pack
+from invest.runtime.policy.params import RLParams
+from invest.runtime.policy.state import MemoryStateStore
+from invest.runtime.policy.vote import Action
+from invest.runtime.strategies.hybrid import Hybrid
+from invest.runtime.strategies.trend_king import TrendKing
+from tests.runtime.policy.support import FakeEnsemble, copy_fixture_pack, scripted
+
+DAYS = 300
+T = DAYS - 1
+DRIFTS = {"A": 0.004, "B": 0.003, "C": 0.002, "D": -0.001, "E": 0.0005}
+UNIVERSE = tuple(DRIFTS)
+B, S, H = Action.BUY, Action.SELL, Action.HOLD
+TK = TrendKingParams(top_n=2, max_weight=1.0)
+
+
+def _market(index_drift: float = 0.001) -> Market:
+    rng = np.random.default_rng(1)
+    cols = [100 * np.exp(np.cumsum(mu + rng.normal(0, 0.01, DAYS))) for mu in DRIFTS.values()]
+    cols.append(100 * np.exp(np.cumsum(np.full(DAYS, index_drift))))
+    dates = np.arange(np.datetime64("2020-01-01"), np.datetime64("2020-01-01") + DAYS)
+    return Market(
+        BarFrame(dates=dates, symbols=(*UNIVERSE, "IDX"), close=np.column_stack(cols), source="t")
+    )
+
+
+def _hybrid(market: Market, pack: object, tk: TrendKingParams = TK, **rl: object) -> Hybrid:
+    h = Hybrid(tk, RLParams(**rl), UNIVERSE, "IDX", pack, MemoryStateStore())  # type: ignore[arg-type]
+    h.prepare(market)
+    return h
+
+
+def _rules(market: Market, tk: TrendKingParams = TK) -> TrendKing:
+    tk_ = TrendKing(tk, UNIVERSE, "IDX")
+    tk_.prepare(market)
+    return tk_
+
+
+def _flat() -> AccountState:
+    return AccountState("acct", Decimal(10_000))
+
+
+def test_a_confident_sell_vote_vetoes_a_trend_king_target() -> None:
+    market = _market()
+    base = _rules(market).propose(T, _flat())
+    assert set(base.targets) == {"A", "B"}
+    p = _hybrid(market, FakeEnsemble(scripted({0: [S] * 5}))).propose(T, _flat())
+    assert p.targets == {"B": base.targets["B"]}  # the vetoed weight stays in cash
+    assert p.scores == base.scores
+    assert p.regime is Regime.ATTACK
+    assert p.extra["rl"]["A"] == {"action": "SELL", "confidence": 1.0, "votes": ["SELL"] * 5}
+    assert "RL veto A: SELL 100% of 5 policies" in p.notes
+
+
+def test_a_weak_or_tied_sell_vote_does_not_veto() -> None:
+    market = _market()
+    base = _rules(market).propose(T, _flat())
+    weak = _hybrid(market, FakeEnsemble(scripted({0: [S, S, S, B, H]})), min_confidence=0.8)
+    assert weak.propose(T, _flat()).targets == base.targets
+    tied = _hybrid(market, FakeEnsemble(scripted({0: [S, S, B, B, H]})), min_confidence=0.3)
+    assert tied.propose(T, _flat()).targets == base.targets
+
+
+def test_buy_votes_add_nothing_to_the_rules() -> None:
+    market = _market()
+    base = _rules(market).propose(T, _flat())
+    every_buy = scripted({i: [B] * 5 for i in range(len(UNIVERSE))})
+    assert _hybrid(market, FakeEnsemble(every_buy)).propose(T, _flat()).targets == base.targets
+
+
+def test_the_policies_step_in_defense_too() -> None:
+    market = _market(index_drift=-0.002)
+    fake = FakeEnsemble(scripted({}))
+    hybrid = _hybrid(market, fake, TrendKingParams(defensive=("IDX",), max_weight=0.5))
+    for t in range(T - 2, T + 1):
+        p = hybrid.propose(t, _flat())
+    assert p.regime is Regime.DEFENSE
+    assert p.targets == {"IDX": 0.5}  # not voted on: kept
+    assert len(fake.calls) == 3
+    assert set(p.extra["rl"]) == set(UNIVERSE)
+
+
+def test_with_the_onnx_pack_the_targets_are_a_subset_of_trend_kings(tmp_path: Path) -> None:
+    market = _market()
+    pack = load_pack(copy_fixture_pack(tmp_path))
+    hybrid = _hybrid(market, pack, min_confidence=0.6)
+    rules = _rules(market)
+    for t in range(T - 10, T + 1):
+        p = hybrid.propose(t, _flat())
+        base = rules.propose(t, _flat())
+        assert p.targets.items() <= base.targets.items()
+        vetoed = set(base.targets) - set(p.targets)
+        assert all(p.extra["rl"][s]["action"] == "SELL" for s in vetoed)
