@@ -40,6 +40,13 @@ def _add_backtest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--out", help="directory for report.json, equity.csv, trades.csv, decisions.jsonl"
     )
     p.add_argument("--json", action="store_true", help="print report.json instead of the table")
+    p.add_argument(
+        "--oracle",
+        choices=("live", "replay", "off"),
+        default="live",
+        help="accounts with an LLM oracle: ask it (answers are cached by prompt), replay "
+        "cached verdicts only (free, reproducible; a miss follows on_unavailable), or skip it",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

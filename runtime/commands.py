@@ -22,6 +22,7 @@ from invest.runtime.data.base import MarketData
 from invest.runtime.errors import ConfigError
 from invest.runtime.explain import explain, headline
 from invest.runtime.ledger import Ledger, LedgerSink
+from invest.runtime.oracle.cycle_gate import CycleGate
 from invest.runtime.paths import Paths, example_config
 from invest.runtime.policy.state import LedgerStateStore, MemoryStateStore
 
@@ -171,8 +172,14 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
             settings = parse_config(data, "command line")
     else:
         settings, name = _adhoc_settings(args, settings, source)
-    acct = AccountRuntime.build(name, settings, packs_dir=paths.packs)
-    r = _replay(acct, source, start, end, settings.engine.timezone)
+    gate = _gate(settings, name, paths, args.oracle)
+    acct = AccountRuntime.build(name, settings, packs_dir=paths.packs, gate=gate)
+    try:
+        r = _replay(acct, source, start, end, settings.engine.timezone)
+    finally:
+        if gate is not None:
+            gate.close()
+    r.notes += _oracle_notes(settings, name, r, args.oracle)
     r.params = {
         "account": name,
         "data": spec,
@@ -192,6 +199,29 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
         for note in r.notes:
             out.print(f"[dim]Note: {note}[/]")
     return 0
+
+
+def _gate(settings: Settings, name: str, paths: Paths, mode: str) -> CycleGate | None:
+    """The account's LLM gate, or None (no oracle configured, or ``--oracle off``)."""
+    cfg = settings.account(name).oracle
+    if cfg is None or mode == "off":
+        return None
+    from invest.runtime.clock import SystemClock
+    from invest.runtime.oracle.cycle_gate import build_cycle_gate
+
+    return build_cycle_gate(
+        cfg, name, paths.home, now=SystemClock().now, replay_only=mode == "replay"
+    )
+
+
+def _oracle_notes(settings: Settings, name: str, r: BacktestResult, mode: str) -> list[str]:
+    cfg = settings.account(name).oracle
+    if cfg is None or mode == "off" or not r.days:
+        return []
+    from invest.runtime.oracle.anonymise import cutoff_check
+
+    warning = cutoff_check(r.days[0], r.days[-1], cfg.knowledge_cutoff).warning
+    return [warning] if warning else []
 
 
 def _settings_or_default(paths: Paths) -> Settings:
@@ -220,6 +250,7 @@ def _run_one(name: str, settings: Settings, paths: Paths, dry_run: bool) -> None
         ledger.open_orders(name) if ledger is not None and known else (),
         packs_dir=paths.packs,
         state_store=store,
+        gate=_gate(settings, name, paths, "live"),
     )
     market = load_market(source, acct, None)
     acct.strategy.prepare(market)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from invest.runtime.errors import ConfigError
+from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.policy.params import RLParams
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -134,6 +135,8 @@ class AccountConfig(_Frozen):
     """trend_king parameters (also the regime and ranking of hybrid)."""
     rl: RLParams = RLParams()
     """RL ensemble parameters (rl_ensemble and hybrid)."""
+    oracle: OracleConfig | None = None
+    """LLM oracle (gate mode): may veto or shrink this account's buys. None: no LLM."""
 
     @field_validator("universe")
     @classmethod

@@ -21,7 +21,7 @@ from invest.runtime.brokers.base import Broker
 from invest.runtime.brokers.fills import FillModel
 from invest.runtime.brokers.paper import PaperBroker
 from invest.runtime.config import AccountConfig, Settings
-from invest.runtime.domain import AccountState, Fill, OrderIntent, Proposal, Side, money
+from invest.runtime.domain import AccountState, Clamp, Fill, OrderIntent, Proposal, Side, money
 from invest.runtime.market import Market
 from invest.runtime.policy.state import StateStore
 from invest.runtime.risk.engine import RiskEngine, RiskResult
@@ -57,6 +57,22 @@ class Sink(Protocol):
         ...
 
 
+class Gate(Protocol):
+    """The LLM gate (``oracle.cycle_gate.CycleGate``): it may only drop or shrink buys."""
+
+    def review(
+        self,
+        intents: list[OrderIntent],
+        market: Market,
+        t: int,
+        state: AccountState,
+        proposal: Proposal | None,
+        cycle_id: str,
+    ) -> tuple[list[OrderIntent], list[Clamp], dict[str, Any] | None]:
+        """The intents to send, the clamps it caused, and its explanation record."""
+        ...
+
+
 @dataclass
 class AccountRuntime:
     """Everything one account needs to run cycles."""
@@ -67,6 +83,7 @@ class AccountRuntime:
     risk: RiskEngine
     broker: Broker
     state: AccountState
+    gate: Gate | None = None
 
     @classmethod
     def build(
@@ -78,6 +95,7 @@ class AccountRuntime:
         *,
         packs_dir: Path | None = None,
         state_store: StateStore | None = None,
+        gate: Gate | None = None,
     ) -> AccountRuntime:
         """Assemble an account from config: paper broker, fresh or persisted state and open orders."""
         cfg = settings.account(name)
@@ -89,6 +107,7 @@ class AccountRuntime:
             risk=RiskEngine(name, settings.risk_for(name), fills),
             broker=PaperBroker(fills, pending),
             state=state or AccountState(name, money(cfg.cash)),
+            gate=gate,
         )
 
     def symbols(self) -> tuple[str, ...]:
@@ -128,10 +147,18 @@ def run_cycle(
     reserved = sum(float(o.quantity * o.ref_price) for o in open_orders if o.side is Side.BUY)
     proposal = None if monitor_only else acct.strategy.propose(t, acct.state)
     result = acct.risk.plan(market, t, cycle_id, acct.state, proposal, pending, reserved)
+    llm = None
+    if acct.gate is not None and proposal is not None:
+        # After the risk engine: the LLM sees only buys already within the hard rules,
+        # can only lower them, and never holds up a sell.
+        result.intents, clamps, llm = acct.gate.review(
+            result.intents, market, t, acct.state, proposal, cycle_id
+        )
+        result.clamps += clamps
     fresh = [i for i in result.intents if sink.order(i)]  # ledger first: idempotent ids
     acct.broker.submit(fresh, market.day(t))
     if proposal is not None or result.intents:
-        sink.decision(_record(acct, market, t, cycle_id, proposal, result))
+        sink.decision(_record(acct, market, t, cycle_id, proposal, result, llm))
     return result
 
 
@@ -150,6 +177,7 @@ def _record(
     cycle_id: str,
     proposal: Proposal | None,
     r: RiskResult,
+    llm: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     eq = r.equity or 1.0
     weights = {
@@ -168,7 +196,7 @@ def _record(
         "targets": {s: round(w, 4) for s, w in r.targets.items()},
         "weights": weights,
         "rl": proposal.extra.get("rl") if proposal else None,
-        "llm": proposal.extra.get("llm") if proposal else None,
+        "llm": llm,
         "clamps": [c.as_dict() for c in r.clamps],
         "orders": [
             {

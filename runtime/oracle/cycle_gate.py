@@ -1,0 +1,221 @@
+"""The oracle in the cycle: the LLM gate reviews the buys the risk engine sized.
+
+The gate runs after the risk engine, on its order intents: every buy is already
+within the hard rules, and the LLM can only lower it (veto, or shrink to a
+fraction). Sells, stops and de-risking orders never reach it, so they never
+wait for it. When the LLM is down or over budget, the configured
+``on_unavailable`` policy decides (``block`` by default: no new buys).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from invest.runtime.domain import AccountState, Clamp, OrderIntent, Proposal, Side, floor_qty
+from invest.runtime.market import Market
+from invest.runtime.oracle.config import OracleConfig
+from invest.runtime.oracle.context import (
+    OracleContext,
+    PortfolioSnapshot,
+    PositionSnapshot,
+    SymbolSnapshot,
+)
+from invest.runtime.oracle.factory import build_client
+from invest.runtime.oracle.gate_oracle import GateOracle, GateResult
+from invest.runtime.oracle.news import NewsDigest
+from invest.runtime.oracle.news_sources import NewsSource, gather_news, sources_from_config
+from invest.runtime.oracle.store import JsonFileStore, Store
+
+logger = logging.getLogger(__name__)
+
+PRICE_DAYS = 60
+INDICATORS = ("rsi_14", "dist_sma_200", "vol_20", "mom_126", "bb_pos_20")
+
+
+class CycleGate:
+    """Adapter between one account's cycle and its :class:`GateOracle`."""
+
+    def __init__(
+        self,
+        oracle: GateOracle,
+        sources: Sequence[NewsSource] = (),
+        config: OracleConfig | None = None,
+    ) -> None:
+        self.oracle = oracle
+        self.sources = list(sources)
+        self.config = config
+
+    def close(self) -> None:
+        """Close the LLM client's connections."""
+        self.oracle.client.close()
+
+    def review(
+        self,
+        intents: list[OrderIntent],
+        market: Market,
+        t: int,
+        state: AccountState,
+        proposal: Proposal | None,
+        cycle_id: str,
+    ) -> tuple[list[OrderIntent], list[Clamp], dict[str, Any] | None]:
+        """Apply the gate to the buys of ``intents``; sells pass untouched.
+
+        Returns:
+            The intents to send, a clamp per vetoed or shrunk buy, and the
+            explanation record's ``llm`` part (None when there was nothing to review).
+        """
+        buys = {i.symbol: i.notional for i in intents if i.side is Side.BUY and i.notional > 0}
+        if not buys:
+            return intents, [], None
+        ctx = self._context(market, t, state, proposal, list(buys))
+        result = self.oracle.review(buys, ctx, cycle_id=cycle_id)
+        out: list[OrderIntent] = []
+        clamps: list[Clamp] = []
+        for i in intents:
+            if i.side is not Side.BUY or i.symbol not in buys:
+                out.append(i)
+                continue
+            allowed = min(result.allowed.get(i.symbol, Decimal(0)), buys[i.symbol])
+            if allowed <= 0:
+                clamps.append(Clamp("llm_veto", i.symbol, _reason(result, i.symbol, "vetoed")))
+                continue
+            if allowed < buys[i.symbol]:
+                qty = floor_qty(i.quantity * allowed / buys[i.symbol], fractional=True)
+                if i.quantity == i.quantity.to_integral_value():
+                    qty = floor_qty(qty, fractional=False)
+                if qty <= 0:
+                    clamps.append(
+                        Clamp("llm_veto", i.symbol, _reason(result, i.symbol, "shrunk to 0"))
+                    )
+                    continue
+                clamps.append(
+                    Clamp("llm_shrink", i.symbol, _reason(result, i.symbol, f"shrunk to {allowed}"))
+                )
+                i = dataclasses.replace(i, quantity=qty)
+            out.append(i)
+        record = {
+            "status": result.status,
+            "note": result.note,
+            "news": result.news_note,
+            "models": list(result.models),
+            "verdicts": result.explanations(),
+        }
+        return out, clamps, record
+
+    def _context(
+        self,
+        market: Market,
+        t: int,
+        state: AccountState,
+        proposal: Proposal | None,
+        symbols: list[str],
+    ) -> OracleContext:
+        day = market.day(t)
+        # After the close (21:00 UTC is after every NYSE close): news of the session counts.
+        at = datetime.combine(day, time(21, 0), tzinfo=UTC)
+        feats = _features(market)
+        names = list(_feature_names())
+        snaps = {}
+        for s in symbols:
+            j = market.col[s]
+            closes = market.mark[max(0, t - PRICE_DAYS + 1) : t + 1, j]
+            ind = {
+                n: round(float(feats[t, j, names.index(n)]), 4)
+                for n in INDICATORS
+                if n in names and np.isfinite(feats[t, j, names.index(n)])
+            }
+            snaps[s] = SymbolSnapshot(s, tuple(float(c) for c in closes if np.isfinite(c)), ind)
+        news = (
+            gather_news(
+                self.sources, symbols, now=at, config=self.config.news if self.config else None
+            )
+            if self.sources
+            else NewsDigest.empty("no news sources configured")
+        )
+        return OracleContext(
+            cycle_time=at,
+            regime=proposal.regime.value if proposal else "",
+            symbols=snaps,
+            portfolio=_portfolio(market, t, state),
+            news=news,
+        )
+
+
+def _feature_names() -> tuple[str, ...]:
+    from invest.runtime.features import FEATURE_NAMES
+
+    return FEATURE_NAMES
+
+
+def _features(market: Market) -> Any:
+    from invest.runtime.features import compute_features
+
+    return market.derived(("features",), lambda: compute_features(market.close)).values
+
+
+def _portfolio(market: Market, t: int, state: AccountState) -> PortfolioSnapshot:
+    prices = {s: market.price(s, t) for s in state.positions if s in market.col}
+    equity = state.equity(prices)
+    day = market.day(t)
+    positions = []
+    for s, p in state.positions.items():
+        px = prices.get(s, float(p.avg_cost))
+        value = float(p.quantity) * px
+        positions.append(
+            PositionSnapshot(
+                s,
+                Decimal(str(round(value, 2))),
+                value / equity if equity > 0 else 0.0,
+                px / float(p.avg_cost) - 1 if p.avg_cost > 0 else 0.0,
+                (day - p.opened).days,
+            )
+        )
+    dd = equity / state.peak_equity - 1 if state.peak_equity > 0 else 0.0
+    return PortfolioSnapshot(
+        Decimal(str(round(equity, 2))), state.cash, tuple(positions), round(dd, 4)
+    )
+
+
+def _reason(result: GateResult, symbol: str, default: str) -> str:
+    for r in result.records:
+        if r.symbol == symbol:
+            cited = f"; cites {', '.join(r.headlines or r.headline_ids)}" if r.headline_ids else ""
+            return f"{r.verdict} ({r.source}): {r.reason}{cited}"
+    return default
+
+
+def build_cycle_gate(
+    config: OracleConfig,
+    account: str,
+    home: Path,
+    *,
+    now: Callable[[], datetime],
+    replay_only: bool = False,
+    store: Store | None = None,
+) -> CycleGate:
+    """The gate of an account: HTTP client with cache and budget, audit under ``home``.
+
+    Args:
+        config: the account's ``oracle`` section (mode must be ``gate``).
+        account: the account name (budgets and audits are per account).
+        home: the data directory; answers are cached and audited in ``home/oracle``.
+        now: the clock.
+        replay_only: never call the LLM; a prompt not in the cache counts as unavailable
+            (backtests replay cached verdicts and cost nothing).
+        store: cache/audit storage (default: a JSON file store in ``home/oracle``).
+    """
+    store = store or JsonFileStore(home / "oracle")
+    client = build_client(config, store, account=account, now=now, replay_only=replay_only)
+    oracle = GateOracle(
+        config, client, store, account=account, now=now, audit_dir=home / "oracle" / "cycles"
+    )
+    sources = [] if replay_only else sources_from_config(config.news)
+    return CycleGate(oracle, sources, config)

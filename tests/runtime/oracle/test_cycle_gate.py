@@ -1,0 +1,120 @@
+"""The oracle inside the cycle: it only lowers buys, never holds up a sell, replays for free."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from invest.runtime.backtest.runner import BacktestResult, replay
+from invest.runtime.config import parse_config
+from invest.runtime.cycle import AccountRuntime, run_cycle
+from invest.runtime.data.sample import SampleData
+from invest.runtime.domain import AccountState, Position, Side
+from invest.runtime.market import Market
+from invest.runtime.oracle.cycle_gate import build_cycle_gate
+from invest.runtime.oracle.store import MemoryStore
+from tests.runtime.oracle.support import FakeLLMServer, Reply, completion
+
+UNIVERSE = ["AAPL", "MSFT", "KO", "JNJ"]
+
+
+def _now() -> datetime:
+    return datetime(2026, 11, 21, tzinfo=UTC)
+
+
+def _settings(oracle: dict[str, Any]) -> Any:
+    return parse_config(
+        {
+            "accounts": {
+                "gated": {
+                    "universe": UNIVERSE,
+                    "schedule": "30 16 * * fri",
+                    "trend_king": {"top_n": 2},
+                    "oracle": oracle,
+                }
+            }
+        }
+    )
+
+
+def _shrink_everything(body: dict[str, Any]) -> Reply:
+    # Answer for every symbol of the universe; the parser drops the ones not proposed.
+    verdicts = [
+        {"symbol": s, "verdict": "SHRINK", "fraction": 0.5, "reason": "half size"} for s in UNIVERSE
+    ]
+    return completion(json.dumps({"verdicts": verdicts}))
+
+
+def _backtest(settings: Any, tmp: Path, *, replay_only: bool, store: MemoryStore) -> BacktestResult:
+    cfg = settings.account("gated")
+    gate = build_cycle_gate(
+        cfg.oracle, "gated", tmp, now=_now, replay_only=replay_only, store=store
+    )
+    acct = AccountRuntime.build("gated", settings, gate=gate)
+    frame = SampleData().load(acct.symbols(), None, date(2020, 12, 31))
+    try:
+        return replay(acct, Market(frame), date(2019, 1, 2))
+    finally:
+        gate.close()
+
+
+def test_a_backtest_on_cached_verdicts_runs_twice_with_identical_results(tmp_path: Path) -> None:
+    server = FakeLLMServer()
+    server.respond = _shrink_everything
+    server.start()
+    store = MemoryStore()
+    try:
+        settings = _settings({"base_url": server.url, "model": "main", "timeout_s": 2.0})
+        live = _backtest(settings, tmp_path, replay_only=False, store=store)
+    finally:
+        server.stop()
+    calls = len(server.chat_requests)
+    assert calls > 0
+    first = _backtest(settings, tmp_path, replay_only=True, store=store)
+    second = _backtest(settings, tmp_path, replay_only=True, store=store)
+    assert len(server.chat_requests) == calls  # the replays asked nobody
+    for r in (first, second):
+        np.testing.assert_array_equal(r.equity, live.equity)
+        assert r.decisions == live.decisions
+    shrunk = [c for d in live.decisions for c in d["clamps"] if c["rule"] == "llm_shrink"]
+    assert shrunk
+    assert all(d["llm"]["status"] in {"reviewed", "partial"} for d in live.decisions if d["llm"])
+
+
+def test_a_stop_loss_sell_goes_through_while_the_llm_endpoint_is_down(tmp_path: Path) -> None:
+    # Nothing listens on this port: every LLM call fails to connect.
+    settings = _settings(
+        {"base_url": "http://127.0.0.1:9/v1", "model": "main", "timeout_s": 0.3, "max_retries": 0}
+    )
+    cfg = settings.account("gated")
+    gate = build_cycle_gate(cfg.oracle, "gated", tmp_path, now=_now, store=MemoryStore())
+    market = Market(SampleData().load([*UNIVERSE, "SP500"], None, date(2021, 12, 31)))
+    t = len(market) - 1
+    price = market.price("KO", t)
+    state = AccountState("gated", Decimal(5_000))
+    # Bought well above today's price: the stop-loss must fire.
+    state.positions["KO"] = Position("KO", Decimal(10), Decimal(str(price * 1.5)), date(2021, 1, 4))
+    acct = AccountRuntime.build("gated", settings, state=state, gate=gate)
+    acct.strategy.prepare(market)
+    from invest.runtime.backtest.runner import MemorySink
+
+    sink = MemorySink()
+    try:
+        result = run_cycle(acct, market, t, sink)
+    finally:
+        gate.close()
+    sells = [i for i in result.intents if i.side is Side.SELL and i.symbol == "KO"]
+    assert len(sells) == 1
+    assert sells[0].quantity == Decimal(10)
+    assert sells[0].reason.startswith("stop_loss")
+    # New buys follow on_unavailable = "block": none is sent, each with its reason.
+    assert not [i for i in result.intents if i.side is Side.BUY]
+    record = sink.decisions[-1]
+    assert record["llm"] is not None
+    assert record["llm"]["status"] == "abstained"
+    assert any(c["rule"] == "llm_veto" for c in record["clamps"])
