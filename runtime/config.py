@@ -8,6 +8,8 @@ here: they come from the secrets file or the environment (see ``secrets``).
 
 from __future__ import annotations
 
+import copy
+import os
 import re
 import tomllib
 from datetime import date
@@ -245,12 +247,33 @@ def _format_errors(err: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+def _inject_secrets(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """Refuse secrets written in the file; fill LLM API keys from the environment."""
+    accounts = data.get("accounts")
+    if not isinstance(accounts, dict):
+        return data
+    for name, acct in accounts.items():
+        oracle = acct.get("oracle") if isinstance(acct, dict) else None
+        if not isinstance(oracle, dict):
+            continue
+        var = str(oracle.get("api_key_env", "INVEST_LLM_API_KEY"))
+        if "api_key" in oracle:
+            raise ConfigError(
+                f"invalid config {source}:\n  accounts.{name}.oracle.api_key: secrets never go in "
+                f"the config file; put {var}=... in the secrets file (mode 0600) or the environment"
+            )
+        if key := os.environ.get(var):
+            oracle["api_key"] = key
+    return data
+
+
 def parse_config(data: dict[str, Any], source: str = "<dict>") -> Settings:
     """Validate a config mapping.
 
     Raises:
         ConfigError: with one line per bad key path and what is wrong.
     """
+    data = _inject_secrets(copy.deepcopy(data), source)
     try:
         return Settings(**data)
     except ValidationError as e:

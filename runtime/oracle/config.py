@@ -94,7 +94,10 @@ class OracleConfig(BaseModel):
     """Models tried in order when the previous one times out, errors, is rate
     limited past the retries, or answers something that is not JSON."""
     api_key: SecretStr | None = None
-    """Bearer token; from the secrets file or the environment only, never the config file."""
+    """Bearer token. Never in the config file: the loader fills it from the environment
+    variable named by ``api_key_env`` (the engine loads ``secrets.env`` into it)."""
+    api_key_env: str = Field(default="INVEST_LLM_API_KEY", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    """Environment variable holding the API key (set it in ``/etc/invest/secrets.env``)."""
     timeout_s: float = Field(default=90.0, gt=0, le=900)
     """Read timeout of one request (llama-swap may need a while to load a model)."""
     connect_timeout_s: float = Field(default=5.0, gt=0, le=120)
@@ -163,7 +166,10 @@ class OracleConfig(BaseModel):
     @model_validator(mode="after")
     def _check_cross_fields(self) -> OracleConfig:
         if self.provider == "mistral" and self.api_key is None:
-            raise ValueError("provider 'mistral' needs api_key (secrets file or environment)")
+            raise ValueError(
+                f"provider 'mistral' needs an API key: set {self.api_key_env} in the "
+                "secrets file or the environment"
+            )
         priced = self.usd_per_million_input_tokens or self.usd_per_million_output_tokens
         if self.budget_usd_per_day is not None and not priced:
             raise ValueError("budget_usd_per_day needs usd_per_million_*_tokens prices")

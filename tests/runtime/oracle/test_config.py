@@ -33,7 +33,7 @@ def test_config_is_frozen() -> None:
 def test_mistral_defaults_to_its_api_and_needs_a_key() -> None:
     config = OracleConfig(provider="mistral", model="mistral-small-latest", api_key="k")  # type: ignore[arg-type]
     assert config.api_base == MISTRAL_BASE_URL
-    with pytest.raises(ValidationError, match="api_key"):
+    with pytest.raises(ValidationError, match="needs an API key: set INVEST_LLM_API_KEY"):
         OracleConfig(provider="mistral")
 
 

@@ -118,3 +118,22 @@ def test_a_stop_loss_sell_goes_through_while_the_llm_endpoint_is_down(tmp_path: 
     assert record["llm"] is not None
     assert record["llm"]["status"] == "abstained"
     assert any(c["rule"] == "llm_veto" for c in record["clamps"])
+
+
+def test_an_api_key_in_the_config_file_is_refused_and_the_environment_one_is_used(
+    monkeypatch: Any,
+) -> None:
+    import pytest
+
+    from invest.runtime.errors import ConfigError
+
+    oracle = {"provider": "mistral", "api_key": "sk-in-the-file"}
+    with pytest.raises(ConfigError, match="secrets never go in the config file") as exc:
+        _settings(oracle)
+    assert "sk-in-the-file" not in str(exc.value)
+    with pytest.raises(ConfigError, match="set INVEST_LLM_API_KEY"):
+        _settings({"provider": "mistral"})
+    monkeypatch.setenv("INVEST_LLM_API_KEY", "sk-from-env")
+    cfg = _settings({"provider": "mistral"}).account("gated").oracle
+    assert cfg.api_key.get_secret_value() == "sk-from-env"
+    assert "sk-from-env" not in repr(cfg)
