@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--symbols", help="comma-separated symbols (default: all of the source)")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
     sub.add_parser("paths", help="print where config, ledger, cache and packs live")
+    llm = sub.add_parser("llm", help="the LLM oracle")
+    llm.add_subparsers(dest="action", metavar="ACTION", required=True).add_parser(
+        "check", help="probe every configured LLM endpoint"
+    )
+    cmp_ = sub.add_parser("compare", help="compare two accounts from the ledger (A/B models)")
+    cmp_.add_argument("a")
+    cmp_.add_argument("b")
     add_models_commands(sub)
     t = sub.add_parser(
         "train",
@@ -140,6 +147,8 @@ def _handlers() -> dict[str, Handler]:
         "config": commands.config_check,
         "data": commands.data_validate,
         "paths": commands.show_paths,
+        "llm": commands.llm_check,
+        "compare": commands.compare,
         "train": _train,
     }
 

@@ -330,3 +330,39 @@ def show_paths(args: argparse.Namespace, paths: Paths) -> int:
     """``invest paths``."""
     print(paths.describe())
     return 0
+
+
+def llm_check(args: argparse.Namespace, paths: Paths) -> int:
+    """``invest llm check``: probe every configured LLM endpoint through ``/models``."""
+    from invest.runtime.oracle.http_client import HttpLLMClient
+
+    settings = _settings(paths)
+    rows = [(n, a.oracle) for n, a in settings.accounts.items() if a.oracle is not None]
+    if not rows:
+        out.print("no account has an oracle section: nothing to check")
+        return 0
+    failed = 0
+    for name, cfg in rows:
+        assert cfg is not None
+        client = HttpLLMClient(cfg)
+        try:
+            health = client.health()
+        finally:
+            client.close()
+        failed += not health.ok
+        out.print(
+            f"{name}: {cfg.provider} {cfg.api_base} models {', '.join(cfg.models)}: "
+            f"{'OK' if health.ok else 'FAIL'} ({health.detail})",
+            markup=False,
+        )
+    return 1 if failed else 0
+
+
+def compare(args: argparse.Namespace, paths: Paths) -> int:
+    """``invest compare A B``: two accounts from the ledger, side by side."""
+    from invest.runtime.backtest.compare import compare_accounts
+
+    ledger = Ledger(paths.ledger, readonly=True)
+    header, rows = compare_accounts(ledger, args.a, args.b)
+    out.print(_table(f"{args.a} vs {args.b}", header, rows))
+    return 0

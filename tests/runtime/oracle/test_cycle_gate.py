@@ -137,3 +137,28 @@ def test_an_api_key_in_the_config_file_is_refused_and_the_environment_one_is_use
     cfg = _settings({"provider": "mistral"}).account("gated").oracle
     assert cfg.api_key.get_secret_value() == "sk-from-env"
     assert "sk-from-env" not in repr(cfg)
+
+
+def test_llm_check_probes_each_configured_endpoint(
+    tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    from invest.runtime.cli import main
+
+    server = FakeLLMServer()
+    server.start()
+    try:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[accounts.up]\nuniverse = ["AAPL"]\n[accounts.up.oracle]\nbase_url = "{server.url}"\n'
+            'model = "main"\n'
+            '[accounts.down]\nuniverse = ["AAPL"]\n[accounts.down.oracle]\n'
+            'base_url = "http://127.0.0.1:9/v1"\nmodel = "main"\nconnect_timeout_s = 0.5\n'
+        )
+        assert main(["--config", str(config), "llm", "check"]) == 1
+    finally:
+        server.stop()
+    out = capsys.readouterr().out
+    assert "up: openai" in out
+    assert "OK (ok)" in out
+    assert "down: openai" in out
+    assert "FAIL (unreachable" in out

@@ -1,0 +1,75 @@
+"""A/B comparison of two accounts from the ledger: return, drawdown, win rate, veto rate."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from invest.runtime.backtest.metrics import curve_metrics
+from invest.runtime.backtest.runner import _round_trips
+from invest.runtime.domain import Fill, Side
+from invest.runtime.errors import LedgerError
+from invest.runtime.ledger import Ledger
+
+
+def _fills(ledger: Ledger, account: str) -> list[Fill]:
+    from datetime import date
+    from decimal import Decimal
+
+    rows = ledger.db.execute(
+        "SELECT client_order_id, account, symbol, side, quantity, price, fees, day, reason "
+        "FROM fills WHERE account = ? ORDER BY id",
+        [account],
+    ).fetchall()
+    return [
+        Fill(
+            r[0],
+            r[1],
+            r[2],
+            Side(r[3]),
+            Decimal(r[4]),
+            Decimal(r[5]),
+            Decimal(r[6]),
+            date.fromisoformat(r[7]),
+            r[8],
+        )
+        for r in rows
+    ]
+
+
+def _veto_rate(ledger: Ledger, account: str) -> float:
+    reviewed = vetoed = 0
+    for rec in ledger.decisions(account, limit=1_000_000):
+        for v in (rec.get("llm") or {}).get("verdicts", []):
+            reviewed += 1
+            vetoed += str(v.get("verdict", "")).upper() == "VETO"
+    return vetoed / reviewed if reviewed else float("nan")
+
+
+def account_figures(ledger: Ledger, account: str) -> dict[str, float]:
+    """Total return, max drawdown, win rate and LLM veto rate of one account."""
+    if account not in ledger.accounts():
+        raise LedgerError(f"account {account!r} is not in the ledger {ledger.path}")
+    equity = np.array([e for _, e in ledger.equity_curve(account)], dtype=float)
+    m = curve_metrics(equity)
+    trips = _round_trips(_fills(ledger, account))
+    return {
+        "total_return": m.total_return,
+        "max_drawdown": m.max_drawdown,
+        "sharpe": m.sharpe,
+        "win_rate": sum(p > 0 for p in trips) / len(trips) if trips else float("nan"),
+        "veto_rate": _veto_rate(ledger, account),
+        "sessions": float(len(equity)),
+    }
+
+
+def compare_accounts(ledger: Ledger, a: str, b: str) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: each figure for A, for B, and B minus A."""
+    fa, fb = account_figures(ledger, a), account_figures(ledger, b)
+
+    def fmt(key: str, v: float) -> str:
+        if np.isnan(v):
+            return "-"
+        return f"{v:.0f}" if key == "sessions" else f"{v:.2f}" if key == "sharpe" else f"{v:+.1%}"
+
+    rows = [[k, fmt(k, fa[k]), fmt(k, fb[k]), fmt(k, fb[k] - fa[k])] for k in fa]
+    return ["", a, b, "B - A"], rows
