@@ -31,9 +31,9 @@ def explain(rec: dict[str, Any], symbol: str | None = None) -> str:
     if rec.get("targets"):
         lines.append("  targets: " + ", ".join(f"{s} {w:.1%}" for s, w in rec["targets"].items()))
     if rec.get("rl"):
-        lines.append(f"  RL: {rec['rl']}")
+        lines.append("  " + _rl(rec, symbol))
     if rec.get("llm"):
-        lines.append(f"  LLM: {rec['llm']}")
+        lines += ["  " + x for x in _llm(rec["llm"], symbol)]
     for o in rec.get("orders", []):
         if symbol is None or o["symbol"] == symbol:
             lines.append(
@@ -46,3 +46,39 @@ def explain(rec: dict[str, Any], symbol: str | None = None) -> str:
         if symbol is None or s["symbol"] == symbol:
             lines.append(f"  skipped {s['symbol']}: {s['reason']}")
     return "\n".join(lines)
+
+
+def _rl(rec: dict[str, Any], symbol: str | None) -> str:
+    """RL votes: the symbols in play in full, the rest as a count per action."""
+    votes: dict[str, Any] = rec["rl"]
+    if not all(isinstance(v, dict) for v in votes.values()):
+        return f"RL: {votes}"
+    focus = (
+        {symbol}
+        if symbol
+        else set(rec.get("targets", {})) | {o["symbol"] for o in rec.get("orders", [])}
+    )
+    shown = [
+        f"{s} {v.get('action')} {float(v.get('confidence', 0)):.0%} ({'/'.join(v.get('votes', []))})"
+        for s, v in votes.items()
+        if s in focus
+    ]
+    counts: dict[str, int] = {}
+    for v in votes.values():
+        counts[str(v.get("action"))] = counts.get(str(v.get("action")), 0) + 1
+    tally = ", ".join(f"{n} {a}" for a, n in sorted(counts.items()))
+    return "RL votes: " + "; ".join(shown) + (f" [all: {tally}]" if shown else tally)
+
+
+def _llm(llm: dict[str, Any], symbol: str | None) -> list[str]:
+    """The LLM verdicts with their reasons and cited headlines."""
+    out = [f"LLM {llm.get('status', '')}: {llm.get('note') or ''} {llm.get('news') or ''}".rstrip()]
+    for v in llm.get("verdicts", []):
+        if symbol is not None and v.get("symbol") != symbol:
+            continue
+        cited = "; ".join(v.get("headlines") or v.get("headline_ids") or [])
+        out.append(
+            f"  {v.get('symbol')} {v.get('verdict')} ({v.get('source', 'llm')}): {v.get('reason', '')}"
+            + (f" [cites: {cited}]" if cited else "")
+        )
+    return out

@@ -83,7 +83,7 @@ def test_backtest_flags_let_any_universe_run_without_a_config(tmp_path: Path) ->
     assert symbols <= {"AAPL", "MSFT", "KO"}
 
 
-def test_demo_quick_writes_a_ledger_with_both_example_accounts(
+def test_demo_quick_writes_a_ledger_with_every_example_account(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ledger_path = tmp_path / "demo.sqlite"
@@ -92,7 +92,7 @@ def test_demo_quick_writes_a_ledger_with_both_example_accounts(
     assert "trend-daily" in text
     assert "Equal-weight buy&hold" in text
     ledger = Ledger(ledger_path, readonly=True)
-    assert ledger.accounts() == ["defensive-weekly", "trend-daily"]
+    assert ledger.accounts() == ["defensive-weekly", "hybrid-daily", "trend-daily"]
     assert ledger.decisions("trend-daily", 1)[0]["day"] == "2022-12-28"
     assert len(ledger.equity_curve("trend-daily")) == 249  # sample sessions 2022-01-03..2022-12-28
 
@@ -145,7 +145,7 @@ def test_example_config_checks_clean(capsys: pytest.CaptureFixture[str]) -> None
     from invest.runtime.paths import example_config
 
     assert main(["config", "check", str(example_config())]) == 0
-    assert "2 account(s)" in capsys.readouterr().out
+    assert "3 account(s)" in capsys.readouterr().out
 
 
 def test_unknown_symbol_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
