@@ -87,7 +87,7 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
 def _run(config: TrainConfig, out: Path) -> int:
     from .dataset import load_market_arrays
     from .pack import run_pack_step, write_pack
-    from .walkforward import promote, run_folds
+    from .walkforward import promote, run_folds, with_runtime_columns
 
     t0 = time.perf_counter()
     data = load_market_arrays(config.symbols, config.index_symbol)
@@ -98,12 +98,21 @@ def _run(config: TrainConfig, out: Path) -> int:
         hp = best_hyperparameters(config, data, out)
     result = run_folds(config, data, config.test_years, out, hyperparameters=hp)
     promotion = promote(config.promotion, result.summary)
+    # One pack per fold, so the runtime can replay each test year with its own ensemble.
+    fold_packs = {
+        f.year: write_pack(
+            out / "folds" / str(f.year) / "pack", config, data, result, promotion, fold=f.year
+        )
+        for f in result.folds
+    }
+    result = with_runtime_columns(result, config, data.symbols, fold_packs, out)
     pack = write_pack(out / "pack", config, data, result, promotion)
     run_pack_step(pack)
     wall = time.perf_counter() - t0
     for y in result.years:
         print(
-            f"{y.year}: rl_ensemble {y.total_return:+.2%} (Sharpe {y.sharpe:.2f}, "
+            f"{y.year}: trend_king {_pct(result, 'trend_king', y.year)}, hybrid "
+            f"{_pct(result, 'hybrid', y.year)}, rl_ensemble {y.total_return:+.2%} (Sharpe {y.sharpe:.2f}, "
             f"max DD {y.max_drawdown:.1%}), equal-weight B&H {y.equal_weight_bh:+.2%}"
             + (f", index {y.index_bh:+.2%}" if y.index_bh is not None else "")
         )
@@ -113,6 +122,11 @@ def _run(config: TrainConfig, out: Path) -> int:
     print(f"pack: {pack} ({len(result.fold_jobs(result.folds[-1].year))} policies)")
     print(f"wall time: {wall:.1f} s")
     return 0
+
+
+def _pct(result: object, column: str, year: int) -> str:
+    v = getattr(result, "runtime_columns", {}).get(column, {}).get(year)
+    return "n/a" if v is None else f"{v:+.2%}"
 
 
 def main(argv: list[str]) -> int:

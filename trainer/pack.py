@@ -114,8 +114,9 @@ def build_manifest(
     promotion: dict[str, Any],
     files: list[tuple[str, str]],
     created: datetime | None = None,
+    fold: int | None = None,
 ) -> dict[str, Any]:
-    """The manifest of a pack shipping the last fold's policies.
+    """The manifest of a pack shipping one fold's policies (the last fold by default).
 
     Args:
         config: the run's config.
@@ -125,7 +126,7 @@ def build_manifest(
         files: ``(file name, sha256)`` of each shipped policy, in seed order.
         created: timestamp; defaults to now (UTC).
     """
-    last = result.folds[-1]
+    last = result.folds[-1] if fold is None else next(f for f in result.folds if f.year == fold)
     jobs = result.fold_jobs(last.year)
     hp = result.hyperparameters
     policies = [
@@ -184,8 +185,11 @@ def write_pack(
     result: WalkForwardResult,
     promotion: dict[str, Any],
     created: datetime | None = None,
+    fold: int | None = None,
 ) -> Path:
-    """Write the pack atomically (a temporary sibling folder renamed into place).
+    """Write the pack of one fold (the last by default) atomically.
+
+    The files go to a temporary sibling folder renamed into place.
 
     Raises:
         PackError: ``pack_dir`` already holds files.
@@ -198,11 +202,12 @@ def write_pack(
     tmp.chmod(0o755)  # mkdtemp makes it private; the appliance may read it as another user
     try:
         files = []
-        for k, job in enumerate(result.fold_jobs(result.folds[-1].year)):
+        year = result.folds[-1].year if fold is None else fold
+        for k, job in enumerate(result.fold_jobs(year)):
             name = f"policy-{k}.onnx"
             shutil.copyfile(job.onnx, tmp / name)
             files.append((name, sha256_file(tmp / name)))
-        manifest = build_manifest(config, data, result, promotion, files, created)
+        manifest = build_manifest(config, data, result, promotion, files, created, fold=year)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         if pack_dir.exists():
             pack_dir.rmdir()

@@ -17,7 +17,7 @@ import os
 import queue
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,9 @@ class WalkForwardResult:
     hyperparameters: Hyperparameters
     timesteps: int
     seeds: tuple[int, ...]
+    #: Per-year returns of the runtime strategies (``trend_king``, ``hybrid``), filled
+    #: by :func:`with_runtime_columns` from the runtime's own backtester.
+    runtime_columns: dict[str, dict[int, float | None]] = field(default_factory=dict)
 
     def fold_jobs(self, year: int) -> list[JobResult]:
         """Jobs of fold ``year``, by seed."""
@@ -106,12 +109,14 @@ class WalkForwardResult:
     def table(self) -> dict[str, Any]:
         """The manifest's ``walk_forward`` section (metric: total return).
 
-        ``trend_king`` and ``hybrid`` are null here: they are runtime strategies, and the
-        trainer does not import the runtime's backtester (layering); the runtime can
-        fill them by replaying the same years.
+        ``trend_king`` and ``hybrid`` come from :attr:`runtime_columns` (null until
+        :func:`with_runtime_columns` replays each test year through the live cycle).
         """
+        tk = self.runtime_columns.get("trend_king", {})
+        hy = self.runtime_columns.get("hybrid", {})
         rows = [
-            [y.year, None, y.total_return, None, y.index_bh, y.equal_weight_bh] for y in self.years
+            [y.year, tk.get(y.year), y.total_return, hy.get(y.year), y.index_bh, y.equal_weight_bh]
+            for y in self.years
         ]
         return {
             "columns": list(WALK_FORWARD_COLUMNS),
@@ -270,6 +275,33 @@ def run_folds(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "walk_forward.json").write_text(json.dumps(result.table(), indent=2))
     return result
+
+
+def with_runtime_columns(
+    result: WalkForwardResult,
+    config: TrainConfig,
+    symbols: Sequence[str],
+    fold_packs: dict[int, Path],
+    out_dir: Path,
+) -> WalkForwardResult:
+    """Fill the trend_king and hybrid columns by replaying each test year in the runtime.
+
+    hybrid uses each fold's own ensemble, so every figure stays out of sample.
+    """
+    from invest.runtime.backtest.walkforward import strategy_years
+    from invest.runtime.data import open_source
+
+    cols = strategy_years(
+        [y.year for y in result.years],
+        symbols,
+        open_source(config.data),
+        benchmark=config.index_symbol,
+        fold_packs=fold_packs,
+        fills=config.fills.model_dump(mode="json"),
+    )
+    done = replace(result, runtime_columns=cols)
+    (out_dir / "walk_forward.json").write_text(json.dumps(done.table(), indent=2))
+    return done
 
 
 def promote(gate: PromotionGate, summary: dict[str, float]) -> dict[str, Any]:
