@@ -10,12 +10,13 @@ broker differ between callers. There is no ``if backtest`` below.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
+
+import numpy as np
 
 from invest.runtime.brokers.base import Broker
 from invest.runtime.brokers.fills import FillModel
@@ -218,11 +219,15 @@ def _record(
 
 
 def _skipped(acct: AccountRuntime, market: Market, t: int) -> list[dict[str, str]]:
-    out = []
-    for s in acct.config.universe:
-        j = market.col[s]
-        if not market.usable[t, j] and (
-            math.isfinite(market.mark[t, j]) or s in acct.state.positions
-        ):
-            out.append({"symbol": s, "reason": market.why_unusable(s, t)})
-    return out
+    """Universe symbols with an unusable bar at ``t`` (listed already, or held), with why."""
+    universe = acct.config.universe
+    cols = market.derived(("cols", universe), lambda: [market.col[s] for s in universe])
+    # Listed (a price exists) but unusable: precomputed once per Market, read per row.
+    bad = market.derived(
+        ("skip", universe), lambda: ~market.usable[:, cols] & np.isfinite(market.mark[:, cols])
+    )
+    hits = {universe[i] for i in np.flatnonzero(bad[t]).tolist()}
+    hits |= {
+        s for s in acct.state.positions if s in market.col and not market.usable[t, market.col[s]]
+    }
+    return [{"symbol": s, "reason": market.why_unusable(s, t)} for s in sorted(hits)]
