@@ -21,6 +21,8 @@ from invest.runtime.policy.cli import add_models_commands
 logger = logging.getLogger("invest")
 
 Handler = Callable[[argparse.Namespace, Paths], int]
+#: Subcommands that parse their own arguments (their modules are heavy to import).
+DELEGATED = ("train", "robustness")
 
 
 def _add_backtest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -70,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="replay only the last year")
     p.add_argument("--ledger", help="ledger file to write (default: INVEST_HOME/ledger.sqlite)")
     _add_backtest(sub)
+    r = sub.add_parser(
+        "robustness",
+        help="Monte Carlo noise, block bootstrap, a crash and crisis replays",
+        add_help=False,
+    )
+    r.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("run", help="run one cycle of an account now")
     p.add_argument("account")
     p.add_argument("--dry-run", action="store_true", help="decide and print, write nothing")
@@ -136,6 +144,16 @@ def _train(args: argparse.Namespace, paths: Paths) -> int:
     return int(trainer.main(list(args.rest)))
 
 
+def _robustness(args: argparse.Namespace, paths: Paths) -> int:
+    # Its own parser, imported only when used: it pulls in the whole backtester.
+    from invest.runtime.backtest.robustness_cli import add_robustness_command
+
+    parser = argparse.ArgumentParser(prog="invest")
+    add_robustness_command(parser.add_subparsers(dest="command"))
+    ns = parser.parse_args(["robustness", *args.rest])
+    return int(ns.handler(ns, paths))
+
+
 def _handlers() -> dict[str, Handler]:
     from invest.runtime import commands
 
@@ -150,6 +168,7 @@ def _handlers() -> dict[str, Handler]:
         "llm": commands.llm_check,
         "compare": commands.compare,
         "train": _train,
+        "robustness": _robustness,
     }
 
 
@@ -167,9 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``invest`` console script."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "train":
+    if extra and args.command not in DELEGATED:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if args.command == "train":
+    if args.command in DELEGATED:
         args.rest = [*extra, *args.rest]
     _setup_logging(args.debug)
     paths = Paths.resolve(args.config)

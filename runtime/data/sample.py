@@ -13,7 +13,6 @@ from functools import lru_cache
 from importlib import resources
 
 import numpy as np
-import pandas as pd
 
 from invest.runtime.data.frame import BarFrame
 
@@ -27,6 +26,8 @@ SURVIVORSHIP_NOTE = (
 
 @lru_cache(maxsize=1)
 def _load_all() -> BarFrame:
+    import pandas as pd  # lazy: `invest --help` and the TUI should not pay for pandas
+
     pkg = resources.files("invest.runtime.data") / "bundled"
     with resources.as_file(pkg / "sp500_stocks_daily_close.csv.gz") as p:
         stocks = pd.read_csv(p, parse_dates=["Date"], index_col="Date")

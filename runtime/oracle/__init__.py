@@ -13,57 +13,171 @@ Typical wiring for one account::
     result.allowed  # {"AAPL": Decimal("500.00")}
 """
 
-from invest.runtime.oracle.anonymise import CutoffCheck, CutoffOverlap, cutoff_check
-from invest.runtime.oracle.audit import AuditTrail
-from invest.runtime.oracle.budget import BudgetedLLMClient, BudgetStatus, DailyBudget
-from invest.runtime.oracle.cache import CachingLLMClient, prompt_hash
-from invest.runtime.oracle.client import (
-    ChatMessage,
-    ChatRequest,
-    ChatResponse,
-    Health,
-    LLMClient,
-    OfflineLLMClient,
-    Usage,
-)
-from invest.runtime.oracle.config import NewsConfig, OracleConfig, UnavailablePolicy
-from invest.runtime.oracle.context import (
-    OracleContext,
-    PortfolioSnapshot,
-    PositionSnapshot,
-    PreviousDecision,
-    SymbolSnapshot,
-)
-from invest.runtime.oracle.errors import (
-    BudgetExceededError,
-    CacheMissError,
-    LLMAuthError,
-    LLMUnavailableError,
-    NewsUnavailableError,
-    OracleError,
-)
-from invest.runtime.oracle.factory import build_client, build_oracle
-from invest.runtime.oracle.gate import GateOutcome, VerdictRecord, apply_verdicts, vote
-from invest.runtime.oracle.gate_oracle import GateOracle, GateResult
-from invest.runtime.oracle.http_client import HttpLLMClient
-from invest.runtime.oracle.manager import ManagerOracle, ManagerResult, vote_actions
-from invest.runtime.oracle.news import NewsDigest, NewsItem
-from invest.runtime.oracle.news_sources import (
-    NewsSource,
-    RssNewsSource,
-    YFinanceNewsSource,
-    gather_news,
-    sources_from_config,
-)
-from invest.runtime.oracle.schemas import (
-    Action,
-    GateVerdict,
-    MarketAnalysis,
-    MarketRegime,
-    TradeAction,
-    Verdict,
-)
-from invest.runtime.oracle.store import AuditRecord, JsonFileStore, MemoryStore, Store, UsageTotals
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the real names, for type checkers
+    from invest.runtime.oracle.anonymise import (
+        CutoffCheck,
+        CutoffOverlap,
+        cutoff_check,
+    )
+    from invest.runtime.oracle.audit import (
+        AuditTrail,
+    )
+    from invest.runtime.oracle.budget import (
+        BudgetedLLMClient,
+        BudgetStatus,
+        DailyBudget,
+    )
+    from invest.runtime.oracle.cache import (
+        CachingLLMClient,
+        prompt_hash,
+    )
+    from invest.runtime.oracle.client import (
+        ChatMessage,
+        ChatRequest,
+        ChatResponse,
+        Health,
+        LLMClient,
+        OfflineLLMClient,
+        Usage,
+    )
+    from invest.runtime.oracle.config import (
+        NewsConfig,
+        OracleConfig,
+        UnavailablePolicy,
+    )
+    from invest.runtime.oracle.context import (
+        OracleContext,
+        PortfolioSnapshot,
+        PositionSnapshot,
+        PreviousDecision,
+        SymbolSnapshot,
+    )
+    from invest.runtime.oracle.errors import (
+        BudgetExceededError,
+        CacheMissError,
+        LLMAuthError,
+        LLMUnavailableError,
+        NewsUnavailableError,
+        OracleError,
+    )
+    from invest.runtime.oracle.factory import (
+        build_client,
+        build_oracle,
+    )
+    from invest.runtime.oracle.gate import (
+        GateOutcome,
+        VerdictRecord,
+        apply_verdicts,
+        vote,
+    )
+    from invest.runtime.oracle.gate_oracle import (
+        GateOracle,
+        GateResult,
+    )
+    from invest.runtime.oracle.http_client import (
+        HttpLLMClient,
+    )
+    from invest.runtime.oracle.manager import (
+        ManagerOracle,
+        ManagerResult,
+        vote_actions,
+    )
+    from invest.runtime.oracle.news import (
+        NewsDigest,
+        NewsItem,
+    )
+    from invest.runtime.oracle.news_sources import (
+        NewsSource,
+        RssNewsSource,
+        YFinanceNewsSource,
+        gather_news,
+        sources_from_config,
+    )
+    from invest.runtime.oracle.schemas import (
+        Action,
+        GateVerdict,
+        MarketAnalysis,
+        MarketRegime,
+        TradeAction,
+        Verdict,
+    )
+    from invest.runtime.oracle.store import (
+        AuditRecord,
+        JsonFileStore,
+        MemoryStore,
+        Store,
+        UsageTotals,
+    )
+
+# Names resolve on first use (PEP 562): importing the config model must not pull in
+# httpx, feedparser and every oracle module.
+_EXPORTS: dict[str, str] = {
+    "Action": "invest.runtime.oracle.schemas",
+    "AuditRecord": "invest.runtime.oracle.store",
+    "AuditTrail": "invest.runtime.oracle.audit",
+    "BudgetExceededError": "invest.runtime.oracle.errors",
+    "BudgetStatus": "invest.runtime.oracle.budget",
+    "BudgetedLLMClient": "invest.runtime.oracle.budget",
+    "CacheMissError": "invest.runtime.oracle.errors",
+    "CachingLLMClient": "invest.runtime.oracle.cache",
+    "ChatMessage": "invest.runtime.oracle.client",
+    "ChatRequest": "invest.runtime.oracle.client",
+    "ChatResponse": "invest.runtime.oracle.client",
+    "CutoffCheck": "invest.runtime.oracle.anonymise",
+    "CutoffOverlap": "invest.runtime.oracle.anonymise",
+    "DailyBudget": "invest.runtime.oracle.budget",
+    "GateOracle": "invest.runtime.oracle.gate_oracle",
+    "GateOutcome": "invest.runtime.oracle.gate",
+    "GateResult": "invest.runtime.oracle.gate_oracle",
+    "GateVerdict": "invest.runtime.oracle.schemas",
+    "Health": "invest.runtime.oracle.client",
+    "HttpLLMClient": "invest.runtime.oracle.http_client",
+    "JsonFileStore": "invest.runtime.oracle.store",
+    "LLMAuthError": "invest.runtime.oracle.errors",
+    "LLMClient": "invest.runtime.oracle.client",
+    "LLMUnavailableError": "invest.runtime.oracle.errors",
+    "ManagerOracle": "invest.runtime.oracle.manager",
+    "ManagerResult": "invest.runtime.oracle.manager",
+    "MarketAnalysis": "invest.runtime.oracle.schemas",
+    "MarketRegime": "invest.runtime.oracle.schemas",
+    "MemoryStore": "invest.runtime.oracle.store",
+    "NewsConfig": "invest.runtime.oracle.config",
+    "NewsDigest": "invest.runtime.oracle.news",
+    "NewsItem": "invest.runtime.oracle.news",
+    "NewsSource": "invest.runtime.oracle.news_sources",
+    "NewsUnavailableError": "invest.runtime.oracle.errors",
+    "OfflineLLMClient": "invest.runtime.oracle.client",
+    "OracleConfig": "invest.runtime.oracle.config",
+    "OracleContext": "invest.runtime.oracle.context",
+    "OracleError": "invest.runtime.oracle.errors",
+    "PortfolioSnapshot": "invest.runtime.oracle.context",
+    "PositionSnapshot": "invest.runtime.oracle.context",
+    "PreviousDecision": "invest.runtime.oracle.context",
+    "RssNewsSource": "invest.runtime.oracle.news_sources",
+    "Store": "invest.runtime.oracle.store",
+    "SymbolSnapshot": "invest.runtime.oracle.context",
+    "TradeAction": "invest.runtime.oracle.schemas",
+    "UnavailablePolicy": "invest.runtime.oracle.config",
+    "Usage": "invest.runtime.oracle.client",
+    "UsageTotals": "invest.runtime.oracle.store",
+    "Verdict": "invest.runtime.oracle.schemas",
+    "VerdictRecord": "invest.runtime.oracle.gate",
+    "YFinanceNewsSource": "invest.runtime.oracle.news_sources",
+    "apply_verdicts": "invest.runtime.oracle.gate",
+    "build_client": "invest.runtime.oracle.factory",
+    "build_oracle": "invest.runtime.oracle.factory",
+    "cutoff_check": "invest.runtime.oracle.anonymise",
+    "gather_news": "invest.runtime.oracle.news_sources",
+    "prompt_hash": "invest.runtime.oracle.cache",
+    "sources_from_config": "invest.runtime.oracle.news_sources",
+    "vote": "invest.runtime.oracle.gate",
+    "vote_actions": "invest.runtime.oracle.manager",
+}
 
 __all__ = [
     "Action",
@@ -127,3 +241,11 @@ __all__ = [
     "vote",
     "vote_actions",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    return getattr(importlib.import_module(module), name)
