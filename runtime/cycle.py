@@ -130,12 +130,20 @@ def settle(acct: AccountRuntime, market: Market, t: int, sink: Sink) -> list[Fil
 
 
 def run_cycle(
-    acct: AccountRuntime, market: Market, t: int, sink: Sink, *, monitor_only: bool = False
+    acct: AccountRuntime,
+    market: Market,
+    t: int,
+    sink: Sink,
+    *,
+    monitor_only: bool = False,
+    explain: bool = True,
 ) -> RiskResult:
     """Decide and send orders for row ``t``; record the explanation record.
 
     ``monitor_only`` runs the position monitors (stops) without asking the strategy:
     the engine's monitor job and the backtester's non-cycle days use it.
+    ``explain=False`` skips the explanation record (Monte Carlo paths); a retried
+    cycle is then detected by its client order ids alone.
     """
     day = market.day(t).isoformat()
     cycle_id = f"{acct.name}:{day}" + (":monitor" if monitor_only else "")
@@ -158,7 +166,7 @@ def run_cycle(
         result.clamps += clamps
     fresh = [i for i in result.intents if sink.order(i)]  # ledger first: idempotent ids
     acct.broker.submit(fresh, market.day(t))
-    if proposal is not None or result.intents:
+    if explain and (proposal is not None or result.intents):
         sink.decision(_record(acct, market, t, cycle_id, proposal, result, llm))
     return result
 

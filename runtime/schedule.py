@@ -19,6 +19,9 @@ import numpy as np
 import numpy.typing as npt
 from apscheduler.triggers.cron import CronTrigger
 
+#: (cron, tz) -> {(month, day, weekday, days in month): fires}; a pure function, so shared.
+_MEMO: dict[tuple[str, str], dict[tuple[int, int, int, int], bool]] = {}
+
 
 @lru_cache(maxsize=64)
 def _trigger(cron: str, tz: str) -> CronTrigger:
@@ -45,7 +48,7 @@ def _day_matches(trigger: CronTrigger, day: date) -> bool:
 def fires_on(cron: str, tz: str, days: list[date]) -> npt.NDArray[np.bool_]:
     """True for each day of ``days`` on which ``cron`` fires (in timezone ``tz``)."""
     trig = _trigger(cron, tz)
-    memo: dict[tuple[int, int, int, int], bool] = {}
+    memo = _MEMO.setdefault((cron, tz), {})
     out = np.zeros(len(days), dtype=bool)
     for i, d in enumerate(days):
         key = (d.month, d.day, d.weekday(), calendar.monthrange(d.year, d.month)[1])

@@ -109,9 +109,11 @@ class Job:
         """A fresh account: new strategy, risk engine, paper broker and state."""
         return AccountRuntime.build(self.account, self.settings, packs_dir=self.packs_dir)
 
-    def replay(self, frame: BarFrame, start: date | None = None) -> BacktestResult:
+    def replay(
+        self, frame: BarFrame, start: date | None = None, explain: bool = True
+    ) -> BacktestResult:
         """The real replay of a fresh account over ``frame`` from ``start`` (default: the job's)."""
-        return replay(self.runtime(), Market(frame), start or self.start, self.tz)
+        return replay(self.runtime(), Market(frame), start or self.start, self.tz, explain=explain)
 
 
 def default_window(
@@ -319,7 +321,8 @@ def run_path(
     kind: NoiseKind = "uniform",
 ) -> tuple[float, ...]:
     """Replay path ``path``: a fresh account on the noisy frame, through the real cycle."""
-    return path_row(job.replay(noisy_frame(frame, seed, path, amplitude, kind)))
+    # Paths need only the equity curve: no explanation records (same decisions).
+    return path_row(job.replay(noisy_frame(frame, seed, path, amplitude, kind), explain=False))
 
 
 _WORKER: dict[str, Any] = {}

@@ -155,6 +155,7 @@ def replay(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
     mirror: Sink | None = None,
+    explain: bool = True,
 ) -> BacktestResult:
     """Replay ``market`` from ``start`` through its last row with the live cycle.
 
@@ -166,6 +167,8 @@ def replay(
         progress: called with (done, total) about 100 times.
         cancelled: polled as often; True stops the replay early (partial result).
         mirror: a second sink that receives every record (the ledger, for the demo).
+        explain: build explanation records; Monte Carlo paths, which only need the
+            equity curve, skip them (the decisions themselves are unchanged).
     """
     t0 = time.perf_counter()
     lo = 0 if start is None else int(np.searchsorted(market.dates, np.datetime64(start, "D")))
@@ -182,7 +185,7 @@ def replay(
     step = max(n // 100, 1)
     for i, t in enumerate(range(lo, len(market))):
         settle(acct, market, t, sink)
-        run_cycle(acct, market, t, sink, monitor_only=not scheduled[i])
+        run_cycle(acct, market, t, sink, monitor_only=not scheduled[i], explain=explain)
         equity[i] = mark(acct, market, t, sink)
         cash[i] = float(acct.state.cash)
         if progress and i % step == 0:
