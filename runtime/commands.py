@@ -25,6 +25,7 @@ from invest.runtime.ledger import Ledger, LedgerSink
 from invest.runtime.oracle.cycle_gate import CycleGate
 from invest.runtime.paths import Paths, example_config
 from invest.runtime.policy.state import LedgerStateStore, MemoryStateStore
+from invest.runtime.strategies.base import Strategy
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -173,7 +174,13 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
     else:
         settings, name = _adhoc_settings(args, settings, source)
     gate = _gate(settings, name, paths, args.oracle)
-    acct = AccountRuntime.build(name, settings, packs_dir=paths.packs, gate=gate)
+    acct = AccountRuntime.build(
+        name,
+        settings,
+        packs_dir=paths.packs,
+        gate=gate,
+        strategy=_strategy(settings, name, paths, args.oracle),
+    )
     try:
         r = _replay(acct, source, start, end, settings.engine.timezone)
     finally:
@@ -204,13 +211,43 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
 def _gate(settings: Settings, name: str, paths: Paths, mode: str) -> CycleGate | None:
     """The account's LLM gate, or None (no oracle configured, or ``--oracle off``)."""
     cfg = settings.account(name).oracle
-    if cfg is None or mode == "off":
+    if cfg is None or mode == "off" or cfg.mode != "gate":
         return None
     from invest.runtime.clock import SystemClock
     from invest.runtime.oracle.cycle_gate import build_cycle_gate
 
     return build_cycle_gate(
         cfg, name, paths.home, now=SystemClock().now, replay_only=mode == "replay"
+    )
+
+
+def _strategy(
+    settings: Settings, name: str, paths: Paths, mode: str, ledger: Ledger | None = None
+) -> Strategy | None:
+    """The llm_manager strategy of an account (it needs the ledger and the clock), else None."""
+    cfg = settings.account(name)
+    if cfg.strategy != "llm_manager":
+        return None
+    if mode == "off":
+        raise ConfigError(f"accounts.{name}: llm_manager needs its LLM (--oracle live or replay)")
+    from invest.runtime.clock import SystemClock
+    from invest.runtime.oracle.ledger_store import LedgerOracleStore
+    from invest.runtime.oracle.research import load_watchlist
+    from invest.runtime.strategies.llm_manager import build_llm_manager, past_decisions
+
+    research = paths.home / "research"
+    wl = cfg.watchlist
+    return build_llm_manager(
+        cfg,
+        name,
+        paths.home,
+        now=SystemClock().now,
+        replay_only=mode == "replay",
+        store=LedgerOracleStore(ledger.db, readonly=ledger.readonly) if ledger else None,
+        history=(lambda d: past_decisions(ledger.decisions(name, 200), before=d))
+        if ledger
+        else None,
+        watchlist=(lambda d: load_watchlist(research, wl, as_of=d)) if wl else None,
     )
 
 
@@ -251,7 +288,12 @@ def _run_one(name: str, settings: Settings, paths: Paths, dry_run: bool) -> None
         packs_dir=paths.packs,
         state_store=store,
         gate=_gate(settings, name, paths, "live"),
+        strategy=_strategy(settings, name, paths, "live", ledger if known else None),
     )
+    if ledger is not None and known:
+        from invest.runtime.oracle.ledger_store import load_exit_plans
+
+        acct.state.exit_plans = load_exit_plans(ledger.db, name)
     market = load_market(source, acct, None)
     acct.strategy.prepare(market)
     t = len(market) - 1
@@ -267,6 +309,9 @@ def _run_one(name: str, settings: Settings, paths: Paths, dry_run: bool) -> None
             result = run_cycle(acct, market, t, lsink)
             mark(acct, market, t, lsink)
             ledger.save_state(acct.state, market.day(t).isoformat())
+            from invest.runtime.oracle.ledger_store import save_exit_plans
+
+            save_exit_plans(ledger.db, name, acct.state.exit_plans)
         recs = ledger.decisions(name, 1)
     day = market.day(t).isoformat()
     text = (

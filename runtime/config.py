@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from invest.runtime.errors import ConfigError
 from invest.runtime.oracle.config import OracleConfig
+from invest.runtime.oracle.research import ResearchConfig
 from invest.runtime.policy.params import RLParams
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -117,8 +118,8 @@ class TrendKingParams(_Frozen):
 class AccountConfig(_Frozen):
     """One virtual, paper or live portfolio."""
 
-    strategy: Literal["trend_king", "rl_ensemble", "hybrid"] = "trend_king"
-    """Decision logic: trend_king (rules), rl_ensemble (the model pack's policies vote), hybrid (trend_king with an RL veto). The RL strategies step their policies once per cycle: give them a daily schedule."""
+    strategy: Literal["trend_king", "rl_ensemble", "hybrid", "llm_manager"] = "trend_king"
+    """Decision logic: trend_king (rules), rl_ensemble (the model pack's policies vote), hybrid (trend_king with an RL veto), llm_manager (the LLM decides trades; the risk engine clamps them; needs an oracle section with mode = "manager"). The RL strategies step their policies once per cycle: give them a daily schedule."""
     universe: tuple[str, ...] = Field(min_length=1)
     """Symbols the strategy may hold."""
     benchmark: str = "SP500"
@@ -139,6 +140,22 @@ class AccountConfig(_Frozen):
     """RL ensemble parameters (rl_ensemble and hybrid)."""
     oracle: OracleConfig | None = None
     """LLM oracle (gate mode): may veto or shrink this account's buys. None: no LLM."""
+    watchlist: str | None = None
+    """Name of a research watchlist (a [research.NAME] section): its newest symbols join the universe's candidates."""
+
+    @model_validator(mode="after")
+    def _manager_needs_an_oracle(self) -> AccountConfig:
+        if self.strategy == "llm_manager" and (
+            self.oracle is None or self.oracle.mode != "manager"
+        ):
+            raise ValueError('strategy "llm_manager" needs an oracle section with mode = "manager"')
+        if (
+            self.strategy != "llm_manager"
+            and self.oracle is not None
+            and self.oracle.mode == "manager"
+        ):
+            raise ValueError('oracle mode "manager" needs strategy = "llm_manager"')
+        return self
 
     @field_validator("universe")
     @classmethod
@@ -188,6 +205,8 @@ class Settings(BaseSettings):
     """Extra or overriding risk profiles, by name."""
     accounts: dict[str, AccountConfig] = Field(default_factory=dict)
     """Accounts by name (lowercase letters, digits, - and _)."""
+    research: dict[str, ResearchConfig] = Field(default_factory=dict)
+    """Research watchlists by name: a daily screen + LLM ranking that accounts subscribe to."""
 
     @classmethod
     def settings_customise_sources(
@@ -207,6 +226,10 @@ class Settings(BaseSettings):
             if not _NAME.match(name):
                 raise ValueError(
                     f"account name {name!r} must be lowercase letters, digits, '-' or '_'"
+                )
+            if acct.watchlist is not None and acct.watchlist not in self.research:
+                raise ValueError(
+                    f"accounts.{name}.watchlist: no research section named {acct.watchlist!r}"
                 )
             if acct.risk not in self.all_risk_profiles():
                 known = ", ".join(sorted(self.all_risk_profiles()))
@@ -249,17 +272,20 @@ def _format_errors(err: ValidationError, source: str) -> str:
 
 def _inject_secrets(data: dict[str, Any], source: str) -> dict[str, Any]:
     """Refuse secrets written in the file; fill LLM API keys from the environment."""
-    accounts = data.get("accounts")
-    if not isinstance(accounts, dict):
-        return data
-    for name, acct in accounts.items():
+    sections = [
+        (f"{group}.{name}", entry)
+        for group in ("accounts", "research")
+        if isinstance(data.get(group), dict)
+        for name, entry in data[group].items()
+    ]
+    for name, acct in sections:
         oracle = acct.get("oracle") if isinstance(acct, dict) else None
         if not isinstance(oracle, dict):
             continue
         var = str(oracle.get("api_key_env", "INVEST_LLM_API_KEY"))
         if "api_key" in oracle:
             raise ConfigError(
-                f"invalid config {source}:\n  accounts.{name}.oracle.api_key: secrets never go in "
+                f"invalid config {source}:\n  {name}.oracle.api_key: secrets never go in "
                 f"the config file; put {var}=... in the secrets file (mode 0600) or the environment"
             )
         if key := os.environ.get(var):

@@ -85,6 +85,8 @@ class AccountRuntime:
     broker: Broker
     state: AccountState
     gate: Gate | None = None
+    #: Symbols of the subscribed research watchlist(s) to load with the universe.
+    watchlist: tuple[str, ...] = ()
 
     @classmethod
     def build(
@@ -97,6 +99,7 @@ class AccountRuntime:
         packs_dir: Path | None = None,
         state_store: StateStore | None = None,
         gate: Gate | None = None,
+        strategy: Strategy | None = None,
     ) -> AccountRuntime:
         """Assemble an account from config: paper broker, fresh or persisted state and open orders."""
         cfg = settings.account(name)
@@ -104,7 +107,7 @@ class AccountRuntime:
         return cls(
             name=name,
             config=cfg,
-            strategy=build_strategy(cfg, packs_dir=packs_dir, state_store=state_store),
+            strategy=strategy or build_strategy(cfg, packs_dir=packs_dir, state_store=state_store),
             risk=RiskEngine(name, settings.risk_for(name), fills),
             broker=PaperBroker(fills, pending),
             state=state or AccountState(name, money(cfg.cash)),
@@ -115,7 +118,7 @@ class AccountRuntime:
         """Every symbol this account reads: universe, benchmark, regime index, defensive assets."""
         tk = self.config.trend_king
         extra = (self.config.benchmark, tk.regime_symbol or self.config.benchmark, *tk.defensive)
-        return tuple(dict.fromkeys((*self.config.universe, *extra)))
+        return tuple(dict.fromkeys((*self.config.universe, *self.watchlist, *extra)))
 
 
 def settle(acct: AccountRuntime, market: Market, t: int, sink: Sink) -> list[Fill]:
@@ -164,6 +167,14 @@ def run_cycle(
             result.intents, market, t, acct.state, proposal, cycle_id
         )
         result.clamps += clamps
+    if proposal is not None:
+        # Exits a strategy set for its buys (the LLM manager's stops) land on the position
+        # when the buy fills; only buys actually sent get one.
+        acct.state.plan_exits(
+            proposal.extra.get("exits", {}),
+            [i.symbol for i in result.intents if i.side is Side.BUY],
+        )
+        llm = llm or proposal.extra.get("llm")
     fresh = [i for i in result.intents if sink.order(i)]  # ledger first: idempotent ids
     acct.broker.submit(fresh, market.day(t))
     if explain and (proposal is not None or result.intents):

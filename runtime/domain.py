@@ -8,6 +8,7 @@ converts at the edges.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
@@ -123,6 +124,52 @@ class Position:
     time_stop_days: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ExitPlan:
+    """Exit levels a strategy wants on a position it is buying (the LLM manager's stops).
+
+    ``None`` keeps the risk profile's level. Fractions: ``stop_loss_pct=0.08`` sells
+    8% below the average cost. The position monitors enforce them once the buy fills.
+    """
+
+    stop_loss_pct: float | None = None
+    take_profit_pct: float | None = None
+    time_stop_days: int | None = None
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> ExitPlan:
+        """Read ``{stop_loss_pct, take_profit_pct, time_stop_days}``; absent keys are None.
+
+        Raises:
+            ValueError: a level out of range (stop not in (0, 1), take profit or days <= 0).
+        """
+        sl, tp, days = (
+            raw.get("stop_loss_pct"),
+            raw.get("take_profit_pct"),
+            raw.get("time_stop_days"),
+        )
+        plan = cls(
+            None if sl is None else float(sl),
+            None if tp is None else float(tp),
+            None if days is None else int(days),
+        )
+        if plan.stop_loss_pct is not None and not 0 < plan.stop_loss_pct < 1:
+            raise ValueError(f"stop_loss_pct must be in (0, 1), not {plan.stop_loss_pct}")
+        if plan.take_profit_pct is not None and not plan.take_profit_pct > 0:
+            raise ValueError(f"take_profit_pct must be > 0, not {plan.take_profit_pct}")
+        if plan.time_stop_days is not None and plan.time_stop_days <= 0:
+            raise ValueError(f"time_stop_days must be > 0, not {plan.time_stop_days}")
+        return plan
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        """Plain dict (for ``Proposal.extra["exits"]`` and the ledger)."""
+        return {
+            "stop_loss_pct": self.stop_loss_pct,
+            "take_profit_pct": self.take_profit_pct,
+            "time_stop_days": self.time_stop_days,
+        }
+
+
 @dataclass(slots=True)
 class AccountState:
     """Cash and positions of one account. Positions always equal the sum of fills."""
@@ -134,6 +181,24 @@ class AccountState:
     peak_equity: float = 0.0
     realised_pnl: Decimal = Decimal(0)
     brake: bool = False  # drawdown brake engaged (see risk.rules.drawdown_brake)
+    #: Exits to attach to a symbol's position when its next buy fills (see :meth:`plan_exits`).
+    exit_plans: dict[str, ExitPlan] = field(default_factory=dict)
+
+    def plan_exits(self, exits: Mapping[str, Mapping[str, Any]], bought: Iterable[str]) -> None:
+        """Remember the exits of ``exits`` (symbol -> levels) for the symbols being bought.
+
+        Called by the cycle with ``Proposal.extra["exits"]`` and the symbols of the
+        buy intents it sends. A plan waits for the buy's fill; a plan with bad
+        levels is ignored (the profile's levels apply).
+        """
+        for sym in bought:
+            raw = exits.get(sym)
+            if raw is None:
+                continue
+            try:
+                self.exit_plans[sym] = ExitPlan.from_dict(raw)
+            except (TypeError, ValueError):
+                self.exit_plans.pop(sym, None)
 
     def apply_fill(self, fill: Fill) -> None:
         """Apply one fill to cash and positions.
@@ -151,13 +216,18 @@ class AccountState:
                 )
             self.cash = new_cash
             if pos is None:
-                self.positions[fill.symbol] = Position(
+                pos = self.positions[fill.symbol] = Position(
                     fill.symbol, fill.quantity, fill.price, fill.day
                 )
             else:
                 total = pos.quantity + fill.quantity
                 pos.avg_cost = (pos.avg_cost * pos.quantity + fill.price * fill.quantity) / total
                 pos.quantity = total
+            plan = self.exit_plans.pop(fill.symbol, None)
+            if plan is not None:  # the latest buy's plan sets the position's exits
+                pos.stop_loss_pct = plan.stop_loss_pct
+                pos.take_profit_pct = plan.take_profit_pct
+                pos.time_stop_days = plan.time_stop_days
             return
         if pos is None or fill.quantity > pos.quantity:
             held = pos.quantity if pos else 0

@@ -107,4 +107,80 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (account, symbol, policy, day)
     );
     """,
+    # 3: the engine (invest.runtime.engine): the engine-wide halt state, the heartbeat, each
+    # account's engine bookkeeping (pause, failures in a row, last cycle, last reconciliation,
+    # the equity peak of the drawdown trip, re-based by a resume) and the last price of each
+    # holding (for positions and P&L in status replies).
+    """
+    CREATE TABLE engine_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        halt TEXT NOT NULL DEFAULT 'ACTIVE',
+        reason TEXT NOT NULL DEFAULT '',
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE engine_heartbeat (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        pid INTEGER NOT NULL,
+        version TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        beat_at TEXT NOT NULL,
+        clock_at TEXT NOT NULL,
+        stopped_at TEXT
+    );
+    CREATE TABLE engine_accounts (
+        account TEXT PRIMARY KEY,
+        paused INTEGER NOT NULL DEFAULT 0,
+        errors INTEGER NOT NULL DEFAULT 0,
+        data_outages INTEGER NOT NULL DEFAULT 0,
+        broker_outages INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        last_cycle_at TEXT,
+        last_cycle_id TEXT,
+        synced_at TEXT,
+        trip_peak REAL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE marks (
+        account TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        day TEXT NOT NULL,
+        price REAL NOT NULL,
+        PRIMARY KEY (account, symbol)
+    );
+    """,
+    # 4: the LLM oracle (invest.runtime.oracle.ledger_store): answers cached by prompt hash,
+    # the audit trail of every prompt, response, parse result and verdict, tokens and cost per
+    # account and day; and the exits the LLM manager set for buys that have not filled yet.
+    """
+    CREATE TABLE llm_cache (
+        key TEXT PRIMARY KEY,
+        json TEXT NOT NULL,
+        created TEXT NOT NULL
+    );
+    CREATE TABLE llm_audit (
+        id INTEGER PRIMARY KEY,
+        cycle_id TEXT NOT NULL,
+        account TEXT NOT NULL,
+        ts TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        json TEXT NOT NULL
+    );
+    CREATE INDEX llm_audit_cycle ON llm_audit(cycle_id, id);
+    CREATE INDEX llm_audit_account ON llm_audit(account, id);
+    CREATE TABLE llm_usage (
+        account TEXT NOT NULL,
+        day TEXT NOT NULL,
+        tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (account, day)
+    );
+    CREATE TABLE exit_plans (
+        account TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        stop_loss_pct REAL,
+        take_profit_pct REAL,
+        time_stop_days INTEGER,
+        PRIMARY KEY (account, symbol)
+    );
+    """,
 )

@@ -44,6 +44,7 @@ class Ledger:
 
     def __init__(self, path: Path | str, *, now: Now = _utcnow, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.readonly = readonly
         self._now = now
         try:
             if readonly:

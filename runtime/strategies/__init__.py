@@ -13,7 +13,7 @@ from invest.runtime.strategies.trend_king import TrendKing
 
 __all__ = ["STRATEGIES", "Hybrid", "RLEnsemble", "Strategy", "TrendKing", "build_strategy"]
 
-STRATEGIES = ("trend_king", "rl_ensemble", "hybrid")
+STRATEGIES = ("trend_king", "rl_ensemble", "hybrid", "llm_manager")
 
 
 def build_strategy(
@@ -23,7 +23,17 @@ def build_strategy(
 
     Raises:
         PolicyPackError: an RL strategy's pack is missing, tampered or for another feature spec.
+        ConfigError: ``llm_manager``, which needs the account's name, data directory and
+            clock: build it with ``strategies.llm_manager.build_llm_manager`` and pass it to
+            ``AccountRuntime.build(strategy=...)``.
     """
+    if cfg.strategy == "llm_manager":
+        from invest.runtime.errors import ConfigError
+
+        raise ConfigError(
+            "llm_manager is built with build_llm_manager(cfg, name, home, now=...) "
+            "and passed to AccountRuntime.build(strategy=...)"
+        )
     if cfg.strategy == "trend_king":
         return TrendKing(cfg.trend_king, cfg.universe, cfg.benchmark)
     from invest.runtime.policy.pack import load_pack, resolve_pack
