@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--symbols", help="comma-separated symbols (default: all of the source)")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
     sub.add_parser("paths", help="print where config, ledger, cache and packs live")
+    web = sub.add_parser("web", help="serve the TUI in a browser (textual-serve)")
+    web.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
+    web.add_argument("--port", type=int, default=8000)
     llm = sub.add_parser("llm", help="the LLM oracle")
     llm.add_subparsers(dest="action", metavar="ACTION", required=True).add_parser(
         "check", help="probe every configured LLM endpoint"
@@ -154,6 +157,12 @@ def _robustness(args: argparse.Namespace, paths: Paths) -> int:
     return int(ns.handler(ns, paths))
 
 
+def _web(args: argparse.Namespace, paths: Paths) -> int:
+    # importlib keeps textual out of invest.runtime's import graph (layering contract).
+    web = importlib.import_module("invest.tui.web")
+    return int(web.main(paths, args.host, args.port))
+
+
 def _handlers() -> dict[str, Handler]:
     from invest.runtime import commands
 
@@ -169,6 +178,7 @@ def _handlers() -> dict[str, Handler]:
         "compare": commands.compare,
         "train": _train,
         "robustness": _robustness,
+        "web": _web,
     }
 
 

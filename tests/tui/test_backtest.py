@@ -1,0 +1,96 @@
+"""The backtest screen: run to the end, cancel, save, and report bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from textual.widgets import DataTable, Input, Label, ProgressBar, Select
+
+from .conftest import settle
+
+pytestmark = pytest.mark.anyio
+
+
+async def _screen(app, pilot, target: str, start: str):
+    await settle(pilot)
+    await pilot.press("b")
+    await settle(pilot)
+    screen = app.screen
+    screen.query_one("#bt-target", Select).value = target
+    screen.query_one("#bt-data", Select).value = "sample"
+    screen.query_one("#bt-start", Input).value = start
+    return screen
+
+
+def _status(screen) -> str:
+    return str(screen.query_one("#bt-status", Label).content)
+
+
+async def test_a_short_backtest_runs_to_the_end_and_saves_its_folder(make_app, tmp_path) -> None:
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await _screen(app, pilot, "account:trend-daily", "2022-06-01")
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert _status(screen).startswith("done: trend-daily")
+        assert screen.query_one("#bt-progress", ProgressBar).percentage == 1.0
+        metrics = screen.query_one("#bt-metrics", DataTable)
+        assert [str(c.label) for c in metrics.columns.values()] == [
+            "Metric",
+            "trend-daily",
+            "Index buy&hold",
+            "Equal-weight buy&hold",
+        ]
+        assert metrics.row_count == 11
+        proposed = screen.query_one("#bt-out", Input).value
+        assert proposed.endswith("backtests/trend-daily-20221229-170000")
+        screen.query_one("#bt-out", Input).value = str(tmp_path / "out")
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        assert _status(screen).startswith("saved 4 files")
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["account"] == "trend-daily"
+    assert report["start"] == "2022-06-01"
+    assert report["params"]["source"] == "tui"
+    for name in ("equity.csv", "trades.csv", "decisions.jsonl"):
+        assert (tmp_path / "out" / name).is_file()
+
+
+async def test_a_strategy_runs_on_every_symbol_of_the_source(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await _screen(app, pilot, "strategy:trend_king", "2022-10-03")
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert _status(screen).startswith("done: trend-king")
+
+
+async def test_a_long_backtest_can_be_cancelled_and_keeps_its_partial_result(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await _screen(app, pilot, "account:trend-daily", "1991-01-02")
+        screen.action_run()  # pilot.press would wait for the whole replay
+        bar = screen.query_one("#bt-progress", ProgressBar)
+        for _ in range(3000):
+            if (bar.progress or 0) > 0:
+                break
+            await asyncio.sleep(0.01)
+        assert screen.active_bindings["escape"].enabled
+        await pilot.press("escape")
+        await settle(pilot)
+        assert _status(screen).startswith("CANCELLED, partial result: trend-daily")
+        assert 0 < len(screen.result.days) < 8000
+        assert not screen.active_bindings["escape"].enabled
+
+
+async def test_a_bad_date_is_reported_without_running(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await _screen(app, pilot, "account:trend-daily", "2022-13-45")
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert _status(screen).startswith("failed:")
+        assert "start" in _status(screen)
+        assert screen.result is None

@@ -1,0 +1,100 @@
+"""Slow extras computed after the ledger rows are on screen: benchmark returns and
+curves, position marks, risk-profile stops and the next scheduled cycle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from invest.runtime.paths import Paths
+
+from .ledger import AccountDetail, AccountSummary
+from .market import account_prices, benchmark_curve, benchmark_return
+from .schedule import engine_timezone, next_cycle
+from .settings import engine_value, stop_loss_pct
+
+
+@dataclass(frozen=True, slots=True)
+class Extras:
+    """Per-account extras of the overview."""
+
+    bench_return: float | None = None
+    next_cycle: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountExtras:
+    """Extras of the account screen."""
+
+    bench_curve: list[float] | None = None
+    marks: dict[str, float] = field(default_factory=dict)
+    estimated: frozenset[str] = frozenset()
+    default_stop: float | None = None
+    next_cycle: datetime | None = None
+    bench_return: float | None = None
+
+
+def _next(summary: AccountSummary, tz: str, now: datetime) -> datetime | None:
+    try:
+        return next_cycle(summary.info.schedule, tz, now)
+    except Exception:  # a calendar out of range or an odd cron must not hide the row
+        return None
+
+
+def overview_extras(
+    summaries: list[AccountSummary], paths: Paths, now: datetime
+) -> dict[str, Extras]:
+    """Benchmark return over each account's history and its next cycle."""
+    tz = engine_timezone(paths)
+    data = engine_value(paths, "data", "sample")
+    out = {}
+    for s in summaries:
+        bench = None
+        if s.first_day and s.last_day:
+            prices = account_prices(s.info, data, [], s.first_day, s.last_day, paths.cache)
+            bench = benchmark_return(prices, s.info.benchmark, s.first_day, s.last_day)
+        out[s.name] = Extras(bench, _next(s, tz, now))
+    return out
+
+
+def _estimated_marks(detail: AccountDetail) -> dict[str, float]:
+    """Marks implied by the latest record's weights (weight x equity / quantity)."""
+    if not detail.decisions:
+        return {}
+    rec = detail.decisions[0]
+    weights, equity = rec.get("weights") or {}, float(rec.get("equity") or 0)
+    out = {}
+    for p in detail.positions:
+        w = weights.get(p.symbol)
+        if isinstance(w, int | float) and p.quantity:
+            out[p.symbol] = w * equity / p.quantity
+    return out
+
+
+def account_extras(detail: AccountDetail, paths: Paths, now: datetime) -> AccountExtras:
+    """Benchmark curve, position marks (estimated where no offline prices exist), stops."""
+    s = detail.summary
+    data = engine_value(paths, "data", "sample")
+    prices = None
+    if s.first_day and s.last_day:
+        symbols = [p.symbol for p in detail.positions]
+        prices = account_prices(s.info, data, symbols, s.first_day, s.last_day, paths.cache)
+    marks: dict[str, float] = dict(detail.marks)  # the engine's own last prices come first
+    as_of = s.last_day or now.date().isoformat()
+    for p in detail.positions:
+        px = prices.asof(p.symbol, as_of) if prices is not None else None
+        if px is not None and p.symbol not in marks:
+            marks[p.symbol] = px
+    estimated = {k: v for k, v in _estimated_marks(detail).items() if k not in marks}
+    marks.update(estimated)
+    bench = None
+    if s.first_day and s.last_day:
+        bench = benchmark_return(prices, s.info.benchmark, s.first_day, s.last_day)
+    return AccountExtras(
+        bench_curve=benchmark_curve(prices, s.info.benchmark, detail.curve),
+        marks=marks,
+        estimated=frozenset(estimated),
+        default_stop=stop_loss_pct(paths, s.info.risk),
+        next_cycle=_next(s, engine_timezone(paths), now),
+        bench_return=bench,
+    )

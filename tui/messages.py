@@ -1,0 +1,141 @@
+"""Messages that workers post to screens (one place, like posting and harlequin).
+
+Thread workers never touch widgets: they post one of these, and the screen's
+handler updates its widgets on the event loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textual.message import Message
+
+from .data.engine import EngineStatus
+from .data.enrich import AccountExtras, Extras
+from .data.ledger import AccountDetail, AccountSummary
+from .data.logs import LogLine
+
+
+@dataclass
+class EngineStatusChanged(Message):
+    """The engine answered a ping (or did not)."""
+
+    status: EngineStatus
+
+
+@dataclass
+class ControlFinished(Message):
+    """A steering request came back (or failed)."""
+
+    op: str
+    account: str | None
+    ok: bool
+    text: str
+
+
+@dataclass
+class LedgerFailed(Message):
+    """The ledger could not be read."""
+
+    error: str
+
+
+@dataclass
+class OverviewLoaded(Message):
+    """Fresh overview rows from the ledger, and the latest decisions that placed orders."""
+
+    summaries: list[AccountSummary]
+    recent: list[dict[str, Any]]
+
+
+@dataclass
+class OverviewEnriched(Message):
+    """Benchmark returns and next cycles, computed after the rows."""
+
+    extras: dict[str, Extras]
+    tz: str
+
+
+@dataclass
+class AccountLoaded(Message):
+    """Fresh account data from the ledger."""
+
+    detail: AccountDetail
+
+
+@dataclass
+class AccountEnriched(Message):
+    """Benchmark curve, marks and stops of the account shown."""
+
+    extras: AccountExtras
+    tz: str
+
+
+@dataclass
+class BacktestTargets(Message):
+    """Accounts and strategies the backtest screen offers."""
+
+    choices: list[tuple[str, str]]
+
+
+@dataclass
+class BacktestProgress(Message):
+    """Replay progress."""
+
+    done: int
+    total: int
+
+
+@dataclass
+class BacktestFinished(Message):
+    """A replay ended (``cancelled``: stopped early, the result is partial).
+
+    The metrics table and chart series are computed in the worker too.
+    """
+
+    result: Any
+    cancelled: bool
+    header: list[str]
+    rows: list[list[str]]
+    days: list[str]
+    series: dict[str, list[float]]
+
+
+@dataclass
+class BacktestFailed(Message):
+    """A replay could not run."""
+
+    error: str
+
+
+@dataclass
+class BacktestSaved(Message):
+    """The result folder was written."""
+
+    files: list[Path]
+
+
+@dataclass
+class PacksLoaded(Message):
+    """Model packs found."""
+
+    packs: list[Any]
+
+
+@dataclass
+class PackVerified(Message):
+    """The full check of one pack finished."""
+
+    info: Any
+
+
+@dataclass
+class LogLinesRead(Message):
+    """New log lines (``reset``: the file was rotated or truncated)."""
+
+    lines: list[LogLine]
+    reset: bool
+    path: Path
+    exists: bool

@@ -1,0 +1,1 @@
+"""The TUI's screens; each module holds one screen and the widgets only it uses."""
