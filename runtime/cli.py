@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from invest.runtime import __version__
+from invest.runtime.engine.cli import add_engine_commands
 from invest.runtime.errors import InvestError, OptionalDependencyError
 from invest.runtime.paths import Paths
 from invest.runtime.policy.cli import add_models_commands
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("a")
     cmp_.add_argument("b")
     add_models_commands(sub)
+    add_engine_commands(sub)
     t = sub.add_parser(
         "train",
         help="walk-forward RecurrentPPO training and ONNX export (extra `train`)",

@@ -14,17 +14,18 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from invest.runtime.backtest.report import report_dict, summary_rows, write_outputs
-from invest.runtime.backtest.runner import BacktestResult, MemorySink, load_market, replay
+from invest.runtime.backtest.runner import BacktestResult, load_market, replay
 from invest.runtime.config import Settings, load_config, parse_config, parse_day
-from invest.runtime.cycle import AccountRuntime, Sink, mark, run_cycle, settle
+from invest.runtime.cycle import AccountRuntime, Sink
 from invest.runtime.data import open_source
 from invest.runtime.data.base import MarketData
-from invest.runtime.errors import ConfigError
+from invest.runtime.engine.account_cycle import run_account_cycle
+from invest.runtime.engine.config import engine_options
+from invest.runtime.errors import ConfigError, InvestError
 from invest.runtime.explain import explain, headline
 from invest.runtime.ledger import Ledger, LedgerSink
 from invest.runtime.oracle.cycle_gate import CycleGate
 from invest.runtime.paths import Paths, example_config
-from invest.runtime.policy.state import LedgerStateStore, MemoryStateStore
 from invest.runtime.strategies.base import Strategy
 
 out = Console(highlight=False)
@@ -268,58 +269,50 @@ def _settings_or_default(paths: Paths) -> Settings:
 def _run_one(name: str, settings: Settings, paths: Paths, dry_run: bool) -> None:
     """One cycle of ``name`` on the latest bar, from the persisted state.
 
-    A dry run reads the ledger (when there is one) and writes nothing: its LSTM
-    states go to a memory overlay and its records to a memory sink.
+    The cycle is the engine's own (:func:`~invest.runtime.engine.account_cycle.run_account_cycle`).
+    While an engine runs, a real run is sent to it over the control socket: it is the
+    ledger's only writer. A dry run reads the ledger (when there is one) and writes
+    nothing: its LSTM states go to a memory overlay and its records to a memory sink.
     """
     cfg = settings.account(name)
-    source = _source(cfg.data or settings.engine.data, paths)
+    if not dry_run and _run_in_engine(name, paths):
+        return
     exists = paths.ledger.exists()
     ledger = Ledger(paths.ledger, readonly=dry_run) if (exists or not dry_run) else None
-    if ledger is not None and not dry_run:
-        ledger.ensure_account(name, cfg)
-    known = ledger is not None and name in ledger.accounts()
-    base = LedgerStateStore(ledger.db) if ledger is not None and known else None
-    store = base if not dry_run else MemoryStateStore(base=base)
-    acct = AccountRuntime.build(
+    done = run_account_cycle(
         name,
         settings,
-        ledger.load_state(name) if ledger is not None and known else None,
-        ledger.open_orders(name) if ledger is not None and known else (),
-        packs_dir=paths.packs,
-        state_store=store,
+        paths,
+        ledger,
+        dry_run=dry_run,
+        source=_source(cfg.data or settings.engine.data, paths),
+        rules=engine_options(settings).halt,
         gate=_gate(settings, name, paths, "live"),
-        strategy=_strategy(settings, name, paths, "live", ledger if known else None),
+        strategy=lambda known: _strategy(settings, name, paths, "live", known),
     )
-    if ledger is not None and known:
-        from invest.runtime.oracle.ledger_store import load_exit_plans
-
-        acct.state.exit_plans = load_exit_plans(ledger.db, name)
-    market = load_market(source, acct, None)
-    acct.strategy.prepare(market)
-    t = len(market) - 1
-    if dry_run or ledger is None:
-        sink = MemorySink()
-        settle(acct, market, t, sink)
-        result = run_cycle(acct, market, t, sink)
-        recs = sink.decisions
-    else:
-        with ledger.transaction():
-            lsink = LedgerSink(ledger)
-            settle(acct, market, t, lsink)
-            result = run_cycle(acct, market, t, lsink)
-            mark(acct, market, t, lsink)
-            ledger.save_state(acct.state, market.day(t).isoformat())
-            from invest.runtime.oracle.ledger_store import save_exit_plans
-
-            save_exit_plans(ledger.db, name, acct.state.exit_plans)
-        recs = ledger.decisions(name, 1)
-    day = market.day(t).isoformat()
     text = (
-        explain(recs[-1])
-        if recs
-        else headline({"day": day, "account": name, "equity": result.equity})
+        explain(done.latest)
+        if done.latest
+        else headline({"day": done.day.isoformat(), "account": name, "equity": done.result.equity})
     )
     out.print(("[dry run] " if dry_run else "") + text, markup=False)
+
+
+def _run_in_engine(name: str, paths: Paths) -> bool:
+    """Ask a running engine to run the cycle; False when no engine listens."""
+    from invest.runtime.control.api import TRADER, EngineNotRunning, Request
+    from invest.runtime.control.socket import SOCKET_NAME, ControlClient
+
+    try:
+        reply = ControlClient(paths.home / SOCKET_NAME, timeout=2.0).request(
+            Request("run", {"account": name}, actor="cli", role=TRADER), timeout=600.0
+        )
+    except EngineNotRunning:
+        return False
+    if not reply.ok:
+        raise InvestError(reply.error)
+    out.print(reply.data["text"], markup=False)
+    return True
 
 
 def run(args: argparse.Namespace, paths: Paths) -> int:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from invest.runtime.engine.config import EngineLoop, HaltRules
 from invest.runtime.errors import ConfigError
 from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.research import ResearchConfig
@@ -186,6 +187,10 @@ class EngineConfig(_Frozen):
     """Default market data source: sample, csv:PATH, yfinance or alpaca."""
     fills: FillSettings = FillSettings()
     """Fill and cost model of the paper broker and the backtester."""
+    halt: HaltRules = HaltRules()
+    """When the engine halts an account on its own: daily loss, drawdown, failures in a row."""
+    loop: EngineLoop = EngineLoop()
+    """Timings of the engine process: heartbeat, monitors, reconciliation, reports, shutdown."""
 
 
 class Settings(BaseSettings):

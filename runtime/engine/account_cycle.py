@@ -1,0 +1,316 @@
+"""One cycle of one account against the ledger: what ``invest run`` and the engine both call.
+
+    load state, open orders and exit plans (ledger) -> load data up to ``end`` ->
+    settle -> run_cycle -> mark -> halt trips -> save_state and exit plans
+                                                              (one ledger transaction)
+
+A dry run reads the ledger (when there is one) and writes nothing: its LSTM
+states go to a memory overlay and its records to a memory sink. The account
+trades under the worse of its own halt state and the engine-wide one; its own
+state is what is saved.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from invest.runtime.backtest.runner import MemorySink, load_market
+from invest.runtime.config import Settings
+from invest.runtime.cycle import AccountRuntime, Gate, Sink, mark, run_cycle, settle
+from invest.runtime.data import open_source
+from invest.runtime.data.base import MarketData
+from invest.runtime.domain import AccountState, Fill, HaltState, OrderIntent
+from invest.runtime.engine.config import HaltRules
+from invest.runtime.engine.halt import loss_trip, worst
+from invest.runtime.ledger import Ledger, LedgerSink
+from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.market import Market
+from invest.runtime.paths import Paths
+from invest.runtime.policy.state import LedgerStateStore, MemoryStateStore
+from invest.runtime.risk.engine import RiskResult
+from invest.runtime.strategies.base import Strategy
+
+__all__ = ["CycleOutcome", "RecordingSink", "StrategyFactory", "run_account_cycle"]
+
+StrategyFactory = Callable[[Ledger | None], Strategy | None]
+"""Builds an account's strategy when the config alone cannot (``llm_manager`` needs the
+ledger and the clock); it gets the ledger when the account is in it, and returns None
+to build the strategy from the config."""
+
+logger = logging.getLogger(__name__)
+
+
+class RecordingSink:
+    """A :class:`~invest.runtime.cycle.Sink` that forwards to another and keeps what passed."""
+
+    def __init__(self, inner: Sink) -> None:
+        self.inner = inner
+        self.sent: list[OrderIntent] = []
+        self.fills: list[Fill] = []
+        self.records: list[dict[str, Any]] = []
+        self.cancelled: list[tuple[str, str]] = []
+
+    def order(self, intent: OrderIntent) -> bool:
+        """Forward; keep the intent when it is new."""
+        fresh = self.inner.order(intent)
+        if fresh:
+            self.sent.append(intent)
+        return fresh
+
+    def fill(self, fill: Fill) -> None:
+        """Forward and keep."""
+        self.inner.fill(fill)
+        self.fills.append(fill)
+
+    def decision(self, record: dict[str, Any]) -> None:
+        """Forward and keep."""
+        self.inner.decision(record)
+        self.records.append(record)
+
+    def equity(self, account: str, day: str, equity: float, cash: float) -> None:
+        """Forward."""
+        self.inner.equity(account, day, equity, cash)
+
+    def cancel(self, client_order_id: str, reason: str) -> None:
+        """Forward and keep."""
+        self.inner.cancel(client_order_id, reason)
+        self.cancelled.append((client_order_id, reason))
+
+    def done(self, cycle_id: str) -> bool:
+        """Forward."""
+        return self.inner.done(cycle_id)
+
+
+@dataclass
+class CycleOutcome:
+    """What one account cycle did.
+
+    Attributes:
+        account: the account.
+        day: the session of the last bar the cycle read.
+        cycle_id: ``account:day`` (``:monitor`` for the position monitors).
+        result: the risk engine's result (intents, clamps, equity).
+        equity: equity marked after the cycle (the plan's equity on a dry run).
+        previous_equity: the mark of the session before ``day``, if any.
+        state: the account after the cycle (its own halt state).
+        halt: the state the cycle traded under (the worse of own and engine-wide).
+        sent: orders recorded and handed to the broker by this run.
+        fills: fills settled by this run.
+        cancelled: (client order id, reason) of orders the broker cancelled.
+        records: explanation records written by this run.
+        latest: the record to show: this run's, or the ledger's latest.
+        tripped: why a halt tripped in this cycle ("" when none did).
+        skipped: why the cycle did nothing ("" when it ran).
+    """
+
+    account: str
+    day: date
+    cycle_id: str
+    result: RiskResult
+    equity: float
+    state: AccountState
+    halt: HaltState
+    previous_equity: float | None = None
+    monitor_only: bool = False
+    dry_run: bool = False
+    sent: list[OrderIntent] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)
+    cancelled: list[tuple[str, str]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    latest: dict[str, Any] | None = None
+    tripped: str = ""
+    skipped: str = ""
+
+
+def run_account_cycle(
+    name: str,
+    settings: Settings,
+    paths: Paths,
+    ledger: Ledger | None,
+    *,
+    dry_run: bool = False,
+    monitor_only: bool = False,
+    source: MarketData | None = None,
+    end: date | None = None,
+    rules: HaltRules | None = None,
+    gate: Gate | None = None,
+    strategy: StrategyFactory | None = None,
+) -> CycleOutcome:
+    """Run one cycle of ``name`` on the last bar up to ``end``, from the persisted state.
+
+    Args:
+        name: the account.
+        settings: the config.
+        paths: where the packs and the data cache live.
+        ledger: the ledger (read-only for a dry run); None for a dry run without one.
+        dry_run: decide and record in memory only.
+        monitor_only: run the position monitors (stops) instead of the strategy.
+        source: the market data; None opens the account's (``data`` or ``engine.data``).
+        end: the last session the cycle may read; None reads everything the source has.
+        rules: halt trips checked after the cycle (daily loss, drawdown); None checks none.
+        gate: the account's LLM gate (it may only drop or shrink buys); None for none.
+        strategy: builds the strategy (see :data:`StrategyFactory`); None: from the config.
+
+    Returns:
+        What the cycle did.
+
+    Raises:
+        ConfigError: no such account.
+        DataError: the data cannot be loaded (DataUnavailableError: the source is down).
+        LedgerError: the ledger is unusable.
+    """
+    cfg = settings.account(name)
+    source = source or open_source(cfg.data or settings.engine.data, cache_dir=paths.cache)
+    writing = ledger is not None and not dry_run
+    if ledger is not None and writing:
+        ledger.ensure_account(name, cfg)
+    known = ledger is not None and name in ledger.accounts()
+    base = LedgerStateStore(ledger.db) if ledger is not None and known else None
+    acct = AccountRuntime.build(
+        name,
+        settings,
+        ledger.load_state(name) if ledger is not None and known else None,
+        ledger.open_orders(name) if ledger is not None and known else (),
+        packs_dir=paths.packs,
+        state_store=base if writing else MemoryStateStore(base=base),
+        gate=gate,
+        strategy=strategy(ledger if known else None) if strategy is not None else None,
+    )
+    if ledger is not None and known:
+        from invest.runtime.oracle.ledger_store import load_exit_plans
+
+        acct.state.exit_plans = load_exit_plans(ledger.db, name)
+    market = load_market(source, acct, end)
+    acct.strategy.prepare(market)
+    t = len(market) - 1
+    engine_state = repo.engine_halt(ledger.db.conn)[0] if ledger is not None else HaltState.ACTIVE
+    if ledger is None or not writing:
+        return _dry(acct, market, t, engine_state, monitor_only)
+    return _live(acct, market, t, ledger, engine_state, monitor_only, rules)
+
+
+def _outcome(
+    acct: AccountRuntime, market: Market, t: int, monitor_only: bool, **kw: Any
+) -> CycleOutcome:
+    day = market.day(t)
+    cycle_id = f"{acct.name}:{day.isoformat()}" + (":monitor" if monitor_only else "")
+    base: dict[str, Any] = {"result": RiskResult(), "equity": 0.0, "halt": acct.state.halt}
+    base.update(kw)
+    return CycleOutcome(
+        acct.name, day, cycle_id, state=acct.state, monitor_only=monitor_only, **base
+    )
+
+
+def _dry(
+    acct: AccountRuntime, market: Market, t: int, engine_state: HaltState, monitor_only: bool
+) -> CycleOutcome:
+    own = acct.state.halt
+    acct.state.halt = worst(own, engine_state)
+    sink = RecordingSink(MemorySink())
+    settle(acct, market, t, sink)
+    result = run_cycle(acct, market, t, sink, monitor_only=monitor_only)
+    halt, acct.state.halt = acct.state.halt, own
+    return _outcome(
+        acct,
+        market,
+        t,
+        monitor_only,
+        result=result,
+        equity=result.equity,
+        halt=halt,
+        dry_run=True,
+        sent=sink.sent,
+        fills=sink.fills,
+        cancelled=sink.cancelled,
+        records=sink.records,
+        latest=sink.records[-1] if sink.records else None,
+    )
+
+
+def _live(
+    acct: AccountRuntime,
+    market: Market,
+    t: int,
+    ledger: Ledger,
+    engine_state: HaltState,
+    monitor_only: bool,
+    rules: HaltRules | None,
+) -> CycleOutcome:
+    day = market.day(t).isoformat()
+    last = ledger.last_day(acct.name)
+    if last is not None and day < last:
+        # The data ends before the last session this account was marked on (a stale
+        # source, a clock set back): marking it would rewrite history.
+        why = f"the data ends on {day}, before the last session marked ({last})"
+        logger.warning("%s: cycle skipped: %s", acct.name, why)
+        return _outcome(acct, market, t, monitor_only, skipped=why)
+    conn = ledger.db.conn
+    previous = next((e for d, e, _ in repo.equity_rows(conn, acct.name, 5) if d < day), None)
+    own = acct.state.halt
+    sink = RecordingSink(LedgerSink(ledger))
+    tripped = ""
+    with ledger.transaction():
+        acct.state.halt = worst(own, engine_state)
+        settle(acct, market, t, sink)
+        result = run_cycle(acct, market, t, sink, monitor_only=monitor_only)
+        equity = mark(acct, market, t, sink)
+        halt, acct.state.halt = acct.state.halt, own
+        if rules is not None:
+            tripped = _trip(
+                ledger, acct.state, rules, equity, previous, new=last is None or day > last
+            )
+        ledger.save_state(acct.state, day)
+        from invest.runtime.oracle.ledger_store import save_exit_plans
+
+        save_exit_plans(ledger.db, acct.name, acct.state.exit_plans)
+        prices = {s: market.price(s, t) for s in acct.state.positions if s in market.col}
+        repo.save_marks(conn, acct.name, day, prices)
+    latest = ledger.decisions(acct.name, 1)
+    return _outcome(
+        acct,
+        market,
+        t,
+        monitor_only,
+        result=result,
+        equity=equity,
+        halt=halt,
+        previous_equity=previous,
+        sent=sink.sent,
+        fills=sink.fills,
+        cancelled=sink.cancelled,
+        records=sink.records,
+        latest=latest[0] if latest else None,
+        tripped=tripped,
+    )
+
+
+def _trip(
+    ledger: Ledger,
+    state: AccountState,
+    rules: HaltRules,
+    equity: float,
+    previous: float | None,
+    *,
+    new: bool,
+) -> str:
+    """Check the loss trips (in the cycle's transaction); HALT the account when one fires.
+
+    The drawdown is measured from ``engine_accounts.trip_peak``, which a resume re-bases
+    at the equity of that moment, so that a resumed account does not trip again at
+    once. The daily loss is checked once per session (``new``): a rerun of the same
+    session after a resume does not trip it again.
+    """
+    conn = ledger.db.conn
+    stored = repo.engine_account(conn, state.name).trip_peak
+    peak = max(stored if stored is not None else state.peak_equity, equity)
+    repo.update_engine_account(conn, state.name, ledger.ts(), trip_peak=peak)
+    why = loss_trip(rules, equity, previous if new else None, peak)
+    if why is None or state.halt is HaltState.HALTED:
+        return ""
+    state.halt = HaltState.HALTED
+    ledger.set_halt(state.name, HaltState.HALTED, why)
+    return why

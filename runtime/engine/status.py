@@ -1,0 +1,202 @@
+"""``invest status``: each account's state, halt, last and next cycle, and the engine's heartbeat.
+
+Reads the ledger read-only (it never needs the engine). ``--heartbeat-max-age N``
+is the Docker HEALTHCHECK: it reads only the heartbeat row, prints one line and
+exits 1 when the engine stopped, never beat, or last beat more than N seconds ago.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from invest.runtime.clock import NEW_YORK, TradingCalendar
+from invest.runtime.config import Settings
+from invest.runtime.engine.halt import worst
+from invest.runtime.engine.timing import next_fire
+from invest.runtime.errors import InvestError
+from invest.runtime.ledger import engine_repo as repo
+
+__all__ = ["check_heartbeat", "collect_status", "format_status", "heartbeat_info"]
+
+
+def heartbeat_info(conn: sqlite3.Connection, wall_now: datetime) -> dict[str, Any] | None:
+    """The heartbeat row as a dict with its age in seconds, or None."""
+    hb = repo.heartbeat(conn)
+    if hb is None:
+        return None
+    return {
+        "pid": hb.pid,
+        "version": hb.version,
+        "started_at": hb.started_at.isoformat(),
+        "beat_at": hb.beat_at.isoformat(),
+        "clock_at": hb.clock_at.isoformat(),
+        "age_s": round(hb.age(wall_now), 1),
+        "stopped_at": hb.stopped_at.isoformat() if hb.stopped_at else None,
+    }
+
+
+def check_heartbeat(ledger: Path, max_age: float, wall_now: datetime) -> tuple[bool, str]:
+    """Whether the engine is alive: a heartbeat newer than ``max_age`` seconds and no clean stop."""
+    try:
+        with closing(repo.connect_readonly(ledger)) as conn:
+            hb = heartbeat_info(conn, wall_now)
+    except (InvestError, sqlite3.Error) as e:
+        return False, f"unhealthy: {e}"
+    if hb is None:
+        return False, "unhealthy: no heartbeat (the engine never ran on this ledger)"
+    if hb["stopped_at"]:
+        return False, f"unhealthy: the engine stopped at {hb['stopped_at']}"
+    if hb["age_s"] > max_age:
+        return False, f"unhealthy: last heartbeat {hb['age_s']:.0f} s ago (limit {max_age:g} s)"
+    return True, f"healthy: heartbeat {hb['age_s']:.0f} s ago (pid {hb['pid']}, {hb['version']})"
+
+
+def _next_cycle(
+    name: str, settings: Settings | None, calendar: TradingCalendar | None, now: datetime
+) -> str | None:
+    if settings is None or calendar is None or name not in settings.accounts:
+        return None
+    cfg = settings.accounts[name]
+    fire = next_fire(cfg.schedule, settings.engine.timezone, calendar, now)
+    return fire.at.isoformat() if fire else None
+
+
+def _account(
+    conn: sqlite3.Connection, name: str, engine_state: Any, next_cycle: str | None
+) -> dict[str, Any]:
+    own = repo.account_halt(conn, name)
+    row = repo.engine_account(conn, name)
+    eq = repo.equity_rows(conn, name, 2)
+    equity = eq[0][1] if eq else None
+    change = eq[0][1] - eq[1][1] if len(eq) > 1 else None
+    last_day = conn.execute(
+        "SELECT last_day FROM account_state WHERE account = ?", (name,)
+    ).fetchone()
+    count = conn.execute("SELECT COUNT(*) FROM positions WHERE account = ?", (name,)).fetchone()[0]
+    opened = conn.execute(
+        "SELECT COUNT(*) FROM orders WHERE account = ? AND status IN ('pending','submitted','partial')",
+        (name,),
+    ).fetchone()[0]
+    return {
+        "account": name,
+        "halt": own.value,
+        "halt_reason": repo.halt_reason(conn, name) if own.value != "ACTIVE" else "",
+        "effective": worst(own, engine_state).value,
+        "paused": row.paused,
+        "equity": round(equity, 2) if equity is not None else None,
+        "cash": round(eq[0][2], 2) if eq else None,
+        "day": eq[0][0] if eq else None,
+        "day_pnl": round(change, 2) if change is not None else None,
+        "day_pnl_pct": round(change / eq[1][1], 6) if change is not None and eq[1][1] else None,
+        "positions": int(count),
+        "open_orders": int(opened),
+        "last_day": last_day[0] if last_day else None,
+        "last_cycle_at": row.last_cycle_at,
+        "last_cycle_id": row.last_cycle_id,
+        "next_cycle": next_cycle,
+        "failures": {
+            "errors": row.errors,
+            "data_outages": row.data_outages,
+            "broker_outages": row.broker_outages,
+        },
+        "last_error": row.last_error,
+    }
+
+
+def collect_status(
+    conn: sqlite3.Connection,
+    settings: Settings | None,
+    *,
+    now: datetime,
+    wall_now: datetime,
+    calendar: Callable[[], TradingCalendar] | None = None,
+    live: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything ``invest status`` shows, as a JSON-safe dict.
+
+    Args:
+        conn: a (read-only) ledger connection.
+        settings: the config, for the next cycle of each account; None leaves it out.
+        now: the time the next cycles are computed from.
+        wall_now: the real time, for the heartbeat's age.
+        calendar: returns the exchange calendar (built only when needed).
+        live: the running engine's snapshot; its next cycles win over the computed ones.
+    """
+    engine_state, reason = repo.engine_halt(conn)
+    names = [r[0] for r in conn.execute("SELECT name FROM accounts ORDER BY name")]
+    configured = list(settings.accounts) if settings else []
+    live_accounts = (live or {}).get("accounts", {})
+    cal = (
+        calendar() if calendar is not None and settings is not None and not live_accounts else None
+    )
+    accounts = []
+    for name in names:
+        nxt = live_accounts.get(name, {}).get("next_cycle") or _next_cycle(name, settings, cal, now)
+        accounts.append(_account(conn, name, engine_state, nxt))
+    for name in configured:
+        if name not in names:
+            accounts.append({"account": name, "state": "not started (no ledger rows yet)"})
+    return {
+        "engine": {
+            "halt": engine_state.value,
+            "reason": reason,
+            "heartbeat": heartbeat_info(conn, wall_now),
+            "in_flight": (live or {}).get("in_flight"),
+        },
+        "accounts": accounts,
+    }
+
+
+def _when(iso: str | None) -> str:
+    if not iso:
+        return "-"
+    return datetime.fromisoformat(iso).astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def format_status(data: dict[str, Any]) -> str:
+    """The status as text, one block per account."""
+    eng = data["engine"]
+    hb = eng["heartbeat"]
+    if hb is None:
+        life = "never ran"
+    elif hb["stopped_at"]:
+        life = f"stopped at {_when(hb['stopped_at'])}"
+    else:
+        life = f"pid {hb['pid']} {hb['version']}, heartbeat {hb['age_s']:.0f} s ago"
+    lines = [f"engine: {life}; {eng['halt']}" + (f" ({eng['reason']})" if eng["reason"] else "")]
+    for a in data["accounts"]:
+        if "state" in a:
+            lines.append(f"{a['account']}: {a['state']}")
+            continue
+        halt = a["effective"] + (" paused" if a["paused"] else "")
+        if a["halt_reason"]:
+            halt += f" ({a['halt_reason']})"
+        eq = f"{a['equity']:,.2f}" if a["equity"] is not None else "-"
+        pnl = (
+            f" {a['day_pnl']:+,.2f} ({a['day_pnl_pct']:+.2%})"
+            if a["day_pnl_pct"] is not None
+            else ""
+        )
+        lines.append(
+            f"{a['account']}: {halt}; equity {eq} on {a['day'] or '-'}{pnl}; "
+            f"{a['positions']} positions, {a['open_orders']} open orders"
+        )
+        lines.append(f"  last cycle {_when(a['last_cycle_at'])}, next {_when(a['next_cycle'])}")
+        f = a["failures"]
+        if any(f.values()):
+            lines.append(
+                f"  failing: {f['errors']} errors, {f['data_outages']} data and "
+                f"{f['broker_outages']} broker outages in a row: {a['last_error']}"
+            )
+    return "\n".join(lines)
+
+
+def as_json(data: dict[str, Any]) -> str:
+    """Pretty JSON."""
+    return json.dumps(data, indent=2, default=str)
