@@ -1,0 +1,569 @@
+"""AlpacaBroker: the Broker protocol over Alpaca's Trading API v2 (alpaca-py ``TradingClient``).
+
+* **Endpoint.** Paper unless the config says ``paper = false``, which also needs
+  ``live = true`` and ``live_confirm = "I understand this trades real money"``.
+* **Orders.** Market, day orders. Buys go as dollar amounts (notional) when
+  fractional trading is on, sells as (fractional) share quantities. The client
+  order id is the intent's, which the ledger stored before :meth:`submit`.
+* **Never twice.** After a timeout or a 5xx the order is looked up by its client
+  id before anything is sent again; a 422 "client_order_id must be unique" means
+  the first attempt arrived: the order is fetched and tracked. An order whose
+  fate stays unknown (Alpaca down) is looked up at the next :meth:`poll`; if
+  Alpaca never heard of it, it is reported through :meth:`take_cancelled`. It
+  is never resent on its own.
+* **Rate limit.** Every HTTP request takes a token from a thread-safe bucket that
+  stays under Alpaca's 200 requests a minute (``rate_limit_per_min + burst``).
+* **Errors** are translated in :mod:`.alpaca_parsing`; 429, 5xx and timeouts are
+  retried with a bounded exponential backoff.
+* **Fills** come from the account activities (``FILL``): one :class:`Fill` per
+  execution, so a partial fill gives several fills with the same client id.
+  Alpaca's ``Order``, ``Position`` and activities never leave this package.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from invest.runtime.brokers.alpaca_parsing import (
+    DEAD_STATUSES,
+    DuplicateClientIdError,
+    NotFoundError,
+    OrderSnapshot,
+    RateLimitedError,
+    fill_from_activity,
+    foreign_intent,
+    order_fields,
+    order_snapshot,
+    position_qty,
+    sdk,
+    translate,
+)
+from invest.runtime.clock import Clock, SystemClock
+from invest.runtime.domain import Fill, OrderIntent
+from invest.runtime.errors import (
+    BrokerError,
+    ConfigError,
+    OrderRejectedError,
+    TemporaryBrokerError,
+)
+
+if TYPE_CHECKING:
+    from invest.runtime.market import Market
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+LIVE_CONFIRMATION = "I understand this trades real money"
+#: Alpaca's documented limit per API key; the bucket stays strictly below it.
+ALPACA_MAX_PER_MIN = 200
+#: Activities are read again this far behind the newest one seen (late arrivals).
+_FILL_OVERLAP = timedelta(minutes=10)
+_PAGE = 100
+
+
+class AlpacaConfig(BaseModel):
+    """Settings of the Alpaca broker. The keys are secrets: they are not here."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    paper: bool = True
+    """Trade on the paper endpoint. false = the live endpoint (needs live and live_confirm)."""
+    live: bool = False
+    """Must be true, together with paper = false, to trade real money."""
+    live_confirm: str = ""
+    """Must read exactly "I understand this trades real money" for live trading."""
+    feed: Literal["iex", "sip", "delayed_sip", "otc", "boats", "overnight"] = "iex"
+    """Market data feed for prices read through Alpaca (iex is free; sip needs a plan)."""
+    fractional: bool = True
+    """Send fractional share quantities. Off: quantities are floored to whole shares."""
+    notional_buys: bool = True
+    """Send buys as dollar amounts (needs fractional). Sells always go as shares."""
+    rate_limit_per_min: int = Field(180, gt=0, le=ALPACA_MAX_PER_MIN)
+    """Sustained HTTP requests per minute (Alpaca allows 200 per key)."""
+    burst: int = Field(10, ge=1, le=50)
+    """Requests allowed back to back; rate_limit_per_min + burst stays under 200."""
+    connect_timeout_s: float = Field(5.0, gt=0, le=60)
+    """Seconds to wait for a connection to Alpaca."""
+    read_timeout_s: float = Field(15.0, gt=0, le=120)
+    """Seconds to wait for an answer; then the order is looked up by its client id."""
+    retries: int = Field(3, ge=0, le=10)
+    """Extra attempts after a 429, a 5xx or a timeout."""
+    backoff_s: float = Field(0.5, ge=0, le=30)
+    """First wait before a retry; doubled each time."""
+    backoff_max_s: float = Field(8.0, ge=0, le=120)
+    """Longest wait between two retries."""
+
+    @model_validator(mode="after")
+    def _live_is_explicit(self) -> AlpacaConfig:
+        problem = endpoint_problem(self)
+        if problem:
+            raise ValueError(problem)
+        if self.rate_limit_per_min + self.burst >= ALPACA_MAX_PER_MIN:
+            raise ValueError(
+                f"rate_limit_per_min + burst must stay under {ALPACA_MAX_PER_MIN} "
+                f"(Alpaca's limit); got {self.rate_limit_per_min} + {self.burst}"
+            )
+        return self
+
+
+def endpoint_problem(config: AlpacaConfig) -> str:
+    """Why ``config`` may not pick its endpoint, or "" when it may."""
+    if config.paper and config.live:
+        return "alpaca: live = true needs paper = false (they contradict each other)"
+    if not config.paper and not (config.live and config.live_confirm == LIVE_CONFIRMATION):
+        return (
+            "alpaca: paper = false trades real money; it also needs live = true and "
+            f'live_confirm = "{LIVE_CONFIRMATION}"'
+        )
+    return ""
+
+
+class RateLimiter:
+    """A thread-safe token bucket: ``burst`` requests at once, then ``per_minute`` a minute.
+
+    A caller that finds the bucket empty reserves the next token and sleeps until
+    it is due, so waiting callers are served in turn. Over any 60 seconds at most
+    ``per_minute + burst`` tokens are handed out.
+
+    Args:
+        per_minute: sustained rate.
+        burst: bucket size (and the tokens there at the start).
+        monotonic: the time source (injected in tests).
+        sleep: how to wait (injected in tests).
+    """
+
+    def __init__(
+        self,
+        per_minute: float,
+        burst: int = 10,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if per_minute <= 0 or burst < 1:
+            raise ValueError("per_minute must be > 0 and burst >= 1")
+        self._rate = per_minute / 60.0
+        self._burst = float(burst)
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._tokens = float(burst)
+        self._last = monotonic()
+
+    def acquire(self) -> float:
+        """Take one token, sleeping until it is due; return the seconds waited."""
+        with self._lock:
+            now = self._monotonic()
+            self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+            self._last = now
+            self._tokens -= 1
+            wait = 0.0 if self._tokens >= 0 else -self._tokens / self._rate
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
+@functools.cache
+def _session_class() -> type[Any]:
+    import requests  # imported on first use: the config model must stay light to import
+
+    class LimitedSession(requests.Session):
+        """The session alpaca-py uses: one token per request, and a default timeout.
+
+        alpaca-py sends without a timeout; without one, a hung POST would block
+        forever instead of turning into a lookup by client id.
+        """
+
+        def __init__(self, limiter: RateLimiter, timeout: tuple[float, float]) -> None:
+            super().__init__()
+            self._limiter = limiter
+            self._timeout = timeout
+
+        def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
+            self._limiter.acquire()
+            kwargs.setdefault("timeout", self._timeout)
+            return super().request(method, url, *args, **kwargs)
+
+    return LimitedSession
+
+
+def _reveal(value: str | SecretStr | None) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else value.get_secret_value()
+
+
+class AlpacaBroker:
+    """The :class:`~invest.runtime.brokers.base.Broker` for one Alpaca account (see the module).
+
+    Args:
+        config: the ``alpaca`` config section.
+        api_key: ALPACA_API_KEY (``str`` or ``SecretStr``), from the secrets file or the environment.
+        secret_key: ALPACA_SECRET_KEY.
+        account: the appliance account this Alpaca account trades for (stamped on fills).
+        pending: orders the ledger holds as sent but not settled, restored after a
+            restart; they are looked up by client id at the first :meth:`poll`.
+        clock: where "now" comes from (the start of the fills :meth:`poll` reports).
+        fills_after: report fills after this time only (default: now). Reconciliation
+            reads the fills in between with :meth:`fills_since`.
+        url_override: another base URL (tests, proxies).
+        sleep, monotonic: injected into the backoff and the rate limiter (tests).
+
+    Raises:
+        ConfigError: a key is missing, or the config picks the live endpoint
+            without ``live = true`` and the confirmation.
+    """
+
+    name = "alpaca"
+
+    def __init__(
+        self,
+        config: AlpacaConfig,
+        api_key: str | SecretStr | None,
+        secret_key: str | SecretStr | None,
+        *,
+        account: str,
+        pending: Sequence[tuple[OrderIntent, date]] = (),
+        clock: Clock | None = None,
+        fills_after: datetime | None = None,
+        url_override: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        problem = endpoint_problem(config)
+        if problem:
+            raise ConfigError(problem)
+        key, secret = _reveal(api_key), _reveal(secret_key)
+        if not key or not secret:
+            raise ConfigError(
+                "the alpaca broker needs ALPACA_API_KEY and ALPACA_SECRET_KEY; set them in "
+                "the secrets file (mode 0600) or the environment"
+            )
+        self.config = config
+        self.account = account
+        self._sleep = sleep
+        limiter = RateLimiter(
+            config.rate_limit_per_min, config.burst, monotonic=monotonic, sleep=sleep
+        )
+        client = sdk().TradingClient(
+            api_key=key, secret_key=secret, paper=config.paper, url_override=url_override
+        )
+        client._retry = 0  # our retries: alpaca-py would re-POST a 504 without a lookup
+        client._session = _session_class()(
+            limiter, (config.connect_timeout_s, config.read_timeout_s)
+        )
+        self._client: Any = client
+        self._intents: dict[str, OrderIntent] = {}  # every order known, by client id
+        self._order_ids: dict[str, str] = {}  # Alpaca order id -> client id
+        self._open: set[str] = set()  # at Alpaca, not final
+        self._unconfirmed: set[str] = set()  # fate unknown: look up by client id
+        self._done: set[str] = set()  # filled, cancelled or rejected
+        self._foreign: dict[str, str] = {}  # Alpaca order id -> client id of orders not ours
+        self._cancelled: list[tuple[OrderIntent, str]] = []
+        now = (clock or SystemClock()).now()
+        self._floor = fills_after or now
+        self._cursor = self._floor
+        self._seen: dict[str, datetime] = {}  # activity id -> time, inside the overlap
+        for intent, _day in pending:
+            self._intents[intent.client_order_id] = intent
+            self._unconfirmed.add(intent.client_order_id)
+
+    def __repr__(self) -> str:
+        return f"AlpacaBroker(account={self.account!r}, paper={self.config.paper})"
+
+    def close(self) -> None:
+        """Close the HTTP session (the broker is not used afterwards)."""
+        self._client._session.close()
+
+    # -- Broker protocol ---------------------------------------------------------------
+
+    def submit(self, intents: Sequence[OrderIntent], day: date) -> None:
+        """Send market, day orders for ``intents`` (already recorded in the ledger).
+
+        An intent whose client id is open, filled or cancelled is skipped. A
+        rejected order is reported by :meth:`take_cancelled`, and the others are
+        still sent.
+
+        Raises:
+            TemporaryBrokerError: Alpaca stayed unreachable after the retries. The
+                order in flight and those after it are looked up at the next poll.
+            BrokerError: the keys are refused; nothing more is sent.
+        """
+        settled = self._open | self._done
+        todo = [i for i in intents if i.client_order_id not in settled]
+        self._intents.update((i.client_order_id, i) for i in todo)
+        for n, intent in enumerate(todo):
+            cid = intent.client_order_id
+            try:
+                snap = self._send(intent)
+            except OrderRejectedError as e:
+                logger.warning("alpaca rejected %s: %s", cid, e)
+                self._finish(cid, f"rejected: {e}")
+                continue
+            except BrokerError:
+                self._unconfirmed.update(i.client_order_id for i in todo[n:])
+                raise
+            self._track(cid, snap)
+
+    def poll(self, market: Market, t: int, cash: Decimal) -> list[Fill]:
+        """Fills of this broker's orders since the last poll (``market``, ``t`` and ``cash`` unused).
+
+        First settles the state of every open or unconfirmed order (by client id),
+        queueing the dead ones for :meth:`take_cancelled`, then reads the new
+        ``FILL`` activities.
+
+        Raises:
+            TemporaryBrokerError: Alpaca stayed unreachable after the retries.
+        """
+        self._refresh()
+        fills: list[Fill] = []
+        seen: dict[str, datetime] = {}
+        after = max(self._floor, self._cursor - _FILL_OVERLAP)
+        for activity in self._activities(after):
+            at = activity.transaction_time
+            if activity.id in self._seen or at <= after:  # seen, or older than asked for
+                continue
+            cid = self._client_id_of(str(activity.order_id))
+            intent = self._intents.get(cid) if cid else None
+            seen[activity.id] = at
+            if intent is None:
+                logger.warning(
+                    "alpaca fill %s of order %s was not sent by this broker; left to reconciliation",
+                    activity.id,
+                    activity.order_id,
+                )
+                continue
+            fills.append(fill_from_activity(activity, cid or "", self.account, intent.reason))
+        # Committed only now: if a read above failed, the next poll reads these fills again.
+        self._seen.update(seen)
+        self._cursor = max([self._cursor, *seen.values()])
+        horizon = self._cursor - _FILL_OVERLAP
+        self._seen = {k: v for k, v in self._seen.items() if v > horizon}
+        return fills
+
+    def take_cancelled(self) -> list[tuple[OrderIntent, str]]:
+        """Orders that ended unfilled (cancelled, expired, rejected, never arrived), then forgets them."""
+        out, self._cancelled = self._cancelled, []
+        return out
+
+    def open_orders(self) -> list[OrderIntent]:
+        """Alpaca's open orders (ours as sent, others as foreign intents), plus unconfirmed ones.
+
+        An unconfirmed order may exist at Alpaca: it counts as open until a poll
+        settles it, so that its cash stays reserved.
+        """
+        listed: list[OrderIntent] = []
+        for snap in self._open_snapshots():
+            known = self._intents.get(snap.client_order_id)
+            if known is not None:
+                self._order_ids[snap.order_id] = snap.client_order_id
+            listed.append(known or foreign_intent(snap, self.account))
+        ids = {i.client_order_id for i in listed}
+        return listed + [
+            self._intents[c]
+            for c in sorted(self._unconfirmed)
+            if c not in ids and c in self._intents
+        ]
+
+    def cancel_all(self) -> list[OrderIntent]:
+        """Ask Alpaca to cancel every open order; return those it accepted to cancel."""
+        answers = self._call("cancelling all orders", lambda: self._client.cancel_orders())
+        out: list[OrderIntent] = []
+        for answer in answers:
+            order_id = str(answer.id)
+            if answer.status >= 300:
+                logger.warning("alpaca could not cancel order %s: %s", order_id, answer.body)
+                continue
+            cid = self._client_id_of(order_id)
+            if cid is not None and cid in self._intents:
+                self._open.discard(cid)
+                self._done.add(cid)
+                out.append(self._intents[cid])
+            else:
+                out.append(foreign_intent(self._order_by_id(order_id), self.account))
+        return out
+
+    # -- reconciliation ----------------------------------------------------------------
+
+    def positions(self) -> dict[str, Decimal]:
+        """Shares held at Alpaca, by symbol (negative when short)."""
+        held = self._call("reading positions", lambda: self._client.get_all_positions())
+        return {p.symbol: position_qty(p) for p in held}
+
+    def fills_since(self, ts: datetime) -> list[Fill]:
+        """Every fill after ``ts`` (tz-aware), oldest first, one row per execution.
+
+        Fills of orders this appliance did not send carry Alpaca's client order id
+        and the reason ``not sent by invest``.
+        """
+        if ts.tzinfo is None:
+            raise ValueError("fills_since needs a timezone-aware time")
+        out: list[Fill] = []
+        for activity in self._activities(ts):
+            cid = self._client_id_of(str(activity.order_id))
+            intent = self._intents.get(cid) if cid else None
+            reason = intent.reason if intent else "not sent by invest"
+            out.append(fill_from_activity(activity, cid or "", self.account, reason))
+        return out
+
+    def lookup(self, client_order_id: str) -> OrderSnapshot | None:
+        """Alpaca's view of the order with ``client_order_id``; None if Alpaca has none."""
+        try:
+            snap = self._call(
+                f"looking up order {client_order_id}",
+                lambda: order_snapshot(self._client.get_order_by_client_id(client_order_id)),
+            )
+        except NotFoundError:
+            return None
+        self._order_ids[snap.order_id] = snap.client_order_id
+        return snap
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _once(self, what: str, fn: Callable[[], T], *, order: bool = False) -> T:
+        try:
+            return fn()
+        except Exception as e:
+            ours = translate(e, what, order=order)
+            if ours is None:
+                raise
+            raise ours from e
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.config.backoff_s * float(2**attempt), self.config.backoff_max_s)
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """One read or cancel, retried on temporary errors with a bounded backoff."""
+        for attempt in range(self.config.retries + 1):
+            try:
+                return self._once(what, fn)
+            except TemporaryBrokerError as e:
+                if attempt == self.config.retries:
+                    raise
+                wait = self._backoff(attempt)
+                logger.warning("%s; retry %d in %.1fs", e, attempt + 1, wait)
+                self._sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send(self, intent: OrderIntent) -> OrderSnapshot:
+        """POST one order; after a doubtful failure look it up by client id, never resend blindly."""
+        cid = intent.client_order_id
+        what = f"sending {intent.side.value} {intent.symbol} {cid}"
+        fields = order_fields(
+            intent, fractional=self.config.fractional, notional_buys=self.config.notional_buys
+        )
+        try:
+            request = sdk().MarketOrderRequest(**fields)
+        except ValueError as e:  # pydantic's ValidationError: alpaca-py refuses the fields
+            raise OrderRejectedError(f"{what}: alpaca-py refuses the order: {e}"[:500]) from e
+        for attempt in range(self.config.retries + 1):
+            try:
+                order = self._once(what, lambda: self._client.submit_order(request), order=True)
+                snap = order_snapshot(order)
+                self._order_ids[snap.order_id] = cid
+                return snap
+            except DuplicateClientIdError:
+                logger.info("alpaca has %s already (an earlier attempt arrived); fetching it", cid)
+                found = self.lookup(cid)
+                if found is None:
+                    raise BrokerError(
+                        f"Alpaca says client order id {cid} exists but cannot find it"
+                    ) from None
+                return found
+            except TemporaryBrokerError as e:
+                if not isinstance(e, RateLimitedError):
+                    found = self.lookup(cid)  # did the POST arrive before the failure?
+                    if found is not None:
+                        logger.info("alpaca has %s after %s; not resending", cid, e)
+                        return found
+                if attempt == self.config.retries:
+                    raise
+                wait = self._backoff(attempt)
+                logger.warning("%s; order not at Alpaca, retry %d in %.1fs", e, attempt + 1, wait)
+                self._sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _track(self, cid: str, snap: OrderSnapshot) -> None:
+        self._unconfirmed.discard(cid)
+        self._order_ids[snap.order_id] = cid
+        if snap.status == "filled":
+            self._open.discard(cid)
+            self._done.add(cid)
+        elif snap.status in DEAD_STATUSES:
+            self._finish(cid, snap.outcome())
+        else:
+            self._open.add(cid)
+
+    def _finish(self, cid: str, reason: str) -> None:
+        self._open.discard(cid)
+        self._unconfirmed.discard(cid)
+        self._done.add(cid)
+        self._cancelled.append((self._intents[cid], reason))
+
+    def _refresh(self) -> None:
+        """Settle every open or unconfirmed order from its state at Alpaca."""
+        for cid in sorted(self._open | self._unconfirmed):
+            snap = self.lookup(cid)
+            if snap is not None:
+                self._track(cid, snap)
+            elif cid in self._unconfirmed:
+                self._finish(cid, "never reached Alpaca (no order with this client id)")
+            else:
+                logger.error("alpaca lost open order %s (404 by client id)", cid)
+
+    def _client_id_of(self, order_id: str) -> str | None:
+        cid = self._order_ids.get(order_id) or self._foreign.get(order_id)
+        if cid is not None:
+            return cid
+        try:
+            snap = self._order_by_id(order_id)
+        except NotFoundError:
+            return None
+        if snap.client_order_id in self._intents:
+            self._order_ids[order_id] = snap.client_order_id
+        else:
+            self._foreign[order_id] = snap.client_order_id
+        return snap.client_order_id
+
+    def _open_snapshots(self) -> list[OrderSnapshot]:
+        s = sdk()
+        request = s.GetOrdersRequest(status=s.QueryOrderStatus.OPEN, limit=500)
+        return self._call(
+            "listing open orders",
+            lambda: [order_snapshot(o) for o in self._client.get_orders(request)],
+        )
+
+    def _activities(self, after: datetime) -> list[Any]:
+        """Every ``FILL`` activity after ``after``, oldest first (all pages)."""
+        params: dict[str, Any] = {
+            "after": after.isoformat(),
+            "direction": "asc",
+            "page_size": _PAGE,
+        }
+        out: list[Any] = []
+        while True:
+            page = self._call("reading fills", lambda: self._activity_page(dict(params)))
+            out.extend(page)
+            if len(page) < _PAGE:
+                return out
+            params["page_token"] = page[-1].id
+
+    def _activity_page(self, params: dict[str, Any]) -> list[Any]:
+        raw = self._client.get("/account/activities/FILL", params) or []
+        return [sdk().TradeActivity(**a) for a in raw]
+
+    def _order_by_id(self, order_id: str) -> OrderSnapshot:
+        return self._call(
+            f"reading order {order_id}",
+            lambda: order_snapshot(self._client.get_order_by_id(order_id)),
+        )

@@ -1,0 +1,84 @@
+"""Notifications and chat control: the Telegram bot (thin, over the control channel),
+Telegram and Discord alerts, report charts, secrets and log redaction.
+
+The names below load on first use (PEP 562), so that importing
+``invest.runtime.notify.config`` from the config module does not pull in
+python-telegram-bot and httpx.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from invest.runtime.notify.auth import Access, authorized
+    from invest.runtime.notify.chart import equity_png, sparkline
+    from invest.runtime.notify.config import ChatAccess, DiscordConfig, TelegramConfig
+    from invest.runtime.notify.discord import DiscordNotifier
+    from invest.runtime.notify.format import (
+        CurveSource,
+        Outgoing,
+        event_message,
+        format_reply,
+        split_text,
+    )
+    from invest.runtime.notify.redact import TokenRedactingFilter, install_redaction, redact
+    from invest.runtime.notify.secrets import Secrets, load_secrets
+    from invest.runtime.notify.telegram import TelegramBot
+    from invest.runtime.notify.telegram_alerts import TelegramNotifier, attach_alerts
+
+_WHERE = {
+    "Access": "auth",
+    "authorized": "auth",
+    "equity_png": "chart",
+    "sparkline": "chart",
+    "ChatAccess": "config",
+    "DiscordConfig": "config",
+    "TelegramConfig": "config",
+    "DiscordNotifier": "discord",
+    "CurveSource": "format",
+    "Outgoing": "format",
+    "event_message": "format",
+    "format_reply": "format",
+    "split_text": "format",
+    "TokenRedactingFilter": "redact",
+    "install_redaction": "redact",
+    "redact": "redact",
+    "Secrets": "secrets",
+    "load_secrets": "secrets",
+    "TelegramBot": "telegram",
+    "TelegramNotifier": "telegram_alerts",
+    "attach_alerts": "telegram_alerts",
+}
+
+__all__ = [
+    "Access",
+    "ChatAccess",
+    "CurveSource",
+    "DiscordConfig",
+    "DiscordNotifier",
+    "Outgoing",
+    "Secrets",
+    "TelegramBot",
+    "TelegramConfig",
+    "TelegramNotifier",
+    "TokenRedactingFilter",
+    "attach_alerts",
+    "authorized",
+    "equity_png",
+    "event_message",
+    "format_reply",
+    "install_redaction",
+    "load_secrets",
+    "redact",
+    "sparkline",
+    "split_text",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

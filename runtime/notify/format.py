@@ -1,0 +1,143 @@
+"""Plain-text messages for chats: engine events, control replies, and splitting long text.
+
+Messages are plain text (no Markdown or HTML parse mode), so that a symbol, a
+reason or an LLM headline never needs escaping and can never break a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from invest.runtime.control.api import Reply
+from invest.runtime.engine.events import CycleSummary, DailyReport, Event, WeeklySummary
+from invest.runtime.explain import explain
+from invest.runtime.notify.chart import equity_png, sparkline
+from invest.runtime.notify.config import Level
+
+__all__ = [
+    "CurveSource",
+    "Outgoing",
+    "event_message",
+    "format_reply",
+    "passes",
+    "split_text",
+]
+
+#: Equity series by account for a daily report or weekly summary (oldest first).
+CurveSource = Callable[[Event], Mapping[str, Sequence[float]]]
+
+_RANK = {"info": 0, "warning": 1, "critical": 2}
+_ICON = {"info": "", "warning": "⚠️ ", "critical": "🛑 "}
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message: text, optionally with a PNG image (the text is then its caption)."""
+
+    text: str
+    image: bytes | None = None
+
+
+def passes(event: Event, level: Level) -> bool:
+    """True when ``event`` is at least as severe as ``level``."""
+    return _RANK.get(event.severity, 0) >= _RANK[level]
+
+
+def _body(event: Event) -> str:
+    if isinstance(event, CycleSummary) and event.record:
+        try:
+            return explain(event.record)
+        except (KeyError, TypeError, ValueError):
+            pass  # an unusual record: the one-line summary is still right
+    return event.text()
+
+
+def event_message(event: Event, curves: CurveSource | None = None) -> Outgoing:
+    """The message for ``event``: its text with a severity mark; reports get a chart.
+
+    Args:
+        event: any engine event.
+        curves: equity series by account for reports (daily report, weekly
+            summary); they add a sparkline per account and a PNG chart.
+    """
+    text = _ICON.get(event.severity, "") + _body(event)
+    if not isinstance(event, DailyReport | WeeklySummary) or curves is None:
+        return Outgoing(text)
+    series = curves(event)
+    lines = [f"{name} {sparkline(values)}" for name, values in series.items() if values]
+    if lines:
+        text += "\n" + "\n".join(lines)
+    return Outgoing(text, equity_png(series))
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut ``text`` into pieces of at most ``limit`` characters, at line ends when possible."""
+    if limit < 1:
+        raise ValueError("limit must be positive")
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:  # a single overlong line: hard cut
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            pieces.append(current)
+            current = line
+        else:
+            current = candidate
+    if current or not pieces:
+        pieces.append(current)
+    return pieces
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.4g}"
+    return str(value)
+
+
+def _render(data: Mapping[str, Any], depth: int = 0) -> list[str]:
+    pad = "  " * depth
+    lines: list[str] = []
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            lines.append(f"{pad}{key}:")
+            lines += _render(value, depth + 1)
+        elif isinstance(value, list | tuple):
+            lines.append(f"{pad}{key}:" + ("" if value else " none"))
+            for item in value:
+                if isinstance(item, Mapping):
+                    fields = ", ".join(f"{k} {_scalar(v)}" for k, v in item.items())
+                    lines.append(f"{pad}  - {fields}")
+                else:
+                    lines.append(f"{pad}  - {_scalar(item)}")
+        else:
+            lines.append(f"{pad}{key}: {_scalar(value)}")
+    return lines
+
+
+def format_reply(reply: Reply, *, symbol: str | None = None) -> str:
+    """A control reply as chat text.
+
+    ``data["text"]`` (a string) is shown as is; ``data["record"]`` (an explanation
+    record, or ``data["records"]``, a list) is shown with :func:`explain`, cut to
+    ``symbol``; anything else is rendered key by key.
+    """
+    if not reply.ok:
+        return f"✗ {reply.error or 'failed'}"
+    data = reply.data
+    if isinstance(data.get("text"), str):
+        return str(data["text"])
+    records = data.get("records") or ([data["record"]] if data.get("record") else [])
+    if records:
+        try:
+            return "\n\n".join(explain(r, symbol) for r in records)
+        except (KeyError, TypeError, ValueError):
+            pass
+    return "\n".join(_render(data)) or "✓ done"
