@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,27 @@ def test_a_tiny_walk_forward_writes_a_verified_pack_that_onnxruntime_runs(
             assert json.loads((run / "metrics.json").read_text())["timesteps"] >= 512
     assert read_manifest(pack)["name"] == "quick"
     assert f"pack: {pack}" in capsys.readouterr().out
+    # The walk-forward table carries the runtime strategies, replayed per fold.
+    rows = manifest["walk_forward"]["rows"]
+    assert all(r[1] is not None and r[3] is not None for r in rows)
+    # The lean runtime loads the pack (onnxruntime only) and backtests with it.
+    from invest.runtime.backtest.runner import replay
+    from invest.runtime.config import parse_config
+    from invest.runtime.cycle import AccountRuntime
+    from invest.runtime.data.sample import SampleData
+    from invest.runtime.market import Market
+    from invest.runtime.policy.pack import load_pack
+
+    assert load_pack(pack).n_policies == 2
+    universe = ["AAPL", "MSFT", "KO", "XOM", "JNJ"]
+    settings = parse_config(
+        {
+            "accounts": {
+                "rl": {"strategy": "rl_ensemble", "universe": universe, "rl": {"pack": str(pack)}}
+            }
+        }
+    )
+    acct = AccountRuntime.build("rl", settings)
+    result = replay(acct, Market(SampleData().load(acct.symbols())), date(2022, 1, 3))
+    assert len(result.days) == 249
+    assert all(d["rl"] for d in result.decisions)
