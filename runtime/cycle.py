@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -23,11 +23,15 @@ from invest.runtime.brokers.fills import FillModel
 from invest.runtime.brokers.paper import PaperBroker
 from invest.runtime.config import AccountConfig, Settings
 from invest.runtime.domain import AccountState, Clamp, Fill, OrderIntent, Proposal, Side, money
+from invest.runtime.errors import ConfigError
 from invest.runtime.market import Market
 from invest.runtime.policy.state import StateStore
 from invest.runtime.risk.engine import RiskEngine, RiskResult
 from invest.runtime.strategies import build_strategy
 from invest.runtime.strategies.base import Strategy
+
+if TYPE_CHECKING:
+    from invest.runtime.notify.secrets import Secrets
 
 
 class Sink(Protocol):
@@ -100,16 +104,31 @@ class AccountRuntime:
         state_store: StateStore | None = None,
         gate: Gate | None = None,
         strategy: Strategy | None = None,
+        secrets: Secrets | None = None,
+        paper: bool = False,
     ) -> AccountRuntime:
-        """Assemble an account from config: paper broker, fresh or persisted state and open orders."""
+        """Assemble an account from config: its broker, fresh or persisted state and open orders.
+
+        The broker is the account's (``broker``): the paper broker, or Alpaca with the
+        keys in ``secrets``. ``paper=True`` forces the paper broker whatever the config
+        says: backtests, replays and dry runs never touch a real broker.
+
+        Raises:
+            ConfigError: no such account, or an Alpaca account without its keys.
+        """
         cfg = settings.account(name)
         fills = FillModel.from_settings(settings.engine.fills)
+        broker: Broker
+        if cfg.broker == "alpaca" and not paper:
+            broker = _alpaca_broker(name, settings, pending, secrets)
+        else:
+            broker = PaperBroker(fills, pending)
         return cls(
             name=name,
             config=cfg,
             strategy=strategy or build_strategy(cfg, packs_dir=packs_dir, state_store=state_store),
             risk=RiskEngine(name, settings.risk_for(name), fills),
-            broker=PaperBroker(fills, pending),
+            broker=broker,
             state=state or AccountState(name, money(cfg.cash)),
             gate=gate,
         )
@@ -119,6 +138,30 @@ class AccountRuntime:
         tk = self.config.trend_king
         extra = (self.config.benchmark, tk.regime_symbol or self.config.benchmark, *tk.defensive)
         return tuple(dict.fromkeys((*self.config.universe, *self.watchlist, *extra)))
+
+
+def _alpaca_broker(
+    name: str,
+    settings: Settings,
+    pending: Sequence[tuple[OrderIntent, date]],
+    secrets: Secrets | None,
+) -> Broker:
+    key = secrets.alpaca_api_key if secrets is not None else None
+    secret = secrets.alpaca_secret_key if secrets is not None else None
+    if key is None or secret is None:
+        missing = [
+            var
+            for var, value in (("ALPACA_API_KEY", key), ("ALPACA_SECRET_KEY", secret))
+            if value is None
+        ]
+        raise ConfigError(
+            f'account {name!r} trades through Alpaca (broker = "alpaca") but '
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set; put them "
+            "in the secrets file (mode 0600) or the environment"
+        )
+    from invest.runtime.brokers.alpaca import AlpacaBroker  # alpaca-py itself loads here
+
+    return AlpacaBroker(settings.engine.alpaca, key, secret, account=name, pending=pending)
 
 
 def settle(acct: AccountRuntime, market: Market, t: int, sink: Sink) -> list[Fill]:
@@ -182,10 +225,18 @@ def run_cycle(
     return result
 
 
-def mark(acct: AccountRuntime, market: Market, t: int, sink: Sink) -> float:
-    """Record end-of-day equity at row ``t``."""
-    prices = {s: market.price(s, t) for s in acct.state.positions}
-    eq = acct.state.equity(prices)
+def mark(
+    acct: AccountRuntime, market: Market, t: int, sink: Sink, equity: float | None = None
+) -> float:
+    """Record end-of-day equity at row ``t``.
+
+    ``equity`` may pass the value the risk engine computed for this same row and
+    state (the cycle does not change holdings: its orders fill at a later bar).
+    """
+    if equity is None:
+        prices = {s: market.price(s, t) for s in acct.state.positions if s in market.col}
+        equity = acct.state.equity(prices)
+    eq = equity
     sink.equity(acct.name, market.day(t).isoformat(), eq, float(acct.state.cash))
     return eq
 

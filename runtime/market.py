@@ -39,7 +39,9 @@ class Market:
         #: Last known close at or before each row: used to value holdings on a missing bar.
         self.mark = _ffill(frame.close)
         self.usable = usable_mask(frame, self.rules)
-        self._days = [date.fromisoformat(str(d)) for d in frame.dates.tolist()]
+        # datetime64[D] -> datetime.date in one C-level conversion (a per-row parse cost
+        # 5 ms on 33 years, paid again by every Monte Carlo path).
+        self._days: list[date] = frame.dates.astype("datetime64[D]").astype(object).tolist()
         self._cache: dict[Any, Any] = {}
 
     def __len__(self) -> int:

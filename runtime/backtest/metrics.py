@@ -75,7 +75,8 @@ def with_trading(
     years = max(len(equity) / YEAR, 1e-9)
     avg_eq = float(np.mean(equity)) if len(equity) else 1.0
     turnover = traded_notional / 2 / avg_eq / years
-    exposure = float(np.mean(invested / equity)) if len(equity) else 0.0
+    share = np.divide(invested, equity, out=np.zeros(len(equity)), where=equity > 0)
+    exposure = float(np.mean(share)) if len(equity) else 0.0
     wins = sum(1 for p in round_trip_pnls if p > 0)
     win_rate = wins / len(round_trip_pnls) if round_trip_pnls else math.nan
     return Metrics(

@@ -185,8 +185,8 @@ def replay(
     step = max(n // 100, 1)
     for i, t in enumerate(range(lo, len(market))):
         settle(acct, market, t, sink)
-        run_cycle(acct, market, t, sink, monitor_only=not scheduled[i], explain=explain)
-        equity[i] = mark(acct, market, t, sink)
+        res = run_cycle(acct, market, t, sink, monitor_only=not scheduled[i], explain=explain)
+        equity[i] = mark(acct, market, t, sink, res.equity if res.equity > 0 else None)
         cash[i] = float(acct.state.cash)
         if progress and i % step == 0:
             progress(i, n)
