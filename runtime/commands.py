@@ -181,6 +181,7 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
         packs_dir=paths.packs,
         gate=gate,
         strategy=_strategy(settings, name, paths, args.oracle),
+        paper=True,  # a backtest never touches a broker
     )
     try:
         r = _replay(acct, source, start, end, settings.engine.timezone)

@@ -19,8 +19,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from invest.runtime.brokers.alpaca import AlpacaConfig
 from invest.runtime.engine.config import EngineLoop, HaltRules
 from invest.runtime.errors import ConfigError
+from invest.runtime.notify.config import DiscordConfig, TelegramConfig
 from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.research import ResearchConfig
 from invest.runtime.policy.params import RLParams
@@ -127,8 +129,8 @@ class AccountConfig(_Frozen):
     """Symbol compared against in reports (and the default regime index)."""
     schedule: str = "0 16 * * mon-fri"
     """Cron (minute hour day month weekday) in the engine timezone; only NYSE sessions run."""
-    broker: Literal["paper"] = "paper"
-    """Where orders go. Alpaca arrives with the live engine."""
+    broker: Literal["paper", "alpaca"] = "paper"
+    """Where live orders go (invest run, the engine): paper (simulated fills) or alpaca (the engine.alpaca endpoint, paper unless it says otherwise; needs ALPACA_API_KEY and ALPACA_SECRET_KEY). A backtest always replays with the paper broker."""
     risk: str = "balanced"
     """Name of a risk profile (built-in: balanced, conservative, aggressive)."""
     cash: float = Field(10_000.0, gt=0)
@@ -191,6 +193,12 @@ class EngineConfig(_Frozen):
     """When the engine halts an account on its own: daily loss, drawdown, failures in a row."""
     loop: EngineLoop = EngineLoop()
     """Timings of the engine process: heartbeat, monitors, reconciliation, reports, shutdown."""
+    alpaca: AlpacaConfig = AlpacaConfig()
+    """The Alpaca broker of accounts with broker = "alpaca" (keys from the secrets file)."""
+    telegram: TelegramConfig = TelegramConfig()
+    """The Telegram bot and alerts (token: TELEGRAM_BOT_TOKEN in the secrets file)."""
+    discord: DiscordConfig = DiscordConfig()
+    """Alerts to a Discord webhook (DISCORD_WEBHOOK_URL in the secrets file)."""
 
 
 class Settings(BaseSettings):

@@ -6,6 +6,9 @@ example (so a fresh clone works; ``invest --debug`` says which was used).
 
 Data (ledger, cache, packs): ``$INVEST_HOME``, else ``/var/lib/invest`` when it
 is writable, else the user's data dir (``~/.local/share/invest``).
+
+Secrets (mode 0600): ``$INVEST_SECRETS``, else ``/etc/invest/secrets.env`` when
+it exists, else ``secrets.env`` in the data dir.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import platformdirs
 
 SYSTEM_CONFIG = Path("/etc/invest/config.toml")
 SYSTEM_HOME = Path("/var/lib/invest")
+SYSTEM_SECRETS = Path("/etc/invest/secrets.env")
 
 
 def example_config() -> Path:
@@ -79,6 +83,15 @@ class Paths:
     def packs(self) -> Path:
         """Installed model packs."""
         return self.home / "packs"
+
+    @property
+    def secrets(self) -> Path:
+        """The secrets file: $INVEST_SECRETS, else /etc/invest/secrets.env if present, else home/secrets.env."""
+        if env := os.environ.get("INVEST_SECRETS"):
+            return Path(env).expanduser()
+        if SYSTEM_SECRETS.exists():
+            return SYSTEM_SECRETS
+        return self.home / "secrets.env"
 
     def describe(self) -> str:
         """Human-readable list of the paths, for ``--debug``."""

@@ -107,7 +107,9 @@ class Job:
 
     def runtime(self) -> AccountRuntime:
         """A fresh account: new strategy, risk engine, paper broker and state."""
-        return AccountRuntime.build(self.account, self.settings, packs_dir=self.packs_dir)
+        return AccountRuntime.build(
+            self.account, self.settings, packs_dir=self.packs_dir, paper=True
+        )
 
     def replay(
         self, frame: BarFrame, start: date | None = None, explain: bool = True

@@ -162,7 +162,7 @@ def robustness(args: argparse.Namespace, paths: Paths) -> int:
         derisk_sessions=args.derisk_sessions,
         parts=tuple(p.strip() for p in args.parts.split(",") if p.strip()),
     )
-    acct = AccountRuntime.build(name, settings, packs_dir=paths.packs)
+    acct = AccountRuntime.build(name, settings, packs_dir=paths.packs, paper=True)
     frame = source.load(acct.symbols(), None, None)  # whole history: warm-up and crises
     if len(frame) == 0:
         raise DataError(f"no data from {source.name} for {', '.join(acct.symbols())}")

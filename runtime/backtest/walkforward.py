@@ -24,7 +24,7 @@ from invest.runtime.market import Market
 def _year_return(
     settings: Any, source: MarketData, year: int, packs_dir: Path | None = None
 ) -> float | None:
-    acct = AccountRuntime.build("wf", settings, packs_dir=packs_dir)
+    acct = AccountRuntime.build("wf", settings, packs_dir=packs_dir, paper=True)
     frame = source.load(acct.symbols(), None, date(year, 12, 31))
     market = Market(frame)
     if len(market) == 0 or market.day(len(market) - 1).year != year:

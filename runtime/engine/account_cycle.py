@@ -29,6 +29,7 @@ from invest.runtime.engine.halt import loss_trip, worst
 from invest.runtime.ledger import Ledger, LedgerSink
 from invest.runtime.ledger import engine_repo as repo
 from invest.runtime.market import Market
+from invest.runtime.notify.secrets import Secrets, load_secrets
 from invest.runtime.paths import Paths
 from invest.runtime.policy.state import LedgerStateStore, MemoryStateStore
 from invest.runtime.risk.engine import RiskResult
@@ -139,6 +140,7 @@ def run_account_cycle(
     rules: HaltRules | None = None,
     gate: Gate | None = None,
     strategy: StrategyFactory | None = None,
+    secrets: Secrets | None = None,
 ) -> CycleOutcome:
     """Run one cycle of ``name`` on the last bar up to ``end``, from the persisted state.
 
@@ -154,12 +156,14 @@ def run_account_cycle(
         rules: halt trips checked after the cycle (daily loss, drawdown); None checks none.
         gate: the account's LLM gate (it may only drop or shrink buys); None for none.
         strategy: builds the strategy (see :data:`StrategyFactory`); None: from the config.
+        secrets: the broker keys; None reads ``paths.secrets`` when the account uses
+            Alpaca. A dry run always uses the paper broker.
 
     Returns:
         What the cycle did.
 
     Raises:
-        ConfigError: no such account.
+        ConfigError: no such account, or an Alpaca account without its keys.
         DataError: the data cannot be loaded (DataUnavailableError: the source is down).
         LedgerError: the ledger is unusable.
     """
@@ -170,6 +174,8 @@ def run_account_cycle(
         ledger.ensure_account(name, cfg)
     known = ledger is not None and name in ledger.accounts()
     base = LedgerStateStore(ledger.db) if ledger is not None and known else None
+    if secrets is None and writing and cfg.broker == "alpaca":
+        secrets = load_secrets(paths.secrets)
     acct = AccountRuntime.build(
         name,
         settings,
@@ -179,6 +185,8 @@ def run_account_cycle(
         state_store=base if writing else MemoryStateStore(base=base),
         gate=gate,
         strategy=strategy(ledger if known else None) if strategy is not None else None,
+        secrets=secrets,
+        paper=not writing,  # a dry run never sends anything to a broker
     )
     if ledger is not None and known:
         from invest.runtime.oracle.ledger_store import load_exit_plans

@@ -56,9 +56,17 @@ def engine_command(args: argparse.Namespace, paths: Paths) -> int:
         loop = loop.model_copy(update={"monitor_interval_s": args.monitor_interval})
     if args.no_socket:
         loop = loop.model_copy(update={"control_socket": False})
+    from invest.runtime.notify import build_extensions, build_notifiers, build_telegram
+
     setup_logging(default_log_dir(paths.home), json_lines=args.json_logs)
+    telegram = build_telegram(settings, paths)  # one bot: alerts and commands
     return run_engine(
-        settings, paths, options=EngineOptions(opts.halt, loop), configure_logging=False
+        settings,
+        paths,
+        options=EngineOptions(opts.halt, loop),
+        notifiers=build_notifiers(settings, paths, telegram=telegram),
+        extensions=build_extensions(settings, paths, telegram=telegram),
+        configure_logging=False,
     )
 
 

@@ -50,6 +50,7 @@ from invest.runtime.engine.timing import (
 )
 from invest.runtime.ledger import Ledger
 from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.notify.secrets import Secrets, load_secrets
 from invest.runtime.paths import Paths
 from invest.runtime.policy.state import LedgerStateStore
 
@@ -424,7 +425,14 @@ class Engine:
             packs_dir=self.paths.packs,
             state_store=LedgerStateStore(self.ledger.db),
             strategy=factory(self.ledger) if factory is not None else None,
+            secrets=self._secrets(name),
         )
+
+    def _secrets(self, name: str) -> Secrets | None:
+        """The broker keys for ``name``: read from the secrets file only for an Alpaca account."""
+        if self.settings.account(name).broker != "alpaca":
+            return None
+        return load_secrets(self.paths.secrets)
 
     def reconcile_all(self) -> None:
         """Compare the ledger with each account's broker; adopt, cancel or HALT (see reconcile)."""

@@ -1,5 +1,6 @@
 """Notifications and chat control: the Telegram bot (thin, over the control channel),
-Telegram and Discord alerts, report charts, secrets and log redaction.
+Telegram and Discord alerts, report charts, secrets and log redaction, and the
+engine's wiring of them (``build_notifiers``, ``build_extensions``).
 
 The names below load on first use (PEP 562), so that importing
 ``invest.runtime.notify.config`` from the config module does not pull in
@@ -27,6 +28,12 @@ if TYPE_CHECKING:
     from invest.runtime.notify.secrets import Secrets, load_secrets
     from invest.runtime.notify.telegram import TelegramBot
     from invest.runtime.notify.telegram_alerts import TelegramNotifier, attach_alerts
+    from invest.runtime.notify.wiring import (
+        TelegramExtension,
+        build_extensions,
+        build_notifiers,
+        build_telegram,
+    )
 
 _WHERE = {
     "Access": "auth",
@@ -50,6 +57,10 @@ _WHERE = {
     "TelegramBot": "telegram",
     "TelegramNotifier": "telegram_alerts",
     "attach_alerts": "telegram_alerts",
+    "TelegramExtension": "wiring",
+    "build_extensions": "wiring",
+    "build_notifiers": "wiring",
+    "build_telegram": "wiring",
 }
 
 __all__ = [
@@ -62,10 +73,14 @@ __all__ = [
     "Secrets",
     "TelegramBot",
     "TelegramConfig",
+    "TelegramExtension",
     "TelegramNotifier",
     "TokenRedactingFilter",
     "attach_alerts",
     "authorized",
+    "build_extensions",
+    "build_notifiers",
+    "build_telegram",
     "equity_png",
     "event_message",
     "format_reply",

@@ -100,7 +100,7 @@ def run_backtest(
     else:
         settings, name = _adhoc(settings, name, source.symbols())
     start, end = parse_day(spec.start, "start"), parse_day(spec.end, "end")
-    acct = AccountRuntime.build(name, settings, packs_dir=paths.packs)
+    acct = AccountRuntime.build(name, settings, packs_dir=paths.packs, paper=True)
     market = load_market(source, acct, end)
     result = replay(
         acct, market, start, settings.engine.timezone, progress=progress, cancelled=cancelled
