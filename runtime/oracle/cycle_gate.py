@@ -24,14 +24,13 @@ from invest.runtime.market import Market
 from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.context import (
     OracleContext,
-    PortfolioSnapshot,
-    PositionSnapshot,
     SymbolSnapshot,
 )
 from invest.runtime.oracle.factory import build_client
 from invest.runtime.oracle.gate_oracle import GateOracle, GateResult
 from invest.runtime.oracle.news import NewsDigest
 from invest.runtime.oracle.news_sources import NewsSource, gather_news, sources_from_config
+from invest.runtime.oracle.snapshot import portfolio_snapshot
 from invest.runtime.oracle.store import JsonFileStore, Store
 
 logger = logging.getLogger(__name__)
@@ -144,7 +143,7 @@ class CycleGate:
             cycle_time=at,
             regime=proposal.regime.value if proposal else "",
             symbols=snaps,
-            portfolio=_portfolio(market, t, state),
+            portfolio=portfolio_snapshot(market, t, state),
             news=news,
         )
 
@@ -159,29 +158,6 @@ def _features(market: Market) -> Any:
     from invest.runtime.features import compute_features
 
     return market.derived(("features",), lambda: compute_features(market.close)).values
-
-
-def _portfolio(market: Market, t: int, state: AccountState) -> PortfolioSnapshot:
-    prices = {s: market.price(s, t) for s in state.positions if s in market.col}
-    equity = state.equity(prices)
-    day = market.day(t)
-    positions = []
-    for s, p in state.positions.items():
-        px = prices.get(s, float(p.avg_cost))
-        value = float(p.quantity) * px
-        positions.append(
-            PositionSnapshot(
-                s,
-                Decimal(str(round(value, 2))),
-                value / equity if equity > 0 else 0.0,
-                px / float(p.avg_cost) - 1 if p.avg_cost > 0 else 0.0,
-                (day - p.opened).days,
-            )
-        )
-    dd = equity / state.peak_equity - 1 if state.peak_equity > 0 else 0.0
-    return PortfolioSnapshot(
-        Decimal(str(round(equity, 2))), state.cash, tuple(positions), round(dd, 4)
-    )
 
 
 def _reason(result: GateResult, symbol: str, default: str) -> str:

@@ -31,7 +31,6 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +45,6 @@ from invest.runtime.market import Market
 from invest.runtime.oracle.config import NewsConfig
 from invest.runtime.oracle.context import (
     OracleContext,
-    PortfolioSnapshot,
-    PositionSnapshot,
     PreviousDecision,
     SymbolSnapshot,
 )
@@ -56,6 +53,7 @@ from invest.runtime.oracle.news import NewsDigest
 from invest.runtime.oracle.news_sources import NewsSource, gather_news
 from invest.runtime.oracle.research import Watchlist, effective_universe
 from invest.runtime.oracle.schemas import Action, TradeAction
+from invest.runtime.oracle.snapshot import portfolio_snapshot
 from invest.runtime.oracle.store import Store
 from invest.runtime.regime import ATTACK, regime_series
 
@@ -296,30 +294,9 @@ class LLMManager:
             cycle_time=at,
             regime=regime.value,
             symbols=snaps,
-            portfolio=self._portfolio(t, state, equity),
+            portfolio=portfolio_snapshot(self._m, t, state),
             news=news,
             previous=self._previous(t, day),
-        )
-
-    def _portfolio(self, t: int, state: AccountState, equity: float) -> PortfolioSnapshot:
-        m, day = self._m, self._m.day(t)
-        positions = []
-        for s, p in sorted(state.positions.items()):
-            px = m.price(s, t) if s in m.col else float(p.avg_cost)
-            px = px if math.isfinite(px) else float(p.avg_cost)
-            value = float(p.quantity) * px
-            positions.append(
-                PositionSnapshot(
-                    s,
-                    Decimal(str(round(value, 2))),
-                    value / equity if equity > 0 else 0.0,
-                    px / float(p.avg_cost) - 1 if p.avg_cost > 0 else 0.0,
-                    (day - p.opened).days,
-                )
-            )
-        dd = equity / state.peak_equity - 1 if state.peak_equity > 0 else 0.0
-        return PortfolioSnapshot(
-            Decimal(str(round(equity, 2))), state.cash, tuple(positions), round(dd, 4)
         )
 
     def _previous(self, t: int, day: date) -> tuple[PreviousDecision, ...]:
