@@ -210,47 +210,24 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
     return 0
 
 
-def _gate(settings: Settings, name: str, paths: Paths, mode: str) -> CycleGate | None:
+def _gate(
+    settings: Settings, name: str, paths: Paths, mode: str, ledger: Ledger | None = None
+) -> CycleGate | None:
     """The account's LLM gate, or None (no oracle configured, or ``--oracle off``)."""
-    cfg = settings.account(name).oracle
-    if cfg is None or mode == "off" or cfg.mode != "gate":
-        return None
     from invest.runtime.clock import SystemClock
-    from invest.runtime.oracle.cycle_gate import build_cycle_gate
+    from invest.runtime.oracle.wiring import build_gate
 
-    return build_cycle_gate(
-        cfg, name, paths.home, now=SystemClock().now, replay_only=mode == "replay"
-    )
+    return build_gate(settings, name, paths.home, SystemClock().now, mode, ledger)  # type: ignore[arg-type]
 
 
 def _strategy(
     settings: Settings, name: str, paths: Paths, mode: str, ledger: Ledger | None = None
 ) -> Strategy | None:
     """The llm_manager strategy of an account (it needs the ledger and the clock), else None."""
-    cfg = settings.account(name)
-    if cfg.strategy != "llm_manager":
-        return None
-    if mode == "off":
-        raise ConfigError(f"accounts.{name}: llm_manager needs its LLM (--oracle live or replay)")
     from invest.runtime.clock import SystemClock
-    from invest.runtime.oracle.ledger_store import LedgerOracleStore
-    from invest.runtime.oracle.research import load_watchlist
-    from invest.runtime.strategies.llm_manager import build_llm_manager, past_decisions
+    from invest.runtime.oracle.wiring import build_manager
 
-    research = paths.home / "research"
-    wl = cfg.watchlist
-    return build_llm_manager(
-        cfg,
-        name,
-        paths.home,
-        now=SystemClock().now,
-        replay_only=mode == "replay",
-        store=LedgerOracleStore(ledger.db, readonly=ledger.readonly) if ledger else None,
-        history=(lambda d: past_decisions(ledger.decisions(name, 200), before=d))
-        if ledger
-        else None,
-        watchlist=(lambda d: load_watchlist(research, wl, as_of=d)) if wl else None,
-    )
+    return build_manager(settings, name, paths.home, SystemClock().now, mode, ledger)  # type: ignore[arg-type]
 
 
 def _oracle_notes(settings: Settings, name: str, r: BacktestResult, mode: str) -> list[str]:
@@ -280,17 +257,22 @@ def _run_one(name: str, settings: Settings, paths: Paths, dry_run: bool) -> None
         return
     exists = paths.ledger.exists()
     ledger = Ledger(paths.ledger, readonly=dry_run) if (exists or not dry_run) else None
-    done = run_account_cycle(
-        name,
-        settings,
-        paths,
-        ledger,
-        dry_run=dry_run,
-        source=_source(cfg.data or settings.engine.data, paths),
-        rules=engine_options(settings).halt,
-        gate=_gate(settings, name, paths, "live"),
-        strategy=lambda known: _strategy(settings, name, paths, "live", known),
-    )
+    gate = _gate(settings, name, paths, "live", ledger)
+    try:
+        done = run_account_cycle(
+            name,
+            settings,
+            paths,
+            ledger,
+            dry_run=dry_run,
+            source=_source(cfg.data or settings.engine.data, paths),
+            rules=engine_options(settings).halt,
+            gate=gate,
+            strategy=lambda known: _strategy(settings, name, paths, "live", known),
+        )
+    finally:
+        if gate is not None:
+            gate.close()
     text = (
         explain(done.latest)
         if done.latest

@@ -128,7 +128,7 @@ class Engine:
         self._open_source = sources or (lambda spec: open_source(spec, cache_dir=paths.cache))
         self._sources: dict[str, MarketData] = {}
         self._gates = gates or self._oracle_gate
-        self._strategies = strategies or (lambda name: None)
+        self._strategies = strategies or self._manager
         self._watchdog = watchdog
         self._queue: queue.Queue[tuple[Request, Future[Reply]] | None] = queue.Queue()
         self._stop = threading.Event()
@@ -375,12 +375,19 @@ class Engine:
         return self._sources[spec]
 
     def _oracle_gate(self, name: str) -> Gate | None:
-        cfg = self.settings.account(name).oracle
-        if cfg is None or cfg.mode != "gate":
-            return None
-        from invest.runtime.oracle.cycle_gate import build_cycle_gate
+        from invest.runtime.oracle.wiring import build_gate
 
-        return build_cycle_gate(cfg, name, self.paths.home, now=self.clock.now)
+        # Audits, cache and token usage go into the ledger (the engine is its writer).
+        return build_gate(self.settings, name, self.paths.home, self.clock.now, ledger=self.ledger)
+
+    def _manager(self, name: str) -> StrategyFactory | None:
+        if self.settings.account(name).strategy != "llm_manager":
+            return None
+        from invest.runtime.oracle.wiring import build_manager
+
+        return lambda ledger: build_manager(
+            self.settings, name, self.paths.home, self.clock.now, ledger=ledger
+        )
 
     def run_account(
         self, name: str, *, monitor_only: bool = False
@@ -391,8 +398,10 @@ class Engine:
             The outcome (None when it failed) and the error text ("" when it ran).
         """
         self.in_flight = name + (":monitor" if monitor_only else "")
+        gate: Gate | None = None
         try:
             end = last_completed_session(self.calendar, self.clock.now())
+            gate = None if monitor_only else self._gates(name)
             out = run_account_cycle(
                 name,
                 self.settings,
@@ -402,7 +411,7 @@ class Engine:
                 source=self._source(name),
                 end=end,
                 rules=self.options.halt,
-                gate=None if monitor_only else self._gates(name),
+                gate=gate,
                 strategy=self._strategies(name),
             )
         except Exception as e:  # every failure is counted; the loop goes on
@@ -410,6 +419,9 @@ class Engine:
             return None, f"{type(e).__name__}: {e}"
         finally:
             self.in_flight = None
+            close = getattr(gate, "close", None)
+            if close is not None:
+                close()  # the gate's HTTP connections
         self.cycles += 1
         jobs.record_success(self, out)
         return out, ""

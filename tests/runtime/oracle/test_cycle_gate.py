@@ -162,3 +162,31 @@ def test_llm_check_probes_each_configured_endpoint(
     assert "OK (ok)" in out
     assert "down: openai" in out
     assert "FAIL (unreachable" in out
+
+
+def test_invest_run_audits_the_gate_into_the_ledger(
+    tmp_path: Path, monkeypatch: Any, capsys: Any
+) -> None:
+    from invest.runtime.cli import main
+    from invest.runtime.ledger import Ledger
+
+    monkeypatch.setenv("INVEST_HOME", str(tmp_path))
+    server = FakeLLMServer()
+    server.respond = _shrink_everything
+    server.start()
+    try:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            '[accounts.gated]\nuniverse = ["AAPL", "MSFT"]\n'
+            '[accounts.gated.trend_king]\ndefensive = ["KO", "JNJ"]\nmax_weight = 0.5\n'
+            f'[accounts.gated.oracle]\nbase_url = "{server.url}"\nmodel = "main"\n'
+        )
+        assert main(["--config", str(config), "run", "gated"]) == 0
+    finally:
+        server.stop()
+    assert "llm_shrink" in capsys.readouterr().out
+    ledger = Ledger(tmp_path / "ledger.sqlite", readonly=True)
+    rows = ledger.db.execute("SELECT cycle_id, kind FROM llm_audit").fetchall()
+    assert rows
+    assert {r[0] for r in rows} == {"gated:2022-12-28"}
+    assert (tmp_path / "oracle" / "cycles").is_dir()
