@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     llm.add_subparsers(dest="action", metavar="ACTION", required=True).add_parser(
         "check", help="probe every configured LLM endpoint"
     )
+    res = sub.add_parser("research", help="research watchlists (rules screen, then LLM ranking)")
+    res_run = res.add_subparsers(dest="action", metavar="ACTION", required=True).add_parser(
+        "run", help="build today's watchlist of a [research.NAME] section"
+    )
+    res_run.add_argument("name")
+    res_run.add_argument("--json", action="store_true", help="print the watchlist as JSON")
     cmp_ = sub.add_parser("compare", help="compare two accounts from the ledger (A/B models)")
     cmp_.add_argument("a")
     cmp_.add_argument("b")
@@ -178,6 +184,7 @@ def _handlers() -> dict[str, Handler]:
         "paths": commands.show_paths,
         "llm": commands.llm_check,
         "compare": commands.compare,
+        "research": commands.research_run,
         "train": _train,
         "robustness": _robustness,
         "web": _web,

@@ -387,3 +387,32 @@ def compare(args: argparse.Namespace, paths: Paths) -> int:
     header, rows = compare_accounts(ledger, args.a, args.b)
     out.print(_table(f"{args.a} vs {args.b}", header, rows))
     return 0
+
+
+def research_run(args: argparse.Namespace, paths: Paths) -> int:
+    """``invest research run NAME``: screen, rank with the LLM, save the watchlist."""
+    from invest.runtime.clock import SystemClock
+    from invest.runtime.market import Market
+    from invest.runtime.oracle.research import run_research
+
+    settings = _settings(paths)
+    cfg = settings.research.get(args.name)
+    if cfg is None:
+        known = ", ".join(settings.research) or "none"
+        raise ConfigError(
+            f"no research section named {args.name!r} in the config (research: {known})"
+        )
+    source = _source(cfg.data or settings.engine.data, paths)
+    market = Market(source.load(list(cfg.symbols)))
+    wl = run_research(cfg, args.name, market, paths.home, now=SystemClock().now)
+    if args.json:
+        print(json.dumps(wl.as_dict(), indent=2, default=str))
+        return 0
+    out.print(
+        f"{wl.name} {wl.day} ({wl.source}): {', '.join(wl.symbols) or 'nothing passed the screen'}"
+    )
+    for sym in wl.symbols:
+        out.print(f"  {sym}: {wl.reasons.get(sym, '')}", markup=False)
+    if wl.note:
+        out.print(f"[dim]{wl.note}[/]")
+    return 0

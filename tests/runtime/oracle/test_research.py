@@ -200,3 +200,19 @@ def test_the_daily_job_writes_the_watchlist_and_its_audit_file(tmp_path: Path) -
 def test_a_malformed_watchlist_is_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="not a watchlist"):
         Watchlist.from_dict(bad)
+
+
+def test_invest_research_run_saves_the_watchlist_of_a_config_section(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from invest.runtime.cli import main
+
+    monkeypatch.setenv("INVEST_HOME", str(tmp_path))
+    config = tmp_path / "config.toml"
+    config.write_text('[research.momentum]\nsymbols = ["AAPL", "MSFT", "KO", "XOM", "JNJ"]\n')
+    assert main(["--config", str(config), "research", "run", "momentum"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("momentum 2022-12-28 (rules): XOM")
+    assert (tmp_path / "research" / "momentum" / "2022-12-28.json").exists()
+    assert main(["--config", str(config), "research", "run", "nope"]) == 2
+    assert "no research section named 'nope'" in capsys.readouterr().err
