@@ -58,7 +58,7 @@ __all__ = ["Engine"]
 
 logger = logging.getLogger(__name__)
 
-_ORDER = {"cycle": 0, "monitor": 1, "report": 2}
+_ORDER = {"research": 0, "cycle": 1, "monitor": 2, "report": 3}  # watchlists before cycles
 SourceFactory = Callable[[str], MarketData]
 GateFactory = Callable[[str], Gate | None]
 StrategiesFactory = Callable[[str], StrategyFactory | None]
@@ -284,6 +284,10 @@ class Engine:
                 self._next_cycle(job, now)
             self._jobs.append(job)
             self._jobs.append(_Job("monitor", name, self._next_monitor(now)))
+        for rname in self.settings.research:
+            research = _Job("research", rname)
+            self._next_research(research, now)
+            self._jobs.append(research)
         report = _Job("report", None)
         self._next_report(report, now)
         self._jobs.append(report)
@@ -312,6 +316,36 @@ class Engine:
                 fire.nominal.astimezone(NEW_YORK).strftime("%H:%M"),
                 fire.at.astimezone(NEW_YORK).strftime("%H:%M"),
             )
+
+    def _next_research(self, job: _Job, after: datetime) -> None:
+        assert job.account is not None
+        cfg = self.settings.research[job.account]
+        fire = next_fire(cfg.schedule, self._tz(), self.calendar, after)
+        job.next_at = fire.at if fire else None
+        job.session = fire.session if fire else None
+
+    def run_research(self, name: str) -> None:
+        """Build research watchlist ``name`` now; audits and usage go into the ledger."""
+        from invest.runtime.market import Market
+        from invest.runtime.oracle.ledger_store import LedgerOracleStore
+        from invest.runtime.oracle.research import run_research
+
+        cfg = self.settings.research[name]
+        spec = cfg.data or self.settings.engine.data
+        if spec not in self._sources:
+            self._sources[spec] = self._open_source(spec)
+        end = last_completed_session(self.calendar, self.clock.now())
+        market = Market(self._sources[spec].load(list(cfg.symbols), None, end))
+        with self.ledger.transaction():
+            wl = run_research(
+                cfg,
+                name,
+                market,
+                self.paths.home,
+                now=self.clock.now,
+                store=LedgerOracleStore(self.ledger.db),
+            )
+        logger.info("research %s: %s (%s)", name, ", ".join(wl.symbols), wl.source)
 
     def _next_monitor(self, after: datetime) -> datetime:
         return next_monitor(
@@ -348,6 +382,13 @@ class Engine:
         return len(due)
 
     def _run_job(self, job: _Job) -> None:
+        if job.kind == "research":
+            assert job.account is not None
+            try:
+                self.run_research(job.account)
+            except Exception:  # a watchlist must not stop the engine
+                logger.exception("research %s failed", job.account)
+            return
         if job.kind == "report":
             try:
                 self.send_reports(job.session or self.clock.now().date())
@@ -365,6 +406,8 @@ class Engine:
             self._next_cycle(job, now)
         elif job.kind == "monitor":
             job.next_at = self._next_monitor(now)
+        elif job.kind == "research":
+            self._next_research(job, now)
         else:
             self._next_report(job, now)
 
@@ -500,7 +543,7 @@ class Engine:
     def _refresh_live(self) -> None:
         accounts: dict[str, dict[str, Any]] = {n: {} for n in self.accounts}
         for j in self._jobs:
-            if j.account is not None:
+            if j.account in accounts:  # research jobs carry a watchlist name instead
                 accounts[j.account][f"next_{j.kind}"] = j.next_at.isoformat() if j.next_at else None
         self._live = {
             "pid": os.getpid(),
