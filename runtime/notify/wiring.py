@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from invest.runtime.errors import ConfigError
@@ -30,10 +32,17 @@ if TYPE_CHECKING:
     from invest.runtime.control.api import Control
     from invest.runtime.engine.events import Event, Notifier
     from invest.runtime.notify.config import TelegramConfig
+    from invest.runtime.notify.format import CurveSource
     from invest.runtime.notify.telegram_alerts import TelegramNotifier
     from invest.runtime.paths import Paths
 
-__all__ = ["TelegramExtension", "build_extensions", "build_notifiers", "build_telegram"]
+__all__ = [
+    "TelegramExtension",
+    "build_extensions",
+    "build_notifiers",
+    "build_telegram",
+    "ledger_curves",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +71,33 @@ def _secrets(paths: Paths) -> Secrets:
     return secrets
 
 
+def ledger_curves(ledger_path: Path, days: int = 90) -> CurveSource:
+    """Equity series of each account in a report, read-only from the ledger (last ``days`` rows)."""
+
+    def curves(event: Event) -> dict[str, list[float]]:
+        names = [r.account for r in getattr(event, "accounts", ())]
+        if not names or not ledger_path.exists():
+            return {}
+        conn = sqlite3.connect(f"file:{ledger_path}?mode=ro", uri=True)
+        try:
+            return {
+                n: [
+                    r[0]
+                    for r in reversed(
+                        conn.execute(
+                            "SELECT equity FROM equity WHERE account = ? ORDER BY day DESC LIMIT ?",
+                            [n, days],
+                        ).fetchall()
+                    )
+                ]
+                for n in names
+            }
+        finally:
+            conn.close()
+
+    return curves
+
+
 class TelegramExtension:
     """The Telegram bot inside the engine: alerts (a Notifier) and commands (an Extension).
 
@@ -81,6 +117,7 @@ class TelegramExtension:
         *,
         request: BaseRequest | None = None,
         updates_request: BaseRequest | None = None,
+        curves: CurveSource | None = None,
     ) -> None:
         from telegram.ext import Application
 
@@ -95,7 +132,7 @@ class TelegramExtension:
         if updates_request is not None:
             builder = builder.get_updates_request(updates_request)
         self.app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
-        self.alerts: TelegramNotifier = TelegramNotifier.from_config(self.app.bot, config)
+        self.alerts: TelegramNotifier = TelegramNotifier.from_config(self.app.bot, config, curves)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -171,7 +208,7 @@ def build_telegram(settings: Settings, paths: Paths) -> TelegramExtension | None
             paths.secrets,
         )
         return None
-    return TelegramExtension(config, token.get_secret_value())
+    return TelegramExtension(config, token.get_secret_value(), curves=ledger_curves(paths.ledger))
 
 
 def build_notifiers(
@@ -197,7 +234,7 @@ def build_notifiers(
             from invest.runtime.notify.discord import DiscordNotifier
 
             try:
-                out.append(DiscordNotifier(discord, url))
+                out.append(DiscordNotifier(discord, url, curves=ledger_curves(paths.ledger)))
             except ConfigError as e:
                 logger.warning("%s: no Discord alerts", e)
     if isinstance(telegram, _Build):

@@ -143,3 +143,26 @@ def test_the_telegram_extension_starts_polls_alerts_and_stops() -> None:
     assert not ext.app.running
     assert {int(c.params["chat_id"]) for c in fake.sent()} >= {TRADER}
     ext.stop()  # twice is fine
+
+
+def test_reports_get_each_accounts_equity_curve_from_the_ledger(tmp_path: Path) -> None:
+    from datetime import UTC, date, datetime
+
+    from invest.runtime.cli import main
+    from invest.runtime.engine.events import AccountReport, DailyReport
+    from invest.runtime.notify.format import event_message
+    from invest.runtime.notify.wiring import ledger_curves
+
+    ledger = tmp_path / "demo.sqlite"
+    assert main(["demo", "--quick", "--ledger", str(ledger)]) == 0
+    report = DailyReport(
+        at=datetime(2022, 12, 28, 22, tzinfo=UTC),
+        day=date(2022, 12, 28),
+        accounts=(AccountReport("trend-daily", 9800.0, -20.0, -0.002, 0, 0, "ACTIVE"),),
+    )
+    curves = ledger_curves(ledger, days=30)(report)
+    assert list(curves) == ["trend-daily"]
+    assert len(curves["trend-daily"]) == 30
+    message = event_message(report, ledger_curves(ledger))
+    assert message.image is not None
+    assert message.image.startswith(b"\x89PNG")
