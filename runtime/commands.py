@@ -25,6 +25,7 @@ from invest.runtime.errors import ConfigError, InvestError
 from invest.runtime.explain import explain, headline
 from invest.runtime.ledger import Ledger, LedgerSink
 from invest.runtime.oracle.cycle_gate import CycleGate
+from invest.runtime.oracle.wiring import Mode
 from invest.runtime.paths import Paths, example_config
 from invest.runtime.strategies.base import Strategy
 
@@ -211,23 +212,23 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _gate(
-    settings: Settings, name: str, paths: Paths, mode: str, ledger: Ledger | None = None
+    settings: Settings, name: str, paths: Paths, mode: Mode, ledger: Ledger | None = None
 ) -> CycleGate | None:
     """The account's LLM gate, or None (no oracle configured, or ``--oracle off``)."""
     from invest.runtime.clock import SystemClock
     from invest.runtime.oracle.wiring import build_gate
 
-    return build_gate(settings, name, paths.home, SystemClock().now, mode, ledger)  # type: ignore[arg-type]
+    return build_gate(settings, name, paths.home, SystemClock().now, mode, ledger)
 
 
 def _strategy(
-    settings: Settings, name: str, paths: Paths, mode: str, ledger: Ledger | None = None
+    settings: Settings, name: str, paths: Paths, mode: Mode, ledger: Ledger | None = None
 ) -> Strategy | None:
     """The llm_manager strategy of an account (it needs the ledger and the clock), else None."""
     from invest.runtime.clock import SystemClock
     from invest.runtime.oracle.wiring import build_manager
 
-    return build_manager(settings, name, paths.home, SystemClock().now, mode, ledger)  # type: ignore[arg-type]
+    return build_manager(settings, name, paths.home, SystemClock().now, mode, ledger)
 
 
 def _oracle_notes(settings: Settings, name: str, r: BacktestResult, mode: str) -> list[str]:

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from invest.runtime.data.frame import BarFrame
 from invest.runtime.data.validate import ValidationRules, mask_reason, usable_mask
+from invest.runtime.features import FeatureSet, compute_features
 
 
 def _ffill(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -56,6 +57,14 @@ class Market:
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
+
+    def features(self) -> FeatureSet:
+        """The shared feature set of every symbol (closes only), computed once per Market.
+
+        The RL observation, the LLM prompts and the manager all read this one copy.
+        """
+        fs: FeatureSet = self.derived(("features",), lambda: compute_features(self.close))
+        return fs
 
     def price(self, symbol: str, t: int) -> float:
         """Last known close of ``symbol`` at row ``t`` (NaN before its first bar)."""

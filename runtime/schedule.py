@@ -11,7 +11,7 @@ a whole 33-year backtest.
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -26,13 +26,6 @@ _MEMO: dict[tuple[str, str], dict[tuple[int, int, int, int], bool]] = {}
 @lru_cache(maxsize=64)
 def _trigger(cron: str, tz: str) -> CronTrigger:
     return CronTrigger.from_crontab(cron, timezone=ZoneInfo(tz))
-
-
-def _fires_within(trigger: CronTrigger, day: date, tz: str) -> bool:
-    """Exact, but slow: asks APScheduler for the next fire time after midnight."""
-    start = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tz))
-    nxt = trigger.get_next_fire_time(None, start)
-    return nxt is not None and nxt < start + timedelta(days=1)
 
 
 def _day_matches(trigger: CronTrigger, day: date) -> bool:

@@ -4,36 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from invest.runtime.backtest.metrics import curve_metrics
-from invest.runtime.backtest.runner import _round_trips
-from invest.runtime.domain import Fill, Side
+from invest.runtime.backtest.metrics import curve_metrics, round_trip_pnls
 from invest.runtime.errors import LedgerError
 from invest.runtime.ledger import Ledger
-
-
-def _fills(ledger: Ledger, account: str) -> list[Fill]:
-    from datetime import date
-    from decimal import Decimal
-
-    rows = ledger.db.execute(
-        "SELECT client_order_id, account, symbol, side, quantity, price, fees, day, reason "
-        "FROM fills WHERE account = ? ORDER BY id",
-        [account],
-    ).fetchall()
-    return [
-        Fill(
-            r[0],
-            r[1],
-            r[2],
-            Side(r[3]),
-            Decimal(r[4]),
-            Decimal(r[5]),
-            Decimal(r[6]),
-            date.fromisoformat(r[7]),
-            r[8],
-        )
-        for r in rows
-    ]
 
 
 def _veto_rate(ledger: Ledger, account: str) -> float:
@@ -51,7 +24,7 @@ def account_figures(ledger: Ledger, account: str) -> dict[str, float]:
         raise LedgerError(f"account {account!r} is not in the ledger {ledger.path}")
     equity = np.array([e for _, e in ledger.equity_curve(account)], dtype=float)
     m = curve_metrics(equity)
-    trips = _round_trips(_fills(ledger, account))
+    trips = round_trip_pnls(ledger.fills(account))
     return {
         "total_return": m.total_return,
         "max_drawdown": m.max_drawdown,

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import numpy.typing as npt
 
+from invest.runtime.domain import Fill, Side
+
 YEAR = 252
 
 
@@ -92,3 +94,18 @@ def with_trading(
         win_rate,
         len(round_trip_pnls),
     )
+
+
+def round_trip_pnls(fills: list[Fill]) -> list[float]:
+    """P&L of every sell against the running average cost (fees included)."""
+    book: dict[str, tuple[float, float]] = {}
+    out = []
+    for f in fills:
+        qty, px = float(f.quantity), float(f.price)
+        held, avg = book.get(f.symbol, (0.0, 0.0))
+        if f.side is Side.BUY:
+            book[f.symbol] = (held + qty, (held * avg + qty * px) / (held + qty))
+        else:
+            out.append((px - avg) * qty - float(f.fees))
+            book[f.symbol] = (held - qty, avg)
+    return out

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from invest.runtime.backtest.metrics import Metrics, curve_metrics, with_trading
+from invest.runtime.backtest.metrics import Metrics, curve_metrics, round_trip_pnls, with_trading
 from invest.runtime.cycle import AccountRuntime, Sink, mark, run_cycle, settle
 from invest.runtime.data.base import MarketData
 from invest.runtime.data.sample import SURVIVORSHIP_NOTE
-from invest.runtime.domain import Fill, OrderIntent, Side
+from invest.runtime.domain import Fill, OrderIntent
 from invest.runtime.errors import DataError
 from invest.runtime.market import Market
 from invest.runtime.schedule import fires_on
@@ -132,21 +132,6 @@ def buy_and_hold(market: Market, cols: list[int], lo: int, cash: float) -> npt.N
     return np.asarray(market.mark[lo:, live] @ shares, dtype=np.float64)
 
 
-def _round_trips(fills: list[Fill]) -> list[float]:
-    """P&L of every sell against the running average cost (fees included)."""
-    book: dict[str, tuple[float, float]] = {}
-    out = []
-    for f in fills:
-        qty, px = float(f.quantity), float(f.price)
-        held, avg = book.get(f.symbol, (0.0, 0.0))
-        if f.side is Side.BUY:
-            book[f.symbol] = (held + qty, (held * avg + qty * px) / (held + qty))
-        else:
-            out.append((px - avg) * qty - float(f.fees))
-            book[f.symbol] = (held - qty, avg)
-    return out
-
-
 def replay(
     acct: AccountRuntime,
     market: Market,
@@ -200,7 +185,9 @@ def replay(
     bench = bench / bench[0] * start_cash
     ew = buy_and_hold(market, [market.col[s] for s in cfg.universe], lo, start_cash)[:n]
     traded = sum(float(f.quantity * f.price) for f in sink.fills)
-    m = with_trading(curve_metrics(equity), equity, equity - cash, traded, _round_trips(sink.fills))
+    m = with_trading(
+        curve_metrics(equity), equity, equity - cash, traded, round_trip_pnls(sink.fills)
+    )
     notes = [SURVIVORSHIP_NOTE] if market.frame.source.startswith("sample") else []
     if market.frame.adjusted:
         notes.append(

@@ -331,11 +331,9 @@ class Engine:
         from invest.runtime.oracle.research import run_research
 
         cfg = self.settings.research[name]
-        spec = cfg.data or self.settings.engine.data
-        if spec not in self._sources:
-            self._sources[spec] = self._open_source(spec)
+        source = self._source_for(cfg.data or self.settings.engine.data)
         end = last_completed_session(self.calendar, self.clock.now())
-        market = Market(self._sources[spec].load(list(cfg.symbols), None, end))
+        market = Market(source.load(list(cfg.symbols), None, end))
         with self.ledger.transaction():
             wl = run_research(
                 cfg,
@@ -412,7 +410,10 @@ class Engine:
             self._next_report(job, now)
 
     def _source(self, name: str) -> MarketData:
-        spec = self.settings.account(name).data or self.settings.engine.data
+        return self._source_for(self.settings.account(name).data or self.settings.engine.data)
+
+    def _source_for(self, spec: str) -> MarketData:
+        """One provider (and its cache) per data spec, shared by accounts and research."""
         if spec not in self._sources:
             self._sources[spec] = self._open_source(spec)
         return self._sources[spec]

@@ -22,7 +22,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from invest.runtime.domain import HaltState
+from invest.runtime.domain import HaltState, OrderIntent
 
 __all__ = [
     "AccountReport",
@@ -100,6 +100,21 @@ class OrderSent(Event):
     ref_price: Decimal
     reason: str
     cycle_id: str = ""
+
+    @classmethod
+    def of(cls, intent: OrderIntent, at: datetime) -> OrderSent:
+        """The event for an order intent sent at ``at``."""
+        return cls(
+            at=at,
+            account=intent.account,
+            client_order_id=intent.client_order_id,
+            symbol=intent.symbol,
+            side=intent.side.value,
+            quantity=intent.quantity,
+            ref_price=intent.ref_price,
+            reason=intent.reason,
+            cycle_id=intent.cycle_id,
+        )
 
     def text(self) -> str:
         """E.g. ``trend-daily: BUY 3.5 AAPL @~150.00 (target 20.0%)``."""

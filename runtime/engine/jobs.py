@@ -132,19 +132,7 @@ def cycle_events(out: CycleOutcome, at: datetime, symbols: dict[str, str]) -> li
     name = out.account
     events: list[Event] = []
     for i in out.sent:
-        events.append(
-            OrderSent(
-                at=at,
-                account=name,
-                client_order_id=i.client_order_id,
-                symbol=i.symbol,
-                side=i.side.value,
-                quantity=i.quantity,
-                ref_price=i.ref_price,
-                reason=i.reason,
-                cycle_id=i.cycle_id,
-            )
-        )
+        events.append(OrderSent.of(i, at))
         rule = i.reason.split(":")[0]
         if rule in STOP_RULES:
             events.append(

@@ -171,19 +171,7 @@ def _flatten(engine: Engine, request: Request) -> dict[str, Any]:
     sent = flatten(engine.ledger, engine.build(name), day, request.actor)
     at = engine.clock.now()
     for i in sent:
-        engine.notifier.notify(
-            OrderSent(
-                at=at,
-                account=name,
-                client_order_id=i.client_order_id,
-                symbol=i.symbol,
-                side=i.side.value,
-                quantity=i.quantity,
-                ref_price=i.ref_price,
-                reason=i.reason,
-                cycle_id=i.cycle_id,
-            )
-        )
+        engine.notifier.notify(OrderSent.of(i, at))
     engine.notifier.notify(
         Halted(
             at=at,

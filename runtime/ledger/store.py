@@ -290,6 +290,28 @@ class Ledger:
         self.set_order_status(fill.client_order_id, OrderStatus.FILLED)
 
     # -- records ------------------------------------------------------------------------------
+    def fills(self, account: str) -> list[Fill]:
+        """Every fill of ``account``, in the order recorded."""
+        rows = self.db.execute(
+            "SELECT client_order_id, account, symbol, side, quantity, price, fees, day, reason "
+            "FROM fills WHERE account = ? ORDER BY id",
+            [account],
+        ).fetchall()
+        return [
+            Fill(
+                r[0],
+                r[1],
+                r[2],
+                Side(r[3]),
+                Decimal(r[4]),
+                Decimal(r[5]),
+                Decimal(r[6]),
+                date.fromisoformat(r[7]),
+                r[8],
+            )
+            for r in rows
+        ]
+
     def record_decision(self, rec: dict[str, Any]) -> None:
         """Insert an explanation record (once per cycle id)."""
         self.db.execute(

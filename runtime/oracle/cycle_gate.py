@@ -120,17 +120,14 @@ class CycleGate:
         day = market.day(t)
         # After the close (21:00 UTC is after every NYSE close): news of the session counts.
         at = datetime.combine(day, time(21, 0), tzinfo=UTC)
-        feats = _features(market)
-        names = list(_feature_names())
+        fs = market.features()
+        cols = {n: fs.index(n) for n in INDICATORS}
         snaps = {}
         for s in symbols:
             j = market.col[s]
             closes = market.mark[max(0, t - PRICE_DAYS + 1) : t + 1, j]
-            ind = {
-                n: round(float(feats[t, j, names.index(n)]), 4)
-                for n in INDICATORS
-                if n in names and np.isfinite(feats[t, j, names.index(n)])
-            }
+            row = fs.values[t, j]
+            ind = {n: round(float(row[k]), 4) for n, k in cols.items() if np.isfinite(row[k])}
             snaps[s] = SymbolSnapshot(s, tuple(float(c) for c in closes if np.isfinite(c)), ind)
         news = (
             gather_news(
@@ -146,18 +143,6 @@ class CycleGate:
             portfolio=portfolio_snapshot(market, t, state),
             news=news,
         )
-
-
-def _feature_names() -> tuple[str, ...]:
-    from invest.runtime.features import FEATURE_NAMES
-
-    return FEATURE_NAMES
-
-
-def _features(market: Market) -> Any:
-    from invest.runtime.features import compute_features
-
-    return market.derived(("features",), lambda: compute_features(market.close)).values
 
 
 def _reason(result: GateResult, symbol: str, default: str) -> str:

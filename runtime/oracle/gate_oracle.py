@@ -8,16 +8,13 @@ buys follow ``on_unavailable`` and the audit says why.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Literal
 
-from invest.runtime.oracle.audit import AuditTrail
-from invest.runtime.oracle.client import LLMClient, Usage
-from invest.runtime.oracle.config import OracleConfig
+from invest.runtime.oracle.base import OracleBase
+from invest.runtime.oracle.client import Usage
 from invest.runtime.oracle.context import OracleContext
 from invest.runtime.oracle.gate import GateOutcome, VerdictRecord, apply_verdicts, vote
 from invest.runtime.oracle.news import NewsItem
@@ -25,7 +22,6 @@ from invest.runtime.oracle.parsing import GateParse, parse_gate
 from invest.runtime.oracle.prompts import gate_messages
 from invest.runtime.oracle.schemas import GateVerdict
 from invest.runtime.oracle.session import OracleSession
-from invest.runtime.oracle.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -62,34 +58,8 @@ class GateResult:
         return [r.as_dict() for r in self.records]
 
 
-class GateOracle:
-    """Review proposed buys with the LLM.
-
-    Args:
-        config: the account's oracle settings.
-        client: the LLM client (see :func:`~invest.runtime.oracle.factory.build_client`).
-        store: where audit records go.
-        account: the account name.
-        now: the clock.
-        audit_dir: folder for the per-cycle audit JSON file, or None.
-    """
-
-    def __init__(
-        self,
-        config: OracleConfig,
-        client: LLMClient,
-        store: Store,
-        *,
-        account: str,
-        now: Callable[[], datetime],
-        audit_dir: Path | None = None,
-    ) -> None:
-        self.config = config
-        self.client = client
-        self.store = store
-        self.account = account
-        self.audit_dir = audit_dir
-        self._now = now
+class GateOracle(OracleBase):
+    """Review proposed buys with the LLM. (Arguments: see :class:`OracleBase`.)"""
 
     def review(
         self, proposed_buys: Mapping[str, Decimal], context: OracleContext, *, cycle_id: str
@@ -114,14 +84,7 @@ class GateOracle:
             raise ValueError(f"proposed buys must be positive notionals: {bad}")
         if not proposed:
             return GateResult({}, news_note=context.news.note)
-        audit = AuditTrail(
-            self.store,
-            cycle_id=cycle_id,
-            account=self.account,
-            now=self._now,
-            directory=self.audit_dir,
-        )
-        session = OracleSession(self.client, self.config, audit)
+        audit, session = self._open(cycle_id)
         try:
             audit.record("gate.start", proposed=proposed, news_note=context.news.note)
             result = self._review(proposed, context, session)

@@ -11,22 +11,18 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Literal
 
-from invest.runtime.oracle.audit import AuditTrail
-from invest.runtime.oracle.client import LLMClient, Usage
-from invest.runtime.oracle.config import OracleConfig
+from invest.runtime.oracle.base import OracleBase
+from invest.runtime.oracle.client import Usage
 from invest.runtime.oracle.context import OracleContext
 from invest.runtime.oracle.manager_parsing import ActionsParse, parse_actions, parse_analysis
 from invest.runtime.oracle.prompts import analysis_messages, decision_messages
 from invest.runtime.oracle.schemas import Action, MarketAnalysis, TradeAction
 from invest.runtime.oracle.session import OracleSession
-from invest.runtime.oracle.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -65,45 +61,12 @@ class ManagerResult:
         return [a.model_dump(mode="json") for a in self.actions]
 
 
-class ManagerOracle:
-    """Ask the model for an analysis, then for trade decisions.
-
-    Args:
-        config: the account's oracle settings.
-        client: the LLM client.
-        store: where audit records go.
-        account: the account name.
-        now: the clock.
-        audit_dir: folder for the per-cycle audit JSON file, or None.
-    """
-
-    def __init__(
-        self,
-        config: OracleConfig,
-        client: LLMClient,
-        store: Store,
-        *,
-        account: str,
-        now: Callable[[], datetime],
-        audit_dir: Path | None = None,
-    ) -> None:
-        self.config = config
-        self.client = client
-        self.store = store
-        self.account = account
-        self.audit_dir = audit_dir
-        self._now = now
+class ManagerOracle(OracleBase):
+    """Ask the model for an analysis, then for trade decisions. (Arguments: see :class:`OracleBase`.)"""
 
     def decide(self, context: OracleContext, *, cycle_id: str) -> ManagerResult:
         """Run both passes and return validated actions (never raises)."""
-        audit = AuditTrail(
-            self.store,
-            cycle_id=cycle_id,
-            account=self.account,
-            now=self._now,
-            directory=self.audit_dir,
-        )
-        session = OracleSession(self.client, self.config, audit)
+        audit, session = self._open(cycle_id)
         try:
             audit.record("manager.start", news_note=context.news.note)
             result = self._decide(context, session)

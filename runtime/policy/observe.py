@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from invest.runtime.domain import AccountState
-from invest.runtime.features import FEATURE_NAMES, FeatureSet, compute_features
+from invest.runtime.features import FEATURE_NAMES, FeatureSet
 from invest.runtime.market import Market
 from invest.runtime.policy.manifest import POSITION_FEATURES
 
@@ -27,8 +27,7 @@ DAYS_HELD_SCALE = 252.0
 
 def market_features(market: Market) -> FeatureSet:
     """Features of every symbol of ``market``, computed once and memoised on it (closes only)."""
-    fs: FeatureSet = market.derived(("features",), lambda: compute_features(market.close))
-    return fs
+    return market.features()
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,7 @@ import numpy.typing as npt
 from invest.runtime.config import AccountConfig, TrendKingParams
 from invest.runtime.domain import AccountState, ExitPlan, Proposal, Regime
 from invest.runtime.errors import ConfigError
-from invest.runtime.features import FEATURE_NAMES, compute_features
+from invest.runtime.features import FEATURE_NAMES
 from invest.runtime.market import Market
 from invest.runtime.oracle.config import NewsConfig
 from invest.runtime.oracle.context import (
@@ -193,11 +193,7 @@ class LLMManager:
             lambda: regime_series(market.close[:, ix], p.sma_window, p.hysteresis),
         )
         self._ix = ix
-        # Same key and value as the LLM gate's, so one Market computes the features once.
-        feats: npt.NDArray[np.float32] = market.derived(
-            ("features",), lambda: compute_features(market.close)
-        ).values
-        self._feats = feats
+        self._feats: npt.NDArray[np.float32] = market.features().values
 
     def propose(self, t: int, state: AccountState) -> Proposal:
         """Ask the manager at row ``t`` and turn its actions into target weights."""
