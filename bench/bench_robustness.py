@@ -7,7 +7,8 @@ in a process pool. Prints:
 
 * the measured wall time of ``--paths`` paths (default 1,000) on the default
   window (the last 5 years of the data) or ``--start``/``--end``;
-* the serial time per path (a few paths on one process), for the scaling;
+* the warm-up check (see ``robustness.warmed``) and the serial time per path
+  (20 paths on one process), for the scaling;
 * the full 1990-2022 window: a measured ``--full-paths``-path run (default 20),
   and the figure for ``--paths`` paths EXTRAPOLATED linearly from it;
 * the block bootstrap's time for the same number of resamples;
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import time
 from datetime import date
 
 
@@ -36,7 +38,7 @@ def main() -> None:
     parser.add_argument("--start", help="window start (default: 5 years before --end)")
     parser.add_argument("--end", help="window end (default: the last session of the data)")
     parser.add_argument("--full-paths", type=int, default=20, help="paths measured on 1990-2022")
-    parser.add_argument("--serial-paths", type=int, default=5, help="paths measured on 1 process")
+    parser.add_argument("--serial-paths", type=int, default=20, help="paths measured on 1 process")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -47,6 +49,8 @@ def main() -> None:
         default_window,
         default_workers,
         monte_carlo,
+        run_path,
+        warmed,
     )
     from invest.runtime.config import parse_config
     from invest.runtime.data.sample import SampleData
@@ -70,9 +74,17 @@ def main() -> None:
 
     base = job.replay(frame)
     print(f"window {base.days[0]} .. {base.days[-1]}: {len(base.days)} sessions")
-    serial = monte_carlo(job, frame, args.serial_paths, args.seed, workers=1)
-    per_path = serial.seconds / serial.paths
-    print(f"serial: {per_path:.3f} s per path ({serial.paths} paths on 1 process)")
+    t0 = time.perf_counter()
+    cut, warmup = warmed(job, frame)
+    print(
+        f"warm-up check (two noise-free replays): {time.perf_counter() - t0:.2f} s; paths warm up "
+        f"on {f'{warmup} sessions' if warmup else 'the whole history'} ({len(cut)} rows)"
+    )
+    t0 = time.perf_counter()
+    for p in range(args.serial_paths):
+        run_path(job, cut, p, args.seed)
+    per_path = (time.perf_counter() - t0) / args.serial_paths
+    print(f"serial: {per_path:.3f} s per path ({args.serial_paths} paths on 1 process)")
 
     mc = monte_carlo(job, frame, args.paths, args.seed, workers=workers)
     ideal = per_path * args.paths / workers

@@ -82,6 +82,9 @@ INVESTED = 0.5
 PATH_COLUMNS = ("total_return", "cagr", "sharpe", "max_drawdown", "exposure", "fills")
 #: The parts of a robustness run, in order.
 PARTS = ("mc", "bootstrap", "stress", "crises")
+#: Sessions of history before the window that a Monte Carlo path warms up on (three
+#: years; the longest lookback of the features and strategies is one year).
+WARMUP_SESSIONS = 756
 
 
 # ---------------------------------------------------------------------------- the account
@@ -297,6 +300,8 @@ class MonteCarloResult:
     seconds: float
     table: FloatArray
     summary: Distribution
+    #: Sessions each path warmed up on before the window; None: the whole history.
+    warmup: int | None = None
 
     @property
     def paths_per_second(self) -> float:
@@ -342,6 +347,37 @@ def _run_chunk(
     return [(p, run_path(job, frame, p, seed, amplitude, kind)) for p in paths]
 
 
+def warmed(
+    job: Job, frame: BarFrame, sessions: int = WARMUP_SESSIONS
+) -> tuple[BarFrame, int | None]:
+    """``frame`` cut to ``sessions`` before the window, where that changes no decision.
+
+    Every path recomputes the features, the regime and the data masks of its noisy
+    bars; over 33 years of warm-up that was a quarter of a 5-year path's time. Most
+    lookbacks are finite, but the regime's hysteresis and the stale-price mask carry
+    state from further back, so the cut is used only when the noise-free replay on it
+    gives the same fills and the same equity curve as the replay on the whole history.
+    Otherwise the paths keep the whole history.
+
+    Returns:
+        (the frame the paths replay, the warm-up sessions or None for the whole history)
+    """
+    lo = (
+        0 if job.start is None else int(np.searchsorted(frame.dates, np.datetime64(job.start, "D")))
+    )
+    first = lo - sessions
+    if first <= 0:
+        return frame, None
+    cut = frame.rows(first, len(frame))
+    full, short = job.replay(frame, explain=False), job.replay(cut, explain=False)
+    same = (
+        len(full.equity) == len(short.equity)
+        and bool(np.array_equal(full.equity, short.equity))
+        and full.fills == short.fills
+    )
+    return (cut, sessions) if same else (frame, None)
+
+
 def default_workers() -> int:
     """CPUs this process may use (its affinity mask where the OS has one, else ``os.cpu_count()``)."""
     try:
@@ -371,7 +407,8 @@ def monte_carlo(
 
     Args:
         job: the account and the window's first session.
-        frame: the bars up to the window's end (the whole history before it warms up).
+        frame: the bars up to the window's end (the whole history before it warms up;
+            the paths replay :func:`warmed`'s cut of it).
         paths: how many paths.
         seed: run seed; path ``i`` depends only on (seed, i).
         amplitude: noise bound, as a fraction of the price.
@@ -385,6 +422,7 @@ def monte_carlo(
     workers = max(1, workers or default_workers())
     noise_factors((1,), seed, 0, amplitude, kind)  # fail fast on bad parameters
     t0 = time.perf_counter()
+    frame, warmup = warmed(job, frame)
     table = np.full((paths, len(PATH_COLUMNS)), np.nan)
     parts = chunks(paths, workers)
     workers = min(workers, len(parts))
@@ -418,7 +456,15 @@ def monte_carlo(
         table[:, PATH_COLUMNS.index(c)] for c in ("total_return", "sharpe", "max_drawdown")
     )
     return MonteCarloResult(
-        paths, seed, amplitude, kind, workers, seconds, table, summarise(tr, sh, dd, threshold)
+        paths,
+        seed,
+        amplitude,
+        kind,
+        workers,
+        seconds,
+        table,
+        summarise(tr, sh, dd, threshold),
+        warmup,
     )
 
 

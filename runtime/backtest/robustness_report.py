@@ -199,8 +199,9 @@ def report_dict(rep: RobustnessReport) -> dict[str, Any]:
             "noise": {
                 "amplitude": mc.amplitude,
                 "distribution": mc.kind,
-                "applied_to": "open, high, low and close of every bar (one factor per bar), whole history",
+                "applied_to": "open, high, low and close of every bar (one factor per bar), warm-up included",
             },
+            "warmup_sessions": mc.warmup,  # None: the whole history
             "seed": mc.seed,
             "workers": mc.workers,
             "seconds": round(mc.seconds, 3),
@@ -374,9 +375,15 @@ def summary_markdown(rep: RobustnessReport) -> str:
         ]
         if rep.monte_carlo is not None:
             mc = rep.monte_carlo
+            warm = (
+                f"the {mc.warmup} sessions before the window (the noise-free replay on them "
+                "equals the replay on the whole history)"
+                if mc.warmup
+                else "the whole history before the window"
+            )
             lines.append(
-                f"Monte Carlo wall time {mc.seconds:.1f} s on {mc.workers} worker(s): "
-                f"{mc.paths_per_second:.1f} paths/s."
+                f"Each path warms up on {warm}. Monte Carlo wall time {mc.seconds:.1f} s on "
+                f"{mc.workers} worker(s): {mc.paths_per_second:.1f} paths/s."
             )
         lines.append("")
     if rep.stress is not None:

@@ -287,7 +287,10 @@ class RiskEngine:
             return
         lo = max(0, t - CORR_WINDOW)
         cols = [market.col[sym], *held]
-        rets = log_returns(market.close[lo : t + 1, cols])
+        # Row r of the whole-history returns is close[r] over close[r - 1]: rows lo+1..t
+        # are the returns inside close[lo : t + 1], computed once per Market.
+        every = market.derived(("log_returns",), lambda: log_returns(market.close))
+        rets = every[lo + 1 : t + 1, cols]
         found = rules.correlated_with(
             rets, 0, list(range(1, len(cols))), self.risk.correlation_warn
         )

@@ -31,6 +31,7 @@ from invest.runtime.backtest.robustness import (
     path_row,
     stress_test,
     summarise,
+    warmed,
 )
 from invest.runtime.backtest.robustness_cli import add_robustness_command
 from invest.runtime.backtest.runner import BacktestResult
@@ -130,6 +131,26 @@ def test_a_path_is_the_same_whatever_the_number_of_workers(job: Job, window: Bar
     assert two.workers == 2
     np.testing.assert_array_equal(one.table, two.table)
     assert len(np.unique(one.column("total_return"))) == 4  # each path has its own noise
+
+
+def test_paths_warm_up_on_a_cut_of_history_only_when_it_changes_no_decision(
+    job: Job, window: BarFrame, baseline: BacktestResult
+) -> None:
+    cut, warmup = warmed(job, window)
+    assert warmup == 756
+    assert len(cut) == 756 + len(baseline.days)
+    assert cut.day(756) == baseline.days[0]
+    again = job.replay(cut)
+    np.testing.assert_array_equal(again.equity, baseline.equity)
+    assert again.fills == baseline.fills
+    # Ten sessions cannot warm up a 200-day regime filter: decisions change, so the
+    # paths keep the whole history.
+    whole, none = warmed(job, window, sessions=10)
+    assert none is None
+    assert whole is window
+    # A window that starts within the warm-up has nothing to cut.
+    early = Job("tk", job.settings, window.day(100))
+    assert warmed(early, window) == (window, None)
 
 
 def test_paths_are_chunked_for_balance_and_all_covered() -> None:
