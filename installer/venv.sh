@@ -62,6 +62,10 @@ inv_build_venv() {
     inv_run rm -rf "$INV_VENV"
     inv_die "pip install failed; the current install is untouched"
   fi
+  if [[ ${INVEST_SLIM:-1} != 0 ]] && ! inv_run bash "$INV_LIB_DIR/slim-venv.sh" "$INV_VENV"; then
+    inv_run rm -rf "$INV_VENV"
+    inv_die "slimming the new venv failed (INVEST_SLIM=0 skips it); the current install is untouched"
+  fi
   if ! inv_run "$INV_VENV/bin/invest" --version; then
     inv_run rm -rf "$INV_VENV"
     inv_die "the new venv does not run \`invest --version\`; the current install is untouched"

@@ -22,6 +22,9 @@ def test_runtime_image_builds_a_wheel_then_installs_it_into_a_venv() -> None:
     assert "python:3.11-slim" in RUNTIME
     assert "pip wheel" in RUNTIME
     assert "COPY --from=build /opt/invest/venv /opt/invest/venv" in RUNTIME
+    # Slimmed like install.sh's venv, before the smoke test.
+    (build,) = (r for r in _instructions(RUNTIME, "RUN") if "pip wheel" in r)
+    assert build.index("installer/slim-venv.sh /opt/invest/venv") < build.index("invest --version")
 
 
 def test_runtime_image_is_the_base_install_without_torch() -> None:
@@ -61,5 +64,6 @@ def test_dockerignore_lets_in_only_what_the_wheel_needs() -> None:
     assert lines[lines.index("*")] == "*"
     allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
     assert {"pyproject.toml", "runtime", "trainer", "tui"} <= allowed
+    assert "installer/slim-venv.sh" in allowed  # the build stage runs it
     assert ".venv" not in allowed
     assert ".git" not in allowed

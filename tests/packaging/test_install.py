@@ -111,6 +111,22 @@ def test_base_install_never_pulls_torch(installation: Installation) -> None:
     assert result.returncode == 0, "torch or sb3 is installed in the base venv"
 
 
+def test_base_venv_is_slimmed_of_pip_setuptools_and_the_numpy_pandas_test_suites(
+    installation: Installation,
+) -> None:
+    venv = installation.prefix / "opt/invest/current"
+    probe = (
+        "import importlib.util as u, sys; "
+        "sys.exit(any(u.find_spec(m) for m in ('pip', 'setuptools', 'numpy.tests', 'pandas.tests')))"
+    )
+    result = run([venv / "bin/python", "-c", probe])
+    assert result.returncode == 0, "pip, setuptools or a test suite is still in the base venv"
+    assert not list(venv.glob("lib/python3*/site-packages/numpy/*/tests"))
+    # What the runtime needs of them still imports (the demo test runs the rest).
+    result = run([venv / "bin/python", "-c", "import numpy.testing, pandas, exchange_calendars"])
+    assert result.returncode == 0, explain(result)
+
+
 def test_rerun_upgrades_into_a_new_venv_and_keeps_the_edited_config(
     installation: Installation, upgraded: Installation
 ) -> None:

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Remove from an appliance venv what the appliance never runs:
+# - pip and setuptools: every install or update builds a fresh venv (install.sh,
+#   the Docker build), so nothing is ever pip-installed into a finished one;
+# - the test suites numpy and pandas ship (about 66 MB, a fifth of the venv).
+# An SD card on a Pi is small and slow; these were a quarter of the base install.
+# install.sh runs this unless INVEST_SLIM=0; docker/Dockerfile runs it in its build stage.
+#
+#   installer/slim-venv.sh VENV
+set -euo pipefail
+
+venv=${1:?usage: slim-venv.sh VENV}
+[[ -x $venv/bin/python ]] || {
+  printf 'slim-venv.sh: error: %s is not a venv (no bin/python)\n' "$venv" >&2
+  exit 1
+}
+
+shopt -s nullglob
+suites=()
+for site in "$venv"/lib/python3*/site-packages; do
+  suites+=("$site"/numpy/tests "$site"/numpy/*/tests "$site"/pandas/tests)
+done
+before=$(du -sm "$venv" | cut -f1)
+# pip uninstalls itself last: it stays importable for the length of this call.
+"$venv/bin/python" -m pip uninstall --yes --quiet setuptools pip
+rm -rf -- "${suites[@]}"
+after=$(du -sm "$venv" | cut -f1)
+printf '    slimmed %s: %s MB -> %s MB (pip, setuptools, %d test suites removed)\n' \
+  "$venv" "$before" "$after" "${#suites[@]}"
