@@ -21,9 +21,16 @@ from invest.runtime.data import open_source
 from invest.runtime.data.base import MarketData
 from invest.runtime.engine.account_cycle import run_account_cycle
 from invest.runtime.engine.config import engine_options
-from invest.runtime.errors import ConfigError, InvestError
+from invest.runtime.errors import ConfigError, InvestError, LedgerError
 from invest.runtime.explain import explain, headline
-from invest.runtime.ledger import Ledger, LedgerSink
+from invest.runtime.ledger import (
+    DEMO_EVENT,
+    Ledger,
+    LedgerSink,
+    demo_ledger_at,
+    remove_ledger,
+    set_aside_demo,
+)
 from invest.runtime.oracle.cycle_gate import CycleGate
 from invest.runtime.oracle.wiring import Mode
 from invest.runtime.paths import Paths, example_config
@@ -89,11 +96,10 @@ def demo(args: argparse.Namespace, paths: Paths) -> int:
     """Replay the bundled data through the example accounts into a ledger, and explain."""
     settings = load_config(example_config())
     ledger_path = Path(args.ledger) if args.ledger else paths.ledger
-    if ledger_path.exists():
-        ledger_path.unlink()  # the demo ledger is rebuilt from scratch each time
-        for extra in ("-wal", "-shm"):
-            Path(f"{ledger_path}{extra}").unlink(missing_ok=True)
+    _check_demo_target(ledger_path)
+    remove_ledger(ledger_path)  # the demo ledger is rebuilt from scratch each time
     ledger = Ledger(ledger_path)
+    ledger.event(None, DEMO_EVENT, {"note": "replayed by `invest demo`: not trading"})
     source = _source("sample", paths)
     start = date(2022, 1, 3) if args.quick else None
     out.print(
@@ -115,6 +121,33 @@ def demo(args: argparse.Namespace, paths: Paths) -> int:
     for note in r.notes:
         out.print(f"[dim]Note: {note}[/]")
     return 0
+
+
+def _check_demo_target(path: Path) -> None:
+    """Refuse to overwrite a ledger that the demo did not write.
+
+    Raises:
+        ConfigError: ``path`` holds a trading ledger, or a file that is not a ledger.
+    """
+    if not path.exists() or demo_ledger_at(path):
+        return
+    try:
+        ledger = Ledger(path, readonly=True)
+    except LedgerError as e:
+        raise ConfigError(
+            f"{path} exists and is not a demo ledger ({e}); the demo never overwrites it: "
+            "pass --ledger PATH to write the demo elsewhere"
+        ) from e
+    try:
+        if ledger.is_empty():
+            return
+        names = ", ".join(ledger.accounts()) or "orders and fills"
+    finally:
+        ledger.close()
+    raise ConfigError(
+        f"{path} is a trading ledger ({names}); the demo never overwrites it: "
+        "pass --ledger PATH to write the demo elsewhere"
+    )
 
 
 def _print_result(r: BacktestResult, decisions: int) -> None:
@@ -245,6 +278,12 @@ def _settings_or_default(paths: Paths) -> Settings:
     return load_config(paths.config) if paths.config.exists() else Settings()
 
 
+def _set_aside_demo(paths: Paths) -> None:
+    moved = set_aside_demo(paths.ledger)
+    if moved is not None:
+        out.print(f"[yellow]The demo's ledger moved to {moved}; starting a fresh ledger.[/]")
+
+
 def _run_one(name: str, settings: Settings, paths: Paths, dry_run: bool) -> None:
     """One cycle of ``name`` on the latest bar, from the persisted state.
 
@@ -256,7 +295,12 @@ def _run_one(name: str, settings: Settings, paths: Paths, dry_run: bool) -> None
     cfg = settings.account(name)
     if not dry_run and _run_in_engine(name, paths):
         return
-    exists = paths.ledger.exists()
+    if dry_run:
+        # The demo's replayed positions are no state to start a real cycle from.
+        exists = paths.ledger.exists() and not demo_ledger_at(paths.ledger)
+    else:
+        _set_aside_demo(paths)
+        exists = paths.ledger.exists()
     ledger = Ledger(paths.ledger, readonly=dry_run) if (exists or not dry_run) else None
     gate = _gate(settings, name, paths, "live", ledger)
     try:

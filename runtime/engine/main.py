@@ -36,7 +36,7 @@ from invest.runtime.engine.events import FanOut, LogNotifier, Notifier
 from invest.runtime.engine.logs import default_log_dir, setup_logging
 from invest.runtime.engine.sdnotify import SystemdNotifier
 from invest.runtime.errors import InvestError
-from invest.runtime.ledger import Ledger
+from invest.runtime.ledger import Ledger, set_aside_demo
 from invest.runtime.ledger import engine_repo as repo
 from invest.runtime.paths import Paths
 
@@ -195,6 +195,9 @@ def run_engine(
     server: ControlServer | None = None
     started: list[Extension] = []
     try:
+        moved = set_aside_demo(paths.ledger)
+        if moved is not None:
+            logger.warning("the demo's ledger moved to %s; starting a fresh ledger", moved)
         holder: list[Clock] = []
         ledger = Ledger(
             paths.ledger, now=lambda: holder[0].now() if holder else SystemClock().now()

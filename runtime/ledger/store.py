@@ -34,6 +34,12 @@ from invest.runtime.ledger.schema import MIGRATIONS
 
 Now = Callable[[], datetime]
 
+#: Event kind that marks a ledger written by ``invest demo``: replayed history, not trading.
+DEMO_EVENT = "demo"
+#: Where a demo ledger goes when real trading needs the ledger's place (see :func:`set_aside_demo`).
+DEMO_NAME = "demo-ledger.sqlite"
+_SIDECARS = ("", "-wal", "-shm")
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
@@ -95,6 +101,18 @@ class Ledger:
         for n, script in enumerate(MIGRATIONS[self._version() :], start=self._version() + 1):
             with self.db.conn:
                 self.db.conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={n};\nCOMMIT;")
+
+    def is_demo(self) -> bool:
+        """Whether ``invest demo`` wrote this ledger (it carries a ``demo`` event)."""
+        row = self.db.execute("SELECT 1 FROM events WHERE kind = ? LIMIT 1", [DEMO_EVENT])
+        return row.fetchone() is not None
+
+    def is_empty(self) -> bool:
+        """No account, order or fill recorded yet."""
+        return not any(
+            self.db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone()  # noqa: S608 - fixed names
+            for t in ("accounts", "orders", "fills")
+        )
 
     def close(self) -> None:
         """Close the connection."""
@@ -398,3 +416,45 @@ class LedgerSink:
     def done(self, cycle_id: str) -> bool:
         """True when the cycle's decision is in the ledger."""
         return self.ledger.has_decision(cycle_id)
+
+
+def remove_ledger(path: Path) -> None:
+    """Delete the ledger file at ``path`` and its WAL sidecars."""
+    for suffix in _SIDECARS:
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def demo_ledger_at(path: Path) -> bool:
+    """Whether the file at ``path`` is a ledger that ``invest demo`` wrote."""
+    if not path.exists():
+        return False
+    try:
+        ledger = Ledger(path, readonly=True)
+    except LedgerError:
+        return False
+    try:
+        return ledger.is_demo()
+    finally:
+        ledger.close()
+
+
+def set_aside_demo(path: Path) -> Path | None:
+    """Move the demo's ledger away from ``path`` before real trading writes there.
+
+    A first ``invest demo`` writes the default ledger so that the TUI shows
+    something; the engine and ``invest run`` must not trade on from the demo's
+    replayed positions. The demo ledger is renamed :data:`DEMO_NAME` beside it
+    (replacing an older one) and the caller starts a fresh ledger.
+
+    Returns:
+        The new path of the demo ledger, or None when ``path`` is not one.
+    """
+    if not demo_ledger_at(path):
+        return None
+    target = path.with_name(DEMO_NAME)
+    remove_ledger(target)
+    for suffix in _SIDECARS:
+        src = Path(f"{path}{suffix}")
+        if src.exists():
+            src.replace(Path(f"{target}{suffix}"))
+    return target
