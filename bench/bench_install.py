@@ -141,7 +141,7 @@ def main() -> int:
     where.add_argument("--install", action="store_true", help="install into a temporary prefix")
     where.add_argument("--prefix", type=Path, help="an install made with --prefix")
     where.add_argument("--venv", type=Path, help="a venv to measure (no engine run)")
-    parser.add_argument("--idle-seconds", type=float, default=30.0, help="engine run time")
+    parser.add_argument("--idle-seconds", type=float, default=60.0, help="engine run time")
     parser.add_argument(
         "--first-cycle-pattern",
         default=r"cycle|heartbeat",

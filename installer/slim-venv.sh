@@ -2,7 +2,11 @@
 # Remove from an appliance venv what the appliance never runs:
 # - pip and setuptools: every install or update builds a fresh venv (install.sh,
 #   the Docker build), so nothing is ever pip-installed into a finished one;
-# - the test suites numpy and pandas ship (about 66 MB, a fifth of the venv).
+# - the test suites numpy and pandas ship (about 66 MB, a fifth of the venv);
+# - onnxruntime's C API library (libonnxruntime.so, about 29 MB): the wheel ships it for
+#   C programs beside the Python binding, which is self-contained and never loads it.
+#   It is removed only when the binding does not name it; the installer then proves
+#   inference still works with `invest models verify default` (onnxruntime sessions).
 # An SD card on a Pi is small and slow; these were a quarter of the base install.
 # install.sh runs this unless INVEST_SLIM=0; docker/Dockerfile runs it in its build stage.
 #
@@ -16,14 +20,17 @@ venv=${1:?usage: slim-venv.sh VENV}
 }
 
 shopt -s nullglob
-suites=()
+suites=() clibs=()
 for site in "$venv"/lib/python3*/site-packages; do
   suites+=("$site"/numpy/tests "$site"/numpy/*/tests "$site"/pandas/tests)
+  for binding in "$site"/onnxruntime/capi/onnxruntime_pybind11_state*.so; do
+    grep -q 'libonnxruntime\.so' "$binding" || clibs+=("$site"/onnxruntime/capi/libonnxruntime.so*)
+  done
 done
 before=$(du -sm "$venv" | cut -f1)
 # pip uninstalls itself last: it stays importable for the length of this call.
 "$venv/bin/python" -m pip uninstall --yes --quiet setuptools pip
-rm -rf -- "${suites[@]}"
+rm -rf -- "${suites[@]}" "${clibs[@]}"
 after=$(du -sm "$venv" | cut -f1)
-printf '    slimmed %s: %s MB -> %s MB (pip, setuptools, %d test suites removed)\n' \
-  "$venv" "$before" "$after" "${#suites[@]}"
+printf '    slimmed %s: %s MB -> %s MB (pip, setuptools, %d test suites, %d unused C libraries removed)\n' \
+  "$venv" "$before" "$after" "${#suites[@]}" "${#clibs[@]}"

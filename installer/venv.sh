@@ -70,6 +70,11 @@ inv_build_venv() {
     inv_run rm -rf "$INV_VENV"
     inv_die "the new venv does not run \`invest --version\`; the current install is untouched"
   fi
+  # The bundled model pack opened with onnxruntime: inference works in this venv.
+  if ! inv_run "$INV_VENV/bin/invest" models verify default; then
+    inv_run rm -rf "$INV_VENV"
+    inv_die "the new venv cannot open the bundled model pack; the current install is untouched"
+  fi
   INV_PYTHON_USED=$python
 }
 

@@ -111,7 +111,7 @@ def test_base_install_never_pulls_torch(installation: Installation) -> None:
     assert result.returncode == 0, "torch or sb3 is installed in the base venv"
 
 
-def test_base_venv_is_slimmed_of_pip_setuptools_and_the_numpy_pandas_test_suites(
+def test_base_venv_is_slimmed_of_pip_setuptools_test_suites_and_the_unused_ort_c_library(
     installation: Installation,
 ) -> None:
     venv = installation.prefix / "opt/invest/current"
@@ -122,6 +122,7 @@ def test_base_venv_is_slimmed_of_pip_setuptools_and_the_numpy_pandas_test_suites
     result = run([venv / "bin/python", "-c", probe])
     assert result.returncode == 0, "pip, setuptools or a test suite is still in the base venv"
     assert not list(venv.glob("lib/python3*/site-packages/numpy/*/tests"))
+    assert not list(venv.glob("lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so*"))
     # What the runtime needs of them still imports (the demo test runs the rest).
     result = run([venv / "bin/python", "-c", "import numpy.testing, pandas, exchange_calendars"])
     assert result.returncode == 0, explain(result)
