@@ -119,6 +119,8 @@ class AccountRuntime:
         cfg = settings.account(name)
         fills = FillModel.from_settings(settings.engine.fills)
         broker: Broker
+        # Orders reach Alpaca's live endpoint: an RL pack must have passed its gate.
+        real_money = cfg.broker == "alpaca" and not paper and not settings.engine.alpaca.paper
         if cfg.broker == "alpaca" and not paper:
             broker = _alpaca_broker(name, settings, pending, secrets)
         else:
@@ -126,7 +128,13 @@ class AccountRuntime:
         return cls(
             name=name,
             config=cfg,
-            strategy=strategy or build_strategy(cfg, packs_dir=packs_dir, state_store=state_store),
+            strategy=strategy
+            or build_strategy(
+                cfg,
+                packs_dir=packs_dir,
+                state_store=state_store,
+                real_money=real_money,
+            ),
             risk=RiskEngine(name, settings.risk_for(name), fills),
             broker=broker,
             state=state or AccountState(name, money(cfg.cash)),

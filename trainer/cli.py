@@ -24,6 +24,9 @@ __all__ = ["build_parser", "main"]
 
 logger = logging.getLogger("invest.trainer")
 
+#: Exit status of a run whose pack failed the promotion gate (and was not exported).
+NOT_PROMOTED = 3
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``invest train`` argument parser."""
@@ -42,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=int, help="Optuna trials before training (needs optuna)")
     p.add_argument("--storage", help="Optuna RDB storage URL shared by workers")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--export-unpromoted",
+        action="store_true",
+        help="write the pack even when it fails the promotion gate (marked NOT passed; "
+        "real-money accounts refuse it unless rl.allow_unpromoted)",
+    )
     return p
 
 
@@ -84,7 +93,7 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
     )
 
 
-def _run(config: TrainConfig, out: Path) -> int:
+def _run(config: TrainConfig, out: Path, export_unpromoted: bool = False) -> int:
     from .dataset import load_market_arrays
     from .pack import run_pack_step, write_pack
     from .walkforward import promote, run_folds, with_runtime_columns
@@ -106,8 +115,11 @@ def _run(config: TrainConfig, out: Path) -> int:
         for f in result.folds
     }
     result = with_runtime_columns(result, config, data.symbols, fold_packs, out)
-    pack = write_pack(out / "pack", config, data, result, promotion)
-    run_pack_step(pack)
+    # The gate decides the export: a pack that failed it is written only on request.
+    pack = None
+    if promotion["passed"] or export_unpromoted:
+        pack = write_pack(out / "pack", config, data, result, promotion)
+        run_pack_step(pack)
     wall = time.perf_counter() - t0
     for y in result.years:
         print(
@@ -119,8 +131,14 @@ def _run(config: TrainConfig, out: Path) -> int:
     parity = max(j.parity["max_abs_logit_diff"] for j in result.jobs)
     print(f"parity: {len(result.jobs)} policies passed, max |logit diff| {parity:.1e}")
     print(f"promotion: {'PASSED' if promotion['passed'] else 'not passed'} ({promotion['rule']})")
-    print(f"pack: {pack} ({len(result.fold_jobs(result.folds[-1].year))} policies)")
     print(f"wall time: {wall:.1f} s")
+    if pack is None:
+        print(
+            f"no pack exported: it did not pass the promotion gate. The walk-forward table is in "
+            f"{out / 'walk_forward.json'}; --export-unpromoted writes the pack anyway, marked NOT passed."
+        )
+        return NOT_PROMOTED
+    print(f"pack: {pack} ({len(result.fold_jobs(result.folds[-1].year))} policies)")
     return 0
 
 
@@ -133,8 +151,10 @@ def main(argv: list[str]) -> int:
     """Run ``invest train`` with ``argv`` (without the program and subcommand names).
 
     Returns:
-        0 on success (the pack is written and verified, promoted or not); 2 on a
-        configuration, data, parity or pack error, printed as one line on stderr.
+        0 when the pack passed its promotion gate (or ``--export-unpromoted``) and is
+        written and verified; 3 (:data:`NOT_PROMOTED`) when training worked but the
+        gate refused the pack, so none was exported; 2 on a configuration, data,
+        parity or pack error, printed as one line on stderr.
     """
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(message)s")
@@ -142,7 +162,7 @@ def main(argv: list[str]) -> int:
         config = resolve_config(args)
         stamp = datetime.now(tz=UTC).strftime("%Y%m%d-%H%M%S")
         out = args.out or Path("train-runs") / f"{config.name}-{stamp}"
-        return _run(config, out)
+        return _run(config, out, export_unpromoted=args.export_unpromoted)
     except (TrainConfigError, OptunaMissingError, ParityError, PackError, ValueError) as e:
         print(f"invest train: error: {e}", file=sys.stderr)
         return 2

@@ -28,3 +28,5 @@ class RLParams(BaseModel):
     """How rl_ensemble weights its targets: equal weights or inverse volatility, each capped at max_weight."""
     vol_days: int = Field(20, ge=5, le=120)
     """Volatility window for inverse_vol weights."""
+    allow_unpromoted: bool = False
+    """Trade real money with a pack that did not pass its promotion gate. Backtests, the demo and paper accounts may always run one; an account whose orders reach Alpaca's live endpoint refuses it unless this is true."""

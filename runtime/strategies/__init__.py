@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invest.runtime.config import AccountConfig
+from invest.runtime.errors import PolicyPackError
 from invest.runtime.policy.state import StateStore
 from invest.runtime.strategies.base import Strategy
 from invest.runtime.strategies.hybrid import Hybrid
@@ -15,14 +18,27 @@ __all__ = ["STRATEGIES", "Hybrid", "RLEnsemble", "Strategy", "TrendKing", "build
 
 STRATEGIES = ("trend_king", "rl_ensemble", "hybrid", "llm_manager")
 
+if TYPE_CHECKING:
+    from invest.runtime.policy.pack import Pack
+
+logger = logging.getLogger(__name__)
+
 
 def build_strategy(
-    cfg: AccountConfig, *, packs_dir: Path | None = None, state_store: StateStore | None = None
+    cfg: AccountConfig,
+    *,
+    packs_dir: Path | None = None,
+    state_store: StateStore | None = None,
+    real_money: bool = False,
 ) -> Strategy:
     """The strategy object for an account config.
 
+    ``real_money`` says the account's orders reach a live broker endpoint: an RL pack
+    must then have passed its promotion gate, unless ``rl.allow_unpromoted`` accepts it.
+
     Raises:
-        PolicyPackError: an RL strategy's pack is missing, tampered or for another feature spec.
+        PolicyPackError: an RL strategy's pack is missing, tampered, for another feature
+            spec, or unpromoted on a real-money account.
         ConfigError: ``llm_manager``, which needs the account's name, data directory and
             clock: build it with ``strategies.llm_manager.build_llm_manager`` and pass it to
             ``AccountRuntime.build(strategy=...)``.
@@ -40,6 +56,8 @@ def build_strategy(
     from invest.runtime.policy.state import MemoryStateStore
 
     pack = load_pack(resolve_pack(cfg.rl.pack, packs_dir))
+    if real_money:
+        _check_promotion(cfg, pack)
     store = state_store if state_store is not None else MemoryStateStore()
     if cfg.strategy == "rl_ensemble":
         tk = cfg.trend_king
@@ -54,3 +72,23 @@ def build_strategy(
             hysteresis=tk.hysteresis,
         )
     return Hybrid(cfg.trend_king, cfg.rl, cfg.universe, cfg.benchmark, pack, store)
+
+
+def _check_promotion(cfg: AccountConfig, pack: Pack) -> None:
+    """Refuse an unpromoted pack for real money unless the account accepts it explicitly."""
+    promo = pack.manifest.promotion
+    if promo is not None and promo.passed:
+        return
+    why = f"({promo.rule})" if promo is not None and promo.rule else "(no promotion record)"
+    if not cfg.rl.allow_unpromoted:
+        raise PolicyPackError(
+            f"pack {pack.name!r} did not pass its promotion gate {why} and this account "
+            "trades real money: use a pack that passed (`invest models show`), or set "
+            "rl.allow_unpromoted = true to accept it"
+        )
+    logger.warning(
+        "pack %r did not pass its promotion gate %s; trading real money with it because "
+        "rl.allow_unpromoted = true",
+        pack.name,
+        why,
+    )

@@ -12,7 +12,7 @@ from invest.runtime.brokers.alpaca import AlpacaBroker
 from invest.runtime.brokers.paper import PaperBroker
 from invest.runtime.config import Settings, parse_config
 from invest.runtime.cycle import AccountRuntime
-from invest.runtime.errors import ConfigError
+from invest.runtime.errors import ConfigError, PolicyPackError
 from invest.runtime.notify.secrets import Secrets
 
 
@@ -57,3 +57,42 @@ def test_a_backtest_of_an_alpaca_account_replays_with_the_paper_broker() -> None
 def test_a_paper_account_ignores_the_alpaca_keys() -> None:
     s = parse_config({"accounts": {"sim": {"universe": ["SPY"]}}})
     assert isinstance(AccountRuntime.build("sim", s).broker, PaperBroker)
+
+
+def _hybrid_settings(paper: bool, **rl: Any) -> Settings:
+    alpaca: dict[str, Any] = {"paper": paper}
+    if not paper:
+        alpaca |= {"live": True, "live_confirm": "I understand this trades real money"}
+    account = {
+        "universe": ["AAPL", "MSFT", "KO"],
+        "broker": "alpaca",
+        "strategy": "hybrid",
+        "rl": {"pack": "default", **rl},
+    }
+    return parse_config({"engine": {"alpaca": alpaca}, "accounts": {"live": account}})
+
+
+KEYS = Secrets(alpaca_api_key=SecretStr("PKFAKE"), alpaca_secret_key=SecretStr("fake"))
+
+
+def test_real_money_refuses_a_pack_that_failed_its_promotion_gate(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The bundled default pack is a CPU demo that did not pass its gate.
+    with pytest.raises(
+        PolicyPackError, match=r"'default' did not pass its promotion gate.*real money"
+    ):
+        AccountRuntime.build("live", _hybrid_settings(paper=False), secrets=KEYS)
+    # Accepted only when the account says so, with a warning in the log.
+    acct = AccountRuntime.build(
+        "live", _hybrid_settings(paper=False, allow_unpromoted=True), secrets=KEYS
+    )
+    assert "trading real money with it because rl.allow_unpromoted = true" in caplog.text
+    acct.broker.close()  # type: ignore[attr-defined]
+
+
+def test_paper_trading_and_backtests_may_run_an_unpromoted_pack() -> None:
+    acct = AccountRuntime.build("live", _hybrid_settings(paper=True), secrets=KEYS)
+    assert acct.strategy.name == "hybrid"
+    acct.broker.close()  # type: ignore[attr-defined]
+    assert AccountRuntime.build("live", _hybrid_settings(paper=False), paper=True)  # a backtest

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("sb3_contrib")
 
-from invest.trainer.cli import main
+from invest.trainer.cli import NOT_PROMOTED, main
 from invest.trainer.pack import read_manifest, run_pack_step, verify_pack
 
 
@@ -20,8 +20,8 @@ def test_a_tiny_walk_forward_writes_a_verified_pack_that_onnxruntime_runs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["--quick", "--out", str(tmp_path), "--years", "2021-2022", "--seeds", "2"]
-    argv += ["--timesteps", "512", "--workers", "2", "--no-progress"]
-    assert main(argv) == 0
+    argv += ["--timesteps", "512", "--workers", "2", "--no-progress", "--export-unpromoted"]
+    assert main(argv) == 0  # exported whatever the gate says: this test is about the path
     pack = tmp_path / "pack"
     manifest = verify_pack(pack)
     assert [p["fold"] for p in manifest["policies"]] == [2022, 2022]
@@ -62,3 +62,24 @@ def test_a_tiny_walk_forward_writes_a_verified_pack_that_onnxruntime_runs(
     result = replay(acct, Market(SampleData().load(acct.symbols())), date(2022, 1, 3))
     assert len(result.days) == 249
     assert all(d["rl"] for d in result.decisions)
+
+
+def test_a_pack_that_fails_the_promotion_gate_is_not_exported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "train.toml"
+    config.write_text("[promotion]\nmin_sharpe = 50.0\n")  # no policy clears this
+    out = tmp_path / "run"
+    argv = ["--quick", "--config", str(config), "--out", str(out), "--years", "2022"]
+    argv += ["--seeds", "1", "--timesteps", "256", "--workers", "1", "--no-progress"]
+    assert main(argv) == NOT_PROMOTED == 3
+    said = capsys.readouterr().out
+    assert "promotion: not passed" in said
+    assert "no pack exported" in said
+    assert not (out / "pack").exists()
+    assert (out / "walk_forward.json").is_file()  # the evidence stays in the run folder
+    # On request it is written, and marked as not passed.
+    argv[argv.index(str(out))] = str(tmp_path / "again")
+    assert main([*argv, "--export-unpromoted"]) == 0
+    manifest = verify_pack(tmp_path / "again" / "pack")
+    assert manifest["promotion"]["passed"] is False
