@@ -122,9 +122,11 @@ def build_model(
     from sb3_contrib import RecurrentPPO
     from stable_baselines3.common.env_util import make_vec_env
 
+    from stable_baselines3.common.logger import Logger
+
     venv = make_vec_env(lambda: make_env(config, data, rows), n_envs=hp.n_envs, seed=seed)
     arch = list(hp.net_arch)
-    return RecurrentPPO(
+    model = RecurrentPPO(
         "MlpLstmPolicy",
         venv,
         n_steps=hp.n_steps,
@@ -148,6 +150,10 @@ def build_model(
         device=device,
         verbose=0,
     )
+    # An explicit logger without outputs: SB3's default one creates an empty
+    # /tmp/SB3-<time> folder per learn() call (MetricsCallback writes the run's metrics).
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    return model
 
 
 def train_policy(job: Job, progress: ProgressSink | None = None) -> tuple[Any, float]:

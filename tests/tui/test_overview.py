@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from textual.widgets import DataTable, Static
 
@@ -50,6 +52,24 @@ async def test_the_header_says_the_engine_is_not_running_and_names_the_ledger(ma
         ledger = str(app.screen.query_one("#eb-ledger", Static).content)
         assert "engine not running: read-only" in engine
         assert str(app.ledger_path) in ledger or ledger.endswith("ledger.sqlite")
+
+
+async def test_the_header_marks_a_ledger_written_by_the_demo(make_app, paths) -> None:
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        assert "demo" not in str(app.screen.query_one("#eb-ledger", Static).content)
+    conn = sqlite3.connect(paths.ledger)
+    with conn:
+        conn.execute(
+            "INSERT INTO events (ts, account, kind, detail_json) VALUES ('t', NULL, 'demo', '{}')"
+        )
+    conn.close()
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        ledger = str(app.screen.query_one("#eb-ledger", Static).content)
+        assert ledger.endswith("(demo: replayed history)")
 
 
 async def test_the_header_shows_the_heartbeat_age_when_the_engine_runs(make_app) -> None:

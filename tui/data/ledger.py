@@ -198,6 +198,15 @@ class LedgerReader:
         finally:
             conn.close()
 
+    def is_demo(self) -> bool:
+        """Whether ``invest demo`` wrote this ledger (False when there is none)."""
+        try:
+            with self._connect() as conn:
+                row = conn.execute("SELECT 1 FROM events WHERE kind = 'demo' LIMIT 1")
+                return row.fetchone() is not None
+        except LedgerError:
+            return False
+
     def accounts(self) -> list[AccountInfo]:
         """Every account with its state, by name."""
         with self._connect() as conn:

@@ -50,7 +50,9 @@ class EngineBar(Horizontal):
         yield Label(Text(self.title), id="eb-title")
         yield Label(id="eb-engine")
         ledger = getattr(self.app, "ledger_path", None)
-        yield Label(Text(f"ledger {_short(ledger)}" if ledger else ""), id="eb-ledger")
+        reader = getattr(self.app, "reader", None)
+        demo = " (demo: replayed history)" if reader is not None and reader.is_demo() else ""
+        yield Label(Text(f"ledger {_short(ledger)}{demo}" if ledger else ""), id="eb-ledger")
 
     def on_mount(self) -> None:
         """Follow the app's engine status."""
