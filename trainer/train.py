@@ -121,7 +121,6 @@ def build_model(
     """A fresh ``RecurrentPPO("MlpLstmPolicy", ...)`` over ``hp.n_envs`` environments."""
     from sb3_contrib import RecurrentPPO
     from stable_baselines3.common.env_util import make_vec_env
-
     from stable_baselines3.common.logger import Logger
 
     venv = make_vec_env(lambda: make_env(config, data, rows), n_envs=hp.n_envs, seed=seed)
