@@ -18,7 +18,6 @@ anything unexpected from the client -> :class:`DataUnavailableError`; HTTP
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
@@ -28,6 +27,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from invest.runtime.brokers.alpaca_parsing import api_message
 from invest.runtime.data.frame import OPTIONAL_FIELDS, BarFrame
 from invest.runtime.errors import ConfigError, DataError, DataUnavailableError
 
@@ -119,17 +119,6 @@ def frame_from_alpaca(
         source=source,
         **out,
     )
-
-
-def _api_error_text(err: Exception) -> str:
-    text = str(err)
-    try:
-        body = json.loads(text)
-    except ValueError:
-        return text[:300]
-    if isinstance(body, dict) and "message" in body:
-        return str(body["message"])
-    return text[:300]
 
 
 class AlpacaData:
@@ -283,7 +272,7 @@ class AlpacaData:
 
     def _translate(self, err: Any) -> DataError:
         status = err.status_code
-        text = _api_error_text(err)
+        text = api_message(err)
         if status in (401, 403):
             return DataUnavailableError(
                 f"Alpaca refused the market data request (HTTP {status}: {text}); check the "
