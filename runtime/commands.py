@@ -141,6 +141,13 @@ def _check_demo_target(path: Path) -> None:
     try:
         if ledger.is_empty():
             return
+        if _replayed_sample_only(ledger):
+            # Written by a demo from before the marker existed: only replayed sample days,
+            # and no engine ever ran on it. Trading on live data writes later days.
+            out.print(
+                f"[dim]{path} holds only replayed sample history (an earlier demo): rebuilt.[/]"
+            )
+            return
         names = ", ".join(ledger.accounts()) or "orders and fills"
     finally:
         ledger.close()
@@ -148,6 +155,17 @@ def _check_demo_target(path: Path) -> None:
         f"{path} is a trading ledger ({names}); the demo never overwrites it: "
         "pass --ledger PATH to write the demo elsewhere"
     )
+
+
+def _replayed_sample_only(ledger: Ledger) -> bool:
+    """No engine ever ran on ``ledger`` and nothing in it is later than the bundled sample."""
+    from invest.runtime.data.sample import SampleData
+
+    last = ledger.latest_day()
+    if last is None or ledger.engine_ever_ran():
+        return False
+    sample = SampleData().load(("SP500",))
+    return date.fromisoformat(last) <= sample.day(len(sample) - 1)
 
 
 def _print_result(r: BacktestResult, decisions: int) -> None:

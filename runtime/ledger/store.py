@@ -114,6 +114,18 @@ class Ledger:
             for t in ("accounts", "orders", "fills")
         )
 
+    def latest_day(self) -> str | None:
+        """The latest session of any account with an equity mark or a decision (ISO date)."""
+        row = self.db.execute(
+            "SELECT max(d) FROM (SELECT max(day) AS d FROM equity UNION ALL "
+            "SELECT max(day) FROM decisions)"
+        ).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
+    def engine_ever_ran(self) -> bool:
+        """Whether an engine ever wrote its heartbeat here."""
+        return self.db.execute("SELECT 1 FROM engine_heartbeat LIMIT 1").fetchone() is not None
+
     def close(self) -> None:
         """Close the connection."""
         self.db.conn.close()

@@ -41,7 +41,12 @@ def test_the_demo_refuses_to_overwrite_a_trading_ledger(
     path = tmp_path / "ledger.sqlite"
     assert main(["demo", "--quick", "--ledger", str(path)]) == 0
     ledger = Ledger(path)
-    ledger.db.execute("DELETE FROM events WHERE kind = 'demo'")  # now it is a trading ledger
+    # Now it is a trading ledger: no marker, and a session of live data after the sample.
+    ledger.db.execute("DELETE FROM events WHERE kind = 'demo'")
+    ledger.db.execute(
+        "INSERT INTO decisions (account, cycle_id, day, regime, record_json) "
+        "VALUES ('trend-daily', 'trend-daily:2026-11-20', '2026-11-20', 'ATTACK', '{}')"
+    )
     ledger.db.conn.commit()
     ledger.close()
     before = _counts(path)
@@ -111,3 +116,39 @@ def test_the_engine_sets_the_demo_ledger_aside_before_it_starts() -> None:
     assert demo_ledger_at(paths.ledger.with_name("demo-ledger.sqlite"))
     assert not demo_ledger_at(paths.ledger)
     assert _counts(paths.ledger)[1] == 0  # no demo fills in the engine's ledger
+
+
+def test_a_ledger_from_an_earlier_demo_without_the_marker_is_rebuilt(tmp_path: Path) -> None:
+    # Demos before the marker wrote no `demo` event: only replayed sample history,
+    # and no engine heartbeat. Such a ledger is rebuilt; one with later days is not.
+    path = tmp_path / "ledger.sqlite"
+    assert main(["demo", "--quick", "--ledger", str(path)]) == 0
+    ledger = Ledger(path)
+    ledger.db.execute("DELETE FROM events WHERE kind = 'demo'")
+    ledger.db.conn.commit()
+    ledger.close()
+    assert main(["demo", "--quick", "--ledger", str(path)]) == 0
+    assert demo_ledger_at(path)
+
+    ledger = Ledger(path)
+    ledger.db.execute("DELETE FROM events WHERE kind = 'demo'")
+    ledger.db.execute(
+        "INSERT INTO equity (account, day, equity, cash) VALUES ('trend-daily', '2026-11-20', 1, 1)"
+    )
+    ledger.db.conn.commit()
+    ledger.close()
+    assert main(["demo", "--quick", "--ledger", str(path)]) == 2  # a day of live trading
+
+
+def test_a_ledger_an_engine_ran_on_is_never_taken_for_an_earlier_demo(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    assert main(["demo", "--quick", "--ledger", str(path)]) == 0
+    ledger = Ledger(path)
+    ledger.db.execute("DELETE FROM events WHERE kind = 'demo'")
+    ledger.db.execute(
+        "INSERT INTO engine_heartbeat (id, pid, version, started_at, beat_at, clock_at) "
+        "VALUES (1, 1, '0.1.0', 't', 't', 't')"
+    )
+    ledger.db.conn.commit()
+    ledger.close()
+    assert main(["demo", "--quick", "--ledger", str(path)]) == 2
