@@ -31,6 +31,7 @@ from invest.runtime.strategies import build_strategy
 from invest.runtime.strategies.base import Strategy
 
 if TYPE_CHECKING:
+    from invest.runtime.brokers.alpaca import AlpacaBroker
     from invest.runtime.notify.secrets import Secrets
 
 
@@ -122,7 +123,7 @@ class AccountRuntime:
         # Orders reach Alpaca's live endpoint: an RL pack must have passed its gate.
         real_money = cfg.broker == "alpaca" and not paper and not settings.engine.alpaca.paper
         if cfg.broker == "alpaca" and not paper:
-            broker = _alpaca_broker(name, settings, pending, secrets)
+            broker = alpaca_broker(name, settings, pending, secrets)
         else:
             broker = PaperBroker(fills, pending)
         return cls(
@@ -148,12 +149,17 @@ class AccountRuntime:
         return tuple(dict.fromkeys((*self.config.universe, *self.watchlist, *extra)))
 
 
-def _alpaca_broker(
+def alpaca_broker(
     name: str,
     settings: Settings,
     pending: Sequence[tuple[OrderIntent, date]],
     secrets: Secrets | None,
-) -> Broker:
+) -> AlpacaBroker:
+    """The Alpaca broker of account ``name``, with the keys in ``secrets``.
+
+    Raises:
+        ConfigError: a key is missing.
+    """
     key = secrets.alpaca_api_key if secrets is not None else None
     secret = secrets.alpaca_secret_key if secrets is not None else None
     if key is None or secret is None:

@@ -475,7 +475,9 @@ def check_install(paths: Layout) -> Check:
     return Check("install", "OK", f"current -> {current.readlink()}")
 
 
-def doctor(paths: Layout, checks: Iterable[Callable[[], Check]] | None = None) -> list[Check]:
+def doctor(
+    paths: Layout, checks: Iterable[Callable[[], Check | list[Check]]] | None = None
+) -> list[Check]:
     """Run every health check of the appliance.
 
     Args:
@@ -490,11 +492,25 @@ def doctor(paths: Layout, checks: Iterable[Callable[[], Check]] | None = None) -
             lambda: check_install(paths),
             lambda: check_config(paths),
             lambda: check_secrets(paths),
+            lambda: _settings_checks(paths),
             lambda: check_ledger(paths),
             lambda: check_disk(paths),
             check_clock,
         ]
-    return [check() for check in checks]
+    out: list[Check] = []
+    for check in checks:
+        got = check()
+        out.extend(got if isinstance(got, list) else [got])
+    return out
+
+
+def _settings_checks(paths: Layout) -> list[Check]:
+    """Settings, model packs, broker and LLM reachability (``invest.runtime.health``)."""
+    if not paths.config.is_file():
+        return [Check(n, "SKIP", "no config") for n in ("settings", "packs", "broker", "llm")]
+    from invest.runtime import health  # pydantic, onnxruntime, alpaca-py, httpx: only here
+
+    return health.settings_checks(paths)
 
 
 # ------------------------------------------------------------------------------ argparse

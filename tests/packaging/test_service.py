@@ -185,8 +185,10 @@ def test_doctor_reports_a_healthy_appliance(layout: Layout) -> None:
         db.execute("create table t (x)")
     db.close()
     checks = {c.name: c for c in service.doctor(layout)}
-    for name in ("install", "config", "secrets", "ledger", "disk"):
+    for name in ("install", "config", "secrets", "settings", "ledger", "disk"):
         assert checks[name].status == "OK", checks[name].line()
+    for name in ("packs", "broker", "llm"):  # no RL, Alpaca or oracle account configured
+        assert checks[name].status == "SKIP", checks[name].line()
     assert checks["clock"].status in ("OK", "WARN", "FAIL", "SKIP")
 
 
@@ -273,6 +275,7 @@ def test_doctor_handler_prints_one_line_per_check_and_fails_on_fail(
     assert args.handler(args, object()) == 1  # the config is missing
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[1] for line in lines] == [
-        "install", "config", "secrets", "ledger", "disk", "clock",
+        "install", "config", "secrets", "settings", "packs", "broker", "llm", "ledger", "disk",
+        "clock",
     ]  # fmt: skip
     assert all(line.split()[0] in ("OK", "WARN", "FAIL", "SKIP") for line in lines)
