@@ -95,8 +95,9 @@ class PolicySignal:
             for k, (sym, vote) in enumerate(
                 zip(names, majority_vote(res.logits, self.min_confidence), strict=True)
             ):
+                # Views into this step's fresh output arrays: nothing writes to them later.
                 votes[sym] = vote
-                logits[sym] = res.logits[:, k].copy()
-                new[sym] = LstmState(res.h[:, :, k].copy(), res.c[:, :, k].copy())
+                logits[sym] = res.logits[:, k]
+                new[sym] = LstmState(res.h[:, :, k], res.c[:, :, k])
         self.store.save(state.name, self.spec, day, new)
         return Decisions(votes, logits)

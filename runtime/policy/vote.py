@@ -28,6 +28,8 @@ class Action(StrEnum):
 #: Actions by index of the logits' last axis.
 BY_INDEX: tuple[Action, ...] = tuple(Action(a) for a in ACTIONS)
 _HOLD = BY_INDEX.index(Action.HOLD)
+#: Plain strings of the actions (``Action.value`` is a descriptor call, paid per symbol per cycle).
+_TEXT: dict[Action, str] = {a: a.value for a in Action}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +50,9 @@ class Vote:
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for the explanation record."""
         return {
-            "action": self.action.value,
+            "action": _TEXT[self.action],
             "confidence": round(self.confidence, 4),
-            "votes": [v.value for v in self.votes],
+            "votes": [_TEXT[v] for v in self.votes],
         }
 
     def share(self, action: Action) -> float:
@@ -89,10 +91,11 @@ def majority_vote(logits: npt.NDArray[np.float32], min_confidence: float) -> lis
     winners = np.argmax(counts, axis=1)
     tied = (counts == best[:, None]).sum(axis=1) > 1
     out = []
-    for b in range(batch):
-        share = float(best[b]) / n_pol if n_pol else 0.0
-        action = BY_INDEX[int(winners[b])]
-        if tied[b] or share < min_confidence:
-            action = Action.HOLD
-        out.append(Vote(action, share, tuple(BY_INDEX[int(a)] for a in acts[:, b])))
+    # Plain lists: indexing numpy scalars per symbol dominated the vote.
+    for top, win, tie, column in zip(
+        best.tolist(), winners.tolist(), tied.tolist(), acts.T.tolist(), strict=True
+    ):
+        share = top / n_pol if n_pol else 0.0
+        action = Action.HOLD if tie or share < min_confidence else BY_INDEX[win]
+        out.append(Vote(action, share, tuple(BY_INDEX[a] for a in column)))
     return out
