@@ -9,7 +9,6 @@ clipped to [0, 1]). Features are computed once per Market and memoised on it.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 
