@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--export-unpromoted",
         action="store_true",
         help="write the pack even when it fails the promotion gate (marked NOT passed; "
-        "real-money accounts refuse it unless rl.allow_unpromoted)",
+        "real-money accounts refuse it unless rl.allow_unpromoted); --quick implies it",
     )
     return p
 
@@ -162,7 +162,9 @@ def main(argv: list[str]) -> int:
         config = resolve_config(args)
         stamp = datetime.now(tz=UTC).strftime("%Y%m%d-%H%M%S")
         out = args.out or Path("train-runs") / f"{config.name}-{stamp}"
-        return _run(config, out, export_unpromoted=args.export_unpromoted)
+        # --quick is a smoke run of the whole path: it always writes its pack, marked
+        # with the gate's verdict (real-money accounts refuse an unpromoted one).
+        return _run(config, out, export_unpromoted=args.export_unpromoted or args.quick)
     except (TrainConfigError, OptunaMissingError, ParityError, PackError, ValueError) as e:
         print(f"invest train: error: {e}", file=sys.stderr)
         return 2

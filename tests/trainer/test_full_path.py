@@ -67,11 +67,17 @@ def test_a_tiny_walk_forward_writes_a_verified_pack_that_onnxruntime_runs(
 def test_a_pack_that_fails_the_promotion_gate_is_not_exported(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # The quick preset's sizes without --quick (which always exports), and a gate no
+    # policy clears.
     config = tmp_path / "train.toml"
-    config.write_text("[promotion]\nmin_sharpe = 50.0\n")  # no policy clears this
+    config.write_text(
+        'name = "gate"\nstart_year = 2022\nend_year = 2022\nn_policies = 1\n'
+        "total_timesteps = 256\nworkers = 1\n"
+        "[hyperparameters]\nn_envs = 4\nn_steps = 64\nbatch_size = 64\nn_epochs = 1\n"
+        "[promotion]\nmin_sharpe = 50.0\n"
+    )
     out = tmp_path / "run"
-    argv = ["--quick", "--config", str(config), "--out", str(out), "--years", "2022"]
-    argv += ["--seeds", "1", "--timesteps", "256", "--workers", "1", "--no-progress"]
+    argv = ["--config", str(config), "--out", str(out), "--no-progress"]
     assert main(argv) == NOT_PROMOTED == 3
     said = capsys.readouterr().out
     assert "promotion: not passed" in said
@@ -83,3 +89,7 @@ def test_a_pack_that_fails_the_promotion_gate_is_not_exported(
     assert main([*argv, "--export-unpromoted"]) == 0
     manifest = verify_pack(tmp_path / "again" / "pack")
     assert manifest["promotion"]["passed"] is False
+    # --quick, a smoke run of the whole path, always writes its pack with the verdict.
+    quick = ["--quick", "--config", str(config), "--out", str(tmp_path / "quick"), "--no-progress"]
+    assert main(quick) == 0
+    assert verify_pack(tmp_path / "quick" / "pack")["promotion"]["passed"] is False
