@@ -418,7 +418,7 @@ def show_paths(args: argparse.Namespace, paths: Paths) -> int:
 
 def llm_check(args: argparse.Namespace, paths: Paths) -> int:
     """``invest llm check``: probe every configured LLM endpoint through ``/models``."""
-    from invest.runtime.oracle.http_client import HttpLLMClient
+    from invest.runtime.oracle.http_client import probe_endpoint
 
     settings = _settings(paths)
     rows = [(n, a.oracle) for n, a in settings.accounts.items() if a.oracle is not None]
@@ -428,11 +428,7 @@ def llm_check(args: argparse.Namespace, paths: Paths) -> int:
     failed = 0
     for name, cfg in rows:
         assert cfg is not None
-        client = HttpLLMClient(cfg)
-        try:
-            health = client.health()
-        finally:
-            client.close()
+        health = probe_endpoint(cfg)
         failed += not health.ok
         out.print(
             f"{name}: {cfg.provider} {cfg.api_base} models {', '.join(cfg.models)}: "

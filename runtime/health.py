@@ -126,15 +126,11 @@ def check_broker(settings: Settings, secrets: Path, probe: BrokerProbe | None = 
 
 
 def _llm_health(settings: Settings, name: str) -> tuple[bool, str]:
-    from invest.runtime.oracle.http_client import HttpLLMClient
+    from invest.runtime.oracle.http_client import probe_endpoint
 
     cfg = settings.accounts[name].oracle
     assert cfg is not None
-    client = HttpLLMClient(cfg)
-    try:
-        health = client.health()
-    finally:
-        client.close()
+    health = probe_endpoint(cfg)
     return health.ok, f"{cfg.api_base}: {health.detail}"
 
 

@@ -197,6 +197,15 @@ class HttpLLMClient:
         return max(0.0, min(wanted, self.config.backoff_max_s))
 
 
+def probe_endpoint(config: OracleConfig) -> Health:
+    """One ``GET /models`` of ``config``'s server with a client of its own; never raises."""
+    client = HttpLLMClient(config)
+    try:
+        return client.health()
+    finally:
+        client.close()
+
+
 def _read_answer(resp: httpx.Response, model: str, latency: float) -> ChatResponse:
     try:
         data = resp.json()

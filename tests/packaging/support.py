@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -82,3 +86,30 @@ def bash_lib(script: str, *, env: dict[str, str] | None = None) -> subprocess.Co
         f"set -euo pipefail\nINVEST_CLEANUP=()\nsource installer/lib.sh\ninv_defaults\n{script}"
     )
     return run(["bash", "-c", program], env=env)
+
+
+@contextmanager
+def models_server(models: Sequence[str] = ()) -> Iterator[str]:
+    """A local OpenAI-style ``/v1/models`` endpoint on 127.0.0.1 serving ``models``; yields its URL."""
+    body = json.dumps({"data": [{"id": m} for m in models]}).encode()
+
+    class Models(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/v1/models" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Models)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

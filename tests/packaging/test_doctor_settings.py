@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
-import json
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +14,7 @@ from invest.runtime.config import Settings, parse_config
 from invest.runtime.errors import BrokerError
 from invest.runtime.policy.pack import bundled_packs_dir
 from invest.runtime.service import Layout
+from tests.packaging.support import models_server
 
 LIVE = {"paper": False, "live": True, "live_confirm": "I understand this trades real money"}
 
@@ -112,30 +110,10 @@ def test_the_broker_check_asks_alpaca_and_says_what_to_fix(layout: Layout) -> No
     assert ok.line() == "OK   broker   Alpaca paper endpoint answers for a (3 open positions)"
 
 
-class _Models(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = json.dumps({"data": [{"id": "qwen3-8b"}]}).encode()
-        self.send_response(200 if self.path == "/v1/models" else 404)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def llm_url() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Models)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with models_server(["qwen3-8b"]) as url:
+        yield url
 
 
 def test_the_llm_check_asks_each_endpoint_for_its_models(llm_url: str) -> None:

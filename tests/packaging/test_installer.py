@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.server
 import os
 import select
 import shlex
@@ -10,14 +9,13 @@ import shutil
 import stat
 import subprocess
 import tarfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.packaging.support import REPO, bash_lib, clean_env, explain, run
+from tests.packaging.support import REPO, bash_lib, clean_env, explain, models_server, run
 
 INSTALL = str(REPO / "install.sh")
 
@@ -218,31 +216,11 @@ def test_new_settings_replace_old_ones_and_keep_the_rest(tmp_path: Path) -> None
     assert "PKNEW4242" not in result.stdout + result.stderr
 
 
-class _Models(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        code = 200 if self.path == "/v1/models" else 404
-        body = b'{"data": []}'
-        self.send_response(code)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
-
-
 @pytest.fixture
 def llm_server() -> Iterator[str]:
     """A local OpenAI-style /v1/models endpoint on 127.0.0.1."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Models)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with models_server() as url:
+        yield url
 
 
 def _probe(url: str) -> subprocess.CompletedProcess[str]:

@@ -26,6 +26,17 @@ def _counts(path: Path) -> tuple[list[str], int, int]:
         ledger.close()
 
 
+def _unmark(path: Path, *sql: str) -> None:
+    """Remove the demo marker from the ledger at ``path``, then run ``sql`` on it."""
+    ledger = Ledger(path)
+    try:
+        for statement in ("DELETE FROM events WHERE kind = 'demo'", *sql):
+            ledger.db.execute(statement)
+        ledger.db.conn.commit()
+    finally:
+        ledger.close()
+
+
 def test_the_demo_rewrites_its_own_ledger(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     assert main(["demo", "--quick", "--ledger", str(path)]) == 0
@@ -40,15 +51,12 @@ def test_the_demo_refuses_to_overwrite_a_trading_ledger(
 ) -> None:
     path = tmp_path / "ledger.sqlite"
     assert main(["demo", "--quick", "--ledger", str(path)]) == 0
-    ledger = Ledger(path)
     # Now it is a trading ledger: no marker, and a session of live data after the sample.
-    ledger.db.execute("DELETE FROM events WHERE kind = 'demo'")
-    ledger.db.execute(
+    _unmark(
+        path,
         "INSERT INTO decisions (account, cycle_id, day, regime, record_json) "
-        "VALUES ('trend-daily', 'trend-daily:2026-11-20', '2026-11-20', 'ATTACK', '{}')"
+        "VALUES ('trend-daily', 'trend-daily:2026-11-20', '2026-11-20', 'ATTACK', '{}')",
     )
-    ledger.db.conn.commit()
-    ledger.close()
     before = _counts(path)
     capsys.readouterr()
 
@@ -123,32 +131,23 @@ def test_a_ledger_from_an_earlier_demo_without_the_marker_is_rebuilt(tmp_path: P
     # and no engine heartbeat. Such a ledger is rebuilt; one with later days is not.
     path = tmp_path / "ledger.sqlite"
     assert main(["demo", "--quick", "--ledger", str(path)]) == 0
-    ledger = Ledger(path)
-    ledger.db.execute("DELETE FROM events WHERE kind = 'demo'")
-    ledger.db.conn.commit()
-    ledger.close()
+    _unmark(path)
     assert main(["demo", "--quick", "--ledger", str(path)]) == 0
     assert demo_ledger_at(path)
 
-    ledger = Ledger(path)
-    ledger.db.execute("DELETE FROM events WHERE kind = 'demo'")
-    ledger.db.execute(
-        "INSERT INTO equity (account, day, equity, cash) VALUES ('trend-daily', '2026-11-20', 1, 1)"
+    _unmark(
+        path,
+        "INSERT INTO equity (account, day, equity, cash) VALUES ('trend-daily', '2026-11-20', 1, 1)",
     )
-    ledger.db.conn.commit()
-    ledger.close()
     assert main(["demo", "--quick", "--ledger", str(path)]) == 2  # a day of live trading
 
 
 def test_a_ledger_an_engine_ran_on_is_never_taken_for_an_earlier_demo(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     assert main(["demo", "--quick", "--ledger", str(path)]) == 0
-    ledger = Ledger(path)
-    ledger.db.execute("DELETE FROM events WHERE kind = 'demo'")
-    ledger.db.execute(
+    _unmark(
+        path,
         "INSERT INTO engine_heartbeat (id, pid, version, started_at, beat_at, clock_at) "
-        "VALUES (1, 1, '0.1.0', 't', 't', 't')"
+        "VALUES (1, 1, '0.1.0', 't', 't', 't')",
     )
-    ledger.db.conn.commit()
-    ledger.close()
     assert main(["demo", "--quick", "--ledger", str(path)]) == 2
