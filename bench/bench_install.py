@@ -116,7 +116,8 @@ def bench_engine(invest: Path, env: dict[str, str], idle_s: float, pattern: str)
                 if first_cycle is None and re.search(pattern, line, re.I):
                     first_cycle = time.perf_counter() - started
             peak = max(peak, rss_bytes(proc.pid))
-    idle = rss_bytes(proc.pid) if proc.poll() is None else 0
+    exited = proc.poll() is not None
+    idle = 0 if exited else rss_bytes(proc.pid)
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=30)
@@ -124,7 +125,7 @@ def bench_engine(invest: Path, env: dict[str, str], idle_s: float, pattern: str)
         proc.kill()
         proc.wait()
     proc.stdout.close()
-    if proc.returncode not in (0, -signal.SIGTERM) and idle == 0:
+    if exited:  # no idle figure to give: it did not run for idle_s
         print(f"engine: exited early with code {proc.returncode}")
         return
     print(f"engine idle RSS after {idle_s:.0f} s: {idle / MB:.1f} MB (peak {peak / MB:.1f} MB)")

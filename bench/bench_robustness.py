@@ -42,10 +42,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
+    from invest.runtime.backtest.metrics import daily_returns
     from invest.runtime.backtest.robustness import (
         Job,
         block_bootstrap,
-        daily_returns,
         default_window,
         default_workers,
         monte_carlo,

@@ -58,24 +58,26 @@ inv_build_venv() {
   inv_run "$python" -m venv "$INV_VENV"
   inv_say "installing $INV_TREE into it (base install, no torch)"
   inv_stage_tree
-  if ! inv_run "$INV_VENV/bin/python" -m pip install --disable-pip-version-check "${pip_args[@]}" "$INV_BUILD_TREE"; then
-    inv_run rm -rf "$INV_VENV"
-    inv_die "pip install failed; the current install is untouched"
+  inv_venv_step "pip install failed" \
+    "$INV_VENV/bin/python" -m pip install --disable-pip-version-check "${pip_args[@]}" "$INV_BUILD_TREE"
+  if [[ ${INVEST_SLIM:-1} != 0 ]]; then
+    inv_venv_step "slimming the new venv failed (INVEST_SLIM=0 skips it)" \
+      bash "$INV_LIB_DIR/slim-venv.sh" "$INV_VENV"
   fi
-  if [[ ${INVEST_SLIM:-1} != 0 ]] && ! inv_run bash "$INV_LIB_DIR/slim-venv.sh" "$INV_VENV"; then
-    inv_run rm -rf "$INV_VENV"
-    inv_die "slimming the new venv failed (INVEST_SLIM=0 skips it); the current install is untouched"
-  fi
-  if ! inv_run "$INV_VENV/bin/invest" --version; then
-    inv_run rm -rf "$INV_VENV"
-    inv_die "the new venv does not run \`invest --version\`; the current install is untouched"
-  fi
+  inv_venv_step "the new venv does not run \`invest --version\`" "$INV_VENV/bin/invest" --version
   # The bundled model pack opened with onnxruntime: inference works in this venv.
-  if ! inv_run "$INV_VENV/bin/invest" models verify default; then
-    inv_run rm -rf "$INV_VENV"
-    inv_die "the new venv cannot open the bundled model pack; the current install is untouched"
-  fi
+  inv_venv_step "the new venv cannot open the bundled model pack" \
+    "$INV_VENV/bin/invest" models verify default
   INV_PYTHON_USED=$python
+}
+
+# Run one step of building $INV_VENV; when it fails, remove the new venv and stop.
+inv_venv_step() {
+  local why=$1
+  shift
+  inv_run "$@" && return 0
+  inv_run rm -rf "$INV_VENV"
+  inv_die "$why; the current install is untouched"
 }
 
 # Make the new venv current and the old current previous; prune old venvs.

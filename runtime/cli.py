@@ -18,6 +18,7 @@ from invest.runtime.engine.cli import add_engine_commands
 from invest.runtime.errors import InvestError, OptionalDependencyError
 from invest.runtime.paths import Paths
 from invest.runtime.policy.cli import add_models_commands
+from invest.runtime.service import add_service_commands
 
 logger = logging.getLogger("invest")
 
@@ -73,12 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="replay only the last year")
     p.add_argument("--ledger", help="ledger file to write (default: INVEST_HOME/ledger.sqlite)")
     _add_backtest(sub)
-    r = sub.add_parser(
-        "robustness",
-        help="Monte Carlo noise, block bootstrap, a crash and crisis replays",
-        add_help=False,
+    _add_delegated(
+        sub, "robustness", "Monte Carlo noise, block bootstrap, a crash and crisis replays"
     )
-    r.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("run", help="run one cycle of an account now")
     p.add_argument("account")
     p.add_argument("--dry-run", action="store_true", help="decide and print, write nothing")
@@ -116,22 +114,19 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("b")
     add_models_commands(sub)
     add_engine_commands(sub)
-    t = sub.add_parser(
-        "train",
-        help="walk-forward RecurrentPPO training and ONNX export (extra `train`)",
-        add_help=False,
+    _add_delegated(
+        sub, "train", "walk-forward RecurrentPPO training and ONNX export (extra `train`)"
     )
-    t.add_argument("rest", nargs=argparse.REMAINDER)
-    _add_optional(sub)
+    add_service_commands(sub)
     return parser
 
 
-def _add_optional(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    try:
-        from invest.runtime.service import add_service_commands
-    except ImportError:  # pragma: no cover - service module ships with the appliance packaging
-        return
-    add_service_commands(sub)
+def _add_delegated(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, text: str
+) -> None:
+    """A subcommand of :data:`DELEGATED`: its handler parses everything after its name."""
+    p = sub.add_parser(name, help=text, add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
 
 
 def _open_tui(args: argparse.Namespace, paths: Paths) -> int:

@@ -13,9 +13,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from invest.runtime.backtest.report import report_dict, summary_rows, write_outputs
+from invest.runtime.backtest.report import report_dict, run_params, summary_rows, write_outputs
 from invest.runtime.backtest.runner import BacktestResult, load_market, replay
-from invest.runtime.config import Settings, load_config, parse_config, parse_day
+from invest.runtime.config import (
+    Settings,
+    load_config,
+    parse_config,
+    parse_day,
+    with_adhoc_account,
+)
 from invest.runtime.cycle import AccountRuntime, Sink
 from invest.runtime.data import open_source
 from invest.runtime.data.base import MarketData
@@ -129,7 +135,7 @@ def _check_demo_target(path: Path) -> None:
     Raises:
         ConfigError: ``path`` holds a trading ledger, or a file that is not a ledger.
     """
-    if not path.exists() or demo_ledger_at(path):
+    if not path.exists():
         return
     try:
         ledger = Ledger(path, readonly=True)
@@ -139,7 +145,7 @@ def _check_demo_target(path: Path) -> None:
             "pass --ledger PATH to write the demo elsewhere"
         ) from e
     try:
-        if ledger.is_empty():
+        if ledger.is_demo() or ledger.is_empty():
             return
         if _replayed_sample_only(ledger):
             # Written by a demo from before the marker existed: only replayed sample days,
@@ -195,37 +201,44 @@ def _adhoc_settings(
             raise ConfigError(
                 "--universe is required for this data source (it cannot list its symbols)"
             )
-    name = args.strategy or "trend_king"
-    acct = {"strategy": name, "universe": universe, "benchmark": benchmark}
-    if args.cash is not None:
-        acct["cash"] = args.cash
-    data = settings.model_dump(mode="json", exclude={"accounts"})
-    data["accounts"] = {name.replace("_", "-"): acct}
-    return parse_config(data, "command line"), name.replace("_", "-")
+    return with_adhoc_account(
+        settings, args.strategy or "trend_king", universe, benchmark, args.cash
+    )
+
+
+def account_settings(
+    args: argparse.Namespace, paths: Paths
+) -> tuple[Settings, str, str, MarketData]:
+    """Settings, account name, data spec and source of a replay command.
+
+    ``--account`` takes the account from the config, with ``--cash``/``--universe``/
+    ``--benchmark`` overriding its values; otherwise ``--strategy`` builds an ad-hoc
+    account (:func:`_adhoc_settings`). ``invest backtest`` and ``invest robustness`` share it.
+    """
+    settings = _settings(paths) if args.account else _settings_or_default(paths)
+    spec = args.data or settings.engine.data
+    source = _source(spec, paths)
+    if not args.account:
+        settings, name = _adhoc_settings(args, settings, source)
+        return settings, name, spec, source
+    settings.account(args.account)
+    name = args.account
+    over: dict[str, object] = {
+        k: v for k, v in (("cash", args.cash), ("benchmark", args.benchmark)) if v is not None
+    }
+    if args.universe:
+        over["universe"] = [s.strip().upper() for s in args.universe.split(",")]
+    if over:
+        data = settings.model_dump(mode="json")
+        data["accounts"][name].update(over)
+        settings = parse_config(data, "command line")
+    return settings, name, spec, source
 
 
 def backtest(args: argparse.Namespace, paths: Paths) -> int:
     """``invest backtest``: replay, write the four files, print the summary."""
-    settings = _settings(paths) if args.account else _settings_or_default(paths)
-    spec = args.data or settings.engine.data
-    source = _source(spec, paths)
+    settings, name, spec, source = account_settings(args, paths)
     start, end = parse_day(args.start, "--start"), parse_day(args.end, "--end")
-    if args.account:
-        settings.account(args.account)
-        name = args.account
-        if args.cash is not None or args.universe or args.benchmark:
-            over = {
-                k: v
-                for k, v in (("cash", args.cash), ("benchmark", args.benchmark))
-                if v is not None
-            }
-            if args.universe:
-                over["universe"] = [s.strip().upper() for s in args.universe.split(",")]
-            data = settings.model_dump(mode="json")
-            data["accounts"][name].update(over)
-            settings = parse_config(data, "command line")
-    else:
-        settings, name = _adhoc_settings(args, settings, source)
     gate = _gate(settings, name, paths, args.oracle)
     acct = AccountRuntime.build(
         name,
@@ -241,15 +254,7 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
         if gate is not None:
             gate.close()
     r.notes += _oracle_notes(settings, name, r, args.oracle)
-    r.params = {
-        "account": name,
-        "data": spec,
-        "start": args.start,
-        "end": args.end,
-        "config": acct.config.model_dump(mode="json"),
-        "risk": settings.risk_for(name).model_dump(mode="json"),
-        "fills": settings.engine.fills.model_dump(mode="json"),
-    }
+    r.params = run_params(settings, name, spec, args.start, args.end)
     if args.out:
         for p in write_outputs(r, Path(args.out)):
             err.print(f"wrote {p}")
@@ -313,13 +318,14 @@ def _run_one(name: str, settings: Settings, paths: Paths, dry_run: bool) -> None
     cfg = settings.account(name)
     if not dry_run and _run_in_engine(name, paths):
         return
+    ledger: Ledger | None
     if dry_run:
         # The demo's replayed positions are no state to start a real cycle from.
-        exists = paths.ledger.exists() and not demo_ledger_at(paths.ledger)
+        known = paths.ledger.exists() and not demo_ledger_at(paths.ledger)
+        ledger = Ledger(paths.ledger, readonly=True) if known else None
     else:
         _set_aside_demo(paths)
-        exists = paths.ledger.exists()
-    ledger = Ledger(paths.ledger, readonly=dry_run) if (exists or not dry_run) else None
+        ledger = Ledger(paths.ledger)
     gate = _gate(settings, name, paths, "live", ledger)
     try:
         done = run_account_cycle(

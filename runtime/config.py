@@ -12,6 +12,7 @@ import copy
 import os
 import re
 import tomllib
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -317,6 +318,36 @@ def parse_config(data: dict[str, Any], source: str = "<dict>") -> Settings:
         return Settings(**data)
     except ValidationError as e:
         raise ConfigError(_format_errors(e, source)) from None
+
+
+def with_adhoc_account(
+    settings: Settings,
+    strategy: str,
+    universe: Sequence[str],
+    benchmark: str = "SP500",
+    cash: float | None = None,
+    source: str = "command line",
+) -> tuple[Settings, str]:
+    """``settings`` with its accounts replaced by one account running ``strategy``.
+
+    The account is named after the strategy (``trend_king`` -> ``trend-king``); the
+    replay commands (``invest backtest``, ``invest robustness``) and the TUI's backtest
+    screen build their configless runs with it.
+
+    Raises:
+        ConfigError: a bad value, with its key path.
+    """
+    acct: dict[str, Any] = {
+        "strategy": strategy,
+        "universe": list(universe),
+        "benchmark": benchmark,
+    }
+    if cash is not None:
+        acct["cash"] = cash
+    name = strategy.replace("_", "-")
+    data = settings.model_dump(mode="json", exclude={"accounts"})
+    data["accounts"] = {name: acct}
+    return parse_config(data, source), name
 
 
 def load_config(path: Path) -> Settings:

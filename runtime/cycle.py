@@ -248,11 +248,9 @@ def mark(
     state (the cycle does not change holdings: its orders fill at a later bar).
     """
     if equity is None:
-        prices = {s: market.price(s, t) for s in acct.state.positions if s in market.col}
-        equity = acct.state.equity(prices)
-    eq = equity
-    sink.equity(acct.name, market.day(t).isoformat(), eq, float(acct.state.cash))
-    return eq
+        equity = acct.state.equity(market.marks(acct.state.positions, t))
+    sink.equity(acct.name, market.day(t).isoformat(), equity, float(acct.state.cash))
+    return equity
 
 
 def _record(

@@ -8,7 +8,7 @@ because recomputing them per day would dominate a 33-year replay.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
@@ -17,7 +17,8 @@ import numpy.typing as npt
 
 from invest.runtime.data.frame import BarFrame
 from invest.runtime.data.validate import ValidationRules, mask_reason, usable_mask
-from invest.runtime.features import FeatureSet, compute_features
+from invest.runtime.features import FeatureSet, compute_features, momentum, volatility
+from invest.runtime.regime import regime_series
 
 
 def _ffill(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -66,9 +67,41 @@ class Market:
         fs: FeatureSet = self.derived(("features",), lambda: compute_features(self.close))
         return fs
 
+    def momentum(self, days: int) -> npt.NDArray[np.float64]:
+        """``features.momentum`` of every close over ``days`` sessions, computed once per Market."""
+        out: npt.NDArray[np.float64] = self.derived(
+            ("mom", days), lambda: momentum(self.close, days)
+        )
+        return out
+
+    def volatility(self, days: int) -> npt.NDArray[np.float64]:
+        """``features.volatility`` of every close over ``days`` sessions, computed once per Market."""
+        out: npt.NDArray[np.float64] = self.derived(
+            ("vol", days), lambda: volatility(self.close, days)
+        )
+        return out
+
+    def regime(
+        self, symbol: str, sma_window: int, hysteresis: float
+    ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64]]:
+        """``regime.regime_series`` of ``symbol``'s closes (regime, SMA), computed once per Market."""
+        ix = self.col[symbol]
+        out: tuple[npt.NDArray[np.int8], npt.NDArray[np.float64]] = self.derived(
+            ("regime", symbol, sma_window, hysteresis),
+            lambda: regime_series(self.close[:, ix], sma_window, hysteresis),
+        )
+        return out
+
     def price(self, symbol: str, t: int) -> float:
         """Last known close of ``symbol`` at row ``t`` (NaN before its first bar)."""
         return float(self.mark[t, self.col[symbol]])
+
+    def marks(self, symbols: Iterable[str], t: int) -> dict[str, float]:
+        """:meth:`price` at row ``t`` of each of ``symbols`` that the data has.
+
+        A holding missing from the data is left out: ``AccountState.equity`` values it at cost.
+        """
+        return {s: self.price(s, t) for s in symbols if s in self.col}
 
     def why_unusable(self, symbol: str, t: int) -> str:
         """Why ``symbol`` cannot be used at row ``t`` (for the audit record)."""

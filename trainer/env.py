@@ -40,21 +40,22 @@ from gymnasium import spaces
 from invest.runtime.brokers.fills import FillModel
 from invest.runtime.domain import Side
 from invest.runtime.features import CLIP, FEATURE_NAMES
+from invest.runtime.policy.manifest import ACTIONS, POSITION_FEATURES
 
 from .dataset import MarketArrays
 
 __all__ = ["ACTIONS", "BUY", "HOLD", "OBS_LAYOUT", "SELL", "TradingEnv", "obs_dim"]
 
+#: Indices of the contract's actions (:data:`ACTIONS`, the runtime's).
 SELL, HOLD, BUY = 0, 1, 2
-ACTIONS: tuple[str, ...] = ("SELL", "HOLD", "BUY")
 #: Observation layout of the contract: the features, then three position fields.
-OBS_LAYOUT: tuple[str, ...] = (*FEATURE_NAMES, "in_position", "unrealised", "days_held")
+OBS_LAYOUT: tuple[str, ...] = (*FEATURE_NAMES, *POSITION_FEATURES)
 DAYS_PER_YEAR = 252.0
 
 
 def obs_dim(n_features: int = len(FEATURE_NAMES)) -> int:
     """``F + 3``: features plus in_position, unrealised and days_held."""
-    return n_features + 3
+    return n_features + len(POSITION_FEATURES)
 
 
 class TradingEnv(gym.Env):

@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from invest.runtime.policy.ensemble import INPUTS, OUTPUTS
+
 __all__ = [
     "INPUT_NAMES",
     "OUTPUT_NAMES",
@@ -34,8 +36,8 @@ __all__ = [
     "export_policy",
 ]
 
-INPUT_NAMES = ("obs", "h_in", "c_in", "episode_start")
-OUTPUT_NAMES = ("logits", "h_out", "c_out")
+#: The contract's tensor names, as the runtime feeds and reads them.
+INPUT_NAMES, OUTPUT_NAMES = INPUTS, OUTPUTS
 OPSET = 17
 LOGIT_ATOL = 1e-4
 

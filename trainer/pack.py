@@ -3,8 +3,8 @@
 A pack is a directory holding ``policy-<k>.onnx`` files and ``manifest.json``. It ships
 the ensemble of the last walk-forward fold (the policies trained on the most data whose
 out-of-sample year was measured). :func:`verify_pack` applies the runtime's refusal
-rules; :func:`run_pack_step` loads every policy with onnxruntime alone and runs one step,
-the way the appliance will.
+rules; :func:`run_pack_step` loads the pack with the runtime (onnxruntime alone) and runs
+one step, the way the appliance will.
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ from typing import Any
 
 import numpy as np
 
+import invest.runtime.policy.pack as runtime_pack
+from invest.runtime.errors import PolicyPackError
 from invest.runtime.features import FEATURE_NAMES, FEATURE_SPEC_VERSION, spec_hash
+from invest.runtime.policy.ensemble import OnnxEnsemble, zero_state
 
 from .config import TrainConfig
 from .dataset import MarketArrays
@@ -234,43 +237,32 @@ def read_manifest(pack_dir: Path) -> dict[str, Any]:
 
 
 def verify_pack(pack_dir: Path) -> dict[str, Any]:
-    """Check a pack the way the runtime will before loading it.
+    """Check a pack with the runtime's refusal rules, without opening the ONNX files.
+
+    The rules are :func:`invest.runtime.policy.pack.verify_pack`'s (``check_models=False``).
 
     Returns:
         The manifest.
 
     Raises:
-        PackError: a listed file is missing, a sha256 differs, or the feature spec
-            version or hash differs from this installation's features.
+        PackError: the runtime would refuse the pack: a listed file is missing, a sha256
+            differs, or the feature spec, observation layout or actions differ from this
+            installation's.
     """
-    pack_dir = Path(pack_dir)
-    manifest = read_manifest(pack_dir)
-    spec = manifest.get("feature_spec", {})
-    if spec.get("version") != FEATURE_SPEC_VERSION or spec.get("hash") != spec_hash(
-        ohlc=bool(spec.get("ohlc", False))
-    ):
-        raise PackError(
-            f"{pack_dir}: feature spec {spec.get('version')}/{str(spec.get('hash'))[:12]} "
-            f"does not match the runtime's {FEATURE_SPEC_VERSION}/{spec_hash()[:12]}"
-        )
-    if not manifest.get("policies"):
-        raise PackError(f"{pack_dir}: the manifest lists no policies")
-    for p in manifest["policies"]:
-        path = pack_dir / p["file"]
-        if not path.is_file():
-            raise PackError(f"{pack_dir}: {p['file']} is listed but missing")
-        if sha256_file(path) != p["sha256"]:
-            raise PackError(f"{pack_dir}: {p['file']} does not match its sha256")
-    return manifest
+    report = runtime_pack.verify_pack(pack_dir, check_models=False)
+    if not report.ok:
+        raise PackError(f"{pack_dir}: {report.reason}")
+    return read_manifest(pack_dir)
 
 
 def run_pack_step(
     pack_dir: Path, obs: np.ndarray | None = None, batch: int = 4
 ) -> list[dict[str, np.ndarray]]:
-    """Load every policy of a verified pack with onnxruntime and run one step.
+    """Load a pack with the runtime (onnxruntime, no torch) and run one step of every policy.
 
-    This is the appliance's path (no torch): verify, load, feed ``obs`` with a zero LSTM
-    state and ``episode_start = 1``.
+    This is the appliance's path: :func:`~invest.runtime.policy.pack.load_pack` verifies
+    the pack, :class:`~invest.runtime.policy.ensemble.OnnxEnsemble` checks each policy's
+    I/O against the contract and steps it with a zero LSTM state and ``episode_start = 1``.
 
     Args:
         pack_dir: the pack.
@@ -281,28 +273,20 @@ def run_pack_step(
         Per policy: ``logits``, ``h_out`` and ``c_out``.
 
     Raises:
-        PackError: the pack fails :func:`verify_pack`, or an output has the wrong shape.
+        PackError: the runtime refuses the pack or cannot run it, or an output has the
+            wrong shape.
     """
-    import onnxruntime as ort
-
-    manifest = verify_pack(pack_dir)
-    dim = manifest["observation"]["dim"]
-    layers, hidden = manifest["lstm"]["layers"], manifest["lstm"]["hidden"]
-    x = np.zeros((batch, dim), np.float32) if obs is None else np.asarray(obs, np.float32)
+    try:
+        ens = OnnxEnsemble(runtime_pack.load_pack(pack_dir))
+        x = np.zeros((batch, ens.pack.obs_dim), np.float32) if obs is None else obs
+        h, c = zero_state(ens, x.shape[0])
+        res = ens.step(x, h, c, np.ones(x.shape[0], np.float32))
+    except PolicyPackError as e:
+        raise PackError(str(e)) from e
     b = x.shape[0]
-    feeds = {
-        "obs": x,
-        "h_in": np.zeros((layers, b, hidden), np.float32),
-        "c_in": np.zeros((layers, b, hidden), np.float32),
-        "episode_start": np.ones(b, np.float32),
-    }
-    out = []
-    for p in manifest["policies"]:
-        sess = ort.InferenceSession(
-            str(Path(pack_dir) / p["file"]), providers=["CPUExecutionProvider"]
-        )
-        logits, h, c = sess.run(["logits", "h_out", "c_out"], feeds)
-        if logits.shape != (b, len(manifest["actions"])) or h.shape != (layers, b, hidden):
-            raise PackError(f"{p['file']}: unexpected output shapes {logits.shape}, {h.shape}")
-        out.append({"logits": logits, "h_out": h, "c_out": c})
-    return out
+    if res.logits.shape[1:] != (b, ens.pack.n_actions) or res.h.shape[1:] != h.shape[1:]:
+        raise PackError(f"{pack_dir}: unexpected output shapes {res.logits.shape}, {res.h.shape}")
+    return [
+        {"logits": res.logits[i], "h_out": res.h[i], "c_out": res.c[i]}
+        for i in range(ens.n_policies)
+    ]

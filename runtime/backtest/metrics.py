@@ -43,13 +43,20 @@ def max_drawdown(equity: npt.NDArray[np.float64]) -> float:
     return float(np.min(equity / peak - 1)) if len(equity) else 0.0
 
 
+def daily_returns(equity: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Daily returns of an equity curve.
+
+    An account wiped out to exactly 0 has no return afterwards (0/0): it counts as 0.
+    """
+    prev = equity[:-1]
+    return np.divide(np.diff(equity), prev, out=np.zeros(len(prev)), where=prev > 0)
+
+
 def curve_metrics(equity: npt.NDArray[np.float64]) -> Metrics:
     """Return, risk and drawdown figures of a daily equity curve."""
     if len(equity) < 2 or equity[0] <= 0:
         return Metrics(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-    prev = equity[:-1]
-    # An account wiped out to exactly 0 has no return afterwards (0/0): count it as 0.
-    rets = np.divide(np.diff(equity), prev, out=np.zeros(len(prev)), where=prev > 0)
+    rets = daily_returns(equity)
     years = len(rets) / YEAR
     total = float(equity[-1] / equity[0] - 1)
     cagr = (

@@ -10,6 +10,7 @@ from typing import Any
 
 from invest.runtime.backtest.metrics import Metrics
 from invest.runtime.backtest.runner import BacktestResult
+from invest.runtime.config import Settings
 
 COLUMNS = (
     ("total_return", "Total return", "pct"),
@@ -23,6 +24,21 @@ COLUMNS = (
     ("exposure", "Exposure", "pct"),
     ("win_rate", "Win rate", "pct"),
 )
+
+
+def run_params(
+    settings: Settings, name: str, data: str, start: str | None, end: str | None
+) -> dict[str, Any]:
+    """``BacktestResult.params`` of a replay of account ``name``: what report.json records."""
+    return {
+        "account": name,
+        "data": data,
+        "start": start,
+        "end": end,
+        "config": settings.account(name).model_dump(mode="json"),
+        "risk": settings.risk_for(name).model_dump(mode="json"),
+        "fills": settings.engine.fills.model_dump(mode="json"),
+    }
 
 
 def report_dict(r: BacktestResult) -> dict[str, Any]:

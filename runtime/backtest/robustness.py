@@ -362,10 +362,7 @@ def warmed(
     Returns:
         (the frame the paths replay, the warm-up sessions or None for the whole history)
     """
-    lo = (
-        0 if job.start is None else int(np.searchsorted(frame.dates, np.datetime64(job.start, "D")))
-    )
-    first = lo - sessions
+    first = frame.row_from(job.start) - sessions
     if first <= 0:
         return frame, None
     cut = frame.rows(first, len(frame))
@@ -524,12 +521,6 @@ class BootstrapResult:
     seconds: float
     table: FloatArray  # (paths, 3): total_return, sharpe, max_drawdown
     summary: Distribution
-
-
-def daily_returns(equity: FloatArray) -> FloatArray:
-    """Daily returns of an equity curve (0 after a wipe-out, as ``curve_metrics``)."""
-    prev = equity[:-1]
-    return np.divide(np.diff(equity), prev, out=np.zeros(len(prev)), where=prev > 0)
 
 
 def block_bootstrap(
@@ -818,7 +809,7 @@ def crisis_replays(job: Job, frame: BarFrame, crises: Sequence[Crisis] = CRISES)
             row.note = "not in the data"
             continue
         part = frame.between(None, c.end)
-        lo = int(np.searchsorted(part.dates, np.datetime64(c.start, "D")))
+        lo = part.row_from(c.start)
         if lo >= len(part) - 1:
             row.note = "fewer than two sessions of data in the window"
             continue

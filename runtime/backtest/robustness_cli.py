@@ -38,9 +38,8 @@ from invest.runtime.backtest.robustness_report import (
     summary_markdown,
     write_report,
 )
-from invest.runtime.config import Settings, parse_config, parse_day
+from invest.runtime.config import parse_day
 from invest.runtime.cycle import AccountRuntime
-from invest.runtime.data.base import MarketData
 from invest.runtime.errors import DataError
 from invest.runtime.paths import Paths
 
@@ -121,33 +120,11 @@ def add_robustness_command(sub: argparse._SubParsersAction[argparse.ArgumentPars
     p.set_defaults(handler=robustness)
 
 
-def _account(args: argparse.Namespace, paths: Paths) -> tuple[Settings, str, str, MarketData]:
-    """Settings, account name, data spec and source, as ``invest backtest`` builds them."""
-    from invest.runtime import commands  # lazy: the command layer pulls in rich
-
-    settings = commands._settings(paths) if args.account else commands._settings_or_default(paths)
-    spec = args.data or settings.engine.data
-    source = commands._source(spec, paths)
-    if not args.account:
-        settings, name = commands._adhoc_settings(args, settings, source)
-        return settings, name, spec, source
-    settings.account(args.account)
-    name = args.account
-    over: dict[str, object] = {
-        k: v for k, v in (("cash", args.cash), ("benchmark", args.benchmark)) if v is not None
-    }
-    if args.universe:
-        over["universe"] = [s.strip().upper() for s in args.universe.split(",")]
-    if over:
-        data = settings.model_dump(mode="json")
-        data["accounts"][name].update(over)
-        settings = parse_config(data, "command line")
-    return settings, name, spec, source
-
-
 def robustness(args: argparse.Namespace, paths: Paths) -> int:
     """``invest robustness``: run the checks, write the report, print the summary."""
-    settings, name, spec, source = _account(args, paths)
+    from invest.runtime.commands import account_settings  # lazy: the command layer pulls in rich
+
+    settings, name, spec, source = account_settings(args, paths)
     start, end = parse_day(args.start, "--start"), parse_day(args.end, "--end")
     options = Options(
         paths=args.paths,

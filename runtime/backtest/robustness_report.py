@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from invest.runtime.backtest.metrics import daily_returns
 from invest.runtime.backtest.robustness import (
     CRASH,
     CRISES,
@@ -33,11 +34,9 @@ from invest.runtime.backtest.robustness import (
     Job,
     MonteCarloResult,
     NoiseKind,
-    Quantiles,
     StressResult,
     block_bootstrap,
     crisis_replays,
-    daily_returns,
     monte_carlo,
     stress_test,
 )
@@ -167,10 +166,6 @@ def run_robustness(
 
 
 # ---------------------------------------------------------------------------- report.json
-
-
-def _q(q: Quantiles) -> dict[str, float | None]:
-    return q.as_dict()
 
 
 def report_dict(rep: RobustnessReport) -> dict[str, Any]:

@@ -156,7 +156,7 @@ def replay(
             equity curve, skip them (the decisions themselves are unchanged).
     """
     t0 = time.perf_counter()
-    lo = 0 if start is None else int(np.searchsorted(market.dates, np.datetime64(start, "D")))
+    lo = market.frame.row_from(start)
     if lo >= len(market):
         raise DataError(
             f"no sessions on or after {start} in the data (last is {market.day(len(market) - 1)})"

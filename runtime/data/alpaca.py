@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from invest.runtime.brokers.alpaca_parsing import api_message
-from invest.runtime.data.frame import OPTIONAL_FIELDS, BarFrame
+from invest.runtime.data.frame import BarFrame
 from invest.runtime.errors import ConfigError, DataError, DataUnavailableError
 
 if TYPE_CHECKING:
@@ -103,22 +103,7 @@ def frame_from_alpaca(
         if len(np.unique(day_arr)) != len(day_arr):
             raise DataError(f"Alpaca returned two bars for one session of {sym}")
         per_symbol.append((day_arr, cols))
-    dates = np.unique(np.concatenate([d for d, _ in per_symbol]))
-    out: dict[str, np.ndarray] = {}
-    for name in ("close", *OPTIONAL_FIELDS):
-        arr = np.full((len(dates), len(symbols)), np.nan)
-        for j, (days_j, cols) in enumerate(per_symbol):
-            arr[np.searchsorted(dates, days_j), j] = cols[name]
-        out[name] = arr
-    close = out.pop("close")
-    return BarFrame(
-        dates=dates,
-        symbols=tuple(symbols),
-        close=close,
-        adjusted=adjusted,
-        source=source,
-        **out,
-    )
+    return BarFrame.aligned(symbols, per_symbol, adjusted=adjusted, source=source)
 
 
 class AlpacaData:

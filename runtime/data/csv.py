@@ -47,10 +47,9 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
-from invest.runtime.data.frame import OPTIONAL_FIELDS, BarFrame, FloatArray
+from invest.runtime.data.frame import OPTIONAL_FIELDS, BarFrame, DateArray, FloatArray
 from invest.runtime.errors import DataError
 
 DATE_COLUMNS = ("date", "timestamp", "datetime")
@@ -59,8 +58,6 @@ MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "-"})
 DATE_FORMATS_HELP = "YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD or M/D/YYYY"
 _MAX_LISTED = 5
 FOLDER_FIELDS = frozenset({"close", *OPTIONAL_FIELDS, *ADJ_CLOSE_COLUMNS})
-
-DateArray = npt.NDArray[np.datetime64]
 
 _ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ].*)?")
 _YMD_SLASH = re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})")
@@ -301,31 +298,9 @@ class CsvData:
         missing = [s for s in symbols if s not in files]
         if missing:
             raise self._unknown(missing, list(files))
+        # _fields guarantees each symbol a close column.
         fields = [self._fields(files[s]) for s in symbols]
-        dates = (
-            np.unique(np.concatenate([f[0] for f in fields]))
-            if fields
-            else np.array([], dtype="datetime64[D]")
-        )
-        arrays: dict[str, FloatArray | None] = {}
-        for name in ("close", *OPTIONAL_FIELDS):
-            if not all(name in f[1] for f in fields):
-                arrays[name] = None
-                continue
-            out = np.full((len(dates), len(symbols)), np.nan)
-            for j, (days, cols) in enumerate(fields):
-                out[np.searchsorted(dates, days), j] = cols[name]
-            arrays[name] = out
-        close = arrays.pop("close")
-        assert close is not None  # _fields guarantees a close column
-        return BarFrame(
-            dates=dates,
-            symbols=tuple(symbols),
-            close=close,
-            adjusted=self.adjusted,
-            source=self.name,
-            **arrays,
-        )
+        return BarFrame.aligned(symbols, fields, adjusted=self.adjusted, source=self.name)
 
     def _fields(self, path: Path) -> tuple[DateArray, dict[str, FloatArray]]:
         """Dates and the named fields (close, open...) of one symbol file; other columns ignored."""

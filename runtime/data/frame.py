@@ -7,7 +7,7 @@ backtester reads them thousands of times per run; pandas stays at the edges.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -18,6 +18,7 @@ import numpy.typing as npt
 from invest.runtime.errors import DataError
 
 FloatArray = npt.NDArray[np.float64]
+DateArray = npt.NDArray[np.datetime64]
 OPTIONAL_FIELDS = ("open", "high", "low", "volume")
 
 
@@ -59,6 +60,47 @@ class BarFrame:
         if len(set(self.symbols)) != len(self.symbols):
             raise DataError(f"duplicate symbols in frame: {self.symbols}")
 
+    @classmethod
+    def aligned(
+        cls,
+        symbols: Sequence[str],
+        series: Sequence[tuple[DateArray, Mapping[str, FloatArray]]],
+        *,
+        adjusted: bool = False,
+        source: str = "",
+    ) -> BarFrame:
+        """One frame from each symbol's own sessions, on the union of their dates.
+
+        ``series[j]`` is symbol ``j``'s session dates and its arrays by field name
+        (``close`` required). A session a symbol lacks is NaN; an optional field is
+        None unless every symbol has it.
+        """
+        dates = (
+            np.unique(np.concatenate([days for days, _ in series]))
+            if series
+            else np.array([], dtype="datetime64[D]")
+        )
+        arrays: dict[str, FloatArray | None] = {}
+        for name in ("close", *OPTIONAL_FIELDS):
+            if not all(name in cols for _, cols in series):
+                arrays[name] = None
+                continue
+            out = np.full((len(dates), len(symbols)), np.nan)
+            for j, (days, cols) in enumerate(series):
+                out[np.searchsorted(dates, days), j] = cols[name]
+            arrays[name] = out
+        close = arrays.pop("close")
+        if close is None:
+            raise DataError("every symbol needs a close column")
+        return cls(
+            dates=dates,
+            symbols=tuple(symbols),
+            close=close,
+            adjusted=adjusted,
+            source=source,
+            **arrays,
+        )
+
     def __len__(self) -> int:
         return len(self.dates)
 
@@ -89,6 +131,10 @@ class BarFrame:
         """Index of the last session on or before ``day`` (-1 if none)."""
         return int(np.searchsorted(self.dates, np.datetime64(day, "D"), side="right")) - 1
 
+    def row_from(self, day: date | None) -> int:
+        """Index of the first session on or after ``day`` (0 for None, ``len`` if none)."""
+        return 0 if day is None else int(np.searchsorted(self.dates, np.datetime64(day, "D")))
+
     def select(self, symbols: Sequence[str]) -> BarFrame:
         """A frame with only ``symbols``, in that order."""
         idx = [self.index_of(s) for s in symbols]
@@ -96,9 +142,8 @@ class BarFrame:
 
     def between(self, start: date | None = None, end: date | None = None) -> BarFrame:
         """A frame restricted to sessions in ``[start, end]`` (either bound optional)."""
-        lo = 0 if start is None else int(np.searchsorted(self.dates, np.datetime64(start, "D")))
         hi = len(self.dates) if end is None else self.row_for(end) + 1
-        return self.rows(lo, hi)
+        return self.rows(self.row_from(start), hi)
 
     def rows(self, lo: int, hi: int) -> BarFrame:
         """A frame holding sessions ``lo`` up to (not including) ``hi``."""

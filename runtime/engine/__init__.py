@@ -38,29 +38,6 @@ if TYPE_CHECKING:
         WeeklySummary,
     )
 
-_CONFIG = ("EngineLoop", "EngineOptions", "HaltRules", "Replay", "engine_options")
-_EVENTS = (
-    "AccountReport",
-    "CycleSummary",
-    "DailyReport",
-    "ErrorEvent",
-    "Event",
-    "FanOut",
-    "Halted",
-    "LogNotifier",
-    "MemoryNotifier",
-    "Notifier",
-    "OrderFilled",
-    "OrderRejected",
-    "OrderSent",
-    "Resumed",
-    "StopTriggered",
-    "WeeklySummary",
-)
-_HOME = {n: "invest.runtime.engine.config" for n in _CONFIG} | {
-    n: "invest.runtime.engine.events" for n in _EVENTS
-}
-
 __all__ = [
     "AccountReport",
     "CycleSummary",
@@ -84,6 +61,9 @@ __all__ = [
     "WeeklySummary",
     "engine_options",
 ]
+#: The names of ``engine.config``; every other public name lives in ``engine.events``.
+_CONFIG = frozenset({"EngineLoop", "EngineOptions", "HaltRules", "Replay", "engine_options"})
+_HOME = {n: "invest.runtime.engine." + ("config" if n in _CONFIG else "events") for n in __all__}
 
 
 def __getattr__(name: str) -> Any:

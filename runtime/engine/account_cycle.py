@@ -170,28 +170,32 @@ def run_account_cycle(
     cfg = settings.account(name)
     source = source or open_source(cfg.data or settings.engine.data, cache_dir=paths.cache)
     writing = ledger is not None and not dry_run
-    if ledger is not None and writing:
+    # The ledger when it holds the account (a write run creates it first), else None.
+    known: Ledger | None = None
+    if ledger is not None and not dry_run:
         ledger.ensure_account(name, cfg)
-    known = ledger is not None and name in ledger.accounts()
-    base = LedgerStateStore(ledger.db) if ledger is not None and known else None
+        known = ledger
+    elif ledger is not None and name in ledger.accounts():
+        known = ledger
+    base = LedgerStateStore(known.db) if known is not None else None
     if secrets is None and writing and cfg.broker == "alpaca":
         secrets = load_secrets(paths.secrets)
     acct = AccountRuntime.build(
         name,
         settings,
-        ledger.load_state(name) if ledger is not None and known else None,
-        ledger.open_orders(name) if ledger is not None and known else (),
+        known.load_state(name) if known is not None else None,
+        known.open_orders(name) if known is not None else (),
         packs_dir=paths.packs,
         state_store=base if writing else MemoryStateStore(base=base),
         gate=gate,
-        strategy=strategy(ledger if known else None) if strategy is not None else None,
+        strategy=strategy(known) if strategy is not None else None,
         secrets=secrets,
         paper=not writing,  # a dry run never sends anything to a broker
     )
-    if ledger is not None and known:
+    if known is not None:
         from invest.runtime.oracle.ledger_store import load_exit_plans
 
-        acct.state.exit_plans = load_exit_plans(ledger.db, name)
+        acct.state.exit_plans = load_exit_plans(known.db, name)
     market = load_market(source, acct, end)
     acct.strategy.prepare(market)
     t = len(market) - 1
@@ -275,8 +279,7 @@ def _live(
         from invest.runtime.oracle.ledger_store import save_exit_plans
 
         save_exit_plans(ledger.db, acct.name, acct.state.exit_plans)
-        prices = {s: market.price(s, t) for s in acct.state.positions if s in market.col}
-        repo.save_marks(conn, acct.name, day, prices)
+        repo.save_marks(conn, acct.name, day, market.marks(acct.state.positions, t))
     latest = ledger.decisions(acct.name, 1)
     return _outcome(
         acct,

@@ -21,6 +21,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -38,9 +39,8 @@ from invest.runtime.domain import HaltState
 from invest.runtime.engine import jobs
 from invest.runtime.engine.account_cycle import CycleOutcome, StrategyFactory, run_account_cycle
 from invest.runtime.engine.config import EngineOptions
-from invest.runtime.engine.events import (
-    Notifier,
-)
+from invest.runtime.engine.events import Notifier
+from invest.runtime.engine.logs import kv
 from invest.runtime.engine.timing import (
     last_completed_session,
     next_fire,
@@ -74,10 +74,6 @@ class _Job:
     def key(self) -> tuple[datetime, int]:
         assert self.next_at is not None
         return self.next_at, _ORDER[self.kind]
-
-
-def _kv(**fields: Any) -> dict[str, Any]:
-    return {"kv": fields}
 
 
 class Engine:
@@ -166,7 +162,7 @@ class Engine:
         self._refresh_live()
         logger.info(
             "engine started",
-            extra=_kv(accounts=",".join(self.accounts), pid=os.getpid(), replay=bool(self.replay)),
+            extra=kv(accounts=",".join(self.accounts), pid=os.getpid(), replay=bool(self.replay)),
         )
 
     def request_stop(self, *, wake: bool = True) -> None:
@@ -217,7 +213,7 @@ class Engine:
                 )
         finally:
             self.ledger.close()
-        logger.info("engine stopped", extra=_kv(cycles=self.cycles))
+        logger.info("engine stopped", extra=kv(cycles=self.cycles))
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -512,8 +508,6 @@ class Engine:
             self._watchdog()
 
     def _beat(self, *, force: bool = False) -> None:
-        import time
-
         mono = time.monotonic()
         if not force and mono < self._next_beat:
             return
@@ -533,7 +527,7 @@ class Engine:
             nxt = self.next_due()
             logger.info(
                 "heartbeat",
-                extra=_kv(
+                extra=kv(
                     pid=os.getpid(),
                     cycles=self.cycles,
                     next=nxt.isoformat() if nxt else None,

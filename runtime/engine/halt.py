@@ -10,7 +10,7 @@ command lifts a halt; a restart never does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from invest.runtime.domain import HaltState
 from invest.runtime.engine.config import HaltRules
@@ -69,10 +69,7 @@ class Failures:
 
     def add(self, kind: FailureKind) -> Failures:
         """These counts after one more failure of ``kind`` (the other kinds are kept)."""
-        counts = {"errors": self.errors, "data_outages": self.data_outages}
-        counts["broker_outages"] = self.broker_outages
-        counts[kind] += 1
-        return Failures(**counts)
+        return replace(self, **{kind: self.count(kind) + 1})
 
     def count(self, kind: FailureKind) -> int:
         """The count of ``kind``."""

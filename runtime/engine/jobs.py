@@ -25,6 +25,7 @@ from invest.runtime.engine.events import (
     StopTriggered,
 )
 from invest.runtime.engine.halt import Failures, classify
+from invest.runtime.engine.logs import kv
 from invest.runtime.engine.reconcile import (
     apply_reconciliation,
     compare,
@@ -53,10 +54,6 @@ logger = logging.getLogger("invest.runtime.engine.engine")
 STOP_RULES = frozenset({"stop_loss", "take_profit", "time_stop"})
 
 
-def _kv(**fields: Any) -> dict[str, Any]:
-    return {"kv": fields}
-
-
 def record_failure(engine: Engine, name: str, error: Exception) -> None:
     """Count a failed run of ``name`` by kind; HALT the account when a limit is reached."""
     kind = classify(error)
@@ -76,9 +73,9 @@ def record_failure(engine: Engine, name: str, error: Exception) -> None:
             ledger.set_halt(name, HaltState.HALTED, trip)
             halted = True
     if kind == "errors":
-        logger.error("%s: cycle failed", name, exc_info=error, extra=_kv(kind=kind))
+        logger.error("%s: cycle failed", name, exc_info=error, extra=kv(kind=kind))
     else:
-        logger.warning("%s: cycle failed: %s", name, text, extra=_kv(kind=kind))
+        logger.warning("%s: cycle failed: %s", name, text, extra=kv(kind=kind))
     at = engine.clock.now()
     engine.notifier.notify(
         ErrorEvent(
@@ -104,7 +101,7 @@ def record_success(engine: Engine, out: CycleOutcome) -> None:
     logger.log(
         logging.INFO if busy else logging.DEBUG,
         "cycle done",
-        extra=_kv(
+        extra=kv(
             account=out.account,
             cycle=out.cycle_id,
             equity=round(out.equity, 2),

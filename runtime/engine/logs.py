@@ -27,6 +27,7 @@ __all__ = [
     "KeyValueFormatter",
     "RedactionFilter",
     "default_log_dir",
+    "kv",
     "redact",
     "secrets_from_env",
     "setup_logging",
@@ -66,6 +67,11 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 _SECRET_NAMES = re.compile(r"(?i)(KEY|SECRET|TOKEN|PASSWORD|PASSWD)")
+
+
+def kv(**fields: Any) -> dict[str, Any]:
+    """The ``extra=`` of a log call whose ``fields`` come out as ``key=value`` pairs."""
+    return {"kv": fields}
 
 
 def secrets_from_env(env: Mapping[str, str] | None = None) -> list[str]:

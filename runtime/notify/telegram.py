@@ -38,7 +38,7 @@ from invest.runtime.notify.config import TelegramConfig
 from invest.runtime.notify.format import format_reply, split_text
 from invest.runtime.notify.redact import install_redaction
 
-__all__ = ["MESSAGE_LIMIT", "TelegramBot"]
+__all__ = ["MESSAGE_LIMIT", "TelegramBot", "application"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,24 @@ TRADER_HELP = """
 /halt [REASON] - halt every account
 /flatten ACCOUNT - sell everything in ACCOUNT (asks to confirm)
 /run ACCOUNT - run ACCOUNT's cycle now"""
+
+
+def application(
+    token: str, request: BaseRequest | None = None, updates_request: BaseRequest | None = None
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """A python-telegram-bot ``Application`` for ``token``, without a job queue.
+
+    Args:
+        token: TELEGRAM_BOT_TOKEN.
+        request: the HTTP layer for Bot API calls (tests pass one with a fake transport).
+        updates_request: the HTTP layer for ``getUpdates`` (long polling).
+    """
+    builder = Application.builder().token(token).job_queue(None)
+    if request is not None:
+        builder = builder.request(request)
+    if updates_request is not None:
+        builder = builder.get_updates_request(updates_request)
+    return builder.build()
 
 
 def _ids(update: Update) -> tuple[int, int]:
@@ -121,12 +139,7 @@ class TelegramBot:
             request: the HTTP layer for Bot API calls (tests pass one with a fake transport).
             updates_request: the HTTP layer for ``getUpdates`` (long polling).
         """
-        builder = Application.builder().token(self._token.get_secret_value()).job_queue(None)
-        if request is not None:
-            builder = builder.request(request)
-        if updates_request is not None:
-            builder = builder.get_updates_request(updates_request)
-        app = builder.build()
+        app = application(self._token.get_secret_value(), request, updates_request)
         self.register(app)
         return app
 

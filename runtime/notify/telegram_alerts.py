@@ -126,14 +126,12 @@ class TelegramNotifier:
         if not passes(event, self.level) or not self.chat_ids:
             return
         out = event_message(event, self.curves)
-        items: list[_Item] = []
-        for chat in self.chat_ids:
-            if out.image is not None:
-                caption = out.text.split("\n", 1)[0][:CAPTION_LIMIT]
-                items.append(_Item(chat, caption, out.image))
-                if out.text == caption:
-                    continue
-            items += [_Item(chat, piece) for piece in split_text(out.text, MESSAGE_LIMIT)]
+        messages: list[tuple[str, bytes | None]] = []
+        if out.image is not None:
+            messages.append((out.text.split("\n", 1)[0][:CAPTION_LIMIT], out.image))
+        if not messages or out.text != messages[0][0]:
+            messages += [(piece, None) for piece in split_text(out.text, MESSAGE_LIMIT)]
+        items = [_Item(chat, text, image) for chat in self.chat_ids for text, image in messages]
         with self._lock:
             loop = self._loop
             if loop is None:

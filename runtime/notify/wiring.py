@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from invest.runtime.errors import ConfigError
+from invest.runtime.ledger import engine_repo as repo
 from invest.runtime.notify.redact import install_redaction
 from invest.runtime.notify.secrets import Secrets, load_secrets
 
@@ -78,22 +79,8 @@ def ledger_curves(ledger_path: Path, days: int = 90) -> CurveSource:
         names = [r.account for r in getattr(event, "accounts", ())]
         if not names or not ledger_path.exists():
             return {}
-        conn = sqlite3.connect(f"file:{ledger_path}?mode=ro", uri=True)
-        try:
-            return {
-                n: [
-                    r[0]
-                    for r in reversed(
-                        conn.execute(
-                            "SELECT equity FROM equity WHERE account = ? ORDER BY day DESC LIMIT ?",
-                            [n, days],
-                        ).fetchall()
-                    )
-                ]
-                for n in names
-            }
-        finally:
-            conn.close()
+        with closing(repo.connect_readonly(ledger_path)) as conn:
+            return {n: [e for _, e, _ in reversed(repo.equity_rows(conn, n, days))] for n in names}
 
     return curves
 
@@ -119,19 +106,15 @@ class TelegramExtension:
         updates_request: BaseRequest | None = None,
         curves: CurveSource | None = None,
     ) -> None:
-        from telegram.ext import Application
-
+        from invest.runtime.notify.telegram import application
         from invest.runtime.notify.telegram_alerts import TelegramNotifier
 
         install_redaction(token)
         self.config = config
         self._token = token
-        builder = Application.builder().token(token).job_queue(None)
-        if request is not None:
-            builder = builder.request(request)
-        if updates_request is not None:
-            builder = builder.get_updates_request(updates_request)
-        self.app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        self.app: Application[Any, Any, Any, Any, Any, Any] = application(
+            token, request, updates_request
+        )
         self.alerts: TelegramNotifier = TelegramNotifier.from_config(self.app.bot, config, curves)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None

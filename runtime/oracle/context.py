@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 from invest.runtime.oracle.news import NewsDigest
+
+
+def cycle_time(day: date) -> datetime:
+    """The time a cycle on ``day`` sees: after the close (21:00 UTC is after every NYSE
+    close), so news of the session counts."""
+    return datetime.combine(day, time(21, 0), tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,30 +12,22 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, time
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from invest.runtime.domain import AccountState, Clamp, OrderIntent, Proposal, Side, floor_qty
 from invest.runtime.market import Market
 from invest.runtime.oracle.config import OracleConfig
-from invest.runtime.oracle.context import (
-    OracleContext,
-    SymbolSnapshot,
-)
-from invest.runtime.oracle.factory import build_client
+from invest.runtime.oracle.factory import build_account_oracle
 from invest.runtime.oracle.gate_oracle import GateOracle, GateResult
-from invest.runtime.oracle.news import NewsDigest
-from invest.runtime.oracle.news_sources import NewsSource, gather_news, sources_from_config
-from invest.runtime.oracle.snapshot import portfolio_snapshot
-from invest.runtime.oracle.store import JsonFileStore, Store
+from invest.runtime.oracle.news_sources import NewsSource, sources_from_config
+from invest.runtime.oracle.snapshot import cycle_context
+from invest.runtime.oracle.store import Store
 
 logger = logging.getLogger(__name__)
 
-PRICE_DAYS = 60
 INDICATORS = ("rsi_14", "dist_sma_200", "vol_20", "mom_126", "bb_pos_20")
 
 
@@ -74,7 +66,16 @@ class CycleGate:
         buys = {i.symbol: i.notional for i in intents if i.side is Side.BUY and i.notional > 0}
         if not buys:
             return intents, [], None
-        ctx = self._context(market, t, state, proposal, list(buys))
+        ctx = cycle_context(
+            market,
+            t,
+            state,
+            list(buys),
+            indicators=INDICATORS,
+            regime=proposal.regime.value if proposal else "",
+            sources=self.sources,
+            news=self.config.news if self.config else None,
+        )
         result = self.oracle.review(buys, ctx, cycle_id=cycle_id)
         out: list[OrderIntent] = []
         clamps: list[Clamp] = []
@@ -109,41 +110,6 @@ class CycleGate:
         }
         return out, clamps, record
 
-    def _context(
-        self,
-        market: Market,
-        t: int,
-        state: AccountState,
-        proposal: Proposal | None,
-        symbols: list[str],
-    ) -> OracleContext:
-        day = market.day(t)
-        # After the close (21:00 UTC is after every NYSE close): news of the session counts.
-        at = datetime.combine(day, time(21, 0), tzinfo=UTC)
-        fs = market.features()
-        cols = {n: fs.index(n) for n in INDICATORS}
-        snaps = {}
-        for s in symbols:
-            j = market.col[s]
-            closes = market.mark[max(0, t - PRICE_DAYS + 1) : t + 1, j]
-            row = fs.values[t, j]
-            ind = {n: round(float(row[k]), 4) for n, k in cols.items() if np.isfinite(row[k])}
-            snaps[s] = SymbolSnapshot(s, tuple(float(c) for c in closes if np.isfinite(c)), ind)
-        news = (
-            gather_news(
-                self.sources, symbols, now=at, config=self.config.news if self.config else None
-            )
-            if self.sources
-            else NewsDigest.empty("no news sources configured")
-        )
-        return OracleContext(
-            cycle_time=at,
-            regime=proposal.regime.value if proposal else "",
-            symbols=snaps,
-            portfolio=portfolio_snapshot(market, t, state),
-            news=news,
-        )
-
 
 def _reason(result: GateResult, symbol: str, default: str) -> str:
     for r in result.records:
@@ -173,10 +139,8 @@ def build_cycle_gate(
             (backtests replay cached verdicts and cost nothing).
         store: cache/audit storage (default: a JSON file store in ``home/oracle``).
     """
-    store = store or JsonFileStore(home / "oracle")
-    client = build_client(config, store, account=account, now=now, replay_only=replay_only)
-    oracle = GateOracle(
-        config, client, store, account=account, now=now, audit_dir=home / "oracle" / "cycles"
+    oracle = build_account_oracle(
+        GateOracle, config, account, home, now=now, replay_only=replay_only, store=store
     )
     sources = [] if replay_only else sources_from_config(config.news)
     return CycleGate(oracle, sources, config)

@@ -10,9 +10,11 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
+from invest.runtime.oracle.base import OracleBase
 from invest.runtime.oracle.budget import BudgetedLLMClient, DailyBudget
 from invest.runtime.oracle.cache import CachingLLMClient
 from invest.runtime.oracle.client import LLMClient
@@ -20,7 +22,9 @@ from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.gate_oracle import GateOracle
 from invest.runtime.oracle.http_client import HttpLLMClient
 from invest.runtime.oracle.manager import ManagerOracle
-from invest.runtime.oracle.store import Store
+from invest.runtime.oracle.store import JsonFileStore, Store
+
+OracleT = TypeVar("OracleT", bound=OracleBase)
 
 
 def build_client(
@@ -65,3 +69,31 @@ def build_oracle(
     """The oracle of ``config.mode``: a :class:`GateOracle` or a :class:`ManagerOracle`."""
     cls = GateOracle if config.mode == "gate" else ManagerOracle
     return cls(config, client, store, account=account, now=now, audit_dir=audit_dir)
+
+
+def build_account_oracle(
+    cls: type[OracleT],
+    config: OracleConfig,
+    account: str,
+    home: Path,
+    *,
+    now: Callable[[], datetime],
+    replay_only: bool = False,
+    store: Store | None = None,
+) -> OracleT:
+    """An account's ``cls`` oracle over the cached, budgeted client of :func:`build_client`.
+
+    Args:
+        cls: :class:`GateOracle` or :class:`ManagerOracle`.
+        config: the account's oracle settings.
+        account: the account name (budgets and audits are per account).
+        home: the data directory; each cycle's audit file goes to ``home/oracle/cycles``.
+        now: the clock.
+        replay_only: never call the LLM; a prompt not in the cache counts as unavailable.
+        store: cache, audit and usage storage (default: JSON files in ``home/oracle``).
+    """
+    store = store or JsonFileStore(home / "oracle")
+    client = build_client(config, store, account=account, now=now, replay_only=replay_only)
+    return cls(
+        config, client, store, account=account, now=now, audit_dir=home / "oracle" / "cycles"
+    )

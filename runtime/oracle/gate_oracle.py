@@ -123,7 +123,11 @@ class GateOracle(OracleBase):
                 break  # unavailable: more samples would fail the same way
             samples.append(parsed.verdicts)
         verdicts = vote(samples)
-        reason = _missing_reason(session, samples)
+        reason = (
+            "no valid verdict from the model for this symbol"
+            if samples
+            else session.unavailable_note
+        )
         outcome = apply_verdicts(
             proposed, verdicts, self.config.policy, missing_reason=reason, headlines=headlines
         )
@@ -151,7 +155,7 @@ class GateOracle(OracleBase):
             note=note,
             news_note=news_note,
             usage=session.usage,
-            models=tuple(dict.fromkeys(session.models)),
+            models=session.answered_by,
         )
 
 
@@ -162,11 +166,3 @@ def _merge(first: GateParse, second: GateParse) -> GateParse:
     missing = tuple(s for s in first.missing if s not in verdicts)
     fatal = None if verdicts else (second.fatal or first.fatal)
     return GateParse(verdicts, first.problems + second.problems, fatal, missing)
-
-
-def _missing_reason(session: OracleSession, samples: list[dict[str, GateVerdict]]) -> str:
-    if not samples and session.failures:
-        return "LLM unavailable: " + session.failures[-1]
-    if not samples:
-        return "LLM unavailable"
-    return "no valid verdict from the model for this symbol"

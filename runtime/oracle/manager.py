@@ -90,7 +90,7 @@ class ManagerOracle(OracleBase):
         messages, _ = analysis_messages(context, self.config)
         first = session.ask_parsed("analysis", messages, parse_analysis)
         if first is None or first.analysis is None:
-            why = "analysis unusable" if first is not None else _unavailable(session)
+            why = "analysis unusable" if first is not None else session.unavailable_note
             return _abstain(session, why)
         analysis = first.analysis
         messages, _ = decision_messages(context, analysis.model_dump(mode="json"), self.config)
@@ -107,7 +107,7 @@ class ManagerOracle(OracleBase):
             if parsed.fatal is None:
                 samples.append(parsed)
         if not samples:
-            why = "decisions unusable" if not session.unavailable else _unavailable(session)
+            why = "decisions unusable" if not session.unavailable else session.unavailable_note
             return _abstain(session, why, analysis)
         actions = vote_actions([s.actions for s in samples])
         dropped = tuple(p for s in samples for p in s.problems)
@@ -118,7 +118,7 @@ class ManagerOracle(OracleBase):
             note=f"{len(actions)} actions, {len(dropped)} dropped",
             dropped=dropped,
             usage=session.usage,
-            models=tuple(dict.fromkeys(session.models)),
+            models=session.answered_by,
         )
 
 
@@ -151,11 +151,6 @@ def vote_actions(samples: Sequence[Sequence[TradeAction]]) -> tuple[TradeAction,
     return tuple(decided)
 
 
-def _unavailable(session: OracleSession) -> str:
-    last = session.failures[-1] if session.failures else "no answer"
-    return f"LLM unavailable: {last}"
-
-
 def _abstain(
     session: OracleSession, why: str, analysis: MarketAnalysis | None = None
 ) -> ManagerResult:
@@ -164,5 +159,5 @@ def _abstain(
         status="abstained",
         note=why,
         usage=session.usage,
-        models=tuple(dict.fromkeys(session.models)),
+        models=session.answered_by,
     )

@@ -172,10 +172,9 @@ def action_item(
     if not isinstance(raw, dict):
         return f"action is not an object: {nz.text(raw, 60)!r}"
     item = nz.normalise_keys(raw, _ACTION_KEYS)
-    symbol = item.get("symbol")
-    if not isinstance(symbol, str) or not symbol.strip():
+    sym = nz.symbol(item.get("symbol"))
+    if sym is None:
         return "action without a symbol"
-    sym = symbol.strip().upper().lstrip("$")[:20]
     kind = nz.action(item.get("action"))
     if kind is None:
         return f"{sym}: unknown action {nz.text(item.get('action'), 40)!r}"

@@ -236,6 +236,13 @@ def amount(value: object) -> Decimal | None:
         return None
 
 
+def symbol(value: object) -> str | None:
+    """A ticker as the model wrote it, uppercased without ``$`` (``' $aapl'`` -> ``'AAPL'``)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip().upper().lstrip("$")[:20]
+
+
 def whole_number(value: object) -> int | None:
     """An integer from ``5``, ``5.0`` or ``'5 days'``."""
     if isinstance(value, str):

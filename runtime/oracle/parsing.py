@@ -134,10 +134,9 @@ def gate_item(
     if not isinstance(raw, dict):
         return f"item is not an object: {nz.text(raw, 60)!r}"
     item = nz.normalise_keys(raw, _GATE_KEYS)
-    symbol = item.get("symbol")
-    if not isinstance(symbol, str) or not symbol.strip():
+    sym = nz.symbol(item.get("symbol"))
+    if sym is None:
         return "item without a symbol"
-    sym = symbol.strip().upper().lstrip("$")[:20]
     if sym not in proposed:
         return f"{sym}: not a proposed buy, ignored"
     kind = nz.verdict(item.get("verdict"))

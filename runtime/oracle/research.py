@@ -29,8 +29,8 @@ import json
 import logging
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,14 +38,13 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from invest.runtime.features import momentum, volatility
 from invest.runtime.market import Market
 from invest.runtime.oracle import normalise as nz
 from invest.runtime.oracle.anonymise import days_before, mask_dates, rebase
 from invest.runtime.oracle.audit import AuditTrail
 from invest.runtime.oracle.client import ChatMessage, LLMClient
 from invest.runtime.oracle.config import OracleConfig
-from invest.runtime.oracle.context import OracleContext
+from invest.runtime.oracle.context import OracleContext, cycle_time
 from invest.runtime.oracle.extract import extract_json
 from invest.runtime.oracle.news import NewsDigest, NewsItem
 from invest.runtime.oracle.parsing import find_items
@@ -226,12 +225,7 @@ def screen(
     if not names:
         return []
     cols = [market.col[s] for s in names]
-    mom: FloatArray = market.derived(
-        ("mom", rules.momentum_days), lambda: momentum(market.close, rules.momentum_days)
-    )
-    vol: FloatArray = market.derived(
-        ("vol", rules.vol_days), lambda: volatility(market.close, rules.vol_days)
-    )
+    mom, vol = market.momentum(rules.momentum_days), market.volatility(rules.vol_days)
     m, v = mom[t, cols], vol[t, cols] * math.sqrt(TRADING_DAYS)
     dv = _dollar_volume(market, t, cols, rules.liquidity_days)
     rows: list[ScreenRow] = []
@@ -321,10 +315,9 @@ def _ranking_item(raw: Any, allowed: Collection[str], seen: set[str]) -> RankedS
     if not isinstance(item, dict):
         return f"ranking item is not an object: {nz.text(raw, 60)!r}"
     plain = nz.normalise_keys(item, ("symbol", "reason"))
-    symbol = plain.get("symbol")
-    if not isinstance(symbol, str) or not symbol.strip():
+    sym = nz.symbol(plain.get("symbol"))
+    if sym is None:
         return "ranking item without a symbol"
-    sym = symbol.strip().upper().lstrip("$")[:20]
     if sym not in allowed:
         return f"{sym}: not a screened candidate, dropped"
     if sym in seen:
@@ -345,7 +338,7 @@ def ranking_messages(
     max_headlines: int = 30,
 ) -> tuple[ChatMessage, ...]:
     """The one prompt of the ranking; deterministic (sorted keys), anonymised (rebased prices)."""
-    at = datetime.combine(market.day(t), time(21, 0), tzinfo=UTC)
+    at = cycle_time(market.day(t))
     candidates: dict[str, Any] = {}
     for r in rows:
         j = market.col[r.symbol]
@@ -429,10 +422,10 @@ class ResearchAgent:
             self.name,
         )
         if not rows:
-            return _with_note(fallback, "no symbol passed the screen")
+            return replace(fallback, note="no symbol passed the screen")
         client, config = self.client, self.config
         if client is None or config is None:
-            return _with_note(fallback, "no LLM configured: rules order")
+            return replace(fallback, note="no LLM configured: rules order")
         audit = AuditTrail(
             self.store,
             cycle_id=f"research:{self.name}:{day.isoformat()}",
@@ -446,7 +439,7 @@ class ResearchAgent:
             watchlist = self._rank(session, rows, market, t, news, fallback)
         except Exception:  # a research job must never take the engine down
             logger.exception("research %s: ranking failed; rules order used", self.name)
-            watchlist = _with_note(fallback, "LLM ranking failed: rules order")
+            watchlist = replace(fallback, note="LLM ranking failed: rules order")
         try:
             audit.record("watchlist", **watchlist.as_dict())
             audit.flush()
@@ -469,10 +462,9 @@ class ResearchAgent:
         allowed = frozenset(r.symbol for r in rows)
         parsed = session.ask_parsed("research", messages, lambda s: parse_ranking(s, allowed))
         if parsed is None:
-            last = session.failures[-1] if session.failures else "no answer"
-            return _with_note(fallback, f"LLM unavailable: {last}: rules order")
+            return replace(fallback, note=f"{session.unavailable_note}: rules order")
         if parsed.fatal is not None:
-            return _with_note(fallback, f"LLM answer unusable ({parsed.fatal}): rules order")
+            return replace(fallback, note=f"LLM answer unusable ({parsed.fatal}): rules order")
         by_rule = {r.symbol: r.reason for r in rows}
         chosen = parsed.ranked[: self.rules.size]
         return Watchlist(
@@ -483,12 +475,6 @@ class ResearchAgent:
             self.name,
             f"{len(chosen)} ranked by the LLM, {len(parsed.problems)} items dropped",
         )
-
-
-def _with_note(watchlist: Watchlist, note: str) -> Watchlist:
-    return Watchlist(
-        watchlist.day, watchlist.symbols, watchlist.reasons, watchlist.source, watchlist.name, note
-    )
 
 
 # -- persistence and subscription -------------------------------------------------------------

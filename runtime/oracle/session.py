@@ -64,6 +64,16 @@ class OracleSession:
         self.failures: list[str] = []
         self.unavailable = False
 
+    @property
+    def answered_by(self) -> tuple[str, ...]:
+        """The models that answered, each once, in order."""
+        return tuple(dict.fromkeys(self.models))
+
+    @property
+    def unavailable_note(self) -> str:
+        """Why there was no answer: ``LLM unavailable: <the last error>``."""
+        return "LLM unavailable: " + (self.failures[-1] if self.failures else "no answer")
+
     def request(self, messages: Sequence[ChatMessage], sample: int) -> ChatRequest:
         """The request for one sample (self-consistency samples differ by seed)."""
         temperature, seed = self.config.temperature, self.config.seed

@@ -1,8 +1,8 @@
 """Where the oracle keeps its response cache, audit records and token usage.
 
-:class:`Store` is the interface the ledger will implement. Until then
-:class:`MemoryStore` (tests, backtests) and :class:`JsonFileStore` (a folder of
-JSON files) implement it. Every value passes through JSON, so a record that a
+:class:`Store` is the interface; :class:`MemoryStore` (tests, backtests),
+:class:`JsonFileStore` (a folder of JSON files) and
+:class:`~invest.runtime.oracle.ledger_store.LedgerOracleStore` (the ledger) implement it. Every value passes through JSON, so a record that a
 file store could not hold fails in tests too.
 """
 
@@ -88,7 +88,7 @@ class UsageTotals:
 
 @runtime_checkable
 class Store(Protocol):
-    """Persistence the oracle needs; the ledger implements it later."""
+    """Persistence the oracle needs (cache, audit, usage)."""
 
     def cache_get(self, key: str) -> JsonDict | None:
         """The cached response stored under a prompt hash, or None."""

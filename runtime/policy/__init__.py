@@ -19,7 +19,7 @@ if TYPE_CHECKING:
         zero_state,
     )
     from invest.runtime.policy.manifest import ACTIONS, POSITION_FEATURES, Manifest
-    from invest.runtime.policy.observe import OBS_DIM, Observation, Observer, market_features
+    from invest.runtime.policy.observe import OBS_DIM, Observation, Observer
     from invest.runtime.policy.pack import (
         Pack,
         PolicyCheck,
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from invest.runtime.policy.params import RLParams
     from invest.runtime.policy.signal import Decisions, PolicySignal
     from invest.runtime.policy.state import (
-        LSTM_STATE_SCHEMA,
         LedgerStateStore,
         LstmState,
         MemoryStateStore,
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACTIONS",
-    "LSTM_STATE_SCHEMA",
     "NO_VOTE",
     "OBS_DIM",
     "POSITION_FEATURES",
@@ -72,7 +70,6 @@ __all__ = [
     "list_packs",
     "load_pack",
     "majority_vote",
-    "market_features",
     "resolve_pack",
     "verify_pack",
     "zero_state",
@@ -96,7 +93,6 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "OBS_DIM",
         "Observation",
         "Observer",
-        "market_features",
     ),
     "pack": (
         "Pack",
@@ -114,7 +110,6 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "PolicySignal",
     ),
     "state": (
-        "LSTM_STATE_SCHEMA",
         "LedgerStateStore",
         "LstmState",
         "MemoryStateStore",

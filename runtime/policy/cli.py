@@ -77,17 +77,18 @@ def models_show(args: argparse.Namespace, paths: Paths) -> int:
     m = report.manifest
     if m is None:
         raise PolicyPackError(f"model pack {report.path}: {report.reason}")
+    sha = pack_sha(m)
     if args.json:
         doc = {
             "path": str(report.path),
             "ok": report.ok,
             "problems": list(report.problems),
-            "sha": pack_sha(m),
+            "sha": sha,
             "manifest": m.model_dump(mode="json"),
         }
         print(json.dumps(doc, indent=2))
         return 0
-    print("\n".join(_summary(m, report, pack_sha(m))))
+    print("\n".join(_summary(m, report, sha)))
     return 0
 
 
@@ -151,11 +152,12 @@ def _summary(m: Manifest, report: VerifyReport, sha: str) -> list[str]:
 
 
 def _walk_forward(table: WalkForwardTable) -> str:
-    rows = [list(table.columns)] + [[_cell(x) for x in row] for row in table.rows]
+    rows = [list(table.columns)] + [[cell(x) for x in row] for row in table.rows]
     return _columns(rows)
 
 
-def _cell(x: Any) -> str:
+def cell(x: Any) -> str:
+    """A manifest value as table text: floats to 4 decimals, None as ``-`` (CLI and TUI)."""
     if isinstance(x, float):
         return f"{x:.4f}"
     return "-" if x is None else str(x)

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from invest.runtime.domain import AccountState
-from invest.runtime.features import FEATURE_NAMES, FeatureSet
+from invest.runtime.features import FEATURE_NAMES
 from invest.runtime.market import Market
 from invest.runtime.policy.manifest import POSITION_FEATURES
 
@@ -24,11 +24,6 @@ from invest.runtime.policy.manifest import POSITION_FEATURES
 OBS_DIM = len(FEATURE_NAMES) + len(POSITION_FEATURES)
 #: Days of holding that map to ``days_held = 1``.
 DAYS_HELD_SCALE = 252.0
-
-
-def market_features(market: Market) -> FeatureSet:
-    """Features of every symbol of ``market``, computed once and memoised on it (closes only)."""
-    return market.features()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +47,7 @@ class Observer:
         self.market = market
         self.symbols = tuple(symbols)
         self._cols = np.array([market.col[s] for s in self.symbols], dtype=np.intp)
-        self._features = market_features(market)
+        self._features = market.features()  # memoised on the Market (closes only)
 
     def observe(self, t: int, state: AccountState) -> Observation:
         """Observations of every symbol at row ``t`` given the account's positions."""

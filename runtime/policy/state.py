@@ -11,8 +11,8 @@ seen, when the state belongs to another pack, or when its last bar was unusable:
 a data gap is saved as a reset marker (``None``).
 
 :class:`MemoryStateStore` serves backtests; :class:`LedgerStateStore` persists in
-the ledger table ``lstm_state`` (:data:`LSTM_STATE_SCHEMA`), in the caller's
-transaction.
+the ledger table ``lstm_state`` (created by the ledger's migration 2,
+:mod:`invest.runtime.ledger.schema`), in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -29,20 +29,6 @@ import sqlite_utils
 from invest.runtime.errors import LedgerError
 
 Float32Array = npt.NDArray[np.float32]
-
-#: The ledger table of LSTM states (one migration adds it).
-LSTM_STATE_SCHEMA = """
-CREATE TABLE lstm_state (
-    account TEXT NOT NULL,
-    symbol TEXT NOT NULL,
-    pack_sha TEXT NOT NULL,
-    policy INTEGER NOT NULL,
-    h BLOB,
-    c BLOB,
-    day TEXT NOT NULL,
-    PRIMARY KEY (account, symbol, policy, day)
-);
-"""
 
 
 @dataclass(frozen=True, slots=True)

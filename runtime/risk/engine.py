@@ -107,9 +107,7 @@ class RiskEngine:
             pending: symbols with an open order; they are left alone this cycle.
             reserved: cash already committed to open buys; it is not spent twice.
         """
-        # A holding missing from the data is valued at its cost (AccountState.equity).
-        prices = {s: market.price(s, t) for s in state.positions if s in market.col}
-        equity = state.equity(prices)
+        equity = state.equity(market.marks(state.positions, t))
         state.peak_equity = max(state.peak_equity, equity)
         state.brake, dd = rules.drawdown_brake(equity, state.peak_equity, state.brake, self.risk)
         res = RiskResult(equity=equity, drawdown=dd)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,21 +43,15 @@ from invest.runtime.errors import ConfigError
 from invest.runtime.features import FEATURE_NAMES
 from invest.runtime.market import Market
 from invest.runtime.oracle.config import NewsConfig
-from invest.runtime.oracle.context import (
-    OracleContext,
-    PreviousDecision,
-    SymbolSnapshot,
-)
+from invest.runtime.oracle.context import OracleContext, PreviousDecision
 from invest.runtime.oracle.manager import ManagerOracle, ManagerResult
-from invest.runtime.oracle.news import NewsDigest
-from invest.runtime.oracle.news_sources import NewsSource, gather_news
+from invest.runtime.oracle.news_sources import NewsSource
 from invest.runtime.oracle.research import Watchlist, effective_universe
 from invest.runtime.oracle.schemas import Action, TradeAction
-from invest.runtime.oracle.snapshot import portfolio_snapshot
+from invest.runtime.oracle.snapshot import cycle_context
 from invest.runtime.oracle.store import Store
-from invest.runtime.regime import ATTACK, regime_series
+from invest.runtime.regime import ATTACK
 
-PRICE_DAYS = 60
 INDICATORS = ("rsi_14", "dist_sma_50", "dist_sma_200", "vol_20", "mom_126", "macd_hist_norm")
 RANK_FEATURE = "ram_126_20"
 
@@ -188,10 +182,7 @@ class LLMManager:
         p = self.params
         self._m = market
         ix = market.col[self.index_symbol]
-        self._regime, self._sma = market.derived(
-            ("regime", self.index_symbol, p.sma_window, p.hysteresis),
-            lambda: regime_series(market.close[:, ix], p.sma_window, p.hysteresis),
-        )
+        self._regime, self._sma = market.regime(self.index_symbol, p.sma_window, p.hysteresis)
         self._ix = ix
         self._feats: npt.NDArray[np.float32] = market.features().values
 
@@ -203,16 +194,27 @@ class LLMManager:
             f"{self.index_symbol} {float(m.close[t, self._ix]):.2f} vs SMA{self.params.sma_window} "
             f"{float(self._sma[t]):.2f}"
         ]
-        prices = {s: m.price(s, t) for s in state.positions if s in m.col}
+        prices = m.marks(state.positions, t)
         equity = state.equity(prices)
         weights = {
             s: float(p.quantity) * prices[s] / equity
             for s, p in state.positions.items()
             if s in prices and math.isfinite(prices[s]) and equity > 0
         }
-        candidates = self._candidates(t, state, day)
+        candidates = self._candidates(t, day)
         shown = self._shown(t, candidates, state)
-        ctx = self._context(t, state, shown, regime, equity)
+        ctx = cycle_context(
+            m,
+            t,
+            state,
+            shown,
+            indicators=INDICATORS,
+            regime=regime.value,
+            sources=self.sources,
+            news=self.news,
+            news_symbols=sorted({*shown, *state.positions}),
+            previous=self._previous(t, day),
+        )
         result = self.oracle.decide(ctx, cycle_id=f"{self.account}:{day.isoformat()}")
         self.last_result = result
         targets = {s: w for s, w in weights.items() if w > 0}
@@ -249,7 +251,7 @@ class LLMManager:
         return Proposal(targets, regime, scores, tuple(notes), extra)
 
     # -- context ---------------------------------------------------------------------------
-    def _candidates(self, t: int, state: AccountState, day: date) -> tuple[str, ...]:
+    def _candidates(self, t: int, day: date) -> tuple[str, ...]:
         wl = self.watchlist(day) if self.watchlist is not None else None
         m = self._m
         return tuple(
@@ -263,37 +265,6 @@ class LLMManager:
         score = {s: float(self._feats[t, self._m.col[s], k]) for s in rest}
         rest.sort(key=lambda s: -score[s] if math.isfinite(score[s]) else math.inf)
         return held + rest[: max(self.max_symbols - len(held), 0)]
-
-    def _context(
-        self, t: int, state: AccountState, symbols: Sequence[str], regime: Regime, equity: float
-    ) -> OracleContext:
-        m, day = self._m, self._m.day(t)
-        # After the close (21:00 UTC is after every NYSE close): news of the session counts.
-        at = datetime.combine(day, time(21, 0), tzinfo=UTC)
-        snaps = {}
-        for s in symbols:
-            j = m.col[s]
-            closes = m.mark[max(0, t - PRICE_DAYS + 1) : t + 1, j]
-            ind = {}
-            for n in INDICATORS:
-                v = float(self._feats[t, j, FEATURE_NAMES.index(n)])
-                if math.isfinite(v):
-                    ind[n] = round(v, 4)
-            snaps[s] = SymbolSnapshot(s, tuple(float(c) for c in closes if np.isfinite(c)), ind)
-        wanted = sorted({*symbols, *state.positions})
-        news = (
-            gather_news(self.sources, wanted, now=at, config=self.news)
-            if self.sources
-            else NewsDigest.empty("no news sources configured")
-        )
-        return OracleContext(
-            cycle_time=at,
-            regime=regime.value,
-            symbols=snaps,
-            portfolio=portfolio_snapshot(self._m, t, state),
-            news=news,
-            previous=self._previous(t, day),
-        )
 
     def _previous(self, t: int, day: date) -> tuple[PreviousDecision, ...]:
         seen = list(self.history_source(day)) if self.history_source is not None else []
@@ -394,16 +365,13 @@ def build_llm_manager(
     Raises:
         ConfigError: the account has no ``oracle`` section.
     """
-    from invest.runtime.oracle.factory import build_client
+    from invest.runtime.oracle.factory import build_account_oracle
     from invest.runtime.oracle.news_sources import sources_from_config
-    from invest.runtime.oracle.store import JsonFileStore
 
     if cfg.oracle is None:
         raise ConfigError(f"accounts.{account}.oracle: the llm_manager strategy needs an LLM")
-    store = store or JsonFileStore(home / "oracle")
-    client = build_client(cfg.oracle, store, account=account, now=now, replay_only=replay_only)
-    oracle = ManagerOracle(
-        cfg.oracle, client, store, account=account, now=now, audit_dir=home / "oracle" / "cycles"
+    oracle = build_account_oracle(
+        ManagerOracle, cfg.oracle, account, home, now=now, replay_only=replay_only, store=store
     )
     return LLMManager(
         oracle,

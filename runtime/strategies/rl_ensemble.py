@@ -24,7 +24,6 @@ import numpy as np
 import numpy.typing as npt
 
 from invest.runtime.domain import AccountState, Proposal
-from invest.runtime.features import volatility
 from invest.runtime.market import Market
 from invest.runtime.policy.ensemble import Ensemble, as_ensemble
 from invest.runtime.policy.pack import Pack
@@ -32,7 +31,7 @@ from invest.runtime.policy.params import RLParams
 from invest.runtime.policy.signal import Decisions, PolicySignal
 from invest.runtime.policy.state import StateStore
 from invest.runtime.policy.vote import Action
-from invest.runtime.regime import label, regime_series
+from invest.runtime.regime import label
 
 
 class RLEnsemble:
@@ -76,13 +75,8 @@ class RLEnsemble:
         self.signal.prepare(market)
         ix = market.col[self.index_symbol]
         self._ix = ix
-        self._regime, self._sma = market.derived(
-            ("regime", self.index_symbol, self.sma_window, self.hysteresis),
-            lambda: regime_series(market.close[:, ix], self.sma_window, self.hysteresis),
-        )
-        vol = market.derived(
-            ("vol", self.p.vol_days), lambda: volatility(market.close, self.p.vol_days)
-        )
+        self._regime, self._sma = market.regime(self.index_symbol, self.sma_window, self.hysteresis)
+        vol = market.volatility(self.p.vol_days)
         self._vol = vol[:, [market.col[s] for s in self.universe]]
 
     def propose(self, t: int, state: AccountState) -> Proposal:

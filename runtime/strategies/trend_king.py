@@ -16,9 +16,8 @@ import numpy.typing as npt
 
 from invest.runtime.config import TrendKingParams
 from invest.runtime.domain import AccountState, Proposal, Regime
-from invest.runtime.features import momentum, volatility
 from invest.runtime.market import Market
-from invest.runtime.regime import ATTACK, regime_series
+from invest.runtime.regime import ATTACK
 
 
 class TrendKing:
@@ -39,14 +38,9 @@ class TrendKing:
         self._u = np.array([market.col[s] for s in self.universe])
         self._d = np.array([market.col[s] for s in p.defensive], dtype=int)
         ix = market.col[self.index_symbol]
-        self._regime, self._sma = market.derived(
-            ("regime", self.index_symbol, p.sma_window, p.hysteresis),
-            lambda: regime_series(market.close[:, ix], p.sma_window, p.hysteresis),
-        )
-        mom = market.derived(
-            ("mom", p.momentum_days), lambda: momentum(market.close, p.momentum_days)
-        )
-        vol = market.derived(("vol", p.vol_days), lambda: volatility(market.close, p.vol_days))
+        self._regime, self._sma = market.regime(self.index_symbol, p.sma_window, p.hysteresis)
+        mom = market.momentum(p.momentum_days)
+        vol = market.volatility(p.vol_days)
         with np.errstate(divide="ignore", invalid="ignore"):
             score = np.where(vol > 0, mom / vol, np.nan)
         self._vol = vol[:, self._u]

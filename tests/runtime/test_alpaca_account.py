@@ -95,4 +95,5 @@ def test_paper_trading_and_backtests_may_run_an_unpromoted_pack() -> None:
     acct = AccountRuntime.build("live", _hybrid_settings(paper=True), secrets=KEYS)
     assert acct.strategy.name == "hybrid"
     acct.broker.close()  # type: ignore[attr-defined]
-    assert AccountRuntime.build("live", _hybrid_settings(paper=False), paper=True)  # a backtest
+    backtest = AccountRuntime.build("live", _hybrid_settings(paper=False), paper=True)
+    assert isinstance(backtest.broker, PaperBroker)

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from invest.runtime.control.api import Reply, Request
-from invest.runtime.errors import InvestError
+from invest.runtime.control.api import EngineNotRunning, Reply, Request
 from invest.runtime.paths import Paths, example_config
 from invest.tui.app import InvestApp
 
@@ -20,13 +19,6 @@ FIXTURE = Path(__file__).parents[1] / "fixtures" / "ledger" / "demo.sqlite"
 NOW = datetime(2022, 12, 29, 17, 0, tzinfo=UTC)
 #: Snapshots show the ledger path, so they use the same folder on every machine.
 SNAPSHOT_HOME = Path("/tmp/invest-tui-snapshots/home")
-
-try:  # the engine's client raises this when no engine listens
-    from invest.runtime.control.api import EngineNotRunning
-except ImportError:  # written in parallel with the TUI; same name, same meaning
-
-    class EngineNotRunning(InvestError):  # type: ignore[no-redef]
-        """No engine listens on the control socket."""
 
 
 class FakeEngine:

@@ -61,16 +61,22 @@ async def test_an_account_control_is_confirmed_then_sent(make_app, key: str, op:
     assert [(m.op, m.ok) for m in seen] == [(op, True)]
 
 
-async def test_answering_no_sends_nothing(make_app) -> None:
+@pytest.mark.parametrize(
+    ("key", "answer", "dialog"),
+    [("p", "n", ConfirmScreen), ("f", "escape", TypedConfirmScreen)],
+    ids=["no", "escape-flatten"],
+)
+async def test_declining_a_control_sends_nothing(make_app, key, answer, dialog) -> None:
     engine = FakeEngine()
     app = make_app(engine)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
-        await pilot.press("p")
+        await pilot.press(key)
         await pilot.pause()
-        await pilot.press("n")
+        assert isinstance(app.screen, dialog)  # the question was asked
+        await pilot.press(answer)
         await settle(pilot)
-        assert not isinstance(app.screen, ConfirmScreen)
+        assert not isinstance(app.screen, dialog)
     assert engine.writes == []
 
 
@@ -112,18 +118,6 @@ async def test_flatten_needs_the_account_name_typed_then_confirms_with_the_token
         _req("flatten", account="hybrid-daily"),
         _req("flatten", account="hybrid-daily", confirm="tok-42"),
     ]
-
-
-async def test_escape_cancels_a_flatten(make_app) -> None:
-    engine = FakeEngine()
-    app = make_app(engine)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("f")
-        await pilot.pause()
-        await pilot.press("escape")
-        await settle(pilot)
-    assert engine.writes == []
 
 
 async def test_the_account_screen_steers_its_own_account(make_app) -> None:

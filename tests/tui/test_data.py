@@ -9,14 +9,14 @@ from typing import ClassVar
 
 import pytest
 
-from invest.runtime.control.api import Reply, Request
+from invest.runtime.control.api import EngineNotRunning, Reply, Request
 from invest.runtime.errors import LedgerError
 from invest.tui import web
 from invest.tui.data.engine import EngineDownError, EngineLink, is_not_running
 from invest.tui.data.ledger import LedgerReader
 from invest.tui.data.schedule import next_cycle
 
-from .conftest import NOW, EngineNotRunning, FakeEngine
+from .conftest import NOW, FakeEngine
 
 NY = "America/New_York"
 

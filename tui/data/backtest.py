@@ -61,7 +61,7 @@ def targets(paths: Paths) -> list[tuple[str, str]]:
 
 def _adhoc(settings: Settings, strategy: str, symbols: tuple[str, ...]) -> tuple[Settings, str]:
     """Settings with one account running ``strategy`` on every symbol of the source."""
-    from invest.runtime.config import parse_config
+    from invest.runtime.config import with_adhoc_account
 
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown strategy {strategy!r} (one of {', '.join(STRATEGIES)})")
@@ -69,10 +69,7 @@ def _adhoc(settings: Settings, strategy: str, symbols: tuple[str, ...]) -> tuple
     universe = [s for s in symbols if s != benchmark]
     if not universe:
         raise ConfigError("this data source cannot list its symbols: backtest an account instead")
-    data = settings.model_dump(mode="json", exclude={"accounts"})
-    name = strategy.replace("_", "-")
-    data["accounts"] = {name: {"strategy": strategy, "universe": universe, "benchmark": benchmark}}
-    return parse_config(data, "TUI backtest"), name
+    return with_adhoc_account(settings, strategy, universe, benchmark, source="TUI backtest")
 
 
 def run_backtest(
@@ -86,6 +83,7 @@ def run_backtest(
     Raises:
         InvestError: bad config, unknown account or strategy, data or pack errors.
     """
+    from invest.runtime.backtest.report import run_params
     from invest.runtime.backtest.runner import load_market, replay
     from invest.runtime.config import parse_day
     from invest.runtime.cycle import AccountRuntime
@@ -105,16 +103,7 @@ def run_backtest(
     result = replay(
         acct, market, start, settings.engine.timezone, progress=progress, cancelled=cancelled
     )
-    result.params = {
-        "account": name,
-        "data": data,
-        "start": spec.start,
-        "end": spec.end,
-        "config": acct.config.model_dump(mode="json"),
-        "risk": settings.risk_for(name).model_dump(mode="json"),
-        "fills": settings.engine.fills.model_dump(mode="json"),
-        "source": "tui",
-    }
+    result.params = {**run_params(settings, name, data, spec.start, spec.end), "source": "tui"}
     return result
 
 

@@ -10,14 +10,19 @@ it asks with the ``trader`` role for the steering ops and ``viewer`` for reads.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
-from invest.runtime.control.api import TRADER, VIEWER, WRITE_OPS, Reply, Request
+from invest.runtime.control.api import (
+    TRADER,
+    VIEWER,
+    WRITE_OPS,
+    EngineNotRunning,
+    Reply,
+    Request,
+)
 from invest.runtime.errors import InvestError
 from invest.runtime.paths import Paths
 
@@ -25,7 +30,6 @@ from .ledger import LedgerReader
 
 ACTOR = "tui"
 NOT_RUNNING = "engine not running"
-SOCKET_NAME = "engine.sock"
 
 
 class ControlPort(Protocol):
@@ -92,31 +96,14 @@ def age(seconds: float) -> str:
 
 def is_not_running(exc: BaseException) -> bool:
     """True when ``exc`` means that no engine listens on the control socket."""
-    if isinstance(exc, ConnectionError | FileNotFoundError | EngineDownError):
-        return True
-    return any(c.__name__ == "EngineNotRunning" for c in type(exc).__mro__)
+    return isinstance(exc, EngineNotRunning | ConnectionError | FileNotFoundError | EngineDownError)
 
 
-def socket_path(paths: Paths) -> Path:
-    """Where the engine's control socket is: ``INVEST_HOME/engine.sock``."""
-    try:
-        mod = importlib.import_module("invest.runtime.control.socket")
-    except ImportError:
-        return paths.home / SOCKET_NAME
-    return paths.home / str(getattr(mod, "SOCKET_NAME", SOCKET_NAME))
+def default_client(paths: Paths) -> ControlPort:
+    """The engine's socket client, on ``INVEST_HOME/engine.sock``."""
+    from invest.runtime.control.socket import SOCKET_NAME, ControlClient  # first use, in a worker
 
-
-def default_client(paths: Paths) -> ControlPort | None:
-    """The socket client of ``invest.runtime.control.socket``, or None where it is missing."""
-    try:
-        mod = importlib.import_module("invest.runtime.control.socket")
-    except ImportError:
-        return None
-    client_cls = getattr(mod, "ControlClient", None)
-    if client_cls is None:
-        return None
-    client: ControlPort = client_cls(socket_path(paths))
-    return client
+    return ControlClient(paths.home / SOCKET_NAME)
 
 
 def _parse_age(value: Any, now: datetime) -> float | None:
@@ -165,7 +152,7 @@ class EngineLink:
     """Status and steering over one :class:`ControlPort` (None: no channel at all).
 
     Args:
-        client: the control client, or None when the control module is unavailable.
+        client: the control client, or None (every request raises ``EngineDownError``).
         now: the injected clock.
     """
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from invest.runtime.paths import Paths
+from invest.runtime.policy.cli import cell as _cell
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +30,6 @@ class PackInfo:
     wf_columns: list[str] = field(default_factory=list)
     wf_rows: list[list[str]] = field(default_factory=list)
     wf_metric: str = ""
-
-
-def _cell(x: Any) -> str:
-    if isinstance(x, float):
-        return f"{x:.4f}"
-    return "-" if x is None else str(x)
 
 
 def _lines(m: Any, sha: str) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from invest.runtime.backtest.metrics import daily_returns
 from invest.runtime.backtest.robustness import (
     CRISES,
     PATH_COLUMNS,
@@ -22,7 +23,6 @@ from invest.runtime.backtest.robustness import (
     chunks,
     crash_frame,
     crisis_replays,
-    daily_returns,
     default_window,
     exposure,
     monte_carlo,

@@ -16,7 +16,7 @@ from invest.runtime.control.service import ControlService
 from invest.runtime.domain import HaltState, OrderStatus
 from invest.runtime.engine.engine import Engine
 from invest.runtime.ledger import engine_repo as repo
-from tests.runtime.engine.support import drive, make_engine, ny, settings
+from tests.runtime.engine.support import drive, make_engine, ny, settings, two_weeks
 
 
 class Ticker:
@@ -30,19 +30,16 @@ class Ticker:
 
 
 @pytest.fixture(scope="module")
-def two_weeks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A ledger after two weeks of both accounts (positions, fills, decisions), built once."""
     home = tmp_path_factory.mktemp("built")
-    clock = FixedClock(ny("2022-06-01", "08:00"))
-    engine, _ = make_engine(home, clock)
-    drive(engine, clock, ny("2022-06-14", "18:00"))
-    engine.shutdown()
+    two_weeks(home)
     return home / "ledger.sqlite"
 
 
 @pytest.fixture
-def world(home: Path, two_weeks: Path) -> Iterator[tuple[Engine, ControlService, Ticker]]:
-    shutil.copy(two_weeks, home / "ledger.sqlite")
+def world(home: Path, built: Path) -> Iterator[tuple[Engine, ControlService, Ticker]]:
+    shutil.copy(built, home / "ledger.sqlite")
     clock = FixedClock(ny("2022-06-14", "18:00"))
     engine, _ = make_engine(home, clock)
     ticker = Ticker()

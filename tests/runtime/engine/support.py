@@ -124,6 +124,19 @@ def drive(engine: Engine, clock: FixedClock, until: datetime) -> int:
         steps += 1
 
 
+def two_weeks(home: Path) -> FixedClock:
+    """Two weeks of both accounts (positions, fills, decisions) in ``home/ledger.sqlite``.
+
+    Returns:
+        The clock, where the two weeks end (2022-06-14 18:00 New York); the engine is stopped.
+    """
+    clock = FixedClock(ny("2022-06-01", "08:00"))
+    engine, _ = make_engine(home, clock)
+    drive(engine, clock, ny("2022-06-14", "18:00"))
+    engine.shutdown()
+    return clock
+
+
 class FailingData:
     """A market data source that raises ``error`` on every load."""
 

@@ -9,7 +9,7 @@ from invest.runtime.control.api import TRADER, Request
 from invest.runtime.engine.config import Replay
 from invest.runtime.engine.main import replay_clock
 from invest.runtime.ledger import Ledger
-from tests.runtime.engine.support import drive, make_engine, ny
+from tests.runtime.engine.support import drive, make_engine, ny, two_weeks
 
 
 def test_orders_are_sent_then_filled_at_the_next_bar_and_each_step_is_an_event(home: Path) -> None:
@@ -55,10 +55,7 @@ def test_a_daily_report_follows_each_session_once_and_a_weekly_summary_each_frid
 
 
 def test_a_position_monitor_sells_on_a_stop_and_says_so(home: Path) -> None:
-    clock = FixedClock(ny("2022-06-01", "08:00"))
-    engine, _ = make_engine(home, clock)
-    drive(engine, clock, ny("2022-06-14", "18:00"))
-    engine.shutdown()
+    clock = two_weeks(home)
     ledger = Ledger(home / "ledger.sqlite")
     state = ledger.load_state("weekly")
     symbol = sorted(state.positions)[0]

@@ -86,3 +86,13 @@ def test_events_say_what_happened_in_one_line_and_serialise_to_json() -> None:
 def test_the_notifier_protocol_is_one_method() -> None:
     assert isinstance(MemoryNotifier(), Notifier)
     assert not isinstance(object(), Notifier)
+
+
+def test_every_public_name_of_the_package_is_the_one_of_its_module() -> None:
+    import invest.runtime.engine as engine
+    from invest.runtime.engine import config, events
+
+    for name in engine.__all__:
+        home = config if name in config.__all__ else events
+        assert getattr(engine, name) is getattr(home, name), name
+    assert set(engine.__all__) == set(config.__all__) | set(events.__all__)

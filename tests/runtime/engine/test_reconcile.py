@@ -19,7 +19,7 @@ from invest.runtime.engine.reconcile import (
     ledger_view,
 )
 from invest.runtime.ledger import engine_repo as repo
-from tests.runtime.engine.support import drive, make_engine, ny
+from tests.runtime.engine.support import drive, make_engine, ny, two_weeks
 
 DAY = date(2022, 6, 3)
 
@@ -139,10 +139,7 @@ def test_the_paper_broker_is_a_reconciling_broker_over_the_ledger(home: Path) ->
 
 
 def test_a_tampered_positions_snapshot_halts_the_account_at_startup_and_alerts(home: Path) -> None:
-    clock = FixedClock(ny("2022-06-01", "08:00"))
-    engine, _ = make_engine(home, clock)
-    drive(engine, clock, ny("2022-06-14", "18:00"))
-    engine.shutdown()
+    clock = two_weeks(home)
     with closing(sqlite3.connect(home / "ledger.sqlite")) as db, db:
         db.execute("UPDATE positions SET quantity = quantity + 1 WHERE account = 'weekly'")
     engine, events = make_engine(home, clock)  # start-up reconciles

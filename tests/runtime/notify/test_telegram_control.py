@@ -16,7 +16,7 @@ from invest.runtime.domain import HaltState
 from invest.runtime.engine.engine import Engine
 from invest.runtime.ledger import engine_repo as repo
 from invest.runtime.notify.telegram import TelegramBot
-from tests.runtime.engine.support import drive, make_engine, ny, settings
+from tests.runtime.engine.support import make_engine, ny, settings, two_weeks
 from tests.runtime.notify.support import (
     TOKEN,
     TRADER,
@@ -31,10 +31,7 @@ from tests.runtime.notify.test_telegram_bot import talk
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("tg-built")
-    clock = FixedClock(ny("2022-06-01", "08:00"))
-    engine, _ = make_engine(home, clock)
-    drive(engine, clock, ny("2022-06-14", "18:00"))
-    engine.shutdown()
+    two_weeks(home)
     return home / "ledger.sqlite"
 
 

@@ -334,3 +334,44 @@ def test_a_pending_exit_plan_lands_on_the_position_at_the_fill_and_is_used_once(
     assert state.positions["A"].stop_loss_pct == 0.05
     state.plan_exits({"A": {"stop_loss_pct": 7}}, ["A"])  # out of range: ignored
     assert state.exit_plans == {}
+
+
+def test_the_wiring_builds_a_replaying_manager_auditing_under_home(tmp_path: Path) -> None:
+    from invest.runtime.errors import ConfigError
+    from invest.runtime.oracle.store import JsonFileStore
+    from invest.runtime.oracle.wiring import build_gate, build_manager
+
+    settings = parse_config(
+        {
+            "accounts": {
+                "mgr": {
+                    "universe": list(UNIVERSE),
+                    "benchmark": "IDX",
+                    "strategy": "llm_manager",
+                    "oracle": {"mode": "manager", "news": {"feeds": ["https://x.test/rss"]}},
+                }
+            }
+        }
+    )
+    now = FixedClock().now
+    manager = build_manager(settings, "mgr", tmp_path, now, mode="replay")
+    assert isinstance(manager, LLMManager)
+    assert isinstance(manager.oracle, ManagerOracle)
+    assert isinstance(manager.oracle.store, JsonFileStore)
+    assert manager.oracle.store.root == tmp_path / "oracle"
+    assert manager.oracle.audit_dir == tmp_path / "oracle" / "cycles"
+    assert manager.sources == []  # a replay reads no news
+    live = build_manager(settings, "mgr", tmp_path, now)
+    assert isinstance(live, LLMManager)
+    assert len(live.sources) == 1
+    live.close()
+    assert build_gate(settings, "mgr", tmp_path, now) is None  # manager mode: no gate
+    with pytest.raises(ConfigError, match="needs its LLM"):
+        build_manager(settings, "mgr", tmp_path, now, mode="off")
+    market = _market()
+    manager.prepare(market)
+    proposal = manager.propose(T0, AccountState("mgr", Decimal(10_000)))
+    assert proposal.extra["llm"]["status"] == "abstained"  # replay only, nothing cached
+    assert "replay only" in proposal.extra["llm"]["note"]
+    assert list((tmp_path / "oracle" / "cycles").iterdir())
+    manager.close()

@@ -70,32 +70,12 @@ class FakeEnsemble:
         name: str = "fake",
     ) -> None:
         self.decide = decide
-        self._n = n_policies
-        self._layers = layers
-        self._hidden = hidden
-        self._sha = sha
-        self._name = name
+        self.n_policies = n_policies
+        self.layers = layers
+        self.hidden = hidden
+        self.sha = sha
+        self.name = name
         self.calls: list[tuple[F32, F32]] = []
-
-    @property
-    def sha(self) -> str:
-        return self._sha
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def n_policies(self) -> int:
-        return self._n
-
-    @property
-    def layers(self) -> int:
-        return self._layers
-
-    @property
-    def hidden(self) -> int:
-        return self._hidden
 
     def step(self, obs: F32, h: F32, c: F32, episode_start: F32) -> StepResult:
         self.calls.append((obs.copy(), episode_start.copy()))
@@ -103,8 +83,8 @@ class FakeEnsemble:
         h_next = (h * keep + 1.0).astype(np.float32)
         steps = h_next[0, 0, :, 0]
         acts = self.decide(obs, steps)
-        logits = np.zeros((self._n, len(obs), len(BY_INDEX)), np.float32)
-        for p in range(self._n):
+        logits = np.zeros((self.n_policies, len(obs), len(BY_INDEX)), np.float32)
+        for p in range(self.n_policies):
             for b in range(len(obs)):
                 logits[p, b, BY_INDEX.index(acts[p][b])] = 5.0
         return StepResult(logits, h_next, h_next.copy())

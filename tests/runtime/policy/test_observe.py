@@ -9,15 +9,16 @@ import numpy as np
 
 from invest.runtime.domain import AccountState
 from invest.runtime.features import FEATURE_NAMES, compute_features
-from invest.runtime.policy.observe import OBS_DIM, Observer, market_features
+from invest.runtime.policy.observe import OBS_DIM, Observer
 from tests.runtime.conftest import position
 from tests.runtime.policy.support import trend_market
 
 
 def test_features_are_computed_once_per_market_from_its_closes() -> None:
     market = trend_market()
-    fs = market_features(market)
-    assert market_features(market) is fs
+    fs = market.features()
+    assert market.features() is fs
+    assert Observer(market, ("UP",))._features is fs
     np.testing.assert_array_equal(fs.values, compute_features(market.close).values)
 
 
@@ -26,7 +27,7 @@ def test_the_observation_is_the_feature_row_then_flat_position_state() -> None:
     obs = Observer(market, ("DOWN", "UP")).observe(299, AccountState("a", Decimal(0)))
     assert obs.obs.shape == (2, OBS_DIM)
     assert obs.obs.dtype == np.float32
-    row = market_features(market).values[299]
+    row = market.features().values[299]
     np.testing.assert_array_equal(obs.obs[0, : len(FEATURE_NAMES)], row[market.col["DOWN"]])
     np.testing.assert_array_equal(obs.obs[1, : len(FEATURE_NAMES)], row[market.col["UP"]])
     assert obs.obs[:, len(FEATURE_NAMES) :].tolist() == [[0, 0, 0], [0, 0, 0]]
@@ -36,7 +37,7 @@ def test_the_observation_is_the_feature_row_then_flat_position_state() -> None:
 def test_warm_up_nan_features_become_zero() -> None:
     market = trend_market()
     obs = Observer(market, ("UP",)).observe(30, AccountState("a", Decimal(0)))
-    assert np.isnan(market_features(market).values[30, 0]).any()
+    assert np.isnan(market.features().values[30, 0]).any()
     assert np.isfinite(obs.obs).all()
 
 

@@ -12,11 +12,11 @@ import sqlite_utils
 
 from invest.runtime.domain import AccountState
 from invest.runtime.errors import LedgerError
+from invest.runtime.ledger.store import Ledger
 from invest.runtime.policy.ensemble import OnnxEnsemble
 from invest.runtime.policy.pack import load_pack
 from invest.runtime.policy.signal import PolicySignal
 from invest.runtime.policy.state import (
-    LSTM_STATE_SCHEMA,
     LedgerStateStore,
     LstmState,
     MemoryStateStore,
@@ -36,10 +36,8 @@ def _state(x: float, spec: StateSpec = SPEC) -> LstmState:
 
 
 def _ledger_db(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path)
-    if not conn.execute("SELECT name FROM sqlite_master WHERE name = 'lstm_state'").fetchone():
-        conn.executescript(LSTM_STATE_SCHEMA)
-    return conn
+    """A ledger's connection, its schema (lstm_state included) from the real migrations."""
+    return Ledger(path).db.conn
 
 
 @pytest.fixture(params=["memory", "ledger"])
