@@ -185,7 +185,7 @@ def test_drawdown_brake_has_hysteresis_between_the_trigger_and_half_of_it(
         assert on
     elif dd > -pct / 2 + 1e-9:
         assert not on
-    elif dd > -pct + 1e-9:
+    elif -pct + 1e-9 < dd < -pct / 2 - 1e-9:
         assert on is engaged  # inside the band the previous state holds
 
 
