@@ -172,13 +172,9 @@ class AccountConfig(_Frozen):
     @field_validator("schedule")
     @classmethod
     def _valid_cron(cls, v: str) -> str:
-        from apscheduler.triggers.cron import CronTrigger  # lazy: only when validating
+        from invest.runtime.schedule import check_cron  # lazy: APScheduler only when validating
 
-        try:
-            CronTrigger.from_crontab(v)
-        except ValueError as e:
-            raise ValueError(f"invalid cron {v!r}: {e}") from None
-        return v
+        return check_cron(v)
 
 
 class EngineConfig(_Frozen):
@@ -186,6 +182,14 @@ class EngineConfig(_Frozen):
 
     timezone: str = "America/New_York"
     """Timezone of account schedules."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, v: str) -> str:
+        from invest.runtime.schedule import check_timezone  # lazy: like the cron check
+
+        return check_timezone(v)
+
     data: str = "sample"
     """Default market data source: sample, csv:PATH, yfinance or alpaca."""
     fills: FillSettings = FillSettings()
@@ -354,7 +358,7 @@ def load_config(path: Path) -> Settings:
     """Read and validate a TOML config file.
 
     Raises:
-        ConfigError: the file is missing, not TOML, or has a bad value.
+        ConfigError: the file is missing, not UTF-8, not TOML, or has a bad value.
     """
     try:
         with path.open("rb") as fh:
@@ -363,6 +367,11 @@ def load_config(path: Path) -> Settings:
         raise ConfigError(f"config file not found: {path}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"config file {path} is not UTF-8: byte 0x{e.object[e.start]:02x} at offset {e.start}; "
+            "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+        ) from None
     return parse_config(data, str(path))
 
 

@@ -117,6 +117,13 @@ class ResearchConfig(BaseModel):
     def _upper(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(s.strip().upper() for s in v))
 
+    @field_validator("schedule")
+    @classmethod
+    def _valid_cron(cls, v: str) -> str:
+        from invest.runtime.schedule import check_cron  # lazy: APScheduler only when validating
+
+        return check_cron(v)
+
 
 @dataclass(frozen=True, slots=True)
 class ScreenRow:
