@@ -25,6 +25,7 @@ from typing import Any, TextIO
 __all__ = [
     "JsonFormatter",
     "KeyValueFormatter",
+    "PrivateRotatingFileHandler",
     "RedactionFilter",
     "default_log_dir",
     "kv",
@@ -67,6 +68,22 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 _SECRET_NAMES = re.compile(r"(?i)(KEY|SECRET|TOKEN|PASSWORD|PASSWD)")
+#: Mode of the log files: the service user writes, its group (operators) reads, others nothing.
+LOG_MODE = 0o640
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating file handler whose files (the first and each rollover) are mode 0640.
+
+    Logs name accounts, symbols and positions; other local users must not read them,
+    whatever the process umask is.
+    """
+
+    def _open(self) -> Any:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, LOG_MODE)
+        # os.open's mode is masked by the umask and ignored for an existing file: set it.
+        os.fchmod(fd, LOG_MODE)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
 def kv(**fields: Any) -> dict[str, Any]:
@@ -217,7 +234,7 @@ def setup_logging(
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         handlers.append(
-            logging.handlers.RotatingFileHandler(
+            PrivateRotatingFileHandler(
                 log_dir / filename, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
             )
         )
