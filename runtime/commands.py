@@ -423,8 +423,12 @@ def show_paths(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def llm_check(args: argparse.Namespace, paths: Paths) -> int:
-    """``invest llm check``: probe every configured LLM endpoint through ``/models``."""
-    from invest.runtime.oracle.http_client import probe_endpoint
+    """``invest llm check``: ``/models`` plus a one-token chat completion per model.
+
+    Every model of the fallback chain must answer a completion: ``/models`` alone said
+    OK for a server whose chat endpoint always answered 500.
+    """
+    from invest.runtime.oracle.http_client import probe_chat, probe_endpoint
 
     settings = _settings(paths)
     rows = [(n, a.oracle) for n, a in settings.accounts.items() if a.oracle is not None]
@@ -435,12 +439,16 @@ def llm_check(args: argparse.Namespace, paths: Paths) -> int:
     for name, cfg in rows:
         assert cfg is not None
         health = probe_endpoint(cfg)
-        failed += not health.ok
+        probes = probe_chat(cfg) if health.ok else []
+        ok = health.ok and all(p.ok for p in probes)
+        failed += not ok
         out.print(
             f"{name}: {cfg.provider} {cfg.api_base} models {', '.join(cfg.models)}: "
-            f"{'OK' if health.ok else 'FAIL'} ({health.detail})",
+            f"{'OK' if ok else 'FAIL'} ({health.detail})",
             markup=False,
         )
+        for p in probes:
+            out.print(f"  {p.model}: {'OK' if p.ok else 'FAIL'} ({p.detail})", markup=False)
     return 1 if failed else 0
 
 

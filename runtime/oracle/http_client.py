@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -257,3 +257,58 @@ def _retry_after(resp: httpx.Response, now: Callable[[], datetime] | None) -> fl
         return max(0.0, (parsedate_to_datetime(value) - now()).total_seconds())
     except (TypeError, ValueError):  # unparsable, or a date without a time zone
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelProbe:
+    """What one chat completion per model told ``invest llm check``.
+
+    Attributes:
+        model: the model asked (main model or a fallback).
+        ok: the chat endpoint answered a one-token completion.
+        latency_s: seconds of that completion (0 when it failed).
+        json_mode: ``response_format: json_object`` was accepted and the answer parsed.
+        detail: one line for humans.
+    """
+
+    model: str
+    ok: bool
+    latency_s: float
+    json_mode: bool
+    detail: str
+
+
+_PING = ChatRequest(messages=({"role": "user", "content": "Say OK."},), max_tokens=1)
+_JSON_PING = ChatRequest(
+    messages=({"role": "user", "content": 'Answer with the JSON object {"ok": true}.'},),
+    max_tokens=20,
+    json_mode=True,
+)
+
+
+def probe_chat(config: OracleConfig) -> list[ModelProbe]:
+    """One real chat completion per model of the fallback chain; never raises.
+
+    ``GET /models`` can answer while every completion fails (a proxy whose backend is
+    down answers 500), so the check that says OK must ask what the oracle asks: a
+    completion (one token, no retries), then one in JSON mode.
+    """
+    client = HttpLLMClient(config)
+    try:
+        return [_probe_model(client, model) for model in config.models]
+    finally:
+        client.close()
+
+
+def _probe_model(client: HttpLLMClient, model: str) -> ModelProbe:
+    try:
+        answer = client._post(model, client._payload(model, _PING))
+    except (_RetryableError, _ModelFailedError, LLMAuthError) as e:
+        return ModelProbe(model, False, 0.0, False, f"chat completion failed: {e}")
+    try:
+        parsed = extract_json(client._post(model, client._payload(model, _JSON_PING)).content)
+        json_ok = isinstance(parsed, dict)
+    except (_RetryableError, _ModelFailedError, LLMAuthError, ValueError):
+        json_ok = False
+    detail = f"{answer.model} answered in {answer.latency_s:.2f}s, JSON mode {'yes' if json_ok else 'no'}"
+    return ModelProbe(model, True, answer.latency_s, json_ok, detail)

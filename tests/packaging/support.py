@@ -89,17 +89,39 @@ def bash_lib(script: str, *, env: dict[str, str] | None = None) -> subprocess.Co
 
 
 @contextmanager
-def models_server(models: Sequence[str] = ()) -> Iterator[str]:
-    """A local OpenAI-style ``/v1/models`` endpoint on 127.0.0.1 serving ``models``; yields its URL."""
+def models_server(
+    models: Sequence[str] = (), chat_status: int = 200, json_mode: bool = True
+) -> Iterator[str]:
+    """A local OpenAI-style server on 127.0.0.1 serving ``models``; yields its URL.
+
+    ``GET /v1/models`` lists ``models``; ``POST /v1/chat/completions`` answers
+    ``chat_status`` (200: a one-word answer, or ``{"ok": true}`` in JSON mode; a
+    request with ``response_format`` gets 400 unless ``json_mode``).
+    """
     body = json.dumps({"data": [{"id": m} for m in models]}).encode()
 
     class Models(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200 if self.path == "/v1/models" else 404)
+        def _send(self, status: int, payload: bytes) -> None:
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(payload)
+
+        def do_GET(self) -> None:
+            self._send(200 if self.path == "/v1/models" else 404, body)
+
+        def do_POST(self) -> None:
+            request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            wants_json = "response_format" in request
+            if self.path != "/v1/chat/completions" or chat_status != 200:
+                self._send(404 if chat_status == 200 else chat_status, b'{"error": "down"}')
+            elif wants_json and not json_mode:
+                self._send(400, b'{"error": "response_format not supported"}')
+            else:
+                content = '{"ok": true}' if wants_json else "OK"
+                answer = {"model": request["model"], "choices": [{"message": {"content": content}}]}
+                self._send(200, json.dumps(answer).encode())
 
         def log_message(self, format: str, *args: object) -> None:
             return

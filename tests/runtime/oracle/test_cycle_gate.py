@@ -145,6 +145,7 @@ def test_llm_check_probes_each_configured_endpoint(
     from invest.runtime.cli import main
 
     server = FakeLLMServer()
+    server.answer("OK", '{"ok": true}')  # the one-token completion, then the JSON-mode one
     server.start()
     try:
         config = tmp_path / "config.toml"
@@ -160,6 +161,8 @@ def test_llm_check_probes_each_configured_endpoint(
     out = capsys.readouterr().out
     assert "up: openai" in out
     assert "OK (ok)" in out
+    assert "main: OK (main answered in " in out
+    assert [r.body["max_tokens"] for r in server.chat_requests if r.body] == [1, 20]
     assert "down: openai" in out
     assert "FAIL (unreachable" in out
 
