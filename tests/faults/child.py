@@ -4,6 +4,9 @@
     python child.py readonly ARGS...      the home is read-only for this process
     python child.py plain ARGS...         no fault (the test injects one from outside)
 
+ARGS are ``invest`` arguments, or ``doctor-checks``: print the doctor's home, ledger
+and disk checks, one ``STATUS name: detail | fix`` line each.
+
 Root ignores file modes, so "read-only" warms the imports with one real run on a
 scratch copy of the home, then drops to uid 65534, which may read the home but not
 write it. A full disk is simulated with RLIMIT_FSIZE (SIGXFSZ ignored), taken after
@@ -21,7 +24,19 @@ import sys
 import tempfile
 from pathlib import Path
 
-from invest.runtime.cli import main
+from invest.runtime import service
+from invest.runtime.cli import main as invest_main
+
+
+def main(args: list[str]) -> int:
+    """``invest ARGS``, or the storage checks of ``invest doctor``."""
+    if args != ["doctor-checks"]:
+        return invest_main(args)
+    layout = service.Layout.from_env()
+    for check in (service.check_home, service.check_ledger, service.check_disk):
+        c = check(layout)
+        print(f"{c.status} {c.name}: {c.detail} | {c.fix}")
+    return 0
 
 
 def _readonly(args: list[str]) -> int:
