@@ -10,12 +10,14 @@ import argparse
 import importlib
 import importlib.util
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 
 from invest.runtime import __version__
 from invest.runtime.engine.cli import add_engine_commands
-from invest.runtime.errors import InvestError, OptionalDependencyError
+from invest.runtime.errors import InvestError, LedgerError, OptionalDependencyError
+from invest.runtime.faults import storage_fault
 from invest.runtime.paths import Paths
 from invest.runtime.policy.cli import add_models_commands
 from invest.runtime.service import add_service_commands
@@ -213,10 +215,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _open_tui(args, paths)
         handler = getattr(args, "handler", None) or _handlers()[args.command]
         return int(handler(args, paths))
-    except InvestError as e:
-        if args.debug:
+    except (InvestError, sqlite3.Error, OSError) as e:
+        # A full disk, a read-only home or a locked ledger is one line, whichever layer
+        # met it first; any other OS or SQLite error is a bug and keeps its traceback.
+        fault = storage_fault(e, paths.ledger) if not isinstance(e, InvestError) else None
+        if isinstance(e, LedgerError):
+            fault = storage_fault(e, paths.ledger)
+        if args.debug or (fault is None and not isinstance(e, InvestError)):
             raise
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {fault or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

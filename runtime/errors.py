@@ -47,6 +47,21 @@ class LedgerError(InvestError):
     """
 
 
+class StorageError(InvestError):
+    """The ledger's disk is full, its home is read-only, or another writer holds the lock.
+
+    Nothing is half-written: the cycle's transaction rolls back. A command prints
+    one line saying what to do and exits 2; the engine pauses the account, alerts
+    once, keeps serving status and retries with backoff until the fault clears.
+    ``kind`` is ``full``, ``readonly``, ``locked`` or ``unopenable``
+    (see :func:`invest.runtime.faults.storage_fault`).
+    """
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
 class BrokerError(InvestError):
     """Base of broker failures; the order stays recorded with its client id."""
 

@@ -14,6 +14,7 @@ Everything here uses the standard library only, so it works in a broken venv too
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import shutil
 import sqlite3
@@ -31,6 +32,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Literal, TextIO
+
+from invest.runtime.faults import storage_fault
 
 __all__ = [
     "PROGRAM",
@@ -393,19 +396,79 @@ def find_ledger(paths: Layout) -> Path | None:
 
 
 def check_ledger(paths: Layout) -> Check:
-    """Run SQLite's integrity check on the ledger, read-only."""
+    """Run SQLite's integrity check on the ledger, read-only.
+
+    Only a failed check (or a file that is not a database) advises a restore. A ledger
+    that cannot be opened because its folder is read-only or full is not damaged: it is
+    checked again without its WAL index (``immutable``) and the home check names the fault.
+    """
     ledger = find_ledger(paths)
     if ledger is None:
         return Check("ledger", "OK", f"no ledger in {paths.home} yet (the engine creates it)")
+    note = ""
     try:
-        with closing(sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, timeout=5)) as db:
-            rows = db.execute("PRAGMA integrity_check").fetchall()
+        rows = _integrity(f"file:{ledger}?mode=ro")
     except sqlite3.Error as e:
-        return Check("ledger", "FAIL", f"{ledger}: {e}", "restore the ledger from a backup")
+        fault = storage_fault(e, ledger)
+        if fault is None:
+            return Check("ledger", "FAIL", f"{ledger}: {e}", "restore the ledger from a backup")
+        if fault.kind == "locked":
+            return Check("ledger", "WARN", f"{ledger} is locked by a writer ({e}): not checked")
+        note = f" (opened immutable: {e}, see the home check)"
+        try:
+            rows = _integrity(f"file:{ledger}?mode=ro&immutable=1")
+        except sqlite3.Error as e2:
+            return Check("ledger", "FAIL", f"{ledger}: {e2}", "restore the ledger from a backup")
     verdict = "; ".join(str(row[0]) for row in rows[:3])
     if verdict != "ok":
         return Check("ledger", "FAIL", f"{ledger}: {verdict}", "stop the engine, restore a backup")
-    return Check("ledger", "OK", f"{ledger} passes the integrity check")
+    return Check("ledger", "OK", f"{ledger} passes the integrity check{note}")
+
+
+def _integrity(uri: str) -> list[tuple[object, ...]]:
+    with closing(sqlite3.connect(uri, uri=True, timeout=5)) as db:
+        return list(db.execute("PRAGMA integrity_check").fetchall())
+
+
+#: Bytes the home check writes: enough to meet a full disk or a file size limit.
+_PROBE_BYTES = 64 << 10
+
+
+def check_home(paths: Layout) -> Check:
+    """Write and remove a small file in the data folder: tells read-only and full apart.
+
+    ``disk_usage`` alone misses a read-only mount, a quota or a file size limit; a real
+    write meets each of them with its own errno.
+    """
+    home = paths.home
+    if not home.is_dir():
+        return Check("home", "OK", f"no data folder {home} yet (the engine creates it)")
+    probe = home / f".doctor-probe-{os.getpid()}"
+    try:
+        with probe.open("wb") as f:
+            f.write(b"\0" * _PROBE_BYTES)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        return _home_fault(home, e)
+    finally:
+        probe.unlink(missing_ok=True)
+    return Check("home", "OK", f"{home} is writable")
+
+
+def _home_fault(home: Path, e: OSError) -> Check:
+    why = e.strerror or str(e)
+    if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return Check("home", "FAIL", f"{home} is full ({why})", "free space there, then restart")
+    if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return Check(
+            "home",
+            "FAIL",
+            f"home is read-only: {home} ({why})",
+            "remount it read-write or give the service user write access; "
+            "the ledger is not damaged, do not restore a backup",
+        )
+    return Check("home", "FAIL", f"cannot write in {home} ({why})", "check the disk (dmesg)")
 
 
 def check_disk(paths: Layout) -> Check:
@@ -493,6 +556,7 @@ def doctor(
             lambda: check_config(paths),
             lambda: check_secrets(paths),
             lambda: _settings_checks(paths),
+            lambda: check_home(paths),
             lambda: check_ledger(paths),
             lambda: check_disk(paths),
             check_clock,

@@ -39,7 +39,7 @@ from invest.runtime.domain import HaltState
 from invest.runtime.engine import jobs
 from invest.runtime.engine.account_cycle import CycleOutcome, StrategyFactory, run_account_cycle
 from invest.runtime.engine.config import EngineOptions
-from invest.runtime.engine.events import Notifier
+from invest.runtime.engine.events import ErrorEvent, Notifier
 from invest.runtime.engine.logs import kv
 from invest.runtime.engine.timing import (
     last_completed_session,
@@ -48,6 +48,8 @@ from invest.runtime.engine.timing import (
     next_report,
     previous_fire,
 )
+from invest.runtime.errors import StorageError
+from invest.runtime.faults import storage_fault
 from invest.runtime.ledger import Ledger
 from invest.runtime.ledger import engine_repo as repo
 from invest.runtime.notify.secrets import Secrets, load_secrets
@@ -137,6 +139,8 @@ class Engine:
         self.in_flight: str | None = None
         self.cycles = 0
         self._live: dict[str, Any] = {}
+        #: Accounts paused by a storage fault, with the failed runs in a row (memory only).
+        self.faults: dict[str, int] = {}
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -455,6 +459,10 @@ class Engine:
                 strategy=self._strategies(name),
             )
         except Exception as e:  # every failure is counted; the loop goes on
+            fault = storage_fault(e, self.ledger.path)
+            if fault is not None:  # the ledger cannot take the failure count either
+                self._storage_fault(name, fault)
+                return None, str(fault)
             jobs.record_failure(self, name, e)
             return None, f"{type(e).__name__}: {e}"
         finally:
@@ -464,7 +472,31 @@ class Engine:
                 close()  # the gate's HTTP connections
         self.cycles += 1
         jobs.record_success(self, out)
+        if self.faults.pop(name, None) is not None:
+            logger.warning("%s: the ledger takes writes again: trading resumed", name)
         return out, ""
+
+    def _storage_fault(self, name: str, fault: StorageError) -> None:
+        """Pause ``name`` on a full, read-only or locked ledger: one log line, one alert.
+
+        Nothing is written (the ledger cannot take it); the cycle rolled back, the next
+        due job of the account retries, and its first success lifts the pause.
+        """
+        count = self.faults.get(name, 0) + 1
+        self.faults[name] = count
+        if count > 1:
+            logger.debug("%s: still paused: %s", name, fault)
+            return
+        logger.error("%s: trading paused: %s", name, fault)
+        self.notifier.notify(
+            ErrorEvent(
+                at=self.clock.now(),
+                account=name,
+                error="StorageError",
+                message=str(fault)[:500],
+                consecutive=count,
+            )
+        )
 
     def build(self, name: str) -> AccountRuntime:
         """The account as persisted: state, open orders (its broker), strategy."""

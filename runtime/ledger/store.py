@@ -30,6 +30,7 @@ from invest.runtime.domain import (
     Side,
 )
 from invest.runtime.errors import LedgerError
+from invest.runtime.faults import storage_fault
 from invest.runtime.ledger.schema import MIGRATIONS
 
 Now = Callable[[], datetime]
@@ -64,8 +65,11 @@ class Ledger:
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(self.path, check_same_thread=False)
-        except sqlite3.Error as e:
-            raise LedgerError(f"cannot open ledger {self.path}: {e}") from e
+        except (sqlite3.Error, OSError) as e:
+            fault = storage_fault(e, self.path)
+            if fault is None and isinstance(e, OSError):
+                raise
+            raise fault or LedgerError(f"cannot open ledger {self.path}: {e}") from e
         try:
             self.db = sqlite_utils.Database(conn)
             if not readonly:
@@ -84,7 +88,8 @@ class Ledger:
             conn.close()  # do not leak the handle of a ledger we refuse
             if isinstance(e, LedgerError):
                 raise
-            raise LedgerError(f"cannot open ledger {self.path}: {e}") from e
+            fault = storage_fault(e, self.path)
+            raise fault or LedgerError(f"cannot open ledger {self.path}: {e}") from e
 
     def _version(self) -> int:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])

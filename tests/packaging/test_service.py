@@ -275,7 +275,7 @@ def test_doctor_handler_prints_one_line_per_check_and_fails_on_fail(
     assert args.handler(args, object()) == 1  # the config is missing
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[1] for line in lines] == [
-        "install", "config", "secrets", "settings", "packs", "broker", "llm", "ledger", "disk",
+        "install", "config", "secrets", "settings", "packs", "broker", "llm", "home", "ledger", "disk",
         "clock",
     ]  # fmt: skip
     assert all(line.split()[0] in ("OK", "WARN", "FAIL", "SKIP") for line in lines)

@@ -1,0 +1,137 @@
+"""Ledger integrity: the invariants every test (and ``invest doctor``) can check on a ledger file.
+
+A ledger can be structurally sound SQLite and still be wrong about money: two
+writers at once once doubled positions against the fills. This module checks
+the file against the ledger's own records, read-only:
+
+* ``PRAGMA integrity_check`` is ``ok``;
+* one order row per client order id, and every fill belongs to an order;
+* the fills of an order never exceed its quantity; on the paper broker (one
+  execution per order) an order has at most one fill;
+* per account, the positions table equals the signed sum of its fills;
+* per account, ``account_state.cash`` equals the start cash plus the signed
+  cash of every fill, net of fees (exactly as :meth:`AccountState.apply_fill`
+  moves it).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from invest.runtime.domain import money
+
+__all__ = ["check_integrity"]
+
+
+def check_integrity(path: Path | str) -> list[str]:
+    """Every integrity problem of the ledger at ``path``, one line each (empty: ok).
+
+    The file is opened read-only and never changed; a file that cannot be opened
+    or read is reported as one problem rather than raised.
+    """
+    p = Path(path)
+    if not p.exists():
+        return [f"no ledger at {p}"]
+    try:
+        conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+    except sqlite3.Error as e:
+        return [f"cannot open ledger {p}: {e}"]
+    try:
+        return _check(conn)
+    except (sqlite3.Error, InvalidOperation, ValueError) as e:
+        return [f"cannot read ledger {p}: {e}"]
+    finally:
+        conn.close()
+
+
+def _check(conn: sqlite3.Connection) -> list[str]:
+    rows = [str(r[0]) for r in conn.execute("PRAGMA integrity_check")]
+    if rows != ["ok"]:
+        return [f"sqlite integrity_check: {r}" for r in rows[:5]]
+    return [*_orders(conn), *_accounts(conn)]
+
+
+def _paper_accounts(conn: sqlite3.Connection) -> set[str]:
+    out = set()
+    for name, cfg in conn.execute("SELECT name, config_json FROM accounts"):
+        if json.loads(cfg).get("broker", "paper") == "paper":
+            out.add(str(name))
+    return out
+
+
+def _orders(conn: sqlite3.Connection) -> list[str]:
+    problems = [
+        f"client order id {coid} has {n} order rows"
+        for coid, n in conn.execute(
+            "SELECT client_order_id, COUNT(*) FROM orders GROUP BY client_order_id HAVING COUNT(*) > 1"
+        )
+    ]
+    problems += [
+        f"fill {fid} of {coid} has no order row"
+        for fid, coid in conn.execute(
+            "SELECT f.id, f.client_order_id FROM fills f "
+            "LEFT JOIN orders o ON o.client_order_id = f.client_order_id "
+            "WHERE o.client_order_id IS NULL"
+        )
+    ]
+    paper = _paper_accounts(conn)
+    filled: dict[str, tuple[Decimal, int]] = {}
+    for coid, qty in conn.execute("SELECT client_order_id, quantity FROM fills"):
+        total, n = filled.get(coid, (Decimal(0), 0))
+        filled[coid] = (total + Decimal(qty), n + 1)
+    for coid, account, qty in conn.execute(
+        "SELECT client_order_id, account, quantity FROM orders ORDER BY client_order_id"
+    ):
+        total, n = filled.get(coid, (Decimal(0), 0))
+        if total > Decimal(qty):
+            problems.append(f"order {coid}: filled {total} of an order for {qty}")
+        if n > 1 and account in paper:
+            problems.append(f"order {coid}: {n} fills on the paper broker (at most one)")
+    return problems
+
+
+def _accounts(conn: sqlite3.Connection) -> list[str]:
+    problems: list[str] = []
+    states = {
+        str(a): (Decimal(start), Decimal(cash))
+        for a, start, cash in conn.execute(
+            "SELECT a.name, a.start_cash, s.cash FROM accounts a "
+            "JOIN account_state s ON s.account = a.name"
+        )
+    }
+    for (a,) in conn.execute(
+        "SELECT DISTINCT account FROM fills WHERE account NOT IN (SELECT account FROM account_state)"
+    ):
+        problems.append(f"account {a}: fills but no account state")
+    for account, (start, cash) in sorted(states.items()):
+        held: dict[str, Decimal] = {}
+        expected_cash = money(start)
+        for sym, side, qty, price, fees in conn.execute(
+            "SELECT symbol, side, quantity, price, fees FROM fills WHERE account = ? ORDER BY id",
+            (account,),
+        ):
+            q, gross = Decimal(qty), money(Decimal(qty) * Decimal(price))
+            sign = 1 if side == "buy" else -1
+            held[sym] = held.get(sym, Decimal(0)) + sign * q
+            expected_cash += -sign * gross - Decimal(fees)
+        held = {s: q for s, q in held.items() if q != 0}
+        positions = {
+            str(s): Decimal(q)
+            for s, q in conn.execute(
+                "SELECT symbol, quantity FROM positions WHERE account = ?", (account,)
+            )
+        }
+        for sym in sorted(set(held) | set(positions)):
+            mine, fills = positions.get(sym, Decimal(0)), held.get(sym, Decimal(0))
+            if mine != fills:
+                problems.append(
+                    f"account {account}: position {sym} is {mine}, fills sum to {fills}"
+                )
+        if cash != expected_cash:
+            problems.append(
+                f"account {account}: cash is {cash}, start cash and fills give {expected_cash}"
+            )
+    return problems
