@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from invest.runtime.brokers.alpaca import AlpacaConfig
+from invest.runtime.control.access import ControlAccess
 from invest.runtime.engine.config import EngineLoop, HaltRules
 from invest.runtime.errors import ConfigError
 from invest.runtime.notify.config import DiscordConfig, TelegramConfig
@@ -219,6 +220,8 @@ class Settings(BaseSettings):
 
     engine: EngineConfig = EngineConfig()
     """Engine-wide settings."""
+    control: ControlAccess = ControlAccess()
+    """Local users allowed on the control socket besides root and the service user."""
     risk_profiles: dict[str, RiskProfile] = Field(default_factory=dict)
     """Extra or overriding risk profiles, by name."""
     accounts: dict[str, AccountConfig] = Field(default_factory=dict)

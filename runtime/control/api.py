@@ -5,10 +5,10 @@ ledger (invariant 4: the engine is the single writer). The transport is a Unix s
 carrying one JSON object per line: ``{"op": "...", "args": {...}, "actor": "...",
 "role": "..."}`` -> ``{"ok": true, "data": {...}}`` or ``{"ok": false, "error": "..."}``.
 
-Roles: ``viewer`` may call the read ops; ``trader`` may also call the write ops. A
-request that names no role is a viewer's (denied by default). The socket is the
-trust boundary: it is mode 0660, so only its owner and group can connect; chat
-front ends set the role from their own allowlist.
+Roles: ``viewer`` may call the read ops; ``trader`` may also call the write ops.
+A role is never taken from the wire: :func:`decode_request` drops it, and the
+socket server sets it from the peer's uid (see ``access``); chat front ends set
+it from their own allowlist.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def encode_request(request: Request) -> bytes:
 
 
 def decode_request(line: bytes | str) -> Request:
-    """Parse one JSON line.
+    """Parse one JSON line; a ``"role"`` in it is ignored (the receiver decides the role).
 
     Raises:
         ValueError: not a JSON object with a string ``op`` and an object ``args``.
@@ -93,9 +93,7 @@ def decode_request(line: bytes | str) -> Request:
     args = body.get("args") or {}
     if not isinstance(args, dict):
         raise ValueError('"args" must be a JSON object')
-    return Request(
-        body["op"], args, str(body.get("actor") or "socket"), str(body.get("role") or VIEWER)
-    )
+    return Request(body["op"], args, str(body.get("actor") or "socket"))
 
 
 def encode_reply(reply: Reply) -> bytes:

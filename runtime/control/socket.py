@@ -3,8 +3,11 @@
 :class:`ControlServer` runs in the engine (a thread per connection; each line is
 one request, answered by one line). :class:`ControlClient` is what the TUI and
 the CLI use; it raises :class:`~invest.runtime.control.api.EngineNotRunning`
-when nothing listens or nothing answers in time. The socket file is mode 0660:
-its owner and group are the ones trusted to steer the engine.
+when nothing listens or nothing answers in time. The socket file is mode 0660,
+so only its owner and group can connect at all; among those, the role of each
+connection comes from the peer's uid (``SO_PEERCRED``, see
+:mod:`~invest.runtime.control.access`), never from the request, and the actor
+in the audit log carries that uid.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ import os
 import socket
 import socketserver
 import threading
+from dataclasses import replace
 from pathlib import Path
 
+from invest.runtime.control.access import ControlAccess, peer_of
 from invest.runtime.control.api import (
     Control,
     EngineNotRunning,
@@ -49,6 +54,8 @@ class _Handler(socketserver.StreamRequestHandler):
     server: _Server
 
     def handle(self) -> None:
+        peer = peer_of(self.request)
+        role = self.server.access.role_of(peer.uid, self.server.service_uid)
         while True:
             line = self.rfile.readline(_MAX_LINE + 1)
             if not line:
@@ -63,20 +70,36 @@ class _Handler(socketserver.StreamRequestHandler):
             except ValueError as e:
                 reply = Reply(False, error=f"bad request: {e}")
             else:
-                reply = self.server.control.handle(request)
+                reply = self._answer(request, peer.label(), role)
             try:
                 self.wfile.write(encode_reply(reply))
                 self.wfile.flush()
             except OSError:
                 return
 
+    def _answer(self, request: Request, who: str, role: str | None) -> Reply:
+        if role is None:
+            logger.warning("control: %s refused (%s is not allowed)", request.op, who)
+            return Reply(
+                False,
+                error=f"denied: {who} may not use the control socket "
+                "(list it under [control] users in the config)",
+            )
+        return self.server.control.handle(
+            replace(request, actor=f"{request.actor} ({who})", role=role)
+        )
+
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     allow_reuse_address = False
 
-    def __init__(self, path: str, control: Control) -> None:
+    def __init__(
+        self, path: str, control: Control, access: ControlAccess, service_uid: int
+    ) -> None:
         self.control = control
+        self.access = access
+        self.service_uid = service_uid
         super().__init__(path, _Handler)
 
 
@@ -87,12 +110,24 @@ class ControlServer:
         path: the socket file.
         control: what answers the requests (a ControlService).
         mode: permissions of the socket file.
+        access: the ``[control]`` section: which other uids may connect, with which role.
+        service_uid: the uid treated like root (default: the uid running the engine).
     """
 
-    def __init__(self, path: Path, control: Control, *, mode: int = 0o660) -> None:
+    def __init__(
+        self,
+        path: Path,
+        control: Control,
+        *,
+        mode: int = 0o660,
+        access: ControlAccess | None = None,
+        service_uid: int | None = None,
+    ) -> None:
         self.path = Path(path)
         self.control = control
         self.mode = mode
+        self.access = access or ControlAccess()
+        self.service_uid = os.geteuid() if service_uid is None else service_uid
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -109,7 +144,7 @@ class ControlServer:
             self.path.unlink()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._server = _Server(str(self.path), self.control)
+            self._server = _Server(str(self.path), self.control, self.access, self.service_uid)
         except OSError as e:
             raise InvestError(f"cannot listen on {self.path}: {e}") from e
         self.path.chmod(self.mode)

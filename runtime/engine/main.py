@@ -225,7 +225,7 @@ def run_engine(
         engine.start()
         service = ControlService(paths.ledger, engine, settings=settings, clock=clock)
         if opts.loop.control_socket:
-            server = ControlServer(paths.home / SOCKET_NAME, service)
+            server = ControlServer(paths.home / SOCKET_NAME, service, access=settings.control)
             server.start()
         for ext in extensions:
             ext.start(service)
