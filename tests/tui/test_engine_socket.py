@@ -7,6 +7,7 @@ Unix socket the engine really listens on.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -17,6 +18,7 @@ import pytest
 
 pytest.importorskip("invest.runtime.control.socket")
 
+from invest.runtime.control.access import user_name
 from invest.runtime.control.api import Reply, Request
 from invest.runtime.control.service import ControlService
 from invest.runtime.control.socket import SOCKET_NAME, ControlServer
@@ -75,9 +77,11 @@ async def test_the_tui_finds_the_engine_socket_and_its_flatten_reaches_the_engin
         await pilot.pause()
         await pilot.press("y")
         await settle(pilot)
+    # The socket names the peer by its kernel-reported uid, whatever the client claims.
+    me = f"tui (uid {os.geteuid()} {user_name(os.geteuid())})"
     assert [(r.op, r.args, r.actor, r.role) for r in engine.submitted] == [
-        ("flatten", {"account": "defensive-weekly", "confirmed": True}, "tui", "trader"),
-        ("pause", {"account": "defensive-weekly"}, "tui", "trader"),
+        ("flatten", {"account": "defensive-weekly", "confirmed": True}, me, "trader"),
+        ("pause", {"account": "defensive-weekly"}, me, "trader"),
     ]
 
 
