@@ -62,6 +62,12 @@ class EngineLoop(_Frozen):
     """Seconds between two position-monitor runs (stops) while the exchange is open."""
     reconcile_interval_s: float = Field(1800.0, ge=10)
     """Seconds between two reconciliations of ledger and broker (one more at start-up)."""
+    fault_retry_s: float = Field(60.0, gt=0, le=3600)
+    """After a storage fault (disk full, read-only home, locked ledger) the account's cycle
+    is retried this many seconds later, doubling on each further fault up to
+    ``fault_retry_max_s``, and never later than its next scheduled cycle."""
+    fault_retry_max_s: float = Field(1800.0, gt=0, le=21_600)
+    """The longest wait between two retries of a cycle that met a storage fault."""
     misfire_grace_s: float = Field(21_600.0, ge=0)
     """A cycle missed by less than this (the engine was down) runs at once on start-up."""
     shutdown_grace_s: float = Field(60.0, gt=0, le=600)
@@ -74,6 +80,15 @@ class EngineLoop(_Frozen):
     """Listen on ``INVEST_HOME/engine.sock`` for the TUI, the CLI and other clients."""
     replay: Replay | None = None
     """Run on a replay clock instead of the system clock (tests and demos only)."""
+
+    @model_validator(mode="after")
+    def _retry_cap_not_below_first(self) -> EngineLoop:
+        if self.fault_retry_max_s < self.fault_retry_s:
+            raise ValueError(
+                f"fault_retry_max_s ({self.fault_retry_max_s}) must be >= fault_retry_s "
+                f"({self.fault_retry_s})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _heartbeat_log_not_faster(self) -> EngineLoop:

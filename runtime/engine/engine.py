@@ -141,6 +141,8 @@ class Engine:
         self._live: dict[str, Any] = {}
         #: Accounts paused by a storage fault, with the failed runs in a row (memory only).
         self.faults: dict[str, int] = {}
+        #: The storage fault that stopped the last heartbeat write ("" when it was written).
+        self.beat_fault = ""
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -215,6 +217,11 @@ class Engine:
                 repo.mark_stopped(
                     self.ledger.db.conn, self.wall.now().isoformat(timespec="seconds")
                 )
+        except Exception as e:
+            fault = storage_fault(e, self.ledger.path)
+            if fault is None:
+                raise
+            logger.error("clean stop not recorded: %s", fault)  # exit cleanly all the same
         finally:
             self.ledger.close()
         logger.info("engine stopped", extra=kv(cycles=self.cycles))
@@ -402,6 +409,10 @@ class Engine:
     def _reschedule(self, job: _Job, now: datetime) -> None:
         if job.kind == "cycle":
             self._next_cycle(job, now)
+            retry = self.fault_retry_at(job.account, now)
+            if retry is not None and (job.next_at is None or retry < job.next_at):
+                logger.info("%s: storage fault: the cycle is retried at %s", job.account, retry)
+                job.next_at = retry
         elif job.kind == "monitor":
             job.next_at = self._next_monitor(now)
         elif job.kind == "research":
@@ -498,6 +509,20 @@ class Engine:
             )
         )
 
+    def fault_retry_at(self, name: str | None, now: datetime) -> datetime | None:
+        """When a cycle that met a storage fault is tried again; None when ``name`` has none.
+
+        The wait doubles with each fault in a row (``fault_retry_s`` up to
+        ``fault_retry_max_s``): a disk that stays full costs one log line per retry,
+        not a busy loop, and a freed disk trades again within minutes, not next session.
+        """
+        count = self.faults.get(name or "", 0)
+        if count == 0:
+            return None
+        loop = self.options.loop
+        wait = min(loop.fault_retry_s * 2.0 ** min(count - 1, 30), loop.fault_retry_max_s)
+        return now + timedelta(seconds=wait)
+
     def build(self, name: str) -> AccountRuntime:
         """The account as persisted: state, open orders (its broker), strategy."""
         factory = self._strategies(name)
@@ -545,15 +570,29 @@ class Engine:
             return
         loop = self.options.loop
         self._next_beat = mono + loop.heartbeat_s
-        with self.ledger.transaction():
-            repo.beat(
-                self.ledger.db.conn,
-                pid=os.getpid(),
-                version=__version__,
-                started_at=self.started_at,
-                beat_at=self.wall.now().isoformat(timespec="seconds"),
-                clock_at=self.clock.now().isoformat(),
-            )
+        try:
+            with self.ledger.transaction():
+                repo.beat(
+                    self.ledger.db.conn,
+                    pid=os.getpid(),
+                    version=__version__,
+                    started_at=self.started_at,
+                    beat_at=self.wall.now().isoformat(timespec="seconds"),
+                    clock_at=self.clock.now().isoformat(),
+                )
+        except Exception as e:
+            fault = storage_fault(e, self.ledger.path)
+            if fault is None:
+                raise
+            # The loop goes on serving status and retrying; a stale heartbeat row is what
+            # `invest status` and doctor then report. One line per fault, not per beat.
+            if not self.beat_fault:
+                logger.error("heartbeat not written: %s", fault)
+            self.beat_fault = str(fault)
+            return
+        if self.beat_fault:
+            logger.warning("heartbeat written again")
+            self.beat_fault = ""
         if mono >= self._next_beat_log:
             self._next_beat_log = mono + loop.heartbeat_log_s
             nxt = self.next_due()
