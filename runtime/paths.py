@@ -13,6 +13,7 @@ it exists, else ``secrets.env`` in the data dir.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from importlib import resources
@@ -23,6 +24,29 @@ import platformdirs
 SYSTEM_CONFIG = Path("/etc/invest/config.toml")
 SYSTEM_HOME = Path("/var/lib/invest")
 SYSTEM_SECRETS = Path("/etc/invest/secrets.env")
+
+
+#: Mode of the files that name accounts, positions and prices (ledger, caches, logs):
+#: the service user writes, its group (operators) reads, other local users nothing.
+PRIVATE_MODE = 0o640
+
+
+def private_file(path: Path, mode: int = PRIVATE_MODE) -> None:
+    """Create ``path`` (empty) with ``mode`` when missing, and tighten it when it is looser.
+
+    Call it before SQLite opens a file: SQLite gives the ``-wal`` and ``-shm``
+    files the main file's permissions, so they follow. An existing file owned
+    by someone else is left alone (its owner decides).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, mode)  # no write access asked of a file
+    try:
+        st = os.fstat(fd)
+        if st.st_uid == os.geteuid() and st.st_mode & 0o777 & ~mode:
+            # A read-only mount refuses: SQLite reports that in its own words next.
+            with contextlib.suppress(OSError):
+                os.fchmod(fd, st.st_mode & 0o777 & mode)  # the umask may have widened it
+    finally:
+        os.close(fd)
 
 
 def example_config() -> Path:

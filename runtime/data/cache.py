@@ -47,6 +47,7 @@ import sqlite_utils
 from invest.runtime.data.base import MarketData
 from invest.runtime.data.frame import OPTIONAL_FIELDS, BarFrame
 from invest.runtime.errors import DataError
+from invest.runtime.paths import private_file
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class BarCache:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)  # 0640, like the ledger
             conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
             self.db = sqlite_utils.Database(conn, execute_plugins=False)
             self.db.enable_wal()

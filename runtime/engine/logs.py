@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from invest.runtime.paths import PRIVATE_MODE
+
 __all__ = [
     "JsonFormatter",
     "KeyValueFormatter",
@@ -69,7 +71,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 _SECRET_NAMES = re.compile(r"(?i)(KEY|SECRET|TOKEN|PASSWORD|PASSWD)")
 #: Mode of the log files: the service user writes, its group (operators) reads, others nothing.
-LOG_MODE = 0o640
+LOG_MODE = PRIVATE_MODE
 
 
 class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):

@@ -32,6 +32,7 @@ from invest.runtime.domain import (
 from invest.runtime.errors import LedgerError
 from invest.runtime.faults import storage_fault
 from invest.runtime.ledger.schema import MIGRATIONS
+from invest.runtime.paths import private_file
 
 Now = Callable[[], datetime]
 
@@ -64,6 +65,7 @@ class Ledger:
                 )
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                private_file(self.path)  # 0640 before SQLite makes -wal and -shm from it
                 conn = sqlite3.connect(self.path, check_same_thread=False)
         except (sqlite3.Error, OSError) as e:
             fault = storage_fault(e, self.path)

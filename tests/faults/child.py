@@ -49,6 +49,10 @@ def _readonly(args: list[str]) -> int:
     os.environ["INVEST_HOME"] = str(scratch)
     main(args)  # loads every module the real run needs while the stdlib is still readable
     os.environ["INVEST_HOME"] = str(home)
+    # The ledger is 0640 (its owner's group reads it). On a read-only mount the service
+    # user still reads its own files; the stand-in uid gets that by a world read bit.
+    for f in home.glob("ledger.sqlite*"):
+        f.chmod(0o644)
     os.setgid(65534)
     os.setuid(65534)
     return main(args)
