@@ -302,7 +302,9 @@ def _data_errors(market: Market, spec: str, *, strict: bool, json_out: bool) -> 
         "those bars are not traded or marked, and the figures below rest on the rest "
         f"(`invest data validate --data {spec}` for all):"
     )
-    (err if json_out else out).print("\n".join([head, *(f"  {x}" for x in lines)]), markup=False)
+    (err if json_out else out).print(
+        "\n".join([head, *(f"  {x}" for x in lines)]), markup=False, soft_wrap=True
+    )
     return [head, *lines]
 
 

@@ -216,3 +216,38 @@ def test_no_stop_fires_on_a_missing_bar_at_the_stale_mark() -> None:
     assert sold == {"B"}  # B's own stop (53 <= 54) still fires
     assert any(c.rule == "data" and c.symbol == "A" for c in res.clamps)
     assert res.equity == pytest.approx(1000 + 10 * 80 + 10 * 53)
+
+
+# -- backtests over data with validation errors -----------------------------------
+
+
+def _bad_csv(tmp_path: Path) -> Path:
+    df = _closes()[["AAPL", "MSFT", "SP500"]].copy()
+    df.loc["2022-03-01", "AAPL"] = -1.0
+    df.loc["2022-03-02", "MSFT"] = 0.0
+    path = tmp_path / "bad.csv"
+    df.to_csv(path)
+    return path
+
+
+def test_a_backtest_on_bad_data_says_so_before_the_results(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _bad_csv(tmp_path)
+    args = ["backtest", "--data", f"csv:{path}", "--universe", "AAPL,MSFT", "--start", "2022-01-03"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    warn = text.index("validation error(s)")
+    assert "non_positive: 2 (AAPL 2022-03-01: close -1" in text
+    assert warn < text.index("against both benchmarks")
+
+
+def test_backtest_strict_refuses_bad_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _bad_csv(tmp_path)
+    args = ["backtest", "--data", f"csv:{path}", "--universe", "AAPL,MSFT", "--strict"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--strict" in err
+    assert "non_positive 2" in err
