@@ -47,6 +47,11 @@ def _add_backtest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     p.add_argument("--json", action="store_true", help="print report.json instead of the table")
     p.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse to run when the data has validation errors (see `invest data validate`)",
+    )
+    p.add_argument(
         "--oracle",
         choices=("live", "replay", "off"),
         default="live",

@@ -25,9 +25,10 @@ from invest.runtime.config import (
 from invest.runtime.cycle import AccountRuntime, Sink
 from invest.runtime.data import open_source
 from invest.runtime.data.base import MarketData
+from invest.runtime.data.validate import ValidationReport
 from invest.runtime.engine.account_cycle import run_account_cycle
 from invest.runtime.engine.config import engine_options
-from invest.runtime.errors import ConfigError, InvestError, LedgerError
+from invest.runtime.errors import ConfigError, DataError, InvestError, LedgerError
 from invest.runtime.explain import explain, headline
 from invest.runtime.ledger import (
     DEMO_EVENT,
@@ -37,6 +38,7 @@ from invest.runtime.ledger import (
     remove_ledger,
     set_aside_demo,
 )
+from invest.runtime.market import Market
 from invest.runtime.oracle.cycle_gate import CycleGate
 from invest.runtime.oracle.wiring import Mode
 from invest.runtime.paths import Paths, example_config
@@ -67,8 +69,9 @@ def _replay(
     end: date | None,
     tz: str,
     mirror: Sink | None = None,
+    market: Market | None = None,
 ) -> BacktestResult:
-    market = load_market(market_data, acct, end)
+    market = market or load_market(market_data, acct, end)
     with _progress(f"{acct.name:<18}") as bar:
         task = bar.add_task("", total=1)
         return replay(
@@ -249,10 +252,13 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
         paper=True,  # a backtest never touches a broker
     )
     try:
-        r = _replay(acct, source, start, end, settings.engine.timezone)
+        market = load_market(source, acct, end)
+        problems = _data_errors(market, spec, strict=args.strict, json_out=args.json)
+        r = _replay(acct, source, start, end, settings.engine.timezone, market=market)
     finally:
         if gate is not None:
             gate.close()
+    r.notes += problems
     r.notes += _oracle_notes(settings, name, r, args.oracle)
     r.params = run_params(settings, name, spec, args.start, args.end)
     if args.out:
@@ -265,6 +271,45 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
         for note in r.notes:
             out.print(f"[dim]Note: {note}[/]")
     return 0
+
+
+def _data_errors(market: Market, spec: str, *, strict: bool, json_out: bool) -> list[str]:
+    """Validate the backtest's data; print its errors before the results, one line per kind.
+
+    Bad bars are not traded or marked (the Market masks them), but the figures rest on
+    data with holes: the user is told before the table, and the notes of the report
+    say it again.
+
+    Raises:
+        DataError: ``strict`` and the data has validation errors.
+    """
+    from invest.runtime.clock import NEW_YORK, SystemClock, nyse
+    from invest.runtime.data.validate import validate_frame
+
+    today = SystemClock().now().astimezone(NEW_YORK).date()
+    report = validate_frame(market.frame, market.rules, nyse(), today=today)
+    lines = report.error_lines()
+    if not lines:
+        return []
+    if strict:
+        raise DataError(
+            f"--strict: the data from {spec} has {len(report.errors)} validation error(s) ("
+            + ", ".join(f"{k} {n}" for k, n in report.counts.items() if k in _kinds(report))
+            + f"); see `invest data validate --data {spec}`"
+        )
+    head = (
+        f"Warning: the data from {spec} has {len(report.errors)} validation error(s); "
+        "those bars are not traded or marked, and the figures below rest on the rest "
+        f"(`invest data validate --data {spec}` for all):"
+    )
+    (err if json_out else out).print(
+        "\n".join([head, *(f"  {x}" for x in lines)]), markup=False, soft_wrap=True
+    )
+    return [head, *lines]
+
+
+def _kinds(report: ValidationReport) -> set[str]:
+    return {str(i.kind) for i in report.errors}
 
 
 def _gate(
@@ -396,7 +441,7 @@ def config_check(args: argparse.Namespace, paths: Paths) -> int:
 
 def data_validate(args: argparse.Namespace, paths: Paths) -> int:
     """``invest data validate``: print the validation report; exit 1 when errors were found."""
-    from invest.runtime.clock import nyse
+    from invest.runtime.clock import NEW_YORK, SystemClock, nyse
     from invest.runtime.data.validate import ValidationRules, validate_frame
 
     settings = _settings_or_default(paths)
@@ -408,7 +453,8 @@ def data_validate(args: argparse.Namespace, paths: Paths) -> int:
     )
     if not symbols:
         raise ConfigError("--symbols is required for this data source (it cannot list its symbols)")
-    report = validate_frame(source.load(symbols), ValidationRules(), nyse())
+    today = SystemClock().now().astimezone(NEW_YORK).date()
+    report = validate_frame(source.load(symbols), ValidationRules(), nyse(), today=today)
     if args.json:
         print(json.dumps(report.report_dict(), indent=2, default=str))
     else:
@@ -465,7 +511,6 @@ def compare(args: argparse.Namespace, paths: Paths) -> int:
 def research_run(args: argparse.Namespace, paths: Paths) -> int:
     """``invest research run NAME``: screen, rank with the LLM, save the watchlist."""
     from invest.runtime.clock import SystemClock
-    from invest.runtime.market import Market
     from invest.runtime.oracle.research import run_research
 
     settings = _settings(paths)

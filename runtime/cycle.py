@@ -312,4 +312,8 @@ def _skipped(acct: AccountRuntime, market: Market, t: int) -> list[dict[str, str
     hits |= {
         s for s in acct.state.positions if s in market.col and not market.usable[t, market.col[s]]
     }
-    return [{"symbol": s, "reason": market.why_unusable(s, t)} for s in sorted(hits)]
+    # Symbols the data source lacks (held ones too), and rows dated after today that the
+    # loader dropped (invariants 8 and 9: the audit record of what was not used).
+    hits |= market.missing | (set(acct.state.positions) - set(market.col))
+    out = [{"symbol": s, "reason": market.why_unusable(s, t)} for s in sorted(hits)]
+    return out + list(market.dropped)

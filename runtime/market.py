@@ -28,19 +28,53 @@ def _ffill(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return out
 
 
-class Market:
-    """Bars of one run, with memoised point-in-time derived arrays."""
+def good_prices(close: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """True where a close is a price: finite and positive (invariant 8)."""
+    with np.errstate(invalid="ignore"):
+        ok: npt.NDArray[np.bool_] = np.isfinite(close) & (close > 0)
+    return ok
 
-    def __init__(self, frame: BarFrame, rules: ValidationRules | None = None) -> None:
+
+class Market:
+    """Bars of one run, with memoised point-in-time derived arrays.
+
+    A close that is not a price (zero, negative, infinite) is never read as one:
+    ``close`` holds NaN there (a missing bar, for the features, regime and fills),
+    ``mark`` carries the last good close forward, ``good`` is False and ``usable``
+    is False, so the risk engine neither trades nor stops the symbol at that row
+    (invariant 8). All of it is computed once per Market, vectorised.
+
+    Attributes:
+        missing: symbols the cycle asked for that the data source does not have;
+            they are all-NaN columns here (``load_market(live=True)``).
+        dropped: audit entries (``{"symbol", "reason"}``) for rows the loader
+            dropped because they are dated after today.
+    """
+
+    def __init__(
+        self,
+        frame: BarFrame,
+        rules: ValidationRules | None = None,
+        *,
+        missing: Iterable[str] = (),
+        dropped: Iterable[dict[str, str]] = (),
+    ) -> None:
         self.frame = frame
         self.rules = rules or ValidationRules()
         self.dates = frame.dates
         self.symbols = frame.symbols
         self.col = {s: i for i, s in enumerate(frame.symbols)}
-        self.close = frame.close
-        #: Last known close at or before each row: used to value holdings on a missing bar.
-        self.mark = _ffill(frame.close)
+        #: Finite and positive closes (the raw bar is a price).
+        self.good = good_prices(frame.close)
+        listed = ~np.isnan(frame.close)
+        # Copy only when some close is not a price: clean data keeps the frame's array.
+        bad = listed & ~self.good
+        self.close = np.where(bad, np.nan, frame.close) if bad.any() else frame.close
+        #: Last good close at or before each row: used to value holdings on a missing or bad bar.
+        self.mark = _ffill(self.close)
         self.usable = usable_mask(frame, self.rules)
+        self.missing = frozenset(missing)
+        self.dropped = tuple(dropped)
         # datetime64[D] -> datetime.date in one C-level conversion (a per-row parse cost
         # 5 ms on 33 years, paid again by every Monte Carlo path).
         self._days: list[date] = frame.dates.astype("datetime64[D]").astype(object).tolist()
@@ -93,16 +127,34 @@ class Market:
         return out
 
     def price(self, symbol: str, t: int) -> float:
-        """Last known close of ``symbol`` at row ``t`` (NaN before its first bar)."""
+        """Last good close of ``symbol`` at row ``t`` (NaN before its first good bar)."""
         return float(self.mark[t, self.col[symbol]])
 
-    def marks(self, symbols: Iterable[str], t: int) -> dict[str, float]:
-        """:meth:`price` at row ``t`` of each of ``symbols`` that the data has.
+    def tradable(self, symbol: str, t: int) -> bool:
+        """The bar of ``symbol`` at row ``t`` is a price (finite, positive): it may be traded or stopped."""
+        j = self.col.get(symbol)
+        return j is not None and bool(self.good[t, j])
 
-        A holding missing from the data is left out: ``AccountState.equity`` values it at cost.
+    def marks(self, symbols: Iterable[str], t: int) -> dict[str, float]:
+        """:meth:`price` at row ``t`` of each of ``symbols`` that has a good close by then.
+
+        A holding missing from the data (or with no good close yet) is left out:
+        ``AccountState.equity`` values it at its average cost, never at 0.
         """
-        return {s: self.price(s, t) for s in symbols if s in self.col}
+        out = {}
+        for s in symbols:
+            j = self.col.get(s)
+            if j is not None:
+                p = float(self.mark[t, j])
+                if p == p:  # not NaN
+                    out[s] = p
+        return out
 
     def why_unusable(self, symbol: str, t: int) -> str:
         """Why ``symbol`` cannot be used at row ``t`` (for the audit record)."""
+        if symbol in self.missing or symbol not in self.col:
+            return (
+                f"{symbol} is not in the data from {self.frame.source or 'the source'}: "
+                "skipped, held at its average cost"
+            )
         return mask_reason(self.frame, self.rules, t, self.col[symbol])

@@ -54,6 +54,7 @@ class IssueKind(StrEnum):
     EMPTY = "empty"  # a symbol with no bar at all (error)
     DUPLICATE_DATE = "duplicate_date"  # the same date on two rows (error, symbol "*")
     UNSORTED_DATES = "unsorted_dates"  # dates going backwards (error, symbol "*")
+    FUTURE = "future"  # a row dated after today (error, symbol "*"; only when today is given)
     MISSING_SESSION = "missing_session"  # an exchange session absent from the frame (error, "*")
     NOT_SESSION = "not_session"  # a frame date the exchange did not trade (error, "*")
     CALENDAR_RANGE = "calendar_range"  # dates the calendar does not cover (warning, "*")
@@ -215,6 +216,23 @@ class ValidationReport:
             "issues": [i.to_dict() for i in self.issues],
         }
 
+    def error_lines(self, examples: int = 2) -> list[str]:
+        """One line per kind of error, with its count and the first ``examples`` of it.
+
+        Empty when the report has no error. ``invest backtest`` prints these before
+        its results, and ``--strict`` refuses to run on them.
+        """
+        by_kind: dict[str, list[Issue]] = {}
+        for i in self.errors:
+            by_kind.setdefault(str(i.kind), []).append(i)
+        return [
+            f"{kind}: {len(found)} ("
+            + "; ".join(f"{i.symbol} {i.day or '-'}: {i.detail}" for i in found[:examples])
+            + ("; ..." if len(found) > examples else "")
+            + ")"
+            for kind, found in by_kind.items()
+        ]
+
     def format(self, examples: int = 3) -> str:
         """A readable text report: a summary line, a table per symbol, then examples.
 
@@ -331,8 +349,11 @@ def mask_reason(frame: BarFrame, rules: ValidationRules | None, t: int, j: int) 
     symbol, day = frame.symbols[j], frame.day(t)
     col = frame.close[: t + 1, j]
     x = float(col[-1])
+    if np.isinf(x):
+        return f"{symbol} close {x:g} on {day} is not a finite price"
     if not np.isfinite(x):
-        seen = np.flatnonzero(np.isfinite(col))
+        with np.errstate(invalid="ignore"):
+            seen = np.flatnonzero(np.isfinite(col) & (col > 0))
         if len(seen) == 0:
             return f"{symbol} has no bar on or before {day} (not listed yet, or no data)"
         k = int(seen[-1])
@@ -366,7 +387,10 @@ def find_duplicate_dates(dates: Sequence[Any] | npt.NDArray[np.datetime64]) -> l
 
 
 def _date_axis_issues(
-    frame: BarFrame, rules: ValidationRules, calendar: TradingCalendar | None
+    frame: BarFrame,
+    rules: ValidationRules,
+    calendar: TradingCalendar | None,
+    today: date | None = None,
 ) -> tuple[list[Issue], str | None]:
     issues = [
         Issue(
@@ -388,6 +412,19 @@ def _date_axis_issues(
                 f"{len(back)} such place(s)",
             )
         )
+    if today is not None and len(dates):
+        late = dates[dates > np.datetime64(today, "D")]
+        if len(late):
+            issues.append(
+                Issue(
+                    ALL_SYMBOLS,
+                    date.fromisoformat(str(late[0])),
+                    IssueKind.FUTURE,
+                    "error",
+                    f"{len(late)} row(s) dated after today ({today}), first {late[0]}: "
+                    "`invest run` and the engine drop them",
+                )
+            )
     if not rules.check_calendar or len(dates) == 0:
         return issues, None
     if calendar is None:
@@ -564,6 +601,7 @@ def validate_frame(
     frame: BarFrame,
     rules: ValidationRules | None = None,
     calendar: TradingCalendar | None = None,
+    today: date | None = None,
 ) -> ValidationReport:
     """Check ``frame`` and report every issue; the frame is never modified.
 
@@ -573,6 +611,7 @@ def validate_frame(
         calendar: the exchange calendar to compare dates with; None means the
             process-wide NYSE calendar (:func:`invest.runtime.clock.nyse`). Ignored
             when ``rules.check_calendar`` is False.
+        today: when given, rows dated after it are an error (``future``).
 
     Raises:
         DataError: never for bad data (that is what the report is for); only if the
@@ -580,7 +619,7 @@ def validate_frame(
     """
     rules = rules or ValidationRules()
     days: list[date] = frame.dates.astype("datetime64[D]").tolist()
-    axis, cal_name = _date_axis_issues(frame, rules, calendar)
+    axis, cal_name = _date_axis_issues(frame, rules, calendar, today)
     bars, summaries = _bar_issues(frame, rules, days)
     report = ValidationReport(
         source=frame.source,

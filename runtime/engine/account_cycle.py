@@ -196,7 +196,7 @@ def run_account_cycle(
         from invest.runtime.oracle.ledger_store import load_exit_plans
 
         acct.state.exit_plans = load_exit_plans(known.db, name)
-    market = load_market(source, acct, end)
+    market = load_market(source, acct, end, live=True)
     acct.strategy.prepare(market)
     t = len(market) - 1
     engine_state = repo.engine_halt(ledger.db.conn)[0] if ledger is not None else HaltState.ACTIVE

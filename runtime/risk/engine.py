@@ -71,12 +71,17 @@ class RiskEngine:
         self.fills = fills
 
     def exits(self, market: Market, t: int, state: AccountState) -> list[_Trade]:
-        """Forced full exits from the position monitors at row ``t``."""
+        """Forced full exits from the position monitors at row ``t``.
+
+        A position whose bar at ``t`` is not a price (missing, zero, negative, not
+        finite, or not in the data at all) is not checked: a stop never fires on a
+        bad price (invariant 8); see plan's "data" clamp.
+        """
         day = market.day(t)
         out = []
         for sym, pos in state.positions.items():
-            if sym not in market.col:
-                continue  # no data at all: see plan's "data" clamp
+            if not market.tradable(sym, t):
+                continue
             price = market.price(sym, t)
             hit = rules.exit_reason(pos, price, day, self.risk) if math.isfinite(price) else None
             if hit:
@@ -117,6 +122,7 @@ class RiskEngine:
             )
             return res
         unknown = self._unknown(market, state, proposal, res)
+        unknown |= self._bad_bars(market, t, state, unknown, res)
         trades = [x for x in self.exits(market, t, state) if x.symbol not in pending]
         exited = {x.symbol for x in trades}
         for x in trades:
@@ -135,9 +141,24 @@ class RiskEngine:
         # Symbols held or wanted that the market data lacks entirely: bad input skips the
         # symbol for this cycle, with its reason, instead of failing the whole cycle.
         wanted = [s for s, w in proposal.targets.items() if w > 0] if proposal else []
-        out = {s for s in (*state.positions, *wanted) if s not in market.col}
+        out = {s for s in (*state.positions, *wanted) if s not in market.col or s in market.missing}
         for s in sorted(out):
-            res.clamps.append(Clamp("data", s, f"{s} is not in the market data: skipped"))
+            res.clamps.append(
+                Clamp("data", s, f"{s} is not in the market data: skipped, valued at cost")
+            )
+        return out
+
+    @staticmethod
+    def _bad_bars(
+        market: Market, t: int, state: AccountState, known: set[str], res: RiskResult
+    ) -> set[str]:
+        # Held symbols whose bar at t is not a price (invariant 8): no stop, no trade; the
+        # mark carries the last good close. Wanted ones are caught by the usable filter.
+        out = {s for s in state.positions if s not in known and not market.tradable(s, t)}
+        for s in sorted(out):
+            res.clamps.append(
+                Clamp("data", s, f"{market.why_unusable(s, t)}: no stop or trade this cycle")
+            )
         return out
 
     def _targets(
