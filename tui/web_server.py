@@ -8,7 +8,7 @@ library lacks:
 - a login page (``GET /login``, ``POST /login``) that checks the token with
   :func:`hmac.compare_digest` and sets a random session cookie (HttpOnly,
   SameSite=Strict, Secure over https, Max-Age ``SESSION_TTL_S``);
-- a middleware: every route but the login page and ``/static`` needs a live
+- a middleware: every route but the login page (``/static`` too) needs a live
   session (``GET /`` without one shows the login page with 401, anything else
   403); the WebSocket and every request that is not GET or HEAD need an
   ``Origin`` equal to the origin the client reached (``scheme://Host``), else 403;
@@ -242,7 +242,11 @@ class WebServer(Server):  # type: ignore[misc]
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Origin check on the WebSocket and on every non-GET; a session everywhere but login."""
+        """Origin check on the WebSocket and on every non-GET; a session everywhere but /login.
+
+        ``/static`` needs a session too: the login page uses none of it, and the
+        library's folder listing need not tell strangers which version runs here.
+        """
         websocket = _is_websocket(request)
         if (websocket or request.method not in ("GET", "HEAD")) and not same_origin(request):
             logger.warning(
@@ -254,7 +258,7 @@ class WebServer(Server):  # type: ignore[misc]
                 served_origin(request),
             )
             raise web.HTTPForbidden(text="forbidden: cross-origin request")
-        if request.path == "/login" or request.path.startswith("/static/"):
+        if request.path == "/login":
             return await handler(request)
         session = self.sessions.get(request.cookies.get(COOKIE))
         if session is None:

@@ -126,6 +126,8 @@ def test_without_a_session_the_page_is_the_login_form(tmp_path: Path) -> None:
             assert "textual.js" not in body
             async with http.get(f"{origin}/download/anything") as r:
                 assert r.status == 403
+            async with http.get(f"{origin}/static/js/textual.js") as r:
+                assert r.status == 403
             async with http.get(f"{origin}/", headers={"Cookie": f"{COOKIE}=forged"}) as r:
                 assert r.status == 401
 
