@@ -103,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--symbols", help="comma-separated symbols (default: all of the source)")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
     sub.add_parser("paths", help="print where config, ledger, cache and packs live")
-    web = sub.add_parser("web", help="serve the TUI in a browser (textual-serve)")
+    web = sub.add_parser(
+        "web", help="serve the TUI in a browser (textual-serve; login: INVEST_WEB_TOKEN)"
+    )
     web.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
     web.add_argument("--port", type=int, default=8000)
     llm = sub.add_parser("llm", help="the LLM oracle")

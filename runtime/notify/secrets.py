@@ -26,6 +26,7 @@ SECRET_NAMES = {
     "alpaca_secret_key": "ALPACA_SECRET_KEY",
     "telegram_bot_token": "TELEGRAM_BOT_TOKEN",
     "discord_webhook_url": "DISCORD_WEBHOOK_URL",
+    "web_token": "INVEST_WEB_TOKEN",
 }
 
 
@@ -42,6 +43,8 @@ class Secrets(BaseModel):
     """TELEGRAM_BOT_TOKEN: from @BotFather."""
     discord_webhook_url: SecretStr | None = None
     """DISCORD_WEBHOOK_URL: the channel's webhook URL (it embeds a token)."""
+    web_token: SecretStr | None = None
+    """INVEST_WEB_TOKEN: the login token of ``invest web`` (16 characters or more)."""
 
 
 def read_secrets_file(path: Path) -> dict[str, str]:

@@ -1,17 +1,15 @@
-"""The TUI's readers: ledger, schedule, control link, and the web entry point."""
+"""The TUI's readers: ledger, schedule and control link (`invest web`: test_web.py)."""
 
 from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
 from invest.runtime.control.api import EngineNotRunning, Reply, Request
 from invest.runtime.errors import LedgerError
-from invest.tui import web
 from invest.tui.data.engine import EngineDownError, EngineLink, is_not_running
 from invest.tui.data.ledger import LedgerReader
 from invest.tui.data.schedule import next_cycle
@@ -101,30 +99,3 @@ def test_flatten_sends_the_token_back() -> None:
         {"account": "trend-daily", "confirm": "tok-42"},
     ]
     assert {r.actor for r in engine.writes} == {"tui"}
-
-
-class _Server:
-    made: ClassVar[list[tuple[str, str, int]]] = []
-
-    def __init__(self, command: str, host: str, port: int, title: str) -> None:
-        self.made.append((command, host, port))
-
-    def serve(self) -> None:
-        """Return at once."""
-
-
-def test_web_serves_the_tui_on_loopback_by_default(paths, capsys) -> None:
-    assert web.main(paths, server=_Server) == 0
-    command, host, port = _Server.made[-1]
-    assert (host, port) == ("127.0.0.1", 8000)
-    assert command.endswith(f"-m invest.tui --config {paths.config}")
-    assert command.startswith(f"INVEST_HOME={paths.home} ")
-    assert capsys.readouterr().err == ""
-
-
-def test_web_warns_when_bound_beyond_loopback(paths, capsys) -> None:
-    web.main(paths, host="0.0.0.0", port=9000, server=_Server)  # noqa: S104 - the case under test
-    assert "anyone who can reach port 9000" in capsys.readouterr().err
-    assert web.is_loopback("::1")
-    assert web.is_loopback("localhost")
-    assert not web.is_loopback("192.168.1.5")

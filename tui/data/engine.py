@@ -10,7 +10,8 @@ it asks with the ``trader`` role for the steering ops and ``viewer`` for reads.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -29,6 +30,9 @@ from invest.runtime.paths import Paths
 from .ledger import LedgerReader
 
 ACTOR = "tui"
+#: Set by ``invest web`` for the TUI process it spawns per browser session, so
+#: the audit log says ``web (session ab12cd34 from 127.0.0.1)`` instead of ``tui``.
+ACTOR_ENV = "INVEST_ACTOR"
 NOT_RUNNING = "engine not running"
 
 
@@ -92,6 +96,17 @@ def age(seconds: float) -> str:
         if s < limit:
             return f"{s // size}{unit}"
     return f"{s // 86400}d"
+
+
+def actor(environ: Mapping[str, str] | None = None) -> str:
+    """Who this TUI is in the audit log: ``$INVEST_ACTOR`` (printable, 80 characters at most), else ``tui``.
+
+    The engine's socket appends the peer's uid, so the variable can only add a
+    label, never hide which account on the box sent the request.
+    """
+    raw = (os.environ if environ is None else environ).get(ACTOR_ENV, "")
+    label = "".join(c for c in raw if c.isprintable())[:80].strip()
+    return label or ACTOR
 
 
 def is_not_running(exc: BaseException) -> bool:
@@ -159,6 +174,7 @@ class EngineLink:
     def __init__(self, client: ControlPort | None, now: Callable[[], datetime]) -> None:
         self.client = client
         self.now = now
+        self.actor = actor()
 
     def send(self, op: str, **args: Any) -> Reply:
         """Send ``op`` with ``args`` as the TUI (trader role for the steering ops).
@@ -170,7 +186,7 @@ class EngineLink:
             raise EngineDownError(f"{NOT_RUNNING} (no control channel in this install)")
         role = TRADER if op in WRITE_OPS else VIEWER
         try:
-            return self.client.request(Request(op, dict(args), ACTOR, role))
+            return self.client.request(Request(op, dict(args), self.actor, role))
         except Exception as e:
             if is_not_running(e):
                 raise EngineDownError(f"{NOT_RUNNING}: {e}") from e
