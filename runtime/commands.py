@@ -38,6 +38,7 @@ from invest.runtime.ledger import (
     remove_ledger,
     set_aside_demo,
 )
+from invest.runtime.ledger.lock import WriterLock
 from invest.runtime.market import Market
 from invest.runtime.oracle.cycle_gate import CycleGate
 from invest.runtime.oracle.wiring import Mode
@@ -105,6 +106,12 @@ def demo(args: argparse.Namespace, paths: Paths) -> int:
     """Replay the bundled data through the example accounts into a ledger, and explain."""
     settings = load_config(example_config())
     ledger_path = Path(args.ledger) if args.ledger else paths.ledger
+    with WriterLock(ledger_path, "invest demo"):  # one writer: the engine, a run, a demo
+        return _demo(args, paths, settings, ledger_path)
+
+
+def _demo(args: argparse.Namespace, paths: Paths, settings: Settings, ledger_path: Path) -> int:
+    """The demo, under the ledger's writer lock."""
     _check_demo_target(ledger_path)
     remove_ledger(ledger_path)  # the demo ledger is rebuilt from scratch each time
     ledger = Ledger(ledger_path)
@@ -127,6 +134,7 @@ def demo(args: argparse.Namespace, paths: Paths) -> int:
     out.print(
         f"Ledger written to {ledger_path}. Open it with `invest` (TUI) or query it with sqlite3."
     )
+    ledger.close()
     for note in r.notes:
         out.print(f"[dim]Note: {note}[/]")
     return 0
@@ -360,17 +368,35 @@ def _run_one(name: str, settings: Settings, paths: Paths, dry_run: bool) -> None
     ledger's only writer. A dry run reads the ledger (when there is one) and writes
     nothing: its LSTM states go to a memory overlay and its records to a memory sink.
     """
-    cfg = settings.account(name)
-    if not dry_run and _run_in_engine(name, paths):
-        return
-    ledger: Ledger | None
     if dry_run:
         # The demo's replayed positions are no state to start a real cycle from.
         known = paths.ledger.exists() and not demo_ledger_at(paths.ledger)
         ledger = Ledger(paths.ledger, readonly=True) if known else None
-    else:
+        try:
+            _cycle(name, settings, paths, ledger, dry_run=True)
+        finally:
+            if ledger is not None:
+                ledger.close()
+        return
+    if _run_in_engine(name, paths):
+        return
+    # No engine answered: this process writes, under the ledger's one writer lock. An
+    # engine holding it (--no-socket, or a socket that did not answer) refuses at once;
+    # another `invest run` is waited for, and this cycle then finds its work done.
+    with WriterLock(paths.ledger, "invest run"):
         _set_aside_demo(paths)
         ledger = Ledger(paths.ledger)
+        try:
+            _cycle(name, settings, paths, ledger, dry_run=False)
+        finally:
+            ledger.close()
+
+
+def _cycle(
+    name: str, settings: Settings, paths: Paths, ledger: Ledger | None, *, dry_run: bool
+) -> None:
+    """Run one cycle of ``name`` on ``ledger`` and print its explanation."""
+    cfg = settings.account(name)
     gate = _gate(settings, name, paths, "live", ledger)
     try:
         done = run_account_cycle(

@@ -118,13 +118,24 @@ def _status_from_ledger(paths: Paths) -> dict[str, Any]:
 
 
 def _send(paths: Paths, op: str, args: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
-    from invest.runtime.control.api import TRADER, Request
+    from invest.runtime.control.api import TRADER, EngineNotRunning, Request
     from invest.runtime.control.socket import SOCKET_NAME, ControlClient
     from invest.runtime.errors import InvestError
+    from invest.runtime.ledger.lock import ENGINE, holder_of
 
-    reply = ControlClient(paths.home / SOCKET_NAME).request(
-        Request(op, args, actor="cli", role=TRADER), timeout=timeout
-    )
+    try:
+        reply = ControlClient(paths.home / SOCKET_NAME).request(
+            Request(op, args, actor="cli", role=TRADER), timeout=timeout
+        )
+    except EngineNotRunning as e:
+        # These commands never write the ledger themselves; say why the engine did not answer.
+        holder = holder_of(paths.ledger)
+        if holder is not None and holder.role == ENGINE and holder.socket is False:
+            raise InvestError(
+                f"{holder.name()} runs without a control socket (--no-socket), so {op} cannot "
+                "reach it: restart the engine with its socket, or stop it"
+            ) from e
+        raise
     if not reply.ok:
         raise InvestError(reply.error)
     return reply.data

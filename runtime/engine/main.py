@@ -1,8 +1,9 @@
 """``invest engine``: start the engine, serve the control socket, stop cleanly on SIGTERM/SIGINT.
 
-Start-up: lock ``INVEST_HOME/engine.lock`` (one engine per ledger), open the
-ledger for writing, reconcile every account with its broker, plan the jobs,
-listen on ``INVEST_HOME/engine.sock``, tell systemd ``READY=1``.
+Start-up: lock ``INVEST_HOME/engine.lock`` (one engine per home) and the ledger's
+writer lock (:mod:`invest.runtime.ledger.lock`: one writer, for the engine's
+lifetime), open the ledger for writing, reconcile every account with its broker,
+plan the jobs, listen on ``INVEST_HOME/engine.sock``, tell systemd ``READY=1``.
 
 Shutdown: the first SIGTERM or SIGINT lets the cycle in flight finish, for at
 most ``shutdown_grace_s`` seconds; after that (or on a second signal) the
@@ -38,6 +39,7 @@ from invest.runtime.engine.sdnotify import SystemdNotifier
 from invest.runtime.errors import InvestError
 from invest.runtime.ledger import Ledger, set_aside_demo
 from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.ledger.lock import ENGINE, WriterLock
 from invest.runtime.paths import Paths
 
 __all__ = ["EngineLock", "Extension", "replay_clock", "run_engine"]
@@ -191,6 +193,13 @@ def run_engine(
         setup_logging(log_dir or default_log_dir(paths.home))
     lock = EngineLock(paths.home / "engine.lock")
     lock.acquire()
+    # One writer: the ledger's lock, the one `invest run`, `demo` and `flatten` take too.
+    writer = WriterLock(paths.ledger, ENGINE, socket=opts.loop.control_socket)
+    try:
+        writer.acquire()
+    except BaseException:
+        lock.release()
+        raise
     fan = FanOut([LogNotifier(), *notifiers])
     server: ControlServer | None = None
     started: list[Extension] = []
@@ -246,6 +255,7 @@ def run_engine(
         if server is not None:
             server.stop()
         fan.close()
+        writer.release()
         lock.release()
     return 0
 

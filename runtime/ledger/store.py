@@ -1,4 +1,4 @@
-"""The SQLite ledger (sqlite-utils, WAL): the engine is its only writer.
+"""The SQLite ledger (sqlite-utils, WAL): one writer at a time (see ``lock.py``).
 
 Readers (TUI, Telegram, ``invest status``) open it read-only. Writes of one
 cycle happen in one transaction, and an order row is written *before* the
