@@ -8,7 +8,9 @@ activities), so a ledger stays at zero positions and its fills sum to nothing.
 
 ``slow_posts``: that many POSTs are stored (Alpaca accepted them) and then
 answered only after ``slow_s`` seconds, past the client's read timeout.
-``failing_reads``: that many GETs answer 500 (a broken look-up during an outage).
+``failing_reads``: that many GETs answer 500 (a broken look-up during an outage);
+``reads_fail_after_slow``: a slow POST sets ``failing_reads`` to this (the outage
+that swallowed the answer also breaks the look-up right after it).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class StatefulAlpaca:
     slow_posts: int = 0
     slow_s: float = 0.0
     failing_reads: int = 0
+    reads_fail_after_slow: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def post(self, body: dict[str, Any]) -> tuple[int, Any, float]:
@@ -59,6 +62,7 @@ class StatefulAlpaca:
             delay = 0.0
             if self.slow_posts:
                 self.slow_posts -= 1
+                self.failing_reads = self.reads_fail_after_slow
                 delay = self.slow_s
             return 200, order, delay
 
