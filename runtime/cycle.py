@@ -1,11 +1,16 @@
 """One cycle, the same everywhere: backtest, ``invest run``, the paper broker and the engine.
 
     settle (fills of earlier orders) -> validate -> regime + signals (strategy)
-    -> proposal -> [oracle] -> risk engine -> order intents (recorded first)
-    -> broker -> explanation record -> sink (memory for backtests, ledger live)
+    -> proposal -> [oracle] -> risk engine -> order intents (the outbox: recorded first)
+    -> explanation record -> sink (memory for backtests, ledger live)
+    -> send: broker -> its answer per order (sink.answer)
 
 Only the clock (which row ``t``), the data (the :class:`Market`) and the
-broker differ between callers. There is no ``if backtest`` below.
+broker differ between callers. There is no ``if backtest`` below. The one
+choice a caller makes is *when* :func:`send` runs: at once (the memory sink has
+nothing to commit), or after the caller's transaction commits the intents
+(``run_cycle(..., outbox=[])``: ``invest run`` and the engine), so that an order
+never reaches a broker before its row is on disk.
 """
 
 from __future__ import annotations
@@ -18,12 +23,21 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from invest.runtime.brokers.base import Broker
+from invest.runtime.brokers.base import Ack, Broker
 from invest.runtime.brokers.fills import FillModel
 from invest.runtime.brokers.paper import PaperBroker
 from invest.runtime.config import AccountConfig, Settings
-from invest.runtime.domain import AccountState, Clamp, Fill, OrderIntent, Proposal, Side, money
-from invest.runtime.errors import ConfigError
+from invest.runtime.domain import (
+    AccountState,
+    Clamp,
+    Fill,
+    OrderIntent,
+    OrderStatus,
+    Proposal,
+    Side,
+    money,
+)
+from invest.runtime.errors import ConfigError, TemporaryBrokerError
 from invest.runtime.market import Market
 from invest.runtime.policy.state import StateStore
 from invest.runtime.risk.engine import RiskEngine, RiskResult
@@ -39,7 +53,11 @@ class Sink(Protocol):
     """Where a cycle's records go: memory (backtest) or the ledger (live)."""
 
     def order(self, intent: OrderIntent) -> bool:
-        """Record an intent before submission; False if its client id exists already."""
+        """Record an intent in the outbox, before it is sent; False if its client id exists."""
+        ...
+
+    def answer(self, ack: Ack) -> None:
+        """Record the broker's answer to an order sent (accepted, rejected or unknown)."""
         ...
 
     def fill(self, fill: Fill) -> None:
@@ -197,13 +215,16 @@ def run_cycle(
     *,
     monitor_only: bool = False,
     explain: bool = True,
+    outbox: list[OrderIntent] | None = None,
 ) -> RiskResult:
-    """Decide and send orders for row ``t``; record the explanation record.
+    """Decide orders for row ``t``, record them (the outbox) and the explanation record.
 
     ``monitor_only`` runs the position monitors (stops) without asking the strategy:
     the engine's monitor job and the backtester's non-cycle days use it.
     ``explain=False`` skips the explanation record (Monte Carlo paths); a retried
     cycle is then detected by its client order ids alone.
+    ``outbox``: None sends the new orders at once (:func:`send`); a list receives
+    them instead, for the caller to :func:`send` after it commits the records.
     """
     day = market.day(t).isoformat()
     cycle_id = f"{acct.name}:{day}" + (":monitor" if monitor_only else "")
@@ -232,11 +253,33 @@ def run_cycle(
             [i.symbol for i in result.intents if i.side is Side.BUY],
         )
         llm = llm or proposal.extra.get("llm")
-    fresh = [i for i in result.intents if sink.order(i)]  # ledger first: idempotent ids
-    acct.broker.submit(fresh, market.day(t))
+    fresh = [i for i in result.intents if sink.order(i)]  # the outbox first: idempotent ids
     if explain and (proposal is not None or result.intents):
         sink.decision(_record(acct, market, t, cycle_id, proposal, result, llm))
+    if outbox is None:
+        send(acct, fresh, market.day(t), sink)
+    else:
+        outbox.extend(fresh)
     return result
+
+
+def send(acct: AccountRuntime, intents: Sequence[OrderIntent], day: date, sink: Sink) -> None:
+    """The outbox's second step: hand recorded intents to the broker, record each answer.
+
+    One order at a time, so that the order in flight is known when the broker fails.
+
+    Raises:
+        BrokerError: the broker failed. After a timeout or an outage the order in
+            flight may have arrived: it is recorded ``unknown``; those after it stay
+            ``pending``. Reconciliation looks both up by client id.
+    """
+    for intent in intents:
+        try:
+            (ack,) = acct.broker.submit([intent], day)
+        except TemporaryBrokerError as e:
+            sink.answer(Ack(intent.client_order_id, OrderStatus.UNKNOWN, None, str(e)[:300]))
+            raise
+        sink.answer(ack)
 
 
 def mark(

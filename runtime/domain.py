@@ -45,8 +45,9 @@ class HaltState(StrEnum):
 class OrderStatus(StrEnum):
     """Life cycle of an order in the ledger."""
 
-    PENDING = "pending"  # recorded, not yet acknowledged by the broker
-    SUBMITTED = "submitted"
+    PENDING = "pending"  # in the outbox: recorded (committed), no answer from the broker yet
+    UNKNOWN = "unknown"  # sent, but the broker's answer was lost (a timeout): look it up
+    SUBMITTED = "submitted"  # the broker accepted it
     PARTIAL = "partial"
     FILLED = "filled"
     CANCELLED = "cancelled"

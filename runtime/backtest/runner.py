@@ -19,11 +19,12 @@ import numpy as np
 import numpy.typing as npt
 
 from invest.runtime.backtest.metrics import Metrics, curve_metrics, round_trip_pnls, with_trading
+from invest.runtime.brokers.base import Ack
 from invest.runtime.cycle import AccountRuntime, Sink, mark, run_cycle, settle
 from invest.runtime.data.base import MarketData
 from invest.runtime.data.frame import BarFrame
 from invest.runtime.data.sample import SURVIVORSHIP_NOTE
-from invest.runtime.domain import Fill, OrderIntent
+from invest.runtime.domain import Fill, OrderIntent, OrderStatus
 from invest.runtime.errors import DataError, DataUnavailableError
 from invest.runtime.market import Market
 from invest.runtime.schedule import fires_on
@@ -48,6 +49,11 @@ class MemorySink:
             return False
         self.orders[intent.client_order_id] = intent
         return True
+
+    def answer(self, ack: Ack) -> None:
+        """Keep a refusal like a broker-side cancellation (the paper broker refuses none)."""
+        if ack.status in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
+            self.cancelled[ack.client_order_id] = ack.detail or ack.status.value
 
     def fill(self, fill: Fill) -> None:
         """Record a fill."""
@@ -80,6 +86,11 @@ class TeeSink(MemorySink):
     def order(self, intent: OrderIntent) -> bool:
         """Record in both; the other sink decides idempotency."""
         return super().order(intent) and self.other.order(intent)
+
+    def answer(self, ack: Ack) -> None:
+        """Record in both."""
+        super().answer(ack)
+        self.other.answer(ack)
 
     def fill(self, fill: Fill) -> None:
         """Record in both."""

@@ -7,10 +7,13 @@
   order id is the intent's, which the ledger stored before :meth:`submit`.
 * **Never twice.** After a timeout or a 5xx the order is looked up by its client
   id before anything is sent again; a 422 "client_order_id must be unique" means
-  the first attempt arrived: the order is fetched and tracked. An order whose
-  fate stays unknown (Alpaca down) is looked up at the next :meth:`poll`; if
-  Alpaca never heard of it, it is reported through :meth:`take_cancelled`. It
-  is never resent on its own.
+  the first attempt arrived: the order is fetched and tracked. :meth:`submit`
+  answers each order (an :class:`~.base.Ack`: accepted with Alpaca's id, or
+  rejected), which the caller records after the send; :meth:`find` answers an
+  order by its client id, for the ledger's outbox recovery. An order whose fate
+  stays unknown (Alpaca down) is looked up at the next :meth:`poll`; if Alpaca
+  never heard of it, it is reported through :meth:`take_cancelled`. The broker
+  never resends on its own (the outbox recovery decides that).
 * **Rate limit.** Every HTTP request takes a token from a thread-safe bucket that
   stays under Alpaca's 200 requests a minute (``rate_limit_per_min + burst``).
 * **Errors** are translated in :mod:`.alpaca_parsing`; 429, 5xx and timeouts are
@@ -47,8 +50,9 @@ from invest.runtime.brokers.alpaca_parsing import (
     sdk,
     translate,
 )
+from invest.runtime.brokers.base import Ack
 from invest.runtime.clock import Clock, SystemClock
-from invest.runtime.domain import Fill, OrderIntent
+from invest.runtime.domain import Fill, OrderIntent, OrderStatus
 from invest.runtime.errors import (
     BrokerError,
     ConfigError,
@@ -270,6 +274,7 @@ class AlpacaBroker:
         self._done: set[str] = set()  # filled, cancelled or rejected
         self._foreign: dict[str, str] = {}  # Alpaca order id -> client id of orders not ours
         self._cancelled: list[tuple[OrderIntent, str]] = []
+        self._answers: dict[str, Ack] = {}  # the latest answer per client id
         now = (clock or SystemClock()).now()
         self._floor = fills_after or now
         self._cursor = self._floor
@@ -287,12 +292,12 @@ class AlpacaBroker:
 
     # -- Broker protocol ---------------------------------------------------------------
 
-    def submit(self, intents: Sequence[OrderIntent], day: date) -> None:
-        """Send market, day orders for ``intents`` (already recorded in the ledger).
+    def submit(self, intents: Sequence[OrderIntent], day: date) -> list[Ack]:
+        """Send market, day orders for ``intents`` (committed to the ledger's outbox already).
 
-        An intent whose client id is open, filled or cancelled is skipped. A
-        rejected order is reported by :meth:`take_cancelled`, and the others are
-        still sent.
+        An intent whose client id is open, filled or cancelled is not sent again: its
+        earlier answer is returned. A rejected order is answered ``REJECTED`` (and not
+        reported again by :meth:`take_cancelled`), and the others are still sent.
 
         Raises:
             TemporaryBrokerError: Alpaca stayed unreachable after the retries. The
@@ -308,12 +313,33 @@ class AlpacaBroker:
                 snap = self._send(intent)
             except OrderRejectedError as e:
                 logger.warning("alpaca rejected %s: %s", cid, e)
-                self._finish(cid, f"rejected: {e}")
+                self._finish(cid, f"rejected: {e}", report=False)
+                self._answers[cid] = Ack(cid, OrderStatus.REJECTED, None, f"rejected: {e}")
                 continue
             except BrokerError:
                 self._unconfirmed.update(i.client_order_id for i in todo[n:])
                 raise
-            self._track(cid, snap)
+            self._track(cid, snap, report=False)
+        return [
+            self._answers.get(i.client_order_id) or Ack(i.client_order_id, OrderStatus.SUBMITTED)
+            for i in intents
+        ]
+
+    def find(self, client_order_id: str) -> Ack | None:
+        """Alpaca's answer for the order with ``client_order_id`` (looked up); None: no such order.
+
+        A dead order (cancelled, expired, rejected at Alpaca) is answered ``CANCELLED``
+        with why; any other (accepted, open, filled) ``SUBMITTED`` with Alpaca's id.
+
+        Raises:
+            TemporaryBrokerError: Alpaca stayed unreachable after the retries.
+        """
+        snap = self.lookup(client_order_id)
+        if snap is None:
+            return None
+        if client_order_id in self._intents:
+            self._track(client_order_id, snap, report=False)
+        return _answer(client_order_id, snap)
 
     def poll(self, market: Market, t: int, cash: Decimal) -> list[Fill]:
         """Fills of this broker's orders since the last poll (``market``, ``t`` and ``cash`` unused).
@@ -493,22 +519,25 @@ class AlpacaBroker:
                 self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _track(self, cid: str, snap: OrderSnapshot) -> None:
+    def _track(self, cid: str, snap: OrderSnapshot, *, report: bool = True) -> None:
+        """Follow ``snap``; ``report=False``: a dead order is answered, not queued for take_cancelled."""
         self._unconfirmed.discard(cid)
         self._order_ids[snap.order_id] = cid
+        self._answers[cid] = _answer(cid, snap)
         if snap.status == "filled":
             self._open.discard(cid)
             self._done.add(cid)
         elif snap.status in DEAD_STATUSES:
-            self._finish(cid, snap.outcome())
+            self._finish(cid, snap.outcome(), report=report)
         else:
             self._open.add(cid)
 
-    def _finish(self, cid: str, reason: str) -> None:
+    def _finish(self, cid: str, reason: str, *, report: bool = True) -> None:
         self._open.discard(cid)
         self._unconfirmed.discard(cid)
         self._done.add(cid)
-        self._cancelled.append((self._intents[cid], reason))
+        if report:
+            self._cancelled.append((self._intents[cid], reason))
 
     def _refresh(self) -> None:
         """Settle every open or unconfirmed order from its state at Alpaca."""
@@ -567,3 +596,10 @@ class AlpacaBroker:
             f"reading order {order_id}",
             lambda: order_snapshot(self._client.get_order_by_id(order_id)),
         )
+
+
+def _answer(cid: str, snap: OrderSnapshot) -> Ack:
+    """The ledger's answer for an Alpaca order: dead ones are cancelled, the rest submitted."""
+    if snap.status in DEAD_STATUSES:
+        return Ack(cid, OrderStatus.CANCELLED, snap.order_id, snap.outcome())
+    return Ack(cid, OrderStatus.SUBMITTED, snap.order_id)

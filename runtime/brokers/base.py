@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
-from invest.runtime.domain import Fill, OrderIntent
+from invest.runtime.domain import Fill, OrderIntent, OrderStatus
 from invest.runtime.market import Market
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """The broker's answer to one order, recorded in the ledger after the send.
+
+    Attributes:
+        client_order_id: the order.
+        status: ``SUBMITTED`` (accepted; it may have filled already, the fill comes
+            through ``poll``), ``REJECTED`` or ``CANCELLED`` (final, never filled), or
+            ``UNKNOWN`` (sent, but the answer was lost: look it up by client id).
+        broker_order_id: the broker's own id, when it gave one.
+        detail: why it was rejected, or what went wrong.
+    """
+
+    client_order_id: str
+    status: OrderStatus
+    broker_order_id: str | None = None
+    detail: str = ""
 
 
 class Broker(Protocol):
@@ -20,8 +40,23 @@ class Broker(Protocol):
 
     name: str
 
-    def submit(self, intents: Sequence[OrderIntent], day: date) -> None:
-        """Send orders decided on session ``day`` (already recorded in the ledger)."""
+    def submit(self, intents: Sequence[OrderIntent], day: date) -> list[Ack]:
+        """Send orders decided on session ``day`` (committed to the ledger's outbox already).
+
+        Returns one answer per intent, in order.
+
+        Raises:
+            BrokerError: the broker could not be reached (the answers of the intents
+                before the failing one are lost with it; their client ids find them).
+        """
+        ...
+
+    def find(self, client_order_id: str) -> Ack | None:
+        """The broker's answer for an order it has under ``client_order_id``; None: it has none.
+
+        Raises:
+            BrokerError: the broker could not be asked.
+        """
         ...
 
     def poll(self, market: Market, t: int, cash: Decimal) -> list[Fill]:

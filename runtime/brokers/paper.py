@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
+from invest.runtime.brokers.base import Ack
 from invest.runtime.brokers.fills import FillModel
-from invest.runtime.domain import Fill, OrderIntent, Side, money
+from invest.runtime.domain import Fill, OrderIntent, OrderStatus, Side, money
 from invest.runtime.market import Market
 
 logger = logging.getLogger(__name__)
@@ -38,17 +39,32 @@ class PaperBroker:
         self._seen: set[str] = set(self._pending)
         self._cancelled: list[tuple[OrderIntent, str]] = []
 
-    def submit(self, intents: Sequence[OrderIntent], day: date) -> None:
+    def submit(self, intents: Sequence[OrderIntent], day: date) -> list[Ack]:
         """Queue orders decided on ``day``; a client id seen before is ignored (idempotent).
 
         Seen before means ever: an order that already filled or was cancelled is not
-        queued again when a retry submits its intent a second time.
+        queued again when a retry submits its intent a second time. Every intent is
+        answered ``SUBMITTED`` (the paper broker refuses nothing at submission).
         """
         for intent in intents:
             if intent.client_order_id in self._seen:
                 continue
             self._seen.add(intent.client_order_id)
             self._pending[intent.client_order_id] = (intent, day)
+        return [self._ack(i.client_order_id) for i in intents]
+
+    def find(self, client_order_id: str) -> Ack | None:
+        """``SUBMITTED`` for an order this broker holds or held, else None.
+
+        The paper broker's book is the ledger's open orders (restored at build), so an
+        intent committed to the outbox before a crash is found here and adopted, never
+        queued twice.
+        """
+        return self._ack(client_order_id) if client_order_id in self._seen else None
+
+    @staticmethod
+    def _ack(client_order_id: str) -> Ack:
+        return Ack(client_order_id, OrderStatus.SUBMITTED, client_order_id)
 
     def take_cancelled(self) -> list[tuple[OrderIntent, str]]:
         """Orders cancelled at fill time since the last call (a buy cash could not pay)."""

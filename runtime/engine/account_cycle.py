@@ -1,8 +1,10 @@
 """One cycle of one account against the ledger: what ``invest run`` and the engine both call.
 
     load state, open orders and exit plans (ledger) -> load data up to ``end`` ->
+    resolve the outbox (orders recorded with no broker answer: asked by client id) ->
     settle -> run_cycle -> mark -> halt trips -> save_state and exit plans
                                                               (one ledger transaction)
+    -> send the new orders -> the broker's answers (a second transaction each)
 
 A dry run reads the ledger (when there is one) and writes nothing: its LSTM
 states go to a memory overlay and its records to a memory sink. The account
@@ -19,13 +21,15 @@ from datetime import date
 from typing import Any
 
 from invest.runtime.backtest.runner import MemorySink, load_market
+from invest.runtime.brokers.base import Ack
 from invest.runtime.config import Settings
-from invest.runtime.cycle import AccountRuntime, Gate, Sink, mark, run_cycle, settle
+from invest.runtime.cycle import AccountRuntime, Gate, Sink, mark, run_cycle, send, settle
 from invest.runtime.data import open_source
 from invest.runtime.data.base import MarketData
-from invest.runtime.domain import AccountState, Fill, HaltState, OrderIntent
+from invest.runtime.domain import AccountState, Fill, HaltState, OrderIntent, OrderStatus
 from invest.runtime.engine.config import HaltRules
 from invest.runtime.engine.halt import loss_trip, worst
+from invest.runtime.engine.reconcile import resolve_outbox
 from invest.runtime.ledger import Ledger, LedgerSink
 from invest.runtime.ledger import engine_repo as repo
 from invest.runtime.market import Market
@@ -61,6 +65,12 @@ class RecordingSink:
         if fresh:
             self.sent.append(intent)
         return fresh
+
+    def answer(self, ack: Ack) -> None:
+        """Forward; keep a refusal with the broker's cancellations."""
+        self.inner.answer(ack)
+        if ack.status in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
+            self.cancelled.append((ack.client_order_id, ack.detail or ack.status.value))
 
     def fill(self, fill: Fill) -> None:
         """Forward and keep."""
@@ -99,7 +109,7 @@ class CycleOutcome:
         previous_equity: the mark of the session before ``day``, if any.
         state: the account after the cycle (its own halt state).
         halt: the state the cycle traded under (the worse of own and engine-wide).
-        sent: orders recorded and handed to the broker by this run.
+        sent: orders recorded (the outbox) and handed to the broker by this run.
         fills: fills settled by this run.
         cancelled: (client order id, reason) of orders the broker cancelled.
         records: explanation records written by this run.
@@ -265,10 +275,14 @@ def _live(
     own = acct.state.halt
     sink = RecordingSink(LedgerSink(ledger))
     tripped = ""
+    # Orders an earlier run recorded but has no broker answer for (it died between its
+    # commit and the send, or the answer was lost): asked by client id before planning.
+    resolve_outbox(ledger, acct.broker, acct.name)
+    outbox: list[OrderIntent] = []
     with ledger.transaction():
         acct.state.halt = worst(own, engine_state)
         settle(acct, market, t, sink)
-        result = run_cycle(acct, market, t, sink, monitor_only=monitor_only)
+        result = run_cycle(acct, market, t, sink, monitor_only=monitor_only, outbox=outbox)
         equity = mark(acct, market, t, sink)
         halt, acct.state.halt = acct.state.halt, own
         if rules is not None:
@@ -280,6 +294,9 @@ def _live(
 
         save_exit_plans(ledger.db, acct.name, acct.state.exit_plans)
         repo.save_marks(conn, acct.name, day, market.marks(acct.state.positions, t))
+    # Committed: only now may the orders reach the broker. Each answer is its own
+    # transaction; a crash before it leaves the order in the outbox for resolve_outbox.
+    send(acct, outbox, market.day(t), sink)
     latest = ledger.decisions(acct.name, 1)
     return _outcome(
         acct,

@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from invest.runtime.cycle import AccountRuntime
+from invest.runtime.cycle import AccountRuntime, send
 from invest.runtime.domain import HaltState, OrderIntent, OrderStatus, Side, client_order_id
-from invest.runtime.ledger import Ledger
+from invest.runtime.ledger import Ledger, LedgerSink
 from invest.runtime.ledger import engine_repo as repo
 
 __all__ = ["cancel_open_orders", "flatten"]
@@ -79,10 +79,10 @@ def flatten(ledger: Ledger, acct: AccountRuntime, day: date, actor: str) -> list
         for p in acct.state.positions.values()
         if p.quantity > 0
     ]
-    with ledger.transaction():
+    with ledger.transaction():  # the outbox: recorded and committed before the broker call
         fresh = [i for i in intents if ledger.record_order(i, day.isoformat())]
-        acct.broker.submit(fresh, day)
         ledger.event(acct.name, "flatten", {"actor": actor, "orders": len(fresh)})
         if acct.state.halt is not HaltState.HALTED:
             ledger.set_halt(acct.name, HaltState.HALTED, f"flattened by {actor}")
+    send(acct, fresh, day, LedgerSink(ledger))
     return fresh

@@ -31,6 +31,7 @@ from invest.runtime.engine.reconcile import (
     compare,
     ledger_view,
     reconciling_broker,
+    resolve_outbox,
 )
 from invest.runtime.engine.reports import daily_report, weekly_summary
 from invest.runtime.engine.timing import is_week_end
@@ -188,6 +189,7 @@ def reconcile_accounts(engine: Engine) -> None:
     for name in engine.accounts:
         try:
             acct = engine.build(name)
+            resolve_outbox(engine.ledger, acct.broker, name)  # answers first: see reconcile
             rb = reconciling_broker(acct.broker, conn, name)
             if rb is None:
                 logger.warning("%s: broker %s cannot be reconciled", name, acct.broker.name)

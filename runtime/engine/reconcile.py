@@ -1,14 +1,36 @@
-"""Reconciliation: the ledger against the broker (open orders, fills, positions).
+"""Reconciliation: the ledger against the broker (the outbox, open orders, fills, positions).
 
-Run at start-up, before any trading, and periodically. Differences with a known
-cause are adopted and written down (an audit event each):
+Run at start-up, before any trading, and periodically; ``invest run`` and every
+engine cycle resolve the outbox before they plan.
+
+**The outbox first** (:func:`resolve_outbox`). Orders go out through an outbox:
+the cycle's transaction commits each order as ``pending`` before the broker is
+called, and the broker's answer is recorded afterwards in a transaction of its
+own (``submitted`` with the broker's id, ``rejected``/``cancelled``, or
+``unknown`` when the answer was lost to a timeout). An order still ``pending``
+or ``unknown`` has no answer: the process died between the commit and the
+answer, or the broker did not answer. Each is asked for by its client id:
+
+* the broker has it -> its answer is adopted (``submitted``; a fill comes
+  through the broker's fills as usual; a dead order is ``cancelled``);
+* the broker does not have it, and the order is from the account's latest
+  marked session -> it never arrived: it is sent now under the same client id,
+  once per resolution. A resend cannot double it: Alpaca refuses a second order
+  with a client id it already has (422, which the broker turns into a look-up),
+  and the paper broker's book *is* the ledger's open orders, so it always
+  finds a paper intent and never queues it twice;
+* the broker does not have it, and a later session was marked since -> what was
+  planned on old prices is not sent late: it is marked ``cancelled``.
+
+Then the rest, differences with a known cause adopted and written down (an
+audit event each):
 
 * a fill the broker reports for an order the ledger has open (or cancelled too
   late) -> the fill is recorded and applied;
 * an order or fill with our client-id prefix that the ledger lacks -> its cycle's
   transaction rolled back after the broker had it; the order (and fill) is recorded;
 * an order the ledger has open that the broker does not know (not open, no fill)
-  -> it was never sent (the process died first) or it expired: marked cancelled.
+  -> it expired (or was never sent, where no outbox resolution ran): marked cancelled.
 
 Anything else (an order or fill the broker has and we never made, a position that
 differs with no fill to explain it) halts the account and raises an alert.
@@ -24,11 +46,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
-from invest.runtime.brokers.base import Broker
+from invest.runtime.brokers.base import Ack, Broker
 from invest.runtime.brokers.paper import PaperBroker
 from invest.runtime.domain import Fill, HaltState, OrderIntent, OrderStatus, Side
+from invest.runtime.errors import TemporaryBrokerError
 from invest.runtime.ledger import Ledger
 from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.ledger.store import OPEN
 
 __all__ = [
     "CLIENT_ID_PREFIX",
@@ -40,15 +64,49 @@ __all__ = [
     "compare",
     "ledger_view",
     "reconciling_broker",
+    "resolve_outbox",
 ]
 
 logger = logging.getLogger(__name__)
 
 #: Client order ids made by :func:`invest.runtime.domain.client_order_id` start with this.
 CLIENT_ID_PREFIX = "inv-"
-_OPEN = frozenset(
-    {OrderStatus.PENDING.value, OrderStatus.SUBMITTED.value, OrderStatus.PARTIAL.value}
-)
+_OPEN = frozenset(OPEN)
+
+
+def resolve_outbox(ledger: Ledger, broker: Broker, account: str) -> list[Ack]:
+    """Give every order of ``account``'s outbox (no broker answer yet) its answer; see above.
+
+    Each answer is recorded at once, in its own transaction.
+
+    Returns:
+        The answers recorded, in the order resolved.
+
+    Raises:
+        BrokerError: the broker could not be asked; the orders resolved so far are
+            recorded, the rest stay in the outbox for the next resolution.
+    """
+    last = ledger.last_day(account)
+    out: list[Ack] = []
+    for intent, day, status in ledger.unanswered(account):
+        cid = intent.client_order_id
+        ack = broker.find(cid)
+        if ack is not None:
+            logger.info("%s: order %s (%s) found at the broker: adopted", account, cid, status)
+        elif last is None or day.isoformat() >= last:
+            logger.warning("%s: order %s never reached the broker: sending it now", account, cid)
+            ledger.event(account, "outbox_resend", {"client_order_id": cid, "was": status.value})
+            try:
+                (ack,) = broker.submit([intent], day)
+            except TemporaryBrokerError as e:
+                ledger.record_answer(Ack(cid, OrderStatus.UNKNOWN, None, str(e)[:300]))
+                raise
+        else:
+            why = f"never reached the broker; planned on {day.isoformat()}, too old to send now"
+            ack = Ack(cid, OrderStatus.CANCELLED, None, why)
+        ledger.record_answer(ack)
+        out.append(ack)
+    return out
 
 
 @runtime_checkable

@@ -80,7 +80,7 @@ def _account(
     ).fetchone()
     count = conn.execute("SELECT COUNT(*) FROM positions WHERE account = ?", (name,)).fetchone()[0]
     opened = conn.execute(
-        "SELECT COUNT(*) FROM orders WHERE account = ? AND status IN ('pending','submitted','partial')",
+        "SELECT COUNT(*) FROM orders WHERE account = ? AND status IN ('pending','unknown','submitted','partial')",
         (name,),
     ).fetchone()[0]
     return {

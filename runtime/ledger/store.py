@@ -1,9 +1,16 @@
 """The SQLite ledger (sqlite-utils, WAL): one writer at a time (see ``lock.py``).
 
 Readers (TUI, Telegram, ``invest status``) open it read-only. Writes of one
-cycle happen in one transaction, and an order row is written *before* the
-order is sent, under its unique client order id: a retry or a restart finds
-the row and never sends a second order.
+cycle happen in one transaction, and orders go out through an outbox: the
+cycle's transaction commits each order row (``pending``, under its unique client
+order id) *before* the broker is called, and the broker's answer (``submitted``
+with the broker's id, ``rejected``, or ``unknown`` when the answer was lost) is
+recorded in a second transaction. A retry or a restart finds the row, asks the
+broker by client id, and never sends a second order.
+
+Durability: WAL with ``synchronous=FULL`` (each commit is fsynced before it
+returns), so a power loss after a COMMIT, an order sent to the broker on the
+strength of it, cannot roll the order row back. See docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from typing import Any
 
 import sqlite_utils
 
+from invest.runtime.brokers.base import Ack
 from invest.runtime.config import AccountConfig
 from invest.runtime.domain import (
     AccountState,
@@ -41,6 +49,12 @@ DEMO_EVENT = "demo"
 #: Where a demo ledger goes when real trading needs the ledger's place (see :func:`set_aside_demo`).
 DEMO_NAME = "demo-ledger.sqlite"
 _SIDECARS = ("", "-wal", "-shm")
+#: Order states in which the ledger has no answer from the broker yet (the outbox).
+UNANSWERED = (OrderStatus.PENDING.value, OrderStatus.UNKNOWN.value)
+#: Order states that count as open: unanswered, accepted, partly filled.
+OPEN = (*UNANSWERED, OrderStatus.SUBMITTED.value, OrderStatus.PARTIAL.value)
+_OPEN_SQL = ",".join(f"'{s}'" for s in OPEN)
+_UNANSWERED_SQL = ",".join(f"'{s}'" for s in UNANSWERED)
 
 
 def _utcnow() -> datetime:
@@ -76,7 +90,8 @@ class Ledger:
             self.db = sqlite_utils.Database(conn)
             if not readonly:
                 self.db.enable_wal()
-                conn.execute("PRAGMA synchronous=NORMAL")
+                # FULL: a COMMIT is on disk before the broker is called on its strength.
+                conn.execute("PRAGMA synchronous=FULL")
                 self._migrate()
             else:
                 self._check_version()
@@ -250,8 +265,14 @@ class Ledger:
             self.event(account, "halt", {"state": halt.value, "reason": reason})
 
     # -- orders and fills -------------------------------------------------------------------
-    def record_order(self, intent: OrderIntent, day: str) -> bool:
-        """Insert an order before it is sent. False when the client id exists already."""
+    def record_order(
+        self, intent: OrderIntent, day: str, status: OrderStatus = OrderStatus.PENDING
+    ) -> bool:
+        """Insert an order in the outbox (``pending``), before it is sent.
+
+        False when the client id exists already. Reconciliation records orders the
+        broker has already with ``status=SUBMITTED``.
+        """
         try:
             self.db.execute(
                 "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -265,7 +286,7 @@ class Ledger:
                     str(intent.quantity),
                     str(intent.ref_price),
                     intent.reason,
-                    OrderStatus.SUBMITTED.value,
+                    status.value,
                     None,
                     self.ts(),
                     self.ts(),
@@ -278,7 +299,7 @@ class Ledger:
     def open_orders(self, account: str) -> list[tuple[OrderIntent, date]]:
         """Orders sent and not yet filled, cancelled or rejected, with their session."""
         rows = self.db.query(
-            "SELECT * FROM orders WHERE account = ? AND status IN ('pending','submitted','partial')",
+            f"SELECT * FROM orders WHERE account = ? AND status IN ({_OPEN_SQL})",  # noqa: S608
             [account],
         )
         return [
@@ -297,6 +318,46 @@ class Ledger:
             )
             for r in rows
         ]
+
+    def unanswered(self, account: str) -> list[tuple[OrderIntent, date, OrderStatus]]:
+        """The outbox of ``account``: orders recorded with no answer from the broker yet."""
+        return [
+            (i, d, OrderStatus(status))
+            for i, d in self.open_orders(account)
+            if (status := self.order_status(i.client_order_id) or "") in UNANSWERED
+        ]
+
+    def order_status(self, client_order_id: str) -> str | None:
+        """The ledger's status of an order; None when there is no such row."""
+        row = self.db.execute(
+            "SELECT status FROM orders WHERE client_order_id = ?", [client_order_id]
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def record_answer(self, ack: Ack) -> None:
+        """Record the broker's answer to an order of the outbox (its own transaction).
+
+        Only an unanswered order takes it (an answer never undoes a fill or a
+        cancellation recorded since); a rejection or a cancellation gets an audit event.
+        """
+        with self.transaction():
+            cur = self.db.execute(
+                "UPDATE orders SET status = ?, broker_order_id = coalesce(?, broker_order_id), "  # noqa: S608 - fixed status names
+                f"updated_at = ? WHERE client_order_id = ? AND status IN ({_UNANSWERED_SQL})",
+                [ack.status.value, ack.broker_order_id, self.ts(), ack.client_order_id],
+            )
+            if cur.rowcount and ack.status in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
+                self.event(
+                    None,
+                    "order_cancelled",
+                    {"client_order_id": ack.client_order_id, "reason": ack.detail or ack.status},
+                )
+            elif cur.rowcount and ack.status is OrderStatus.UNKNOWN:
+                self.event(
+                    None,
+                    "order_unknown",
+                    {"client_order_id": ack.client_order_id, "reason": ack.detail},
+                )
 
     def set_order_status(self, client_order_id: str, status: OrderStatus) -> None:
         """Update an order's status."""
@@ -410,8 +471,12 @@ class LedgerSink:
         self.ledger = ledger
 
     def order(self, intent: OrderIntent) -> bool:
-        """Record before sending; False when the id exists (a retry)."""
+        """Record in the outbox, before sending; False when the id exists (a retry)."""
         return self.ledger.record_order(intent, intent.cycle_id.split(":")[1])
+
+    def answer(self, ack: Ack) -> None:
+        """Record the broker's answer (its own transaction: the send is after the cycle's commit)."""
+        self.ledger.record_answer(ack)
 
     def fill(self, fill: Fill) -> None:
         """Record a fill."""
@@ -426,7 +491,9 @@ class LedgerSink:
         self.ledger.record_equity(account, day, equity, cash)
 
     def cancel(self, client_order_id: str, reason: str) -> None:
-        """Mark the order cancelled, with an audit event."""
+        """Mark the order cancelled, with an audit event (once: a cancelled order stays so)."""
+        if self.ledger.order_status(client_order_id) in ("cancelled", "rejected"):
+            return
         self.ledger.set_order_status(client_order_id, OrderStatus.CANCELLED)
         self.ledger.event(
             None, "order_cancelled", {"client_order_id": client_order_id, "reason": reason}

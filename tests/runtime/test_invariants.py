@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from invest.runtime.backtest.runner import replay
+from invest.runtime.brokers.base import Ack
 from invest.runtime.brokers.fills import FillModel
 from invest.runtime.brokers.paper import PaperBroker
 from invest.runtime.config import AccountConfig, RiskProfile
@@ -97,6 +98,9 @@ class RecordingSink:
         self.accepted.append(intent.client_order_id)
         return True
 
+    def answer(self, ack: Ack) -> None:
+        assert ack.client_order_id in self.orders, "an answer to an order never recorded"
+
     def fill(self, fill: Fill) -> None:
         self.fills.append(fill)
 
@@ -126,11 +130,11 @@ class SpyBroker(PaperBroker):
         self.recorded = recorded
         self.submitted: list[str] = []
 
-    def submit(self, intents: Sequence[OrderIntent], day: date) -> None:
+    def submit(self, intents: Sequence[OrderIntent], day: date) -> list[Ack]:
         for i in intents:
             assert i.client_order_id in self.recorded, "an order was sent before it was recorded"
         self.submitted += [i.client_order_id for i in intents]
-        super().submit(intents, day)
+        return super().submit(intents, day)
 
 
 # -- what hypothesis draws -----------------------------------------------------------------------

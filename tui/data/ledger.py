@@ -359,7 +359,7 @@ def _positions(conn: sqlite3.Connection, account: str) -> list[PositionRow]:
 
 def _orders(conn: sqlite3.Connection, account: str) -> list[OrderRow]:
     rows = conn.execute(
-        "SELECT * FROM orders WHERE account = ? AND status IN ('pending','submitted','partial') "
+        "SELECT * FROM orders WHERE account = ? AND status IN ('pending','unknown','submitted','partial') "
         "ORDER BY day, created_at",
         [account],
     )

@@ -146,22 +146,23 @@ def test_a_rejection_is_reported_and_the_next_order_still_goes(alpaca: FakeAlpac
     )
     tsla, msft = intent("TSLA", qty="40", price="170"), intent("MSFT", "sell", qty="2.5")
     broker = make_broker(alpaca)
-    broker.submit([tsla, msft], DAY)
+    rejected, accepted = broker.submit([tsla, msft], DAY)
     assert len(alpaca.calls("POST", ORDERS)) == 2
     assert alpaca.calls("GET", BY_CLIENT_ID) == []  # a rejection is final: no lookup
-    ((rejected, reason),) = broker.take_cancelled()
-    assert rejected == tsla
-    assert "insufficient buying power" in reason
-    assert "HTTP 403" in reason
-    assert broker.take_cancelled() == []
+    assert (rejected.client_order_id, rejected.status) == (tsla.client_order_id, "rejected")
+    assert "insufficient buying power" in rejected.detail
+    assert "HTTP 403" in rejected.detail
+    assert accepted.status == "submitted"
+    assert accepted.broker_order_id
+    assert broker.take_cancelled() == []  # answered, not reported a second time
 
 
 def test_an_invalid_order_422_is_a_rejection(alpaca: FakeAlpaca) -> None:
     alpaca.on("POST", ORDERS, (422, "error_422_invalid_symbol.json"))
     broker = make_broker(alpaca)
-    broker.submit([intent("XYZQ")], DAY)
-    ((_, reason),) = broker.take_cancelled()
-    assert 'asset "XYZQ" not found' in reason
+    (answer,) = broker.submit([intent("XYZQ")], DAY)
+    assert answer.status == "rejected"
+    assert 'asset "XYZQ" not found' in answer.detail
 
 
 def test_refused_keys_stop_the_batch_with_a_clear_message_and_no_key(alpaca: FakeAlpaca) -> None:
@@ -194,7 +195,7 @@ def test_an_unreachable_alpaca_is_a_temporary_error(alpaca: FakeAlpaca) -> None:
 
 def test_an_order_that_rounds_to_nothing_is_rejected_without_a_request(alpaca: FakeAlpaca) -> None:
     broker = make_broker(alpaca, fractional=False)
-    broker.submit([intent("MSFT", "sell", qty="0.4")], DAY)
+    (answer,) = broker.submit([intent("MSFT", "sell", qty="0.4")], DAY)
     assert alpaca.seen == []
-    ((_, reason),) = broker.take_cancelled()
-    assert "round to 0" in reason
+    assert answer.status == "rejected"
+    assert "round to 0" in answer.detail

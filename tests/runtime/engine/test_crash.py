@@ -2,12 +2,16 @@
 
 Each child is the real engine (run_engine: lock, ledger, reconciliation, control
 socket, replay clock stepping one due job per tick through 2022 sessions), forked
-from a forkserver that preloaded it. Afterwards the ledger must hold no duplicate
-order, positions equal to the sum of fills, no lost fill, and pass SQLite's check.
+from a forkserver that preloaded it. Half the children also kill themselves, now
+and then, right after the broker took an order and before its answer is recorded
+(between the outbox commit and the second transaction). Afterwards the ledger
+must hold no duplicate order, positions equal to the sum of fills, no lost fill,
+no order left without an answer, and pass SQLite's check.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import random
@@ -41,11 +45,15 @@ def ctx() -> Iterator[multiprocessing.context.ForkServerContext]:
 
 
 def _start(
-    ctx: multiprocessing.context.ForkServerContext, home: Path, slow: bool = False
+    ctx: multiprocessing.context.ForkServerContext,
+    home: Path,
+    slow: bool = False,
+    send_kill: float = 0.0,
+    seed: int = 0,
 ) -> multiprocessing.process.BaseProcess:
     from tests.runtime.engine import crash_child
 
-    p = ctx.Process(target=crash_child.run, args=(str(home), START, TICK, slow))
+    p = ctx.Process(target=crash_child.run, args=(str(home), START, TICK, slow, send_kill, seed))
     p.start()
     return p
 
@@ -132,6 +140,8 @@ def _check_ledger(path: Path) -> dict[str, int]:
         }
         assert cancelled <= reasons
         assert not _rows(db, "SELECT 1 FROM events WHERE kind = 'reconcile_mismatch'")
+        # The outbox is empty: every order recorded got the broker's answer.
+        assert not _rows(db, "SELECT 1 FROM orders WHERE status IN ('pending', 'unknown')")
         return {
             "orders": int(db.execute("SELECT COUNT(*) FROM orders").fetchone()[0]),
             "fills": int(db.execute("SELECT COUNT(*) FROM fills").fetchone()[0]),
@@ -144,13 +154,19 @@ def test_fifty_sigkills_at_random_points_lose_nothing_and_duplicate_nothing(
     ctx: multiprocessing.context.ForkServerContext, home: Path
 ) -> None:
     rng = random.Random(int(os.environ.get("INVEST_CRASH_SEED", "20221125")))
-    for _ in range(KILLS):
-        p = _start(ctx, home)
+    for n in range(KILLS):
+        # Odd runs may die in the send (after the outbox commit, before the answer).
+        p = _start(ctx, home, send_kill=0.3 if n % 2 else 0.0, seed=rng.randrange(1 << 30))
         time.sleep(rng.uniform(0.0, 0.5))
-        os.kill(p.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        with contextlib.suppress(ProcessLookupError):  # it may have killed itself already
+            os.kill(p.pid, signal.SIGKILL)  # type: ignore[arg-type]
         p.join(10)
         assert p.exitcode == -signal.SIGKILL
         p.close()
+    from tests.runtime.engine.crash_child import SEND_KILLS
+
+    in_send = (home / SEND_KILLS).read_text().split() if (home / SEND_KILLS).exists() else []
+    assert in_send  # some kills landed between the outbox commit and the answer
     final = _start(ctx, home)  # one last clean run, until the replay is well into the year
     _wait_until_up(home)
     deadline = time.monotonic() + 30
