@@ -1,4 +1,4 @@
-"""Model packs: manifest, verification, the onnxruntime ensemble, LSTM state and votes.
+"""Model packs: the policy contract, manifest, verification, the onnxruntime ensemble, LSTM state.
 
 Names are loaded on first use (PEP 562), so that ``invest --help`` and the TUI, which
 import :mod:`invest.runtime.policy.cli`, do not pay for numpy, pydantic or onnxruntime.
@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from invest.runtime.policy.contract import ACTIONS, LEVELS, Normaliser
     from invest.runtime.policy.ensemble import (
         Ensemble,
         OnnxEnsemble,
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
         as_ensemble,
         zero_state,
     )
-    from invest.runtime.policy.manifest import ACTIONS, POSITION_FEATURES, Manifest
+    from invest.runtime.policy.manifest import Manifest
     from invest.runtime.policy.observe import OBS_DIM, Observation, Observer
     from invest.runtime.policy.pack import (
         Pack,
@@ -39,13 +40,13 @@ if TYPE_CHECKING:
         StateSpec,
         StateStore,
     )
-    from invest.runtime.policy.vote import NO_VOTE, Action, Vote, majority_vote
+    from invest.runtime.policy.vote import NO_VOTE, Action, Vote, combine
 
 __all__ = [
     "ACTIONS",
+    "LEVELS",
     "NO_VOTE",
     "OBS_DIM",
-    "POSITION_FEATURES",
     "Action",
     "Decisions",
     "Ensemble",
@@ -53,6 +54,7 @@ __all__ = [
     "LstmState",
     "Manifest",
     "MemoryStateStore",
+    "Normaliser",
     "Observation",
     "Observer",
     "OnnxEnsemble",
@@ -67,9 +69,9 @@ __all__ = [
     "Vote",
     "as_ensemble",
     "bundled_packs_dir",
+    "combine",
     "list_packs",
     "load_pack",
-    "majority_vote",
     "resolve_pack",
     "verify_pack",
     "zero_state",
@@ -84,11 +86,12 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "as_ensemble",
         "zero_state",
     ),
-    "manifest": (
+    "contract": (
         "ACTIONS",
-        "POSITION_FEATURES",
-        "Manifest",
+        "LEVELS",
+        "Normaliser",
     ),
+    "manifest": ("Manifest",),
     "observe": (
         "OBS_DIM",
         "Observation",
@@ -120,7 +123,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "NO_VOTE",
         "Action",
         "Vote",
-        "majority_vote",
+        "combine",
     ),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}

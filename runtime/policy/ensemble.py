@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from invest.runtime.errors import PolicyPackError
+from invest.runtime.policy.contract import Normaliser
 from invest.runtime.policy.pack import Pack
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,11 @@ class Ensemble(Protocol):
     @property
     def hidden(self) -> int:
         """LSTM hidden size."""
+        ...
+
+    @property
+    def normaliser(self) -> Normaliser:
+        """The observation statistics the policies were trained with."""
         ...
 
     def step(
@@ -158,6 +164,11 @@ class OnnxEnsemble:
     def hidden(self) -> int:
         """LSTM hidden size."""
         return self.pack.hidden
+
+    @property
+    def normaliser(self) -> Normaliser:
+        """The pack's frozen observation statistics."""
+        return self.pack.normaliser
 
     def load(self) -> None:
         """Create every session now and check its I/O against the contract.

@@ -13,12 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-#: The manifest format this runtime reads.
-MANIFEST_FORMAT = 1
-#: Action names by index: the policies' Discrete(3) action space.
-ACTIONS: tuple[str, ...] = ("SELL", "HOLD", "BUY")
-#: Position part of an observation, after the features (docs/model-pack.md).
-POSITION_FEATURES: tuple[str, ...] = ("in_position", "unrealised", "days_held")
+#: The manifest format this runtime reads: 2 is the portfolio contract (observation spec 2,
+#: target-level actions, frozen normalisation); format 1 packs (single-symbol
+#: SELL/HOLD/BUY policies) are refused with a line that says to retrain.
+MANIFEST_FORMAT = 2
 
 
 class _Section(BaseModel):
@@ -42,9 +40,24 @@ class ObservationInfo(_Section):
     """Shape and layout of one symbol's observation."""
 
     dim: int = Field(ge=1)
-    """Length of the observation vector (F + 3)."""
+    """Length of the observation vector (``contract.OBS_DIM``)."""
     layout: tuple[str, ...]
     """Name of each element, in order."""
+    spec: str = "1"
+    """Observation spec version (``contract.OBS_SPEC_VERSION``)."""
+
+
+class NormalisationInfo(_Section):
+    """Observation statistics frozen from the training rows; the runtime applies them."""
+
+    layout: tuple[str, ...]
+    """The observation layout they were fitted for."""
+    mean: tuple[float, ...]
+    """Per-field mean."""
+    std: tuple[float, ...]
+    """Per-field standard deviation (1 for fields that pass through)."""
+    clip: float = 5.0
+    """Normalised values are clipped to ``[-clip, clip]``."""
 
 
 class LstmInfo(_Section):
@@ -92,6 +105,10 @@ class UniverseInfo(_Section):
     """How the training universe was chosen."""
     tickers: tuple[str, ...] = ()
     """The training tickers."""
+    min_size: int = Field(3, ge=1)
+    """The smallest universe the policies serve (they rank symbols against each other)."""
+    episode_size: int | None = None
+    """Symbols per training portfolio."""
 
 
 class TrainingWindow(_Section):
@@ -168,6 +185,8 @@ class Manifest(_Section):
     """The feature spec of the observations."""
     observation: ObservationInfo
     """The observation layout."""
+    normalisation: NormalisationInfo | None = None
+    """Frozen observation statistics (required from format 2)."""
     actions: tuple[str, ...]
     """Action names by index."""
     lstm: LstmInfo

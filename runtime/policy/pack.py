@@ -22,12 +22,8 @@ from pydantic import ValidationError
 
 from invest.runtime import features
 from invest.runtime.errors import PolicyPackError
-from invest.runtime.policy.manifest import (
-    ACTIONS,
-    MANIFEST_FORMAT,
-    POSITION_FEATURES,
-    Manifest,
-)
+from invest.runtime.policy.contract import ACTIONS, OBS_LAYOUT, OBS_SPEC_VERSION, Normaliser
+from invest.runtime.policy.manifest import MANIFEST_FORMAT, Manifest
 
 MANIFEST = "manifest.json"
 #: Largest file read from a pack; far above any policy, it stops a zip bomb.
@@ -88,6 +84,17 @@ class Pack:
         """Policy file names, in order."""
         return tuple(p.file for p in self.manifest.policies)
 
+    @property
+    def normaliser(self) -> Normaliser:
+        """The frozen observation statistics (checked when the pack was read)."""
+        assert self.manifest.normalisation is not None  # spec_problems refuses a pack without
+        return Normaliser.from_json(self.manifest.normalisation.model_dump())
+
+    @property
+    def min_universe(self) -> int:
+        """The smallest universe the policies serve."""
+        return self.manifest.universe.min_size if self.manifest.universe else 3
+
 
 @dataclass(frozen=True)
 class PolicyCheck:
@@ -143,8 +150,8 @@ def runtime_spec(ohlc: bool = False) -> tuple[str, str]:
 
 
 def expected_layout() -> tuple[str, ...]:
-    """Observation layout of the current feature spec (docs/model-pack.md)."""
-    return features.FEATURE_NAMES + POSITION_FEATURES
+    """Observation layout of this runtime (docs/model-pack.md, ``contract.OBS_LAYOUT``)."""
+    return OBS_LAYOUT
 
 
 # --------------------------------------------------------------------------- reading
@@ -223,6 +230,13 @@ def spec_problems(manifest: Manifest, ohlc: bool = False) -> list[str]:
             f"manifest format {manifest.format} is newer than this runtime reads "
             f"({MANIFEST_FORMAT}): upgrade the appliance"
         )
+    elif manifest.format < MANIFEST_FORMAT:
+        out.append(
+            f"manifest format {manifest.format} holds single-symbol SELL/HOLD/BUY policies; "
+            f"this runtime serves format {MANIFEST_FORMAT} (portfolio policies with target "
+            "levels): retrain it with `invest train` or use the bundled pack"
+        )
+        return out
     fs = manifest.feature_spec
     version, digest = runtime_spec(ohlc)
     if (fs.version, fs.hash, fs.ohlc) != (version, digest, ohlc):
@@ -241,8 +255,20 @@ def spec_problems(manifest: Manifest, ohlc: bool = False) -> list[str]:
             f"{', '.join(manifest.observation.layout)}) differs from this runtime's "
             f"({len(layout)}: {', '.join(layout)})"
         )
+    elif manifest.observation.spec != OBS_SPEC_VERSION:
+        out.append(
+            f"observation spec {manifest.observation.spec} differs from this runtime's "
+            f"{OBS_SPEC_VERSION}"
+        )
     if manifest.actions != ACTIONS:
         out.append(f"actions {list(manifest.actions)} differ from {list(ACTIONS)}")
+    if manifest.normalisation is None:
+        out.append("no normalisation section: the observation statistics are missing")
+    else:
+        try:
+            Normaliser.from_json(manifest.normalisation.model_dump())
+        except ValueError as e:
+            out.append(f"normalisation: {e}")
     return out
 
 

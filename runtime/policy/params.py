@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -18,15 +16,11 @@ class RLParams(BaseModel):
 
     pack: str = "default"
     """Model pack: a path (with a '/', starting with '~' or '.', or ending in .zip) or a name looked up in INVEST_HOME/packs, then among the packs bundled with the appliance."""
-    min_confidence: float = Field(0.6, gt=0, le=1)
-    """Vote share the winning action needs; below it the ensemble's decision is HOLD."""
+    min_confidence: float = Field(0.5, gt=0, le=1)
+    """hybrid: a trend_king pick is vetoed when the ensemble's mean probability of OUT is at least this."""
     max_weight: float = Field(0.25, gt=0, le=1)
     """Strategy cap per name (rl_ensemble) before the risk profile's own cap."""
-    top_n: int | None = Field(10, ge=1, le=100)
-    """rl_ensemble: hold at most this many names (holdings first, then new buys by confidence); None means no limit. hybrid takes its count from trend_king.top_n."""
-    weighting: Literal["equal", "inverse_vol"] = "equal"
-    """How rl_ensemble weights its targets: equal weights or inverse volatility, each capped at max_weight."""
-    vol_days: int = Field(20, ge=5, le=120)
-    """Volatility window for inverse_vol weights."""
+    top_n: int | None = Field(None, ge=1, le=100)
+    """rl_ensemble: hold only the names with the highest expected levels (None: every name with a level above 0). hybrid takes its count from trend_king.top_n."""
     allow_unpromoted: bool = False
     """Trade real money with a pack that did not pass its promotion gate. Backtests, the demo and paper accounts may always run one; an account whose orders reach Alpaca's live endpoint refuses it unless this is true."""

@@ -2,7 +2,8 @@
 
 Shared by the ``rl_ensemble`` and ``hybrid`` strategies. Each :meth:`PolicySignal.decide`
 builds the observation batch at row ``t``, loads each symbol's LSTM state saved before
-that session, runs every policy once on the symbols with a usable bar, votes, and
+that session, runs every policy once on the symbols with a usable bar (one session
+run per policy, the symbols' states stacked), averages their probabilities, and
 saves the new states (a reset marker for the symbols without a usable bar, so their
 next step starts a new episode).
 
@@ -20,10 +21,11 @@ import numpy.typing as npt
 
 from invest.runtime.domain import AccountState
 from invest.runtime.market import Market
+from invest.runtime.policy.contract import Normaliser
 from invest.runtime.policy.ensemble import Ensemble, zero_state
 from invest.runtime.policy.observe import Observer
 from invest.runtime.policy.state import LstmState, StateSpec, StateStore
-from invest.runtime.policy.vote import NO_VOTE, Vote, majority_vote
+from invest.runtime.policy.vote import NO_VOTE, Vote, combine
 
 
 @dataclass(frozen=True)
@@ -32,25 +34,27 @@ class Decisions:
 
     Attributes:
         votes: every symbol's :class:`Vote`, in the signal's symbol order.
+        weights: ``(B,)`` each symbol's weight in the book when it decided.
         logits: ``(P, A)`` logits of each symbol that was stepped.
     """
 
     votes: dict[str, Vote]
+    weights: npt.NDArray[np.float64]
     logits: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)
 
     def record(self) -> dict[str, dict[str, object]]:
-        """``Proposal.extra["rl"]``: ``{symbol: {"action", "confidence", "votes"}}``."""
+        """``Proposal.extra["rl"]``: ``{symbol: {"action", "confidence", "level", "p", "votes"}}``."""
         return {s: v.as_dict() for s, v in self.votes.items()}
 
 
 class PolicySignal:
-    """An ensemble's vote on a fixed list of symbols, carrying LSTM state per symbol.
+    """An ensemble's view of a fixed list of symbols, carrying LSTM state per symbol.
 
     Args:
         ensemble: the policies (an :class:`~invest.runtime.policy.ensemble.OnnxEnsemble`).
         symbols: the symbols voted on (the account's universe), the batch order.
         store: where LSTM states live between cycles.
-        min_confidence: vote share below which the decision is HOLD.
+        index_symbol: the market index every symbol's observation includes.
     """
 
     def __init__(
@@ -58,21 +62,22 @@ class PolicySignal:
         ensemble: Ensemble,
         symbols: Sequence[str],
         store: StateStore,
-        min_confidence: float,
+        index_symbol: str,
     ) -> None:
         self.ensemble = ensemble
         self.symbols = tuple(symbols)
         self.store = store
-        self.min_confidence = min_confidence
+        self.index_symbol = index_symbol
+        self.normaliser: Normaliser = ensemble.normaliser
         self.spec = StateSpec(ensemble.sha, ensemble.n_policies, ensemble.layers, ensemble.hidden)
 
     def prepare(self, market: Market) -> None:
         """Compute the features of ``market`` (once; memoised on it)."""
         self._market = market
-        self._observer = Observer(market, self.symbols)
+        self._observer = Observer(market, self.symbols, self.index_symbol, self.normaliser)
 
     def decide(self, t: int, state: AccountState) -> Decisions:
-        """Step every policy once at row ``t`` and vote, for account ``state.name``.
+        """Step every policy once at row ``t`` and combine, for account ``state.name``.
 
         Calling it again for the same session gives the same decisions: states are
         loaded from before that session.
@@ -92,12 +97,10 @@ class PolicySignal:
         logits: dict[str, npt.NDArray[np.float32]] = {}
         if len(live):
             res = self.ensemble.step(ob.obs[live], h, c, start)
-            for k, (sym, vote) in enumerate(
-                zip(names, majority_vote(res.logits, self.min_confidence), strict=True)
-            ):
+            for k, (sym, vote) in enumerate(zip(names, combine(res.logits), strict=True)):
                 # Views into this step's fresh output arrays: nothing writes to them later.
                 votes[sym] = vote
                 logits[sym] = res.logits[:, k]
                 new[sym] = LstmState(res.h[:, :, k], res.c[:, :, k])
         self.store.save(state.name, self.spec, day, new)
-        return Decisions(votes, logits)
+        return Decisions(votes, ob.weights, logits)

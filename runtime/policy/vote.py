@@ -1,8 +1,13 @@
-"""Majority vote of an ensemble's policies, per symbol.
+"""The ensemble's decision per symbol: its policies' probabilities, averaged.
 
-Each policy's action is ``argmax(logits)``. The ensemble's action is the one most
-policies chose; its confidence is that vote share. A tie for the most votes, or a
-share below ``min_confidence``, gives HOLD.
+Each policy gives a probability for each target level (``OUT``, ``EQUAL``, ``OVER``,
+see :mod:`~invest.runtime.policy.contract`). The ensemble averages them; the
+*expected level* under that mean is what ``rl_ensemble`` targets, and the mean
+probability of ``OUT`` is what lets ``hybrid`` veto a trend_king pick. Nothing
+here takes an argmax for a decision: argmax labels of near-uniform policies are
+initialisation noise, and an average of probabilities is what the trainer's
+stochastic policies were optimised for. Each policy's argmax is kept only as a
+readable "vote" in the explanation record.
 """
 
 from __future__ import annotations
@@ -14,88 +19,90 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from invest.runtime.policy.manifest import ACTIONS
+from invest.runtime.policy.contract import ACTIONS, expected_level, softmax
 
 
 class Action(StrEnum):
-    """Action of a policy or of the ensemble (index order = the policies' action space)."""
+    """A target level, by index of the policies' action space."""
 
-    SELL = "SELL"
-    HOLD = "HOLD"
-    BUY = "BUY"
+    OUT = "OUT"
+    EQUAL = "EQUAL"
+    OVER = "OVER"
 
 
 #: Actions by index of the logits' last axis.
 BY_INDEX: tuple[Action, ...] = tuple(Action(a) for a in ACTIONS)
-_HOLD = BY_INDEX.index(Action.HOLD)
+OUT = BY_INDEX.index(Action.OUT)
 #: Plain strings of the actions (``Action.value`` is a descriptor call, paid per symbol per cycle).
-_TEXT: dict[Action, str] = {a: a.value for a in Action}
+_TEXT: tuple[str, ...] = tuple(a.value for a in BY_INDEX)
 
 
 @dataclass(frozen=True, slots=True)
 class Vote:
-    """The ensemble's decision for one symbol.
+    """The ensemble's view of one symbol.
 
     Attributes:
-        action: the decision (HOLD after a tie or below ``min_confidence``).
-        confidence: vote share of the most chosen action (0 when nobody voted).
-        votes: each policy's action, in pack order (empty when the symbol had no
-            usable bar and the policies were not run).
+        probs: mean probability of each action over the policies (empty when the
+            symbol had no usable bar and the policies were not run).
+        level: expected target level under ``probs`` (NaN when not run).
+        votes: each policy's most likely action, in pack order (for people to read).
     """
 
-    action: Action
-    confidence: float
-    votes: tuple[Action, ...]
+    probs: tuple[float, ...]
+    level: float
+    votes: tuple[int, ...]
+
+    @property
+    def ran(self) -> bool:
+        """True when the policies stepped on this symbol."""
+        return bool(self.probs)
+
+    @property
+    def p_out(self) -> float:
+        """Mean probability of ``OUT`` (0 when not run)."""
+        return self.probs[OUT] if self.probs else 0.0
+
+    @property
+    def action(self) -> Action:
+        """The action with the highest mean probability (``EQUAL`` when not run)."""
+        if not self.probs:
+            return Action.EQUAL
+        return BY_INDEX[max(range(len(self.probs)), key=self.probs.__getitem__)]
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for the explanation record."""
+        if not self.probs:
+            return {"action": None, "confidence": 0.0, "level": None, "votes": []}
+        top = max(self.probs)
         return {
-            "action": _TEXT[self.action],
-            "confidence": round(self.confidence, 4),
-            "votes": [_TEXT[v] for v in self.votes],
+            "action": self.action.value,
+            "confidence": round(top, 4),
+            "level": round(self.level, 4),
+            "p": [round(p, 4) for p in self.probs],
+            "votes": [_TEXT[a] for a in self.votes],
         }
-
-    def share(self, action: Action) -> float:
-        """Share of the policies that chose ``action``."""
-        return self.votes.count(action) / len(self.votes) if self.votes else 0.0
 
 
 #: The decision for a symbol whose policies did not run (no usable bar).
-NO_VOTE = Vote(Action.HOLD, 0.0, ())
+NO_VOTE = Vote((), float("nan"), ())
 
 
-def policy_actions(logits: npt.NDArray[np.float32]) -> npt.NDArray[np.intp]:
-    """Each policy's action index, shape ``(P, B)``, from logits of shape ``(P, B, A)``.
-
-    A policy whose logits for a symbol are not all finite votes HOLD for it.
-    """
-    acts = np.argmax(logits, axis=-1)
-    return np.where(np.isfinite(logits).all(axis=-1), acts, _HOLD)
-
-
-def majority_vote(logits: npt.NDArray[np.float32], min_confidence: float) -> list[Vote]:
-    """The ensemble's vote for each of B symbols.
+def combine(logits: npt.NDArray[np.float32]) -> list[Vote]:
+    """The ensemble's view of each of B symbols.
 
     Args:
-        logits: shape ``(P, B, A)``: P policies, B symbols, A actions.
-        min_confidence: vote share the winner needs; below it the decision is HOLD.
+        logits: shape ``(P, B, A)``: P policies, B symbols, A actions. A policy whose
+            logits for a symbol are not all finite counts as uniform for it.
 
     Returns:
         One :class:`Vote` per symbol, in batch order.
     """
-    n_pol, batch, n_act = logits.shape
-    acts = policy_actions(logits)
-    counts = np.zeros((batch, n_act), dtype=np.int64)
-    np.add.at(counts, (np.arange(batch)[None, :], acts), 1)
-    best = counts.max(axis=1)
-    winners = np.argmax(counts, axis=1)
-    tied = (counts == best[:, None]).sum(axis=1) > 1
-    out = []
-    # Plain lists: indexing numpy scalars per symbol dominated the vote.
-    for top, win, tie, column in zip(
-        best.tolist(), winners.tolist(), tied.tolist(), acts.T.tolist(), strict=True
-    ):
-        share = top / n_pol if n_pol else 0.0
-        action = Action.HOLD if tie or share < min_confidence else BY_INDEX[win]
-        out.append(Vote(action, share, tuple(BY_INDEX[a] for a in column)))
-    return out
+    probs = softmax(logits)  # (P, B, A)
+    mean = probs.mean(axis=0)  # (B, A)
+    levels = expected_level(mean)
+    argmax = np.argmax(probs, axis=-1).T  # (B, P)
+    # Plain lists: indexing numpy scalars per symbol dominated the cycle.
+    return [
+        Vote(tuple(p), lv, tuple(a))
+        for p, lv, a in zip(mean.tolist(), levels.tolist(), argmax.tolist(), strict=True)
+    ]

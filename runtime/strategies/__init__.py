@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from invest.runtime.config import AccountConfig
-from invest.runtime.errors import PolicyPackError
+from invest.runtime.errors import ConfigError, PolicyPackError
 from invest.runtime.policy.state import StateStore
 from invest.runtime.strategies.base import Strategy
 from invest.runtime.strategies.hybrid import Hybrid
@@ -44,18 +44,20 @@ def build_strategy(
             ``AccountRuntime.build(strategy=...)``.
     """
     if cfg.strategy == "llm_manager":
-        from invest.runtime.errors import ConfigError
-
         raise ConfigError(
             "llm_manager is built with build_llm_manager(cfg, name, home, now=...) "
             "and passed to AccountRuntime.build(strategy=...)"
         )
     if cfg.strategy == "trend_king":
         return TrendKing(cfg.trend_king, cfg.universe, cfg.benchmark)
+    from invest.runtime.policy.contract import universe_problem
     from invest.runtime.policy.pack import load_pack, resolve_pack
     from invest.runtime.policy.state import MemoryStateStore
 
     pack = load_pack(resolve_pack(cfg.rl.pack, packs_dir))
+    why = universe_problem(cfg.universe, pack.min_universe)
+    if why is not None:
+        raise ConfigError(f"model pack {pack.name!r} cannot serve this universe: {why}")
     if real_money:
         _check_promotion(cfg, pack)
     store = state_store if state_store is not None else MemoryStateStore()

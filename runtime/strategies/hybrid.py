@@ -3,10 +3,10 @@
 Trend King's regime, ranking and weights (the :class:`TrendKing` object itself, not
 a copy) make the proposal. The ensemble steps once per cycle for every universe
 symbol, whatever the regime, so its LSTM states stay in step with the sessions.
-A trend_king target is kept unless the ensemble votes SELL for it (a SELL vote
-always has a share of at least ``min_confidence``; below that the ensemble holds).
-A vetoed name's weight stays in cash; names the ensemble does not vote on (the
-defensive assets outside the universe) are kept.
+A trend_king target is kept unless the ensemble's mean probability of ``OUT`` (the
+policies' "hold none of it") is at least ``min_confidence``. A vetoed name's weight
+stays in cash; names the ensemble does not step on (the defensive assets outside the
+universe, or a symbol without a usable bar) are kept.
 
 The record holds both opinions: ``scores`` are trend_king's, ``extra["rl"]`` the
 votes, and a note names each veto. As for rl_ensemble, the policies step once per
@@ -25,7 +25,6 @@ from invest.runtime.policy.pack import Pack
 from invest.runtime.policy.params import RLParams
 from invest.runtime.policy.signal import PolicySignal
 from invest.runtime.policy.state import StateStore
-from invest.runtime.policy.vote import Action
 from invest.runtime.strategies.trend_king import TrendKing
 
 
@@ -54,7 +53,8 @@ class Hybrid:
     ) -> None:
         self.rules = TrendKing(trend_king, universe, benchmark)
         self.rl = rl
-        self.signal = PolicySignal(as_ensemble(pack), universe, state_store, rl.min_confidence)
+        index = trend_king.regime_symbol or benchmark
+        self.signal = PolicySignal(as_ensemble(pack), universe, state_store, index)
 
     def prepare(self, market: Market) -> None:
         """Prepare trend_king and the ensemble's features for ``market``."""
@@ -65,9 +65,11 @@ class Hybrid:
         """Trend King's proposal at row ``t`` without the names the ensemble votes to sell."""
         base = self.rules.propose(t, state)
         d = self.signal.decide(t, state)
-        vetoed = [s for s in base.targets if s in d.votes and d.votes[s].action is Action.SELL]
+        cut = self.rl.min_confidence
+        vetoed = [s for s in base.targets if s in d.votes and d.votes[s].p_out >= cut]
         notes = tuple(
-            f"RL veto {s}: SELL {d.votes[s].confidence:.0%} of {len(d.votes[s].votes)} policies"
+            f"RL veto {s}: P(OUT) {d.votes[s].p_out:.0%} >= {cut:.0%} "
+            f"(mean of {len(d.votes[s].votes)} policies)"
             for s in vetoed
         )
         return replace(

@@ -1,21 +1,22 @@
-"""rl_ensemble: the model pack's recurrent policies decide, by majority vote.
+"""rl_ensemble: the model pack's recurrent policies decide the book.
 
 At each cycle every policy steps once for all universe symbols (each with its own
-LSTM state, carried between cycles by the state store). Per symbol:
+LSTM state, carried between cycles by the state store). Per symbol, the ensemble's
+mean probabilities give an *expected target level* (``OUT`` 0, ``EQUAL`` 1, ``OVER``
+2 equal-weight slots; see :mod:`~invest.runtime.policy.contract`). The weights are
+exactly the trainer's (:func:`~invest.runtime.policy.contract.level_weights`):
+level / N, capped at ``max_weight``; the risk engine then applies the profile's cap
+and cash reserve, as the training environment did. A symbol without a usable bar
+keeps its current weight (the risk engine would not trade it anyway). With
+``top_n``, only the names with the highest levels are held.
 
-* BUY (vote share >= ``min_confidence``): hold it;
-* HOLD (also a tie or low confidence, or no usable bar): keep what is held;
-* SELL: target 0.
+The regime (index against its long average) is recorded in the proposal but does
+not gate: the policies see the index themselves.
 
-Holdings that are kept come first; new buys fill the remaining ``top_n`` slots by
-confidence. Weights are equal or inverse-volatility, capped at ``max_weight`` (the
-excess stays in cash); the risk engine then applies the hard rules. The regime (index
-against its long average) is recorded in the proposal but does not gate.
-
-The policies step once per *cycle*, and the backtester and the engine call ``propose``
-only on scheduled sessions: a weekly account's policies see weekly steps. They are
-trained on daily steps, so give rl_ensemble accounts a daily schedule
-(``0 16 * * mon-fri``, the default).
+The policies step once per *cycle*, and the backtester and the engine call
+``propose`` only on scheduled sessions: a weekly account's policies see weekly
+steps. They are trained on daily steps, so give rl_ensemble accounts a daily
+schedule (``0 16 * * mon-fri``, the default).
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ import numpy.typing as npt
 
 from invest.runtime.domain import AccountState, Proposal
 from invest.runtime.market import Market
+from invest.runtime.policy.contract import level_weights
 from invest.runtime.policy.ensemble import Ensemble, as_ensemble
 from invest.runtime.policy.pack import Pack
 from invest.runtime.policy.params import RLParams
 from invest.runtime.policy.signal import Decisions, PolicySignal
 from invest.runtime.policy.state import StateStore
-from invest.runtime.policy.vote import Action
 from invest.runtime.regime import label
 
 
@@ -40,7 +41,8 @@ class RLEnsemble:
     Args:
         params: RL parameters.
         universe: symbols it may hold (the batch the policies see).
-        benchmark: regime index (recorded, not gating) unless ``regime_symbol`` is set.
+        benchmark: regime index (recorded, not gating) unless ``regime_symbol`` is set;
+            also the market index in the policies' observations.
         pack: a verified :class:`Pack` (run with onnxruntime) or any ``Ensemble``.
         state_store: where LSTM states live between cycles (the ledger when live).
         regime_symbol: index for the recorded regime; None uses ``benchmark``.
@@ -67,63 +69,45 @@ class RLEnsemble:
         self.index_symbol = regime_symbol or benchmark
         self.sma_window = sma_window
         self.hysteresis = hysteresis
-        self.signal = PolicySignal(as_ensemble(pack), universe, state_store, params.min_confidence)
+        self.signal = PolicySignal(as_ensemble(pack), universe, state_store, self.index_symbol)
 
     def prepare(self, market: Market) -> None:
-        """Features, regime and volatilities over the whole market (memoised on it)."""
+        """Features and regime over the whole market (memoised on it)."""
         self._m = market
         self.signal.prepare(market)
-        ix = market.col[self.index_symbol]
-        self._ix = ix
+        self._ix = market.col[self.index_symbol]
         self._regime, self._sma = market.regime(self.index_symbol, self.sma_window, self.hysteresis)
-        vol = market.volatility(self.p.vol_days)
-        self._vol = vol[:, [market.col[s] for s in self.universe]]
 
     def propose(self, t: int, state: AccountState) -> Proposal:
-        """Step the policies once at row ``t`` and turn their votes into target weights."""
+        """Step the policies once at row ``t`` and turn their expected levels into weights."""
         d = self.signal.decide(t, state)
-        picks = self._picks(d, state)
+        levels = self.levels(d)
+        weights = level_weights(levels, 1.0, self.p.max_weight)
+        targets = {s: float(w) for s, w in zip(self.universe, weights, strict=True) if w > 0}
         scores = {
-            s: round(v.share(Action.BUY) - v.share(Action.SELL), 4) for s, v in d.votes.items()
+            s: round(float(lv), 4)
+            for s, lv in sorted(zip(self.universe, levels, strict=True), key=lambda kv: -kv[1])
         }
-        scores = dict(sorted(scores.items(), key=lambda kv: -kv[1]))
         e = self.signal.ensemble
         notes = (
             f"{self.index_symbol} {float(self._m.close[t, self._ix]):.2f} vs "
             f"SMA{self.sma_window} {self._sma[t]:.2f} (recorded, not gating)",
-            f"RL pack {e.name} ({e.sha[:12]}): {e.n_policies} policies, "
-            f"min confidence {self.p.min_confidence:.0%}",
+            f"RL pack {e.name} ({e.sha[:12]}): {e.n_policies} policies, mean probabilities; "
+            "score = expected target level (1 = an equal-weight slot)",
         )
-        return Proposal(
-            self._weights(t, picks),
-            label(int(self._regime[t])),
-            scores,
-            notes,
-            {"rl": d.record()},
+        return Proposal(targets, label(int(self._regime[t])), scores, notes, {"rl": d.record()})
+
+    def levels(self, d: Decisions) -> npt.NDArray[np.float64]:
+        """Each universe symbol's target level: the ensemble's, or its current one when not run."""
+        n = len(self.universe)
+        out = np.array(
+            [
+                v.level if v.ran else d.weights[j] * n
+                for j, v in enumerate(d.votes[s] for s in self.universe)
+            ],
+            dtype=np.float64,
         )
-
-    def _picks(self, d: Decisions, state: AccountState) -> list[int]:
-        kept, fresh = [], []
-        for j, sym in enumerate(self.universe):
-            action = d.votes[sym].action
-            if sym in state.positions and action is not Action.SELL:
-                kept.append(j)
-            elif sym not in state.positions and action is Action.BUY:
-                fresh.append(j)
-        fresh.sort(key=lambda j: -d.votes[self.universe[j]].confidence)  # stable: universe order
-        room = len(fresh) if self.p.top_n is None else max(self.p.top_n - len(kept), 0)
-        return kept + fresh[:room]
-
-    def _weights(self, t: int, picks: list[int]) -> dict[str, float]:
-        if not picks:
-            return {}
-        w: npt.NDArray[np.float64] = np.full(len(picks), 1.0 / len(picks))
-        if self.p.weighting == "inverse_vol":
-            vol = self._vol[t, picks]
-            ok = np.isfinite(vol) & (vol > 0)
-            if ok.any():
-                inv = np.where(ok, 1.0 / np.where(ok, vol, 1.0), 0.0)
-                inv[~ok] = inv[ok].mean()  # no volatility (gap): the average weight
-                w = inv / inv.sum()
-        w = np.minimum(w, self.p.max_weight)
-        return {self.universe[j]: float(x) for j, x in zip(picks, w, strict=True)}
+        if self.p.top_n is not None and self.p.top_n < n:
+            drop = np.argsort(-out, kind="stable")[self.p.top_n :]
+            out[drop] = 0.0
+        return out
