@@ -40,7 +40,8 @@ class Hyperparameters(_Frozen):
     """RecurrentPPO hyperparameters (``sb3_contrib.RecurrentPPO`` with ``MlpLstmPolicy``)."""
 
     n_envs: int = Field(8, ge=1, le=256)
-    """Environments stepped together (DummyVecEnv); the LSTM runs them as one batch."""
+    """Portfolios stepped together; each has ``env.symbols`` symbol slots, and the LSTM
+    runs all ``n_envs * env.symbols`` slots as one batch."""
     n_steps: int = Field(128, ge=8)
     """Steps per environment per rollout."""
     batch_size: int = Field(512, ge=8)
@@ -70,27 +71,24 @@ class Hyperparameters(_Frozen):
     net_arch: tuple[int, ...] = (32,)
     """Hidden layers of the actor and critic MLPs after the LSTM."""
 
-    @model_validator(mode="after")
-    def _batch_fits_rollout(self) -> Hyperparameters:
-        if self.batch_size > self.n_steps * self.n_envs:
-            raise ValueError(
-                f"batch_size ({self.batch_size}) exceeds a rollout "
-                f"(n_steps * n_envs = {self.n_steps * self.n_envs})"
-            )
-        return self
-
 
 class EnvSettings(_Frozen):
-    """The single-symbol trading environment (see :mod:`invest.trainer.env`)."""
+    """The portfolio environment (see :mod:`invest.trainer.env`)."""
 
     episode_days: int = Field(252, ge=10, le=2520)
-    """Sessions per episode (one random window of one random symbol)."""
-    drawdown_penalty: float = Field(0.5, ge=0, le=10)
-    """lambda: reward = log return net of costs - lambda * increase of the episode's max drawdown."""
+    """Sessions per episode (one random window of one random set of symbols)."""
+    symbols: int = Field(10, ge=3, le=100)
+    """Symbols per simulated portfolio (a random draw from the training universe each episode)."""
+    risk_aversion: float = Field(5.0, ge=0, le=1000)
+    """gamma of the mean-variance term: reward -= gamma/2 * (w**2 - (1/M)**2) * variance."""
     reward_scale: float = Field(100.0, gt=0)
-    """Rewards are multiplied by this (100: log-return points in percent)."""
-    start_in_position_prob: float = Field(0.0, ge=0, le=1)
-    """Probability that an episode starts already holding the symbol (no cost charged)."""
+    """Rewards are multiplied by this and by the portfolio size (100: percent points)."""
+    random_start: float = Field(0.7, ge=0, le=1)
+    """Share of episodes that start from random target levels (the rest: cash or equal weight)."""
+    budget: float = Field(0.95, gt=0, le=1)
+    """Investable share of equity (1 minus the risk profile's cash reserve; balanced: 0.95)."""
+    cap: float = Field(0.20, gt=0, le=1)
+    """Largest weight of one name (the risk profile's max_position_pct; balanced: 0.20)."""
 
 
 class PromotionGate(_Frozen):
@@ -154,8 +152,8 @@ class TrainConfig(_Frozen):
     """Torch device; auto picks CUDA when present."""
     workers: int | None = Field(None, ge=1, le=256)
     """Parallel training processes; None is min(2, CPU count)."""
-    min_confidence: float = Field(0.5, ge=0, le=1)
-    """OOS evaluation: an ensemble vote share below this means HOLD (as in the runtime)."""
+    min_confidence: float = Field(0.5, gt=0, le=1)
+    """hybrid's veto threshold (mean P(OUT)) in the OOS replays: the runtime's ``rl.min_confidence``."""
     promotion: PromotionGate = PromotionGate()
     """Promotion gate applied to the OOS walk-forward results."""
     optuna: OptunaSettings = OptunaSettings()
@@ -179,6 +177,13 @@ class TrainConfig(_Frozen):
             )
         if self.seeds is not None and len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be distinct, got {self.seeds}")
+        hp = self.hyperparameters
+        slots = hp.n_steps * hp.n_envs * self.env.symbols
+        if hp.batch_size > slots:
+            raise ValueError(
+                f"hyperparameters.batch_size ({hp.batch_size}) exceeds a rollout "
+                f"(n_steps * n_envs * env.symbols = {slots})"
+            )
         return self
 
     @property

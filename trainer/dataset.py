@@ -31,6 +31,9 @@ class MarketArrays:
         valid: ``(T, N)``: every raw feature finite (warm-up over, no gap).
         days: ``(T,)`` int64 day numbers (days since 1970-01-01), for ``days_held``.
         index_close: closes of the benchmark index, ``(T,)``, or None.
+        features_raw: ``(T, N, F)`` float64 features with NaN kept (the portfolio
+            env's observations; :mod:`~invest.runtime.policy.contract` handles NaN).
+        index_features: ``(T, F)`` float64 features of the index, or None.
     """
 
     dates: npt.NDArray[np.datetime64]
@@ -40,6 +43,8 @@ class MarketArrays:
     valid: npt.NDArray[np.bool_]
     days: npt.NDArray[np.int64]
     index_close: npt.NDArray[np.float64] | None = None
+    features_raw: npt.NDArray[np.float64] | None = None
+    index_features: npt.NDArray[np.float64] | None = None
 
     @classmethod
     def build(
@@ -62,10 +67,15 @@ class MarketArrays:
         valid = np.isfinite(raw).all(axis=2) & np.isfinite(close) & (close > 0)
         features = np.nan_to_num(raw, nan=0.0).astype(np.float32)
         days = np.asarray(dates, dtype="datetime64[D]").astype(np.int64)
-        arrays: list[np.ndarray] = [close, features, valid, days]
+        raw64 = np.asarray(raw, dtype=np.float64)
+        arrays: list[np.ndarray] = [close, features, valid, days, raw64]
+        index_features = None
         if index_close is not None:
             index_close = np.array(index_close, dtype=np.float64)
-            arrays.append(index_close)
+            index_features = np.asarray(
+                compute_features(index_close[:, None]).values[:, 0, :], np.float64
+            )
+            arrays += [index_close, index_features]
         for a in arrays:
             a.setflags(write=False)
         return cls(
@@ -76,6 +86,8 @@ class MarketArrays:
             valid=valid,
             days=days,
             index_close=index_close,
+            features_raw=raw64,
+            index_features=index_features,
         )
 
     @property

@@ -1,245 +1,339 @@
-"""Single-symbol trading environment for the shared recurrent policy.
+"""The portfolio environment: K portfolios of M symbols, one shared policy per symbol.
 
-One episode is one random window of ``episode_days`` sessions of one random symbol; the
-policy is shared by every symbol (see ``docs/model-pack.md``). The position is
-all-or-nothing long.
+This is the job the policies are deployed for (``rl_ensemble`` and ``hybrid``): one
+cash balance per portfolio, the runtime's fill and cost model, its caps (max
+position, cash reserve), and a policy that acts per symbol with shared weights and
+sees the portfolio as context. Every symbol slot of every portfolio is one
+environment of a vectorised env (:class:`PortfolioVecEnv`), so sb3-contrib's
+RecurrentPPO keeps one LSTM state per (portfolio, symbol), exactly as the runtime
+keeps one per (account, symbol). Everything is numpy on arrays prepared once; one
+step of all ``K * M`` slots is a handful of vectorised operations.
 
-Timing (the runtime's, see ``runtime/brokers/fills.py``): the observation at row ``t``
-is known after the close of ``t``. The action taken there fills at the close of
-``t + 1`` (the sample has closes only), so the new position earns the return from
-``t + 1`` to ``t + 2``. The step moves to row ``t + 1``, whose observation already shows
-the filled position (as the runtime's cycle settles fills before it decides).
+Observations and weights come from :mod:`invest.runtime.policy.contract`, the
+module the runtime serves them from, so training and deployment cannot drift.
 
-Reward of the step (times ``reward_scale``), with ``g`` the log growth of the account::
+Timing (the runtime's): the observation at row ``t`` is known after the close of
+``t`` and shows the book filled at that close. The action fills at the close of
+``t + 1`` (the sample has closes only); until then the old book drifts with the
+market, and the new book earns the returns from ``t + 1`` to ``t + 2``.
 
-    g      = in_position' * log(c[t+2] / c[t+1]) + changed * log(1 - cost)
-    reward = g - lambda * (max_drawdown' - max_drawdown)
+Reward of symbol ``j`` for its action at ``t`` (times ``reward_scale * M``), with
+``b = 1/M`` the equal-weight slot, ``w`` the new weight, ``w~`` the drifted old one,
+``R`` the symbol's return over the holding period and ``s2`` its trailing daily
+variance (``vol_20`` squared, known at ``t``)::
 
-where ``cost`` is :meth:`FillModel.cost_fraction` (slippage plus commission, paid on
-every change of position), ``drawdown`` is the log distance of the account below its
-running peak and ``max_drawdown`` the largest drawdown so far in the episode. The
-penalty telescopes: an episode's total reward is its log wealth growth minus ``lambda``
-times its maximum drawdown (a Calmar-like objective). Penalising every increase of the
-current drawdown instead would charge nearly every down day, which outweighs a stock's
-drift and teaches the policy never to hold.
+    reward_j = (w_j - b) * R_j  -  cost * |w_j - w~_j|  -  gamma/2 * (w_j**2 - b**2) * s2_j
 
-There is no bonus of any kind: staying flat earns exactly 0, every trade costs, and the
-total reward is at most the log wealth growth, so the only way to earn is to hold the
-symbol while it rises.
+Summed over the symbols, the first term is exactly the portfolio's return over the
+equal-weight universe (cash earns 0, so sitting in cash loses the universe's
+return: it is no free win), the second is the cost of the trades, and the third a
+mean-variance penalty that is 0 for the equal-weight book. Holding the
+equal-weight book earns 0 whatever the market does; every term uses realised
+returns or trailing variances, so none can be gamed by the policy.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
+import numpy.typing as npt
 from gymnasium import spaces
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
 from invest.runtime.brokers.fills import FillModel
-from invest.runtime.domain import Side
-from invest.runtime.features import CLIP, FEATURE_NAMES
-from invest.runtime.policy.manifest import ACTIONS, POSITION_FEATURES
+from invest.runtime.features import FEATURE_NAMES
+from invest.runtime.policy.contract import (
+    LEVELS,
+    NORM_CLIP,
+    OBS_DIM,
+    Normaliser,
+    level_weights,
+    raw_observations,
+)
 
 from .dataset import MarketArrays
 
-__all__ = ["ACTIONS", "BUY", "HOLD", "OBS_LAYOUT", "SELL", "TradingEnv", "obs_dim"]
+__all__ = ["PortfolioSim", "PortfolioVecEnv", "SimSettings", "fit_normaliser", "rollout_sequence"]
 
-#: Indices of the contract's actions (:data:`ACTIONS`, the runtime's).
-SELL, HOLD, BUY = 0, 1, 2
-#: Observation layout of the contract: the features, then three position fields.
-OBS_LAYOUT: tuple[str, ...] = (*FEATURE_NAMES, *POSITION_FEATURES)
-DAYS_PER_YEAR = 252.0
+_VOL = FEATURE_NAMES.index("vol_20")
+_LEVELS = np.asarray(LEVELS, dtype=np.float64)
 
 
-def obs_dim(n_features: int = len(FEATURE_NAMES)) -> int:
-    """``F + 3``: features plus in_position, unrealised and days_held."""
-    return n_features + len(POSITION_FEATURES)
+@dataclass(frozen=True)
+class SimSettings:
+    """What one simulated portfolio looks like (from the trainer config's ``env``)."""
+
+    n_portfolios: int = 8
+    symbols: int = 10
+    episode_days: int = 252
+    risk_aversion: float = 5.0
+    reward_scale: float = 100.0
+    budget: float = 0.95
+    cap: float = 0.20
+    #: Chance an episode starts from random target levels (else half cash, half equal weight).
+    random_start: float = 0.7
 
 
-class TradingEnv(gym.Env):
-    """All-or-nothing long trading of one symbol at a time (Discrete(3): SELL, HOLD, BUY).
+class PortfolioSim:
+    """K portfolios stepped together; each one M random symbols over a random window.
 
     Args:
-        data: prepared market arrays (features are computed once, not per step).
-        rows: row range ``[lo, hi)`` episodes must stay in, the rows the rewards read
-            included (the training window).
+        data: prepared market arrays (features computed once).
+        rows: row range ``[lo, hi)`` episodes stay in, the returns they read included.
+        normaliser: the observation statistics (fitted on the same rows).
+        settings: portfolio count, size, episode length and reward parameters.
         fill_model: the runtime's cost model.
-        episode_days: steps per episode.
-        drawdown_penalty: lambda of the reward (per unit of maximum drawdown).
-        reward_scale: multiplier of the reward.
-        start_in_position_prob: chance an episode starts holding the symbol.
+        seed: seeds the episode draws.
 
     Raises:
-        ValueError: no symbol has ``episode_days + 2`` valid sessions inside ``rows``.
+        ValueError: fewer than ``settings.symbols`` symbols have a whole valid episode.
     """
-
-    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 (gymnasium's class attribute)
-    # Episode state, set by _set_episode.
-    _j: int
-    _t: int
-    _end: int
-    _pos: int
-    _entry_row: int
-    _entry_price: float
-    _wealth: float
-    _peak: float
-    _mdd: float
 
     def __init__(
         self,
         data: MarketArrays,
         rows: tuple[int, int],
+        normaliser: Normaliser,
+        settings: SimSettings,
         fill_model: FillModel | None = None,
-        *,
-        episode_days: int = 252,
-        drawdown_penalty: float = 0.5,
-        reward_scale: float = 100.0,
-        start_in_position_prob: float = 0.0,
+        seed: int = 0,
     ) -> None:
-        super().__init__()
-        fills = fill_model or FillModel()
-        self._f = data.n_features
-        self._dim = obs_dim(self._f)
-        self.observation_space = spaces.Box(-CLIP, CLIP, shape=(self._dim,), dtype=np.float32)
-        self.action_space = spaces.Discrete(3)
-        self.episode_days = episode_days
-        self.symbols = data.symbols
-        self._lam = float(drawdown_penalty)
-        self._scale = float(reward_scale)
-        self._p_start_in = float(start_in_position_prob)
-        self._log_keep = math.log1p(-fills.cost_fraction())
-        self._buy_markup = fills.price(Side.BUY, 1.0)
-        # Per-symbol contiguous arrays: (N, T, F) features, (N, T) closes and next returns.
-        self._feats = np.ascontiguousarray(data.features.transpose(1, 0, 2))
-        close = np.ascontiguousarray(data.close.T)
+        if data.index_features is None:
+            raise ValueError("the portfolio env needs the market index (index_symbol)")
+        self.s = settings
+        self.norm = normaliser
+        self.rng = np.random.default_rng(seed)
+        self.cost = (fill_model or FillModel()).cost_fraction()
+        k, m = settings.n_portfolios, settings.symbols
+        self.k, self.m = k, m
+        self._feats = data.features_raw  # (T, N, F) float64 with NaN
+        self._ix = data.index_features  # (T, F)
+        close = data.close
         with np.errstate(invalid="ignore", divide="ignore"):
-            next_ret = np.full_like(close, np.nan)
-            next_ret[:, :-1] = np.log(close[:, 1:] / close[:, :-1])
-        self._close = close
-        self._next_ret = next_ret
-        self._days = data.days.astype(np.float64)
-        self._starts = _episode_starts(data.valid, rows, episode_days)
-        self._symbols_with_starts = np.flatnonzero([len(s) > 0 for s in self._starts])
-        if len(self._symbols_with_starts) == 0:
+            ret = np.full_like(close, np.nan)
+            ret[1:] = close[1:] / close[:-1] - 1.0
+        self._ret = ret  # ret[t] = return from t-1 to t
+        self._starts = _episode_starts(data.valid, rows, settings.episode_days)
+        ok = [j for j, s in enumerate(self._starts) if len(s)]
+        if len(ok) < m:
             lo, hi = rows
             raise ValueError(
-                f"no symbol has {episode_days + 2} valid sessions in rows [{lo}, {hi}) "
-                f"({data.day(lo) if lo < len(data.dates) else lo} ..); "
-                "shorten episode_days or widen the training window"
+                f"{len(ok)} symbols have {settings.episode_days + 2} valid sessions in rows "
+                f"[{lo}, {hi}), fewer than the {m} symbols of a portfolio; shorten "
+                "episode_days, lower env.symbols or widen the training window"
             )
-        self._set_episode(int(self._symbols_with_starts[0]), int(self._starts[0][0]), False)
+        # Start rows that at least m symbols can serve, and who serves each.
+        self._valid = data.valid
+        self._t0_pool = np.unique(np.concatenate([self._starts[j] for j in ok]))
+        self.sym = np.zeros((k, m), dtype=np.intp)
+        self.t = np.zeros(k, dtype=np.intp)
+        self.end = np.zeros(k, dtype=np.intp)
+        self.w = np.zeros((k, m), dtype=np.float64)
+        self._b = 1.0 / m
+        for p in range(k):
+            self._reset_one(p)
 
-    # ------------------------------------------------------------------ gymnasium API
+    # ------------------------------------------------------------------ episodes
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start an episode: a random symbol and window (or the ones in ``options``).
+    def _reset_one(self, p: int) -> None:
+        e = self.s.episode_days
+        for _ in range(1000):
+            t0 = int(self.rng.choice(self._t0_pool))
+            window = self._valid[t0 : t0 + e + 2].all(axis=0)
+            cands = np.flatnonzero(window)
+            if len(cands) >= self.m:
+                break
+        else:  # pragma: no cover - the constructor checked that starts exist
+            raise RuntimeError("no start row serves a whole portfolio")
+        self.sym[p] = self.rng.choice(cands, size=self.m, replace=False)
+        self.t[p] = t0
+        self.end[p] = t0 + e
+        u = self.rng.random()
+        if u < self.s.random_start:
+            levels = _LEVELS[self.rng.integers(0, len(LEVELS), self.m)]
+        elif u < self.s.random_start + (1 - self.s.random_start) / 2:
+            levels = np.zeros(self.m)
+        else:
+            levels = np.ones(self.m)
+        self.w[p] = level_weights(levels, self.s.budget, self.s.cap)
 
-        Args:
-            seed: seeds the episode sampler (gymnasium semantics).
-            options: ``symbol`` (index or ticker), ``start`` (row), ``in_position`` (bool)
-                fix the episode instead of drawing it.
+    # ------------------------------------------------------------------ stepping
+
+    def observe(self, portfolios: npt.NDArray[np.intp] | None = None) -> npt.NDArray[np.float32]:
+        """Normalised observations ``(K * M, OBS_DIM)``, portfolio-major (or of ``portfolios``)."""
+        p = np.arange(self.k) if portfolios is None else portfolios
+        t, sym, w = self.t[p], self.sym[p], self.w[p]
+        feats = self._feats[t[:, None], sym]  # (k, M, F)
+        usable = np.ones(sym.shape, dtype=np.bool_)
+        raw = raw_observations(feats, usable, self._ix[t], w, 1.0 - w.sum(axis=1))
+        return self.norm.apply(raw).reshape(len(p) * self.m, OBS_DIM)
+
+    def step(
+        self, actions: npt.NDArray[np.integer[Any]]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.float32]]:
+        """Apply one action per slot.
+
+        Returns:
+            The rewards ``(K*M,)``, which portfolios ended ``(K,)``, and the last
+            observations of the ended ones ``(ended * M, OBS_DIM)``. Ended portfolios
+            are reset: their next observation is a new episode's.
         """
-        super().reset(seed=seed)
-        opts = options or {}
-        rng = self.np_random
-        sym = opts.get("symbol")
-        if sym is None:
-            j = int(rng.choice(self._symbols_with_starts))
-        else:
-            j = self.symbols.index(sym) if isinstance(sym, str) else int(sym)
-        starts = self._starts[j]
-        if "start" in opts:
-            start = int(opts["start"])
-            if len(starts) == 0 or start not in set(starts.tolist()):
-                raise ValueError(f"row {start} cannot start an episode of symbol {j}")
-        else:
-            start = int(starts[rng.integers(len(starts))])
-        if "in_position" in opts:
-            held = bool(opts["in_position"])
-        else:
-            held = self._p_start_in > 0 and bool(rng.random() < self._p_start_in)
-        self._set_episode(j, start, held)
-        return self._obs(), {"symbol": self.symbols[j], "start": start}
+        levels = _LEVELS[np.asarray(actions).reshape(self.k, self.m)]
+        target = level_weights(levels, self.s.budget, self.s.cap)
+        t = self.t
+        r1 = self._ret[(t + 1)[:, None], self.sym]  # the old book's drift to the fill
+        r2 = self._ret[(t + 2)[:, None], self.sym]  # what the new book earns
+        grown = self.w * (1.0 + r1)
+        drifted = grown / (
+            1.0 - self.w.sum(axis=1, keepdims=True) + grown.sum(axis=1, keepdims=True)
+        )
+        var = self._feats[t[:, None], self.sym, _VOL] ** 2
+        b = self._b
+        reward = (
+            (target - b) * r2
+            - self.cost * np.abs(target - drifted)
+            - 0.5 * self.s.risk_aversion * (target**2 - b * b) * var
+        )
+        self.w = target
+        self.t = t + 1
+        ended = self.t >= self.end
+        done = np.flatnonzero(ended)
+        terminal = self.observe(done) if len(done) else np.empty((0, OBS_DIM), np.float32)
+        for p in done:
+            self._reset_one(int(p))
+        scale = self.s.reward_scale * self.m
+        return (reward * scale).reshape(-1), ended, terminal
 
-    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """Decide at the current row; the fill and the return come from the next rows."""
-        a = int(action)
-        if a not in (SELL, HOLD, BUY):
-            raise ValueError(f"action must be 0 (SELL), 1 (HOLD) or 2 (BUY), got {action!r}")
-        t = self._t
-        pos = self._pos
-        new = pos if a == HOLD else (1 if a == BUY else 0)
-        growth = 0.0
-        if new != pos:
-            growth = self._log_keep
-            if new:
-                self._entry_row = t + 1
-                self._entry_price = self._c[t + 1] * self._buy_markup
-        if new:
-            growth += self._r[t + 1]
-        self._pos = new
-        self._wealth += growth
-        if self._wealth > self._peak:
-            self._peak = self._wealth
-        dd = self._peak - self._wealth
-        reward = growth
-        if dd > self._mdd:
-            reward -= self._lam * (dd - self._mdd)
-            self._mdd = dd
-        self._t = t + 1
-        truncated = self._t >= self._end
-        return self._obs(), reward * self._scale, False, truncated, {}
 
-    # ------------------------------------------------------------------ internals
+class PortfolioVecEnv(VecEnv):  # type: ignore[misc]
+    """:class:`PortfolioSim` as a stable-baselines3 ``VecEnv`` of ``K * M`` slots.
 
-    def _set_episode(self, j: int, start: int, held: bool) -> None:
-        self._j = j
-        self._fj = self._feats[j]
-        self._c = self._close[j]
-        self._r = self._next_ret[j]
-        self._t = start
-        self._end = start + self.episode_days
-        self._pos = 1 if held else 0
-        self._entry_row = start
-        self._entry_price = self._c[start] * self._buy_markup
-        self._wealth = self._peak = self._mdd = 0.0
+    Time limits end episodes: such a step carries ``TimeLimit.truncated`` and the
+    episode's last observation, so PPO bootstraps its value instead of treating the
+    cut as the end of the world.
+    """
 
-    def _obs(self) -> np.ndarray:
-        t = self._t
-        obs = np.empty(self._dim, dtype=np.float32)
-        f = self._f
-        obs[:f] = self._fj[t]
-        if self._pos:
-            unreal = self._c[t] / self._entry_price - 1.0
-            held = (self._days[t] - self._days[self._entry_row]) / DAYS_PER_YEAR
-            obs[f] = 1.0
-            obs[f + 1] = -1.0 if unreal < -1.0 else (1.0 if unreal > 1.0 else unreal)
-            obs[f + 2] = 1.0 if held > 1.0 else held
-        else:
-            obs[f] = obs[f + 1] = obs[f + 2] = 0.0
-        return obs
+    def __init__(self, sim: PortfolioSim) -> None:
+        self.sim = sim
+        obs_space = spaces.Box(-NORM_CLIP, NORM_CLIP, shape=(OBS_DIM,), dtype=np.float32)
+        super().__init__(sim.k * sim.m, obs_space, spaces.Discrete(len(LEVELS)))
+        self._actions: npt.NDArray[np.int64] | None = None
+        self._ep_reward = np.zeros(self.num_envs)
+        self._ep_len = np.zeros(self.num_envs, dtype=np.int64)
 
-    @property
-    def position(self) -> int:
-        """1 when the symbol is held after the last step's fill, else 0."""
-        return int(self._pos)
+    def reset(self) -> npt.NDArray[np.float32]:
+        """The current observations (portfolios start their episodes at construction)."""
+        return self.sim.observe()
 
-    @property
-    def row(self) -> int:
-        """Row of the current observation."""
-        return self._t
+    def step_async(self, actions: npt.NDArray[np.int64]) -> None:
+        """Keep the actions for :meth:`step_wait`."""
+        self._actions = actions
+
+    def step_wait(self) -> Any:
+        """Step every slot; finished portfolios restart at once."""
+        assert self._actions is not None
+        rewards, ended, terminal = self.sim.step(self._actions)
+        obs = self.sim.observe()
+        dones = np.repeat(ended, self.sim.m)
+        self._ep_reward += rewards
+        self._ep_len += 1
+        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        for k, i in enumerate(np.flatnonzero(dones)):
+            infos[i] = {
+                "terminal_observation": terminal[k],
+                "TimeLimit.truncated": True,
+                # What SB3's Monitor would report: the slot's episode return and length.
+                "episode": {"r": float(self._ep_reward[i]), "l": int(self._ep_len[i])},
+            }
+            self._ep_reward[i] = 0.0
+            self._ep_len[i] = 0
+        return obs, rewards.astype(np.float32), dones, infos
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        """The simulator's attribute, once per slot asked."""
+        return [getattr(self.sim, attr_name)] * len(self._indices(indices))
+
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        """Set a simulator attribute (shared by every slot)."""
+        setattr(self.sim, attr_name, value)
+
+    def env_method(self, method_name: str, *args: Any, indices: Any = None, **kw: Any) -> list[Any]:
+        """Call a simulator method once per slot asked."""
+        return [getattr(self.sim, method_name)(*args, **kw)] * len(self._indices(indices))
+
+    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
+        """No gymnasium wrappers."""
+        return [False] * len(self._indices(indices))
+
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
+        """Reseed the episode draws."""
+        if seed is not None:
+            self.sim.rng = np.random.default_rng(seed)
+        return [seed] * self.num_envs
+
+    def _indices(self, indices: Any) -> list[int]:
+        if indices is None:
+            return list(range(self.num_envs))
+        return [indices] if isinstance(indices, int) else list(indices)
+
+
+def fit_normaliser(
+    data: MarketArrays, rows: tuple[int, int], samples: int = 20_000, seed: int = 0
+) -> Normaliser:
+    """Observation statistics of ``rows``: random valid (row, portfolio) draws, random books.
+
+    Only the training rows are read, so the statistics carry no test-year information.
+    """
+    if data.index_features is None:
+        raise ValueError("the normaliser needs the market index (index_symbol)")
+    rng = np.random.default_rng(seed)
+    lo, hi = rows
+    valid = data.valid[lo:hi]
+    good = np.flatnonzero(valid.sum(axis=1) >= 2) + lo
+    if len(good) == 0:
+        raise ValueError(f"no row in [{lo}, {hi}) has two valid symbols to fit the normaliser")
+    ts = rng.choice(good, size=max(1, samples // max(data.close.shape[1], 1)))
+    feats = data.features_raw[ts]  # (S, N, F)
+    usable = data.valid[ts]
+    n = feats.shape[1]
+    levels = _LEVELS[rng.integers(0, len(LEVELS), (len(ts), n))]
+    w = level_weights(levels, 0.95, 1.0) * usable
+    raw = raw_observations(feats, usable, data.index_features[ts], w, 1.0 - w.sum(axis=1))
+    return Normaliser.fit(raw[usable])
+
+
+def rollout_sequence(
+    sim: PortfolioSim, steps: int, seed: int = 0
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Observations of every slot under random actions, with the episode starts marked.
+
+    Used for the ONNX parity check: ``obs [steps, K*M, OBS_DIM]`` and ``starts [steps, K*M]``.
+    """
+    rng = np.random.default_rng(seed)
+    n = sim.k * sim.m
+    obs = np.zeros((steps, n, OBS_DIM), dtype=np.float32)
+    starts = np.zeros((steps, n), dtype=np.float32)
+    starts[0] = 1.0
+    for i in range(steps):
+        obs[i] = sim.observe()
+        _, ended, _ = sim.step(rng.integers(0, len(LEVELS), n))
+        if i + 1 < steps:
+            starts[i + 1] = np.repeat(ended, sim.m)
+    return obs, starts
 
 
 def _episode_starts(
-    valid: np.ndarray, rows: tuple[int, int], episode_days: int
-) -> list[np.ndarray]:
-    """Rows ``s`` such that rows ``s .. s + episode_days + 1`` are valid and inside ``rows``.
+    valid: npt.NDArray[np.bool_], rows: tuple[int, int], episode_days: int
+) -> list[npt.NDArray[np.int64]]:
+    """Per symbol, rows ``s`` such that rows ``s .. s + episode_days + 1`` are valid in ``rows``.
 
-    The last step of an episode reads the close two rows after its observation.
+    The last step of an episode reads the return two rows after its observation.
     """
     lo, hi = max(rows[0], 0), min(rows[1], valid.shape[0])
     need = episode_days + 2
@@ -252,46 +346,3 @@ def _episode_starts(
         window = np.convolve(v, np.ones(need, dtype=np.int64), mode="valid")
         out.append(np.flatnonzero(window == need).astype(np.int64) + lo)
     return out
-
-
-def random_sequence(
-    data: MarketArrays,
-    rows: tuple[int, int],
-    steps: int,
-    batch: int,
-    seed: int = 0,
-    fill_model: FillModel | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Observations of ``batch`` symbols driven by random actions, with staggered resets.
-
-    Used to check ONNX parity over whole sequences: each column restarts an episode
-    (``episode_start = 1``) every 60 to 100 steps, at a different step per column.
-
-    Args:
-        data: prepared market arrays.
-        rows: row range the episodes stay in.
-        steps: sequence length.
-        batch: columns (symbols are cycled when ``batch`` exceeds them).
-        seed: seeds actions and episode draws.
-        fill_model: cost model (it only changes the position fields).
-
-    Returns:
-        ``obs [steps, batch, obs_dim]`` float32 and ``starts [steps, batch]`` float32.
-    """
-    rng = np.random.default_rng(seed)
-    obs = np.zeros((steps, batch, obs_dim(data.n_features)), dtype=np.float32)
-    starts = np.zeros((steps, batch), dtype=np.float32)
-    for k in range(batch):
-        env = TradingEnv(data, rows, fill_model, episode_days=60 + (17 * k) % 41)
-        j = k % len(data.symbols)
-        has_starts = len(env._starts[j]) > 0
-        opts: dict[str, Any] | None = {"symbol": j} if has_starts else None
-        o, _ = env.reset(seed=seed * 1000 + k, options=opts)
-        starts[0, k] = 1.0
-        for t in range(steps):
-            obs[t, k] = o
-            o, _, _, truncated, _ = env.step(int(rng.integers(3)))
-            if truncated and t + 1 < steps:
-                o, _ = env.reset(options=opts)
-                starts[t + 1, k] = 1.0
-    return obs, starts

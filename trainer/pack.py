@@ -24,11 +24,19 @@ import numpy as np
 import invest.runtime.policy.pack as runtime_pack
 from invest.runtime.errors import PolicyPackError
 from invest.runtime.features import FEATURE_NAMES, FEATURE_SPEC_VERSION, spec_hash
+from invest.runtime.policy.contract import (
+    ACTIONS,
+    MIN_UNIVERSE,
+    OBS_DIM,
+    OBS_LAYOUT,
+    OBS_SPEC_VERSION,
+)
 from invest.runtime.policy.ensemble import OnnxEnsemble, zero_state
+from invest.runtime.policy.manifest import MANIFEST_FORMAT
 
 from .config import TrainConfig
 from .dataset import MarketArrays
-from .env import ACTIONS, OBS_LAYOUT, obs_dim
+from .train import NORMALISER_FILE
 from .walkforward import WalkForwardResult
 
 __all__ = [
@@ -43,7 +51,7 @@ __all__ = [
     "write_pack",
 ]
 
-PACK_FORMAT = 1
+PACK_FORMAT = MANIFEST_FORMAT
 MANIFEST = "manifest.json"
 _DISTRIBUTIONS = {
     "invest": "invest-appliance",
@@ -146,13 +154,18 @@ def build_manifest(
             "names": list(FEATURE_NAMES),
             "ohlc": False,
         },
-        "observation": {"dim": obs_dim(data.n_features), "layout": list(OBS_LAYOUT)},
+        "observation": {"dim": OBS_DIM, "layout": list(OBS_LAYOUT), "spec": OBS_SPEC_VERSION},
+        "normalisation": json.loads(
+            (Path(jobs[0].onnx).parent / NORMALISER_FILE).read_text(encoding="utf-8")
+        ),
         "actions": list(ACTIONS),
         "lstm": {"hidden": hp.lstm_hidden_size, "layers": hp.n_lstm_layers},
         "policies": policies,
         "universe": {
             "rule": f"{config.data}: {len(data.symbols)} stocks (explicit tickers)",
             "tickers": list(data.symbols),
+            "min_size": MIN_UNIVERSE,
+            "episode_size": config.env.symbols,
         },
         "training": {
             "windows": [f.window() for f in result.folds],
@@ -166,10 +179,15 @@ def build_manifest(
                 **config.fills.model_dump(mode="json"),
             },
             "reward": (
-                "position * log(c[t+2]/c[t+1]) + changed * log(1 - cost) "
-                "- drawdown_penalty * (increase of the episode max drawdown), times reward_scale"
+                "per symbol: (w - 1/M) * R - cost * |w - w_drifted| "
+                "- risk_aversion/2 * (w**2 - 1/M**2) * vol_20**2, times reward_scale * M "
+                "(sums to the portfolio's return over the equal-weight universe, net of costs)"
             ),
-            "evaluation": {"min_confidence": config.min_confidence, "execution": "next close"},
+            "evaluation": {
+                "min_confidence": config.min_confidence,
+                "execution": "next close",
+                "decision": "mean probabilities of the policies; expected target level",
+            },
             "search": _search(config),
             "devices": sorted({j.device for j in result.jobs}),
             "data": config.data,

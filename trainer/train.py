@@ -15,18 +15,35 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+
+from invest.runtime.policy.contract import Normaliser
 
 from .callbacks import MetricsCallback, ProgressCallback, ProgressSink
 from .config import Hyperparameters, TrainConfig
 from .dataset import MarketArrays, load_market_arrays
-from .env import TradingEnv, random_sequence
+from .env import PortfolioSim, PortfolioVecEnv, SimSettings, fit_normaliser, rollout_sequence
 from .export import ParityReport, export_policy
 
-__all__ = ["Job", "JobResult", "build_model", "resolve_device", "run_job", "train_policy"]
+__all__ = [
+    "Job",
+    "JobResult",
+    "build_model",
+    "fold_normaliser",
+    "make_sim",
+    "resolve_device",
+    "run_job",
+    "train_policy",
+]
 
 logger = logging.getLogger(__name__)
-PARITY_BATCH = 8
+#: Portfolios of the parity sequence (times ``env.symbols`` rows per step).
+PARITY_PORTFOLIOS = 2
+#: The probe sequence that measures how far training moved a policy (entropy, KL).
+PROBE_PORTFOLIOS, PROBE_STEPS = 4, 256
+#: Name of the fold's observation statistics in each job folder.
+NORMALISER_FILE = "normaliser.json"
 
 
 @dataclass(frozen=True)
@@ -96,18 +113,33 @@ def _arrays(symbols: tuple[str, ...] | None, index_symbol: str) -> MarketArrays:
     return load_market_arrays(symbols, index_symbol)
 
 
-def make_env(config: TrainConfig, data: MarketArrays, rows: tuple[int, int]) -> TradingEnv:
-    """The training environment of ``config`` over ``rows``."""
+def fold_normaliser(data: MarketArrays, rows: tuple[int, int]) -> Normaliser:
+    """The observation statistics of a fold: fitted on its training rows only, seed-free."""
+    return fit_normaliser(data, rows, seed=rows[1])
+
+
+def make_sim(
+    config: TrainConfig,
+    data: MarketArrays,
+    rows: tuple[int, int],
+    n_portfolios: int,
+    seed: int,
+    normaliser: Normaliser | None = None,
+) -> PortfolioSim:
+    """The portfolio simulator of ``config`` over ``rows``."""
     e = config.env
-    return TradingEnv(
-        data,
-        rows,
-        config.fill_model(),
+    settings = SimSettings(
+        n_portfolios=n_portfolios,
+        symbols=e.symbols,
         episode_days=e.episode_days,
-        drawdown_penalty=e.drawdown_penalty,
+        risk_aversion=e.risk_aversion,
         reward_scale=e.reward_scale,
-        start_in_position_prob=e.start_in_position_prob,
+        budget=e.budget,
+        cap=e.cap,
+        random_start=e.random_start,
     )
+    norm = normaliser or fold_normaliser(data, rows)
+    return PortfolioSim(data, rows, norm, settings, config.fill_model(), seed=seed)
 
 
 def build_model(
@@ -118,12 +150,11 @@ def build_model(
     seed: int,
     device: str = "cpu",
 ) -> Any:
-    """A fresh ``RecurrentPPO("MlpLstmPolicy", ...)`` over ``hp.n_envs`` environments."""
+    """A fresh ``RecurrentPPO("MlpLstmPolicy", ...)`` over ``hp.n_envs`` portfolios."""
     from sb3_contrib import RecurrentPPO
-    from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.logger import Logger
 
-    venv = make_vec_env(lambda: make_env(config, data, rows), n_envs=hp.n_envs, seed=seed)
+    venv = PortfolioVecEnv(make_sim(config, data, rows, hp.n_envs, seed))
     arch = list(hp.net_arch)
     model = RecurrentPPO(
         "MlpLstmPolicy",
@@ -169,12 +200,60 @@ def train_policy(job: Job, progress: ProgressSink | None = None) -> tuple[Any, f
     out = Path(job.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = build_model(job.config, job.hyperparameters, data, job.rows, job.seed, device)
+    (out / NORMALISER_FILE).write_text(json.dumps(fold_normaliser(data, job.rows).to_json()))
+    probe = make_sim(job.config, data, job.rows, PROBE_PORTFOLIOS, seed=job.seed + 7919)
+    obs, starts = rollout_sequence(probe, PROBE_STEPS, seed=job.seed)
+    initial = action_probs(model.policy, obs, starts)
     callbacks = [MetricsCallback(out), ProgressCallback(progress, job.key)]
     t0 = time.perf_counter()
     model.learn(total_timesteps=job.timesteps, callback=callbacks, progress_bar=False)
     elapsed = time.perf_counter() - t0
     model.save(out / "model.zip")
+    final = action_probs(model.policy, obs, starts)
+    drift = policy_drift(initial, final)
+    (out / "drift.json").write_text(json.dumps(drift, indent=2))
+    logger.info("%s: %s", job.key, drift)
     return model, elapsed
+
+
+def action_probs(policy: Any, obs: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The actor's action probabilities over a sequence ``(steps, B, A)``, states carried."""
+    from .export import OnnxActor
+
+    device, mode = policy.device, policy.training
+    actor = OnnxActor(policy.to("cpu")).eval()
+    b = obs.shape[1]
+    h = torch.zeros(actor.n_layers, b, actor.hidden)
+    c = torch.zeros_like(h)
+    out = []
+    with torch.no_grad():
+        for x, s in zip(obs, starts, strict=True):
+            logits, h, c = actor(torch.from_numpy(x), h, c, torch.from_numpy(s))
+            out.append(torch.softmax(logits, dim=-1).numpy())
+    policy.to(device).train(mode)  # back where and as training runs
+    return np.stack(out)
+
+
+def policy_drift(initial: np.ndarray, final: np.ndarray) -> dict[str, Any]:
+    """How far training moved the policy: entropy (share of uniform), KL, action shares."""
+    eps = 1e-12
+    n_act = final.shape[-1]
+
+    def entropy(p: np.ndarray) -> float:
+        return float((-(p * np.log(p + eps)).sum(-1) / np.log(n_act)).mean())
+
+    kl = float((final * (np.log(final + eps) - np.log(initial + eps))).sum(-1).mean())
+    return {
+        "entropy_initial": round(entropy(initial), 4),
+        "entropy_final": round(entropy(final), 4),
+        "kl_from_initial": round(kl, 4),
+        "argmax_shares": np.bincount(final.argmax(-1).ravel(), minlength=n_act)
+        .astype(float)
+        .__truediv__(final[..., 0].size)
+        .round(4)
+        .tolist(),
+        "mean_probs": final.reshape(-1, n_act).mean(0).round(4).tolist(),
+    }
 
 
 def export_with_parity(
@@ -186,14 +265,8 @@ def export_with_parity(
         ParityError: the export does not reproduce the policy.
     """
     data = data or _arrays(job.config.symbols, job.config.index_symbol)
-    obs, starts = random_sequence(
-        data,
-        job.rows,
-        job.config.parity_steps,
-        PARITY_BATCH,
-        seed=job.seed,
-        fill_model=job.config.fill_model(),
-    )
+    sim = make_sim(job.config, data, job.rows, PARITY_PORTFOLIOS, job.seed)
+    obs, starts = rollout_sequence(sim, job.config.parity_steps, seed=job.seed)
     policy = model.policy.to("cpu")
     path = Path(job.out_dir) / "policy.onnx"
     report = export_policy(policy, path, obs, starts)
