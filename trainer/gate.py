@@ -187,7 +187,7 @@ def _check(name: str, value: Any, limit: Any, passed: bool, detail: str) -> dict
 
 
 def degenerate_checks(replays: Sequence[YearReplay], gate: PromotionGate) -> list[dict[str, Any]]:
-    """The degenerate checks over every replayed year (validation and test alike).
+    """The degenerate checks over ``replays`` (:func:`evaluate` gives it the test years).
 
     Each is ``{check, value, limit, passed, detail}``; a check without data (no RL
     replay at all) fails.
@@ -292,7 +292,7 @@ def evaluate(replays: Sequence[YearReplay], gate: PromotionGate) -> dict[str, An
     crit(
         "hybrid_max_drawdown_vs_trend_king",
         v,
-        -g.hybrid_max_drawdown_vs_trend_king,
+        0.0 - g.hybrid_max_drawdown_vs_trend_king,  # not -0.0
         v is not None and v >= -g.hybrid_max_drawdown_vs_trend_king - 1e-12,
         f"hybrid max drawdown no deeper than trend_king's + {g.hybrid_max_drawdown_vs_trend_king:.0%}",
     )
@@ -344,9 +344,11 @@ def evaluate(replays: Sequence[YearReplay], gate: PromotionGate) -> dict[str, An
             f"lower end of the {g.ci_level:.0%} CI of hybrid - trend_king Sharpe >= "
             f"{g.sharpe_diff_ci_min}",
         )
-    degenerate = degenerate_checks(replays, gate)
+    # On the test years, as the thresholds: a hybrid that changed trades only in the
+    # validation years changes nothing out of sample.
+    degenerate = degenerate_checks(test, gate)
     years = [r.year for r in test]
-    span = f"{years[0]}-{years[-1]}" if years else f"none after {g.validation_end}"
+    span = _span(years) if years else f"none after {g.validation_end}"
     rule = (
         f"on the test years ({span}) chained, replayed through the runtime: "
         + "; ".join(c["detail"] for c in criteria)
@@ -371,6 +373,10 @@ def evaluate(replays: Sequence[YearReplay], gate: PromotionGate) -> dict[str, An
 
 def _r(x: float | None, nd: int = 6) -> float | None:
     return None if x is None or not math.isfinite(x) else round(float(x), nd)
+
+
+def _span(years: Sequence[int]) -> str:
+    return str(years[0]) if years[0] == years[-1] else f"{years[0]}-{years[-1]}"
 
 
 def _pct(x: float | None) -> str:

@@ -142,6 +142,15 @@ def test_hybrid_identical_in_some_years_only_is_not_degenerate() -> None:
     assert by_name(degenerate_checks(reps, GATE))["hybrid_is_trend_king"]["passed"]
 
 
+def test_a_hybrid_that_changes_trades_only_in_validation_years_is_refused() -> None:
+    reps = [r if r.year <= 2014 else replace(r, trade_diff=0) for r in healthy()]
+    out = evaluate(reps, GATE)
+    check = by_name(out["degenerate"])["hybrid_is_trend_king"]
+    assert check["value"] == {"2015": 0, "2016": 0, "2017": 0, "2018": 0}
+    assert check["passed"] is False
+    assert out["passed"] is False
+
+
 @pytest.mark.parametrize("exposure", [0.0, 0.02, 0.97, 1.0])
 def test_exposure_stuck_near_0_or_100_percent_in_every_year_fails(exposure: float) -> None:
     check = by_name(degenerate_checks(healthy(exposure=exposure), GATE))["constant_exposure"]

@@ -17,7 +17,13 @@ import numpy as np
 import numpy.typing as npt
 
 from invest.runtime import features
-from invest.runtime.policy.contract import ACTIONS, OBS_DIM, OBS_LAYOUT, OBS_SPEC_VERSION, Normaliser
+from invest.runtime.policy.contract import (
+    ACTIONS,
+    OBS_DIM,
+    OBS_LAYOUT,
+    OBS_SPEC_VERSION,
+    Normaliser,
+)
 from invest.runtime.policy.ensemble import StepResult
 
 F32 = npt.NDArray[np.float32]
@@ -89,7 +95,10 @@ def onnx_policy(*, hidden: int, seed: int, scale: float) -> bytes:
         helper.make_node("Mul", ["c_in", "keep3"], ["c0"]),
         helper.make_node("Unsqueeze", ["obs", "axis0"], ["x"]),
         helper.make_node(
-            "LSTM", ["x", "W", "R", "Bias", "", "h0", "c0"], ["y", "h_out", "c_out"], hidden_size=hidden
+            "LSTM",
+            ["x", "W", "R", "Bias", "", "h0", "c0"],
+            ["y", "h_out", "c_out"],
+            hidden_size=hidden,
         ),
         helper.make_node("Squeeze", ["y", "axis1"], ["y1"]),
         helper.make_node("Squeeze", ["y1", "axis0"], ["last"]),
@@ -120,10 +129,19 @@ def onnx_policy(*, hidden: int, seed: int, scale: float) -> bytes:
 
 def random_pack(out: Path, *, policies: int = 3, hidden: int = 8, scale: float = 0.01) -> Path:
     """A format-2 pack of randomly initialised policies (weights ``N(0, scale)``)."""
+    blobs = [onnx_policy(hidden=hidden, seed=i, scale=scale) for i in range(policies)]
+    return write_pack(out, blobs, hidden=hidden)
+
+
+def write_pack(out: Path, blobs: list[bytes], *, hidden: int = 8, **sections: Any) -> Path:
+    """A format-2 pack of ``blobs`` (checksums right; ``sections`` added to the manifest).
+
+    Blobs that are not ONNX make a pack that ``invest models show`` reads (it does not
+    load the models) and ``verify`` refuses.
+    """
     out.mkdir(parents=True, exist_ok=True)
     entries = []
-    for i in range(policies):
-        blob = onnx_policy(hidden=hidden, seed=i, scale=scale)
+    for i, blob in enumerate(blobs):
         (out / f"policy-{i}.onnx").write_bytes(blob)
         entries.append(
             {"file": f"policy-{i}.onnx", "sha256": hashlib.sha256(blob).hexdigest(), "seed": i}
@@ -144,6 +162,7 @@ def random_pack(out: Path, *, policies: int = 3, hidden: int = 8, scale: float =
         "lstm": {"hidden": hidden, "layers": 1},
         "policies": entries,
         "universe": {"rule": "test", "tickers": [], "min_size": 3},
+        **sections,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return out

@@ -7,6 +7,8 @@ format-2 ONNX pack of randomly initialised policies (needs ``onnx``).
 
 from __future__ import annotations
 
+import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +21,11 @@ from invest.runtime.backtest.walkforward import (
     strategy_years,
 )
 from invest.runtime.data.sample import SampleData
+from invest.runtime.paths import Paths
+from invest.runtime.policy.cli import add_models_commands
 from invest.trainer.config import PromotionGate
-from invest.trainer.gate import evaluate
-from tests.runtime.backtest.packs import ConstEnsemble, LinearEnsemble, random_pack
+from invest.trainer.gate import TABLE_COLUMNS, chained_figures, evaluate, year_rows
+from tests.runtime.backtest.packs import ConstEnsemble, LinearEnsemble, random_pack, write_pack
 
 UNIVERSE = ("AAPL", "AMD", "BAC", "BBY", "CVX")
 YEARS = (2020, 2021)
@@ -132,3 +136,58 @@ def test_a_random_initialised_onnx_pack_is_refused_by_the_degenerate_checks(
     assert c["value"] > 0.99  # type: ignore[operator]
     assert out["passed"] is False
     assert out["sharpe_diff_ci"] is not None  # measured, even though refused
+
+
+def _show(pack: Path) -> None:
+    parser = argparse.ArgumentParser(prog="invest")
+    add_models_commands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["models", "show", str(pack)])
+    assert args.handler(args, Paths.resolve()) == 0
+
+
+def test_models_show_prints_the_verdict_checks_ci_and_chained_figures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reps = replay_folds(
+        YEARS, UNIVERSE, SampleData(), fold_packs=dict.fromkeys(YEARS, ConstEnsemble(ALWAYS_OUT))
+    )
+    promotion = evaluate(reps, GATE)
+    table = {
+        "columns": list(TABLE_COLUMNS),
+        "rows": year_rows(reps, GATE.validation_end),
+        "metric": "total_return",
+        "chained": chained_figures(reps, GATE.validation_end),
+    }
+    # Through JSON, as the trainer writes it.
+    sections = json.loads(json.dumps({"promotion": promotion, "walk_forward": table}))
+    pack = write_pack(tmp_path / "gated", [b"not onnx"], **sections)
+    _show(pack)
+    out = capsys.readouterr().out
+    assert "promotion: NOT passed (on the test years (2021) chained" in out
+    assert "degenerate checks (any failure refuses the pack):" in out
+    assert "FAIL one_action: 1.0000 (limit 0.9500)" in out
+    assert "FAIL constant_exposure: 2021 0.0000" in out
+    assert "ok   hybrid_is_trend_king:" in out
+    assert "hybrid - trend_king Sharpe:" in out
+    assert "90% CI [" in out
+    assert "chained out of sample (test 2021; validation up to 2020):" in out
+    tk = promotion["chained"]["test"]["trend_king"]
+    assert f"{tk['cagr']:+.1%}" in out  # percentages, not fractions
+    assert "year  split       trend_king" in out
+
+
+def test_models_show_tolerates_a_pack_without_the_gate_fields(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = write_pack(
+        tmp_path / "old",
+        [b"not onnx"],
+        promotion={"passed": True, "rule": "old rule", "values": {"oos_sharpe": 0.5}},
+    )
+    _show(pack)
+    out = capsys.readouterr().out
+    assert "promotion: passed (old rule)" in out
+    assert "degenerate" not in out
+    assert "chained" not in out
+    _show(write_pack(tmp_path / "bare", [b"not onnx"]))
+    assert "promotion" not in capsys.readouterr().out
