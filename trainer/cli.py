@@ -106,15 +106,21 @@ def _run(config: TrainConfig, out: Path, export_unpromoted: bool = False) -> int
 
         hp = best_hyperparameters(config, data, out)
     result = run_folds(config, data, config.test_years, out, hyperparameters=hp)
-    promotion = promote(config.promotion, result.summary)
     # One pack per fold, so the runtime can replay each test year with its own ensemble.
+    # A fold pack is never promoted: the gate judges the final pack on all folds' replays.
+    fold_only = {
+        "passed": False,
+        "rule": "a walk-forward fold's pack: the gate is applied to the final pack",
+        "values": {},
+    }
     fold_packs = {
         f.year: write_pack(
-            out / "folds" / str(f.year) / "pack", config, data, result, promotion, fold=f.year
+            out / "folds" / str(f.year) / "pack", config, data, result, fold_only, fold=f.year
         )
         for f in result.folds
     }
     result = with_runtime_columns(result, config, data.symbols, fold_packs, out)
+    promotion = promote(config.promotion, result)
     # The gate decides the export: a pack that failed it is written only on request.
     pack = None
     if promotion["passed"] or export_unpromoted:
@@ -131,6 +137,9 @@ def _run(config: TrainConfig, out: Path, export_unpromoted: bool = False) -> int
     parity = max(j.parity["max_abs_logit_diff"] for j in result.jobs)
     print(f"parity: {len(result.jobs)} policies passed, max |logit diff| {parity:.1e}")
     print(f"promotion: {'PASSED' if promotion['passed'] else 'not passed'} ({promotion['rule']})")
+    for c in promotion.get("criteria", []) + promotion.get("degenerate", []):
+        if not c["passed"]:
+            print(f"  failed: {c['check']}: {c['detail']} (value {c['value']})")
     print(f"wall time: {wall:.1f} s")
     if pack is None:
         print(

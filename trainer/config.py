@@ -92,12 +92,53 @@ class EnvSettings(_Frozen):
 
 
 class PromotionGate(_Frozen):
-    """Out-of-sample bar a pack must clear to be marked ``promotion.passed``."""
+    """The bar a pack must clear to be marked ``promotion.passed`` (see :mod:`invest.trainer.gate`).
 
+    Performance is measured on what actually trades: each fold's test year replayed
+    through the runtime (risk engine and costs included), chained over the *test*
+    years (those after ``validation_end``). Degenerate checks (one action, uniform
+    probabilities, always in or always out, no effect on hybrid) refuse a pack
+    whatever its performance.
+    """
+
+    validation_end: int = Field(2014, ge=1900, le=2100)
+    """Years up to this one are validation (reported, not gated); later years are the test."""
     min_sharpe: float = 0.3
-    """Minimum annualised Sharpe ratio of the ensemble's daily OOS returns, all test years."""
+    """Minimum annualised Sharpe of rl_ensemble's chained test-year daily returns (runtime replays)."""
     max_drawdown: float = Field(0.35, gt=0, le=1)
-    """Largest allowed peak-to-trough loss of the OOS equity curve (0.35 = 35%)."""
+    """Largest allowed peak-to-trough loss of rl_ensemble's and of hybrid's chained test-year equity (0.35 = 35%)."""
+    hybrid_sharpe_vs_trend_king: float = 0.0
+    """hybrid's Sharpe minus trend_king's (chained test years) must be at least this."""
+    hybrid_max_drawdown_vs_trend_king: float = Field(0.0, ge=0, le=1)
+    """hybrid's max drawdown may be deeper than trend_king's by at most this (0.02 = 2 points)."""
+    rl_sharpe_vs_equal_weight: float = 0.0
+    """rl_ensemble's Sharpe minus the equal-weight buy-and-hold's (chained test years) must be at least this."""
+    sharpe_diff_ci_min: float | None = None
+    """When set, the lower end of the bootstrap CI of hybrid's Sharpe minus trend_king's must be at least this; None reports the CI only."""
+    max_action_share: float = Field(0.95, gt=0, le=1)
+    """Degenerate: one action (argmax of the mean probabilities) on more than this share of symbol-days."""
+    max_entropy_ratio: float = Field(0.98, gt=0, le=1)
+    """Degenerate: the policies' mean entropy over the uniform distribution's (log 3) above this."""
+    min_exposure: float = Field(0.05, ge=0, lt=1)
+    """Degenerate when below this in every year: rl_ensemble's invested share of its investable equity."""
+    max_exposure: float = Field(0.95, gt=0, le=1)
+    """Degenerate when above this in every year: rl_ensemble's invested share of its investable equity."""
+    bootstrap_block: int = Field(21, ge=1, le=252)
+    """Sessions per block of the paired block bootstrap of the Sharpe difference."""
+    bootstrap_resamples: int = Field(2000, ge=100, le=100_000)
+    """Resamples of the bootstrap."""
+    bootstrap_seed: int = Field(0, ge=0)
+    """Seed of the bootstrap (the same inputs give the same interval)."""
+    ci_level: float = Field(0.90, gt=0, lt=1)
+    """Coverage of the Sharpe-difference interval."""
+
+    @model_validator(mode="after")
+    def _exposure_band(self) -> PromotionGate:
+        if self.min_exposure >= self.max_exposure:
+            raise ValueError(
+                f"min_exposure ({self.min_exposure}) must be below max_exposure ({self.max_exposure})"
+            )
+        return self
 
 
 class OptunaSettings(_Frozen):

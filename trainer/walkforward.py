@@ -15,16 +15,19 @@ import logging
 import multiprocessing
 import os
 import queue
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Hyperparameters, PromotionGate, TrainConfig
 from .dataset import MarketArrays
 from .evaluate import YearResult, evaluate_year, load_sessions, summarise
 from .train import Job, JobResult, run_job
+
+if TYPE_CHECKING:
+    from invest.runtime.backtest.walkforward import YearReplay
 
 __all__ = [
     "Fold",
@@ -98,20 +101,42 @@ class WalkForwardResult:
     hyperparameters: Hyperparameters
     timesteps: int
     seeds: tuple[int, ...]
-    #: Per-year returns of the runtime strategies (``trend_king``, ``hybrid``), filled
-    #: by :func:`with_runtime_columns` from the runtime's own backtester.
+    #: Per-year total returns of the runtime replays (``trend_king``, ``rl_ensemble``,
+    #: ``hybrid``, ``equal_weight``, ``index``), filled by :func:`with_runtime_columns`.
     runtime_columns: dict[str, dict[int, float | None]] = field(default_factory=dict)
+    #: Each test year replayed through the runtime with its fold's pack (daily equity,
+    #: RL statistics): what :func:`promote` gates. Empty until :func:`with_runtime_columns`.
+    replays: tuple[YearReplay, ...] = ()
+    #: Years up to this one are validation in the table and not gated (``promotion.validation_end``).
+    validation_end: int = PromotionGate().validation_end
 
     def fold_jobs(self, year: int) -> list[JobResult]:
         """Jobs of fold ``year``, by seed."""
         return sorted((j for j in self.jobs if j.fold == year), key=lambda j: j.seed)
 
     def table(self) -> dict[str, Any]:
-        """The manifest's ``walk_forward`` section (metric: total return).
+        """The manifest's ``walk_forward`` section (metric: total return per calendar year).
 
-        ``trend_king`` and ``hybrid`` come from :attr:`runtime_columns` (null until
-        :func:`with_runtime_columns` replays each test year through the live cycle).
+        With :attr:`replays` (after :func:`with_runtime_columns`): every column comes from
+        the runtime replays (:data:`gate.TABLE_COLUMNS`, each row marked ``validation`` or
+        ``test``), with ``chained`` figures per split (CAGR, Sharpe, max drawdown) and
+        each year's RL statistics in ``replays``. Before that, the trainer's own
+        evaluation of rl_ensemble and the benchmarks, trend_king and hybrid null.
+        ``details`` and ``summary`` are always the trainer's evaluation.
         """
+        if self.replays:
+            from .gate import TABLE_COLUMNS, chained_figures, year_rows
+
+            return {
+                "columns": list(TABLE_COLUMNS),
+                "rows": year_rows(self.replays, self.validation_end),
+                "metric": "total_return",
+                "validation_end": self.validation_end,
+                "chained": chained_figures(self.replays, self.validation_end),
+                "replays": [r.as_dict() for r in self.replays],
+                "details": [y.to_json() for y in self.years],
+                "summary": self.summary,
+            }
         tk = self.runtime_columns.get("trend_king", {})
         hy = self.runtime_columns.get("hybrid", {})
         rows = [
@@ -281,41 +306,78 @@ def with_runtime_columns(
     result: WalkForwardResult,
     config: TrainConfig,
     symbols: Sequence[str],
-    fold_packs: dict[int, Path],
+    fold_packs: Mapping[int, Path],
     out_dir: Path,
 ) -> WalkForwardResult:
-    """Fill the trend_king and hybrid columns by replaying each test year in the runtime.
+    """Replay each test year through the runtime: trend_king, and rl_ensemble and hybrid
+    with that fold's own pack, so every figure stays out of sample.
 
-    hybrid uses each fold's own ensemble, so every figure stays out of sample.
+    Needs only the result's test years and the fold packs' paths (one replay per
+    strategy per year, :func:`invest.runtime.backtest.walkforward.replay_folds`).
+
+    Returns:
+        ``result`` with :attr:`~WalkForwardResult.replays`, ``runtime_columns`` and
+        ``validation_end`` filled; ``<out_dir>/walk_forward.json`` is rewritten.
     """
-    from invest.runtime.backtest.walkforward import strategy_years
+    from invest.runtime.backtest.walkforward import SERIES, replay_folds
     from invest.runtime.data import open_source
 
-    cols = strategy_years(
-        [y.year for y in result.years],
+    years = [y.year for y in result.years]
+    replays = replay_folds(
+        years,
         symbols,
         open_source(config.data),
         benchmark=config.index_symbol,
         fold_packs=fold_packs,
         fills=config.fills.model_dump(mode="json"),
     )
-    done = replace(result, runtime_columns=cols)
+    by_year = {r.year: r for r in replays}
+    cols = {
+        s: {y: (by_year[y].total_return(s) if y in by_year else None) for y in years}
+        for s in SERIES
+    }
+    done = replace(
+        result,
+        runtime_columns=cols,
+        replays=tuple(replays),
+        validation_end=config.promotion.validation_end,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "walk_forward.json").write_text(json.dumps(done.table(), indent=2))
     return done
 
 
-def promote(gate: PromotionGate, summary: dict[str, float]) -> dict[str, Any]:
-    """Apply the promotion gate to the chained OOS metrics.
+def promote(gate: PromotionGate, result: WalkForwardResult | Mapping[str, float]) -> dict[str, Any]:
+    """The manifest's ``promotion`` section.
+
+    Args:
+        gate: the thresholds.
+        result: a walk-forward result after :func:`with_runtime_columns`: the gate of
+            :func:`invest.trainer.gate.evaluate` (runtime replays, test years chained,
+            degenerate checks, bootstrap CI). A result without replays is refused. A
+            plain summary mapping (``oos_sharpe``, ``oos_max_drawdown`` of the trainer's
+            own evaluation) gets the former rule, for callers not yet on the replays.
 
     Returns:
-        The manifest's ``promotion`` section: ``passed``, ``rule`` and ``values``.
+        ``passed``, ``rule``, ``values`` and, from the replays, ``criteria``,
+        ``degenerate``, ``sharpe_diff_ci``, ``test_years``, ``validation_end``, ``chained``.
     """
-    sharpe, mdd = summary["oos_sharpe"], summary["oos_max_drawdown"]
-    return {
-        "passed": bool(sharpe >= gate.min_sharpe and mdd <= gate.max_drawdown),
-        "rule": (
-            f"OOS Sharpe (all test years chained) >= {gate.min_sharpe} and "
-            f"OOS max drawdown <= {gate.max_drawdown}"
-        ),
-        "values": {"oos_sharpe": sharpe, "oos_max_drawdown": mdd},
-    }
+    if isinstance(result, Mapping):
+        sharpe, mdd = result["oos_sharpe"], result["oos_max_drawdown"]
+        return {
+            "passed": bool(sharpe >= gate.min_sharpe and mdd <= gate.max_drawdown),
+            "rule": (
+                f"OOS Sharpe (all test years chained) >= {gate.min_sharpe} and "
+                f"OOS max drawdown <= {gate.max_drawdown}"
+            ),
+            "values": {"oos_sharpe": sharpe, "oos_max_drawdown": mdd},
+        }
+    if not result.replays:
+        return {
+            "passed": False,
+            "rule": "the gate needs the runtime replays of every fold (with_runtime_columns)",
+            "values": {},
+        }
+    from .gate import evaluate
+
+    return evaluate(result.replays, gate)

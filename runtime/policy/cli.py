@@ -16,7 +16,7 @@ from invest.runtime.errors import PolicyPackError
 from invest.runtime.paths import Paths
 
 if TYPE_CHECKING:
-    from invest.runtime.policy.manifest import Manifest, WalkForwardTable
+    from invest.runtime.policy.manifest import Manifest, PromotionInfo, WalkForwardTable
     from invest.runtime.policy.pack import VerifyReport
 
 
@@ -140,7 +140,7 @@ def _summary(m: Manifest, report: VerifyReport, sha: str) -> list[str]:
         lines.append(f"  walk-forward ({m.walk_forward.metric or 'metric not named'}):")
         lines += ["    " + row for row in _walk_forward(m.walk_forward).splitlines()]
     if pr := m.promotion:
-        lines.append(f"  promotion: {'passed' if pr.passed else 'NOT passed'} ({pr.rule or '-'})")
+        lines += _promotion(pr)
     if pa := m.parity:
         lines.append(
             f"  parity: {_s(pa.steps)} steps, {_s(pa.resets)} resets, "
@@ -149,6 +149,81 @@ def _summary(m: Manifest, report: VerifyReport, sha: str) -> list[str]:
     if m.versions:
         lines.append("  versions: " + ", ".join(f"{k} {v}" for k, v in m.versions.items()))
     return lines
+
+
+def _promotion(pr: PromotionInfo) -> list[str]:
+    """The gate's verdict, its thresholds and degenerate checks, the CI and the chained figures."""
+    lines = [f"  promotion: {'passed' if pr.passed else 'NOT passed'} ({pr.rule or '-'})"]
+    if pr.criteria:
+        lines.append("  gate (test years chained):")
+        lines += [_check_line(c) for c in pr.criteria]
+    if pr.degenerate:
+        lines.append("  degenerate checks (any failure refuses the pack):")
+        lines += [_check_line(c) for c in pr.degenerate]
+    if ci := pr.sharpe_diff_ci:
+        lines.append(
+            f"  hybrid - trend_king Sharpe: {_num(ci.get('estimate'))}, "
+            f"{_pct(ci.get('level'), signed=False, digits=0)} CI [{_num(ci.get('low'))}, "
+            f"{_num(ci.get('high'))}] (block bootstrap: {_s(ci.get('resamples'))} resamples "
+            f"of {_s(ci.get('block'))}-session blocks, seed {_s(ci.get('seed'))})"
+        )
+    if pr.chained:
+        lines += _chained(pr.chained, pr.test_years, pr.validation_end)
+    return lines
+
+
+def _check_line(c: dict[str, Any]) -> str:
+    value = c.get("value")
+    if isinstance(value, dict):
+        shown = ", ".join(f"{k} {_num(v)}" for k, v in value.items()) or "-"
+    else:
+        shown = _num(value)
+    mark = "ok  " if c.get("passed") else "FAIL"
+    return f"    {mark} {c.get('check', '?')}: {shown} (limit {_num(c.get('limit'))}) {c.get('detail', '')}".rstrip()
+
+
+def _chained(
+    chained: dict[str, Any], test_years: Sequence[int], validation_end: int | None
+) -> list[str]:
+    years = "-"
+    if test_years:
+        first, last = test_years[0], test_years[-1]
+        years = str(first) if first == last else f"{first}-{last}"
+    lines = [
+        f"  chained out of sample (test {years}; validation up to {_s(validation_end)}):",
+    ]
+    rows = [["SPLIT", "SERIES", "CAGR", "SHARPE", "MAX DD", "TOTAL"]]
+    for split in ("test", "validation"):
+        for name, f in (chained.get(split) or {}).items():
+            if not isinstance(f, dict):
+                continue
+            rows.append(
+                [
+                    split,
+                    name,
+                    _pct(f.get("cagr")),
+                    _num(f.get("sharpe"), 2),
+                    _pct(f.get("max_drawdown")),
+                    _pct(f.get("total_return")),
+                ]
+            )
+    if len(rows) == 1:
+        return []
+    return lines + ["    " + row for row in _columns(rows).splitlines()]
+
+
+def _num(x: Any, digits: int = 4) -> str:
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return "-" if x is None else str(x)
+    if isinstance(x, int):
+        return str(x)
+    return f"{x:.{digits}f}"
+
+
+def _pct(x: Any, *, signed: bool = True, digits: int = 1) -> str:
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return "-"
+    return f"{x:{'+' if signed else ''}.{digits}%}"
 
 
 def _walk_forward(table: WalkForwardTable) -> str:

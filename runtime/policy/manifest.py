@@ -157,6 +157,18 @@ class PromotionInfo(_Section):
     """The rule, in words."""
     values: dict[str, Any] = Field(default_factory=dict)
     """The numbers the rule was applied to."""
+    criteria: tuple[dict[str, Any], ...] = ()
+    """Each threshold: ``{check, value, limit, passed, detail}`` (test years, chained)."""
+    degenerate: tuple[dict[str, Any], ...] = ()
+    """Each degenerate check: ``{check, value, limit, passed, detail}``; any failure refuses the pack."""
+    sharpe_diff_ci: dict[str, Any] | None = None
+    """Block-bootstrap interval of hybrid's Sharpe minus trend_king's: ``estimate``, ``low``, ``high``, ``level``..."""
+    chained: dict[str, Any] | None = None
+    """Chained out-of-sample figures: ``{split: {series: {cagr, sharpe, max_drawdown, total_return}}}``."""
+    test_years: tuple[int, ...] = ()
+    """The years the thresholds were measured on."""
+    validation_end: int | None = None
+    """Years up to this one are validation (reported, not gated)."""
 
 
 class ParityInfo(_Section):
