@@ -51,8 +51,8 @@ def edit_manifest(pack: Path, edit: Callable[[dict[str, Any]], object]) -> None:
 
 Decide = Callable[[F32, F32], Sequence[Sequence[Action]]]
 
-#: Logit of a policy's chosen level over the others': its probability is 1.0 in float64.
-CHOSEN = 50.0
+#: Logit of a policy's chosen level (the others 0): exp(-1000) is 0 in float64, so P = 1 exactly.
+CHOSEN = 1000.0
 
 
 class FakeEnsemble:
