@@ -9,7 +9,7 @@ import pytest
 
 from invest.runtime.policy.vote import NO_VOTE, Action, combine
 
-O, E, V = Action.OUT, Action.EQUAL, Action.OVER
+OUT, EQ, OVER = Action.OUT, Action.EQUAL, Action.OVER
 
 
 def _logits(*per_symbol: list[list[float]]) -> np.ndarray:
@@ -22,7 +22,7 @@ def test_the_mean_probability_and_expected_level_decide_not_the_argmax_count() -
     lean = math.log(0.4 / 0.3)  # softmax -> (0.3, 0.3, 0.4)
     (v,) = combine(_logits([[0.0, 0.0, lean], [0.0, 0.0, lean], [50.0, 0.0, 0.0]]))
     assert v.probs == pytest.approx(((0.3 + 0.3 + 1.0) / 3, 0.2, 0.8 / 3))
-    assert v.action is O
+    assert v.action is OUT
     assert v.p_out == pytest.approx(0.5333, abs=1e-4)
     assert v.level == pytest.approx(0.2 + 2 * 0.8 / 3)
     assert v.votes == (2, 2, 0)  # each policy's argmax, for people to read
@@ -30,10 +30,12 @@ def test_the_mean_probability_and_expected_level_decide_not_the_argmax_count() -
 
 
 def test_each_symbol_is_combined_separately() -> None:
-    sure = {O: [50.0, 0, 0], E: [0, 50.0, 0], V: [0, 0, 50.0]}
-    votes = combine(_logits([sure[V]] * 4, [sure[O]] * 4, [sure[E], sure[E], sure[V], sure[O]]))
+    sure = {OUT: [50.0, 0, 0], EQ: [0, 50.0, 0], OVER: [0, 0, 50.0]}
+    votes = combine(
+        _logits([sure[OVER]] * 4, [sure[OUT]] * 4, [sure[EQ], sure[EQ], sure[OVER], sure[OUT]])
+    )
     assert [v.level for v in votes] == pytest.approx([2.0, 0.0, 1.0])
-    assert [v.action for v in votes] == [V, O, E]
+    assert [v.action for v in votes] == [OVER, OUT, EQ]
     assert votes[2].probs == pytest.approx((0.25, 0.5, 0.25))
 
 
@@ -65,6 +67,6 @@ def test_the_record_form_is_plain_json_data() -> None:
 def test_no_vote_is_a_symbol_that_did_not_run() -> None:
     assert not NO_VOTE.ran
     assert NO_VOTE.p_out == 0.0
-    assert NO_VOTE.action is E
+    assert NO_VOTE.action is EQ
     assert math.isnan(NO_VOTE.level)
     assert NO_VOTE.as_dict() == {"action": None, "confidence": 0.0, "level": None, "votes": []}

@@ -25,9 +25,7 @@ def _cfg(strategy: str, pack: Path, universe: tuple[str, ...]) -> AccountConfig:
 
 
 @pytest.mark.parametrize(("strategy", "cls"), KINDS)
-def test_a_universe_of_two_is_refused_in_one_line(
-    tmp_path: Path, strategy: str, cls: type
-) -> None:
+def test_a_universe_of_two_is_refused_in_one_line(tmp_path: Path, strategy: str, cls: type) -> None:
     pack = copy_fixture_pack(tmp_path)
     with pytest.raises(ConfigError) as exc:
         build_strategy(_cfg(strategy, pack, ("AAA", "BBB")))

@@ -33,7 +33,7 @@ from tests.runtime.policy.support import (
 
 UNIVERSE = ("UP", "DOWN", "FLAT")
 T = 299
-O, E, V = Action.OUT, Action.EQUAL, Action.OVER
+OUT, EQ, OVER = Action.OUT, Action.EQUAL, Action.OVER
 
 
 def _strategy(market: Market, fake: FakeEnsemble, **params: object) -> RLEnsemble:
@@ -83,7 +83,7 @@ def test_the_targets_are_level_weights_of_the_expected_levels_and_the_votes_are_
 
 def test_mixed_policies_give_fractional_levels_weighted_as_the_trainer_does() -> None:
     market = trend_market()
-    votes = scripted({0: [V, V, E, O, O], 1: [E] * 5, 2: [O, O, O, O, V]})
+    votes = scripted({0: [OVER, OVER, EQ, OUT, OUT], 1: [EQ] * 5, 2: [OUT, OUT, OUT, OUT, OVER]})
     p = _strategy(market, FakeEnsemble(votes), max_weight=0.3).propose(T, _flat())
     levels = np.array([1.0, 1.0, 0.4])  # UP: 0.2 * 1 + 0.4 * 2; FLAT: 0.2 * 2
     assert p.scores == pytest.approx(dict(zip(UNIVERSE, levels, strict=True)))
@@ -101,7 +101,7 @@ def test_the_strategy_cap_limits_each_name() -> None:
 
 def test_a_book_asking_for_more_than_equity_is_scaled_down() -> None:
     market = trend_market()
-    every_over = scripted({i: [V] * 5 for i in range(3)})
+    every_over = scripted({i: [OVER] * 5 for i in range(3)})
     p = _strategy(market, FakeEnsemble(every_over), max_weight=1.0).propose(T, _flat())
     assert p.targets == pytest.approx(dict.fromkeys(UNIVERSE, 1 / 3))  # 3 x 2/3, scaled to 1
 
@@ -133,7 +133,7 @@ def test_a_symbol_the_policies_did_not_step_keeps_its_current_weight() -> None:
 
 def test_top_n_holds_only_the_highest_levels() -> None:
     market = trend_market()
-    votes = scripted({0: [V] * 5, 1: [E] * 5, 2: [E, E, E, E, O]})
+    votes = scripted({0: [OVER] * 5, 1: [EQ] * 5, 2: [EQ, EQ, EQ, EQ, OUT]})
     p = _strategy(market, FakeEnsemble(votes), top_n=2, max_weight=1.0).propose(T, _flat())
     assert p.targets == pytest.approx({"UP": 2 / 3, "DOWN": 1 / 3})
     assert p.scores["FLAT"] == 0.0

@@ -23,7 +23,7 @@ DAYS = 300
 T = DAYS - 1
 DRIFTS = {"A": 0.004, "B": 0.003, "C": 0.002, "D": -0.001, "E": 0.0005}
 UNIVERSE = tuple(DRIFTS)
-O, E, V = Action.OUT, Action.EQUAL, Action.OVER
+OUT, EQ, OVER = Action.OUT, Action.EQUAL, Action.OVER
 TK = TrendKingParams(top_n=2, max_weight=1.0)
 
 
@@ -57,7 +57,7 @@ def test_a_pick_the_ensemble_wants_out_of_is_vetoed_and_the_record_says_why() ->
     market = _market()
     base = _rules(market).propose(T, _flat())
     assert set(base.targets) == {"A", "B"}
-    p = _hybrid(market, FakeEnsemble(scripted({0: [O] * 5}))).propose(T, _flat())
+    p = _hybrid(market, FakeEnsemble(scripted({0: [OUT] * 5}))).propose(T, _flat())
     assert p.targets == {"B": base.targets["B"]}  # the vetoed weight stays in cash
     assert p.scores == base.scores
     assert p.regime is Regime.ATTACK
@@ -76,7 +76,9 @@ def test_a_pick_the_ensemble_wants_out_of_is_vetoed_and_the_record_says_why() ->
 def test_the_veto_is_at_or_above_min_confidence_and_not_below() -> None:
     market = _market()
     base = _rules(market).propose(T, _flat())
-    three_of_five = scripted({0: [O, O, O, V, V]})  # mean P(OUT) 0.6, expected level 0.8
+    three_of_five = scripted(
+        {0: [OUT, OUT, OUT, OVER, OVER]}
+    )  # mean P(OUT) 0.6, expected level 0.8
     at = _hybrid(market, FakeEnsemble(three_of_five), min_confidence=0.6).propose(T, _flat())
     assert set(at.targets) == {"B"}
     assert at.extra["rl"]["A"]["p"] == [0.6, 0.0, 0.4]
@@ -84,14 +86,16 @@ def test_the_veto_is_at_or_above_min_confidence_and_not_below() -> None:
     assert at.extra["rl"]["A"]["votes"] == ["OUT", "OUT", "OUT", "OVER", "OVER"]
     below = _hybrid(market, FakeEnsemble(three_of_five), min_confidence=0.61)
     assert below.propose(T, _flat()).targets == base.targets
-    default = _hybrid(market, FakeEnsemble(scripted({0: [O, O, E, E, V]})))  # P(OUT) 0.4 < 0.5
+    default = _hybrid(
+        market, FakeEnsemble(scripted({0: [OUT, OUT, EQ, EQ, OVER]}))
+    )  # P(OUT) 0.4 < 0.5
     assert default.propose(T, _flat()).targets == base.targets
 
 
 def test_over_or_equal_levels_add_nothing_to_the_rules() -> None:
     market = _market()
     base = _rules(market).propose(T, _flat())
-    every_over = scripted({i: [V] * 5 for i in range(len(UNIVERSE))})
+    every_over = scripted({i: [OVER] * 5 for i in range(len(UNIVERSE))})
     assert _hybrid(market, FakeEnsemble(every_over)).propose(T, _flat()).targets == base.targets
 
 
