@@ -193,7 +193,8 @@ class Normaliser:
         """Read the manifest's ``normalisation`` section.
 
         Raises:
-            ValueError: a layout or length that is not this spec's, or a std <= 0.
+            ValueError: a layout or length that is not this spec's, a std <= 0, or a
+                clip other than :data:`NORM_CLIP` (which :meth:`apply` always uses).
         """
         layout = tuple(data.get("layout", ()))
         if layout != OBS_LAYOUT:
@@ -207,6 +208,9 @@ class Normaliser:
             raise ValueError(f"normalisation mean and std need {OBS_DIM} values each")
         if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
             raise ValueError("normalisation mean and std must be finite, with std > 0")
+        clip = float(data.get("clip", NORM_CLIP))
+        if clip != NORM_CLIP:
+            raise ValueError(f"normalisation clip {clip} differs from this runtime's {NORM_CLIP}")
         return cls(mean, std)
 
 

@@ -136,12 +136,19 @@ def sha256_hex(data: bytes) -> str:
 
 
 def pack_sha(manifest: Manifest) -> str:
-    """Identity of a pack's weights: SHA-256 over its policies' hashes and LSTM sizes."""
-    text = "\n".join(
-        [f"lstm {manifest.lstm.layers}x{manifest.lstm.hidden}"]
-        + [p.sha256 for p in manifest.policies]
-    )
-    return sha256_hex(text.encode())
+    """Identity of what decides: SHA-256 over the policies' hashes, LSTM sizes and normalisation.
+
+    The normalisation is part of it because the policies see normalised observations:
+    the same weights behind other statistics are another policy, whose LSTM states
+    must not be carried over (the manifest itself is not hashed).
+    """
+    lines = [f"lstm {manifest.lstm.layers}x{manifest.lstm.hidden}"]
+    lines += [p.sha256 for p in manifest.policies]
+    norm = manifest.normalisation
+    if norm is not None:
+        stats = {"mean": list(norm.mean), "std": list(norm.std), "clip": norm.clip}
+        lines.append("normalisation " + json.dumps(stats, separators=(",", ":")))
+    return sha256_hex("\n".join(lines).encode())
 
 
 def runtime_spec(ohlc: bool = False) -> tuple[str, str]:

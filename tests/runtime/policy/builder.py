@@ -22,9 +22,16 @@ from typing import Any
 import numpy as np
 
 from invest.runtime import features
-from invest.runtime.policy.manifest import ACTIONS, POSITION_FEATURES
+from invest.runtime.policy.contract import (
+    ACTIONS,
+    MIN_UNIVERSE,
+    OBS_DIM,
+    OBS_LAYOUT,
+    OBS_SPEC_VERSION,
+    Normaliser,
+)
+from invest.runtime.policy.manifest import MANIFEST_FORMAT
 
-OBS_DIM = len(features.FEATURE_NAMES) + len(POSITION_FEATURES)
 OPSET = 17  # onnxruntime >= 1.17 (the appliance's floor) runs it
 IR_VERSION = 8
 
@@ -132,12 +139,21 @@ def build_policy(
 
 
 def manifest_dict(
-    name: str, files: Sequence[tuple[str, str]], *, hidden: int, layers: int
+    name: str,
+    files: Sequence[tuple[str, str]],
+    *,
+    hidden: int,
+    layers: int,
+    normaliser: Normaliser | None = None,
 ) -> dict[str, Any]:
-    """A complete manifest (every section of the contract) for ``files`` = (file, sha256)."""
+    """A complete manifest (every section of the contract) for ``files`` = (file, sha256).
+
+    ``normaliser`` defaults to the identity (the runtime then feeds raw observations).
+    """
     names = list(features.FEATURE_NAMES)
+    norm = normaliser if normaliser is not None else Normaliser.identity()
     return {
-        "format": 1,
+        "format": MANIFEST_FORMAT,
         "name": name,
         "created": "2026-01-02T00:00:00+00:00",
         "feature_spec": {
@@ -146,13 +162,19 @@ def manifest_dict(
             "names": names,
             "ohlc": False,
         },
-        "observation": {"dim": OBS_DIM, "layout": names + list(POSITION_FEATURES)},
+        "observation": {"dim": OBS_DIM, "layout": list(OBS_LAYOUT), "spec": OBS_SPEC_VERSION},
+        "normalisation": norm.to_json(),
         "actions": list(ACTIONS),
         "lstm": {"hidden": hidden, "layers": layers},
         "policies": [
             {"file": f, "seed": i, "sha256": sha, "fold": 2021} for i, (f, sha) in enumerate(files)
         ],
-        "universe": {"rule": "test symbols", "tickers": ["AAA", "BBB"]},
+        "universe": {
+            "rule": "test symbols",
+            "tickers": ["AAA", "BBB", "CCC"],
+            "min_size": MIN_UNIVERSE,
+            "episode_size": 3,
+        },
         "training": {
             "windows": [
                 {

@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from invest.runtime import features
 from invest.runtime.market import Market
+from invest.runtime.policy.contract import OBS_LAYOUT, Normaliser
 from invest.runtime.policy.ensemble import StepResult
 from invest.runtime.policy.vote import BY_INDEX, Action
 from tests.runtime.conftest import make_market
@@ -50,13 +51,19 @@ def edit_manifest(pack: Path, edit: Callable[[dict[str, Any]], object]) -> None:
 
 Decide = Callable[[F32, F32], Sequence[Sequence[Action]]]
 
+#: Logit of a policy's chosen level (the others 0): exp(-1000) is 0 in float64, so P = 1 exactly.
+CHOSEN = 1000.0
+
 
 class FakeEnsemble:
-    """A numpy stand-in for :class:`OnnxEnsemble`: scripted votes, a counting state.
+    """A numpy stand-in for :class:`OnnxEnsemble`: scripted target levels, a counting state.
 
     ``h`` (and ``c``) count the steps since the symbol's episode started, so a test
     reads how often a symbol was stepped and when it was reset. ``decide(obs, steps)``
-    returns each policy's action for each batch row.
+    returns each policy's target level (``OUT``/``EQUAL``/``OVER``) for each batch row;
+    that policy then gives it probability 1, so the ensemble's mean probability of a
+    level is the share of policies that chose it. The observations are normalised
+    with ``normaliser`` (the identity by default), so ``obs`` holds the raw values.
     """
 
     def __init__(
@@ -68,6 +75,7 @@ class FakeEnsemble:
         hidden: int = 2,
         sha: str = "f" * 64,
         name: str = "fake",
+        normaliser: Normaliser | None = None,
     ) -> None:
         self.decide = decide
         self.n_policies = n_policies
@@ -75,6 +83,7 @@ class FakeEnsemble:
         self.hidden = hidden
         self.sha = sha
         self.name = name
+        self.normaliser = normaliser if normaliser is not None else Normaliser.identity()
         self.calls: list[tuple[F32, F32]] = []
 
     def step(self, obs: F32, h: F32, c: F32, episode_start: F32) -> StepResult:
@@ -86,16 +95,16 @@ class FakeEnsemble:
         logits = np.zeros((self.n_policies, len(obs), len(BY_INDEX)), np.float32)
         for p in range(self.n_policies):
             for b in range(len(obs)):
-                logits[p, b, BY_INDEX.index(acts[p][b])] = 5.0
+                logits[p, b, BY_INDEX.index(acts[p][b])] = CHOSEN
         return StepResult(logits, h_next, h_next.copy())
 
 
 def scripted(by_row: dict[int, Sequence[Action]], n_policies: int = 5) -> Decide:
-    """Each batch row's policy actions from ``by_row``; unlisted rows vote HOLD."""
+    """Each batch row's policy levels from ``by_row``; unlisted rows choose EQUAL."""
 
     def decide(obs: F32, steps: F32) -> list[list[Action]]:
         return [
-            [by_row.get(b, [Action.HOLD] * n_policies)[p] for b in range(len(obs))]
+            [by_row.get(b, [Action.EQUAL] * n_policies)[p] for b in range(len(obs))]
             for p in range(n_policies)
         ]
 
@@ -103,12 +112,12 @@ def scripted(by_row: dict[int, Sequence[Action]], n_policies: int = 5) -> Decide
 
 
 def by_trend(n_policies: int = 5) -> Decide:
-    """Every policy votes on the sign of ``ret_21``: BUY above +1%, SELL below -1%."""
-    col = features.FEATURE_NAMES.index("ret_21")
+    """Every policy targets by the sign of ``ret_21``: OVER above +1%, OUT below -1%, else EQUAL."""
+    col = OBS_LAYOUT.index("ret_21")
 
     def decide(obs: F32, steps: F32) -> list[list[Action]]:
         row = [
-            Action.BUY if x > 0.01 else Action.SELL if x < -0.01 else Action.HOLD
+            Action.OVER if x > 0.01 else Action.OUT if x < -0.01 else Action.EQUAL
             for x in obs[:, col]
         ]
         return [row] * n_policies

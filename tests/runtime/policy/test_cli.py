@@ -75,7 +75,7 @@ def test_show_summarises_the_manifest_with_the_walk_forward_table(
     out = capsys.readouterr().out
     assert "pack tiny" in out
     assert "status: ok" in out
-    assert "lstm 1 x 8, actions SELL, HOLD, BUY" in out
+    assert "lstm 1 x 8, actions OUT, EQUAL, OVER" in out
     assert "walk-forward (total_return):" in out
     assert "year  trend_king  rl_ensemble  hybrid  index_bh  equal_weight_bh" in out
     assert "2021  0.1000      0.0500       0.0800  0.2700    0.3000" in out

@@ -1,19 +1,25 @@
-"""OnnxEnsemble: lazy sessions, the I/O contract, and recurrent state through episode_start."""
+"""OnnxEnsemble: lazy sessions, the I/O contract, recurrent state, and the pack's normalisation."""
 
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from invest.runtime.domain import AccountState
 from invest.runtime.errors import PolicyPackError
+from invest.runtime.features import FEATURE_NAMES
+from invest.runtime.policy.contract import OBS_DIM, OBS_LAYOUT, STANDARDISED, Normaliser
 from invest.runtime.policy.ensemble import OnnxEnsemble, zero_state
-from invest.runtime.policy.pack import load_pack, verify_pack
-from tests.runtime.policy.support import edit_manifest
+from invest.runtime.policy.pack import load_pack, pack_sha, verify_pack
+from invest.runtime.policy.signal import Decisions, PolicySignal
+from invest.runtime.policy.state import MemoryStateStore
+from tests.runtime.policy.support import copy_fixture_pack, edit_manifest, trend_market
 
-OBS = np.random.default_rng(3).normal(0, 1, (5, 17)).astype(np.float32)
+OBS = np.random.default_rng(3).normal(0, 1, (5, OBS_DIM)).astype(np.float32)
 
 
 def _ensemble(pack: Path) -> OnnxEnsemble:
@@ -98,5 +104,58 @@ def test_a_policy_exported_with_a_static_batch_is_refused(tiny_pack: Path) -> No
         lambda m: m["policies"][0].update(sha256=hashlib.sha256(blob).hexdigest()),
     )
     report = verify_pack(tiny_pack)
-    assert "policy-0.onnx: obs has shape [1, 17]" in report.reason
+    assert f"policy-0.onnx: obs has shape [1, {OBS_DIM}]" in report.reason
     assert "(B, the symbols axis, dynamic)" in report.reason
+
+
+# --------------------------------------------------------------------------- normalisation
+
+SYMS = ("UP", "DOWN", "FLAT")
+
+
+def _decide(pack_dir: Path, t: int = 299) -> tuple[str, Decisions]:
+    """The fixture pack's decisions at row ``t`` for a flat account, from a fresh state."""
+    pack = load_pack(pack_dir)
+    sig = PolicySignal(OnnxEnsemble(pack), SYMS, MemoryStateStore(), "IDX")
+    sig.prepare(trend_market())
+    return pack.sha, sig.decide(t, AccountState("acct", Decimal(1000)))
+
+
+def _rescale(m: dict[str, object]) -> None:
+    """Standardise the features and market fields with other statistics."""
+    norm = m["normalisation"]
+    assert isinstance(norm, dict)
+    scaled = [*range(len(FEATURE_NAMES)), *range(*STANDARDISED)]
+    norm["mean"] = [0.05 if i in scaled else 0.0 for i in range(OBS_DIM)]
+    norm["std"] = [0.02 if i in scaled else 1.0 for i in range(OBS_DIM)]
+
+
+def test_the_runtime_applies_the_manifests_normalisation(tiny_pack: Path, tmp_path: Path) -> None:
+    other = copy_fixture_pack(tmp_path / "other")
+    edit_manifest(other, _rescale)
+    same_sha, same = _decide(copy_fixture_pack(tmp_path / "same"))
+    base_sha, base = _decide(tiny_pack)
+    new_sha, new = _decide(other)
+    assert load_pack(other).models == load_pack(tiny_pack).models  # the same policies
+    assert load_pack(other).normaliser.std[0] == np.float32(0.02)
+    for s in SYMS:
+        np.testing.assert_array_equal(same.logits[s], base.logits[s])  # deterministic
+        assert not np.allclose(new.logits[s], base.logits[s])
+        assert new.votes[s].probs != pytest.approx(base.votes[s].probs, abs=1e-3)
+        assert new.votes[s].level != pytest.approx(base.votes[s].level, abs=1e-3)
+    # the policies see other inputs: their identity, and the LSTM states filed under it, differ
+    assert same_sha == base_sha != new_sha
+
+
+def test_the_pack_sha_covers_the_policies_lstm_sizes_and_normalisation(tiny_pack: Path) -> None:
+    m = load_pack(tiny_pack).manifest
+    sha = pack_sha(m)
+    norm = m.normalisation
+    assert norm is not None
+    moved = norm.model_copy(update={"mean": (1.0, *norm.mean[1:])})
+    assert pack_sha(m.model_copy(update={"normalisation": moved})) != sha
+    bigger = m.lstm.model_copy(update={"hidden": 16})
+    assert pack_sha(m.model_copy(update={"lstm": bigger})) != sha
+    renamed = m.model_copy(update={"name": "other", "created": None})
+    assert pack_sha(renamed) == sha  # descriptive fields do not change what decides
+    assert Normaliser.from_json(norm.model_dump()).mean.shape == (len(OBS_LAYOUT),)

@@ -1,4 +1,4 @@
-"""Model packs: manifest parsing, checksums, feature spec, zips, and where packs are found."""
+"""Model packs: manifest parsing, checksums, feature spec, contract 2, zips, and where packs are found."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from invest.runtime import features
 from invest.runtime.errors import PolicyPackError
+from invest.runtime.policy.contract import OBS_DIM, Normaliser
 from invest.runtime.policy.pack import (
     list_packs,
     load_pack,
@@ -40,8 +42,10 @@ def test_a_correct_pack_verifies_and_loads_with_its_policies_in_order(tiny_pack:
         3,
         1,
         8,
-        17,
+        OBS_DIM,
     )
+    assert pack.min_universe == 3
+    np.testing.assert_array_equal(pack.normaliser.std, Normaliser.identity().std)
     assert pack.models[1] == (tiny_pack / "policy-1.onnx").read_bytes()
     assert pack.sha == pack_sha(pack.manifest)
 
@@ -113,9 +117,24 @@ def test_a_pack_trained_on_ohlc_features_is_refused_by_a_closes_only_runtime(
         (lambda m: m.update(policies=[]), r"policies: .*at least 1"),
         (lambda m: m["policies"][0].update(file="../evil.onnx"), r"relative path inside"),
         (lambda m: m["policies"][0].update(sha256="xyz"), r"not a hex SHA-256"),
-        (lambda m: m.update(format=2), r"format 2 is newer"),
-        (lambda m: m.update(actions=["BUY", "HOLD", "SELL"]), r"actions .* differ"),
-        (lambda m: m["observation"].update(dim=18), r"observation layout"),
+        (lambda m: m.update(format=3), r"format 3 is newer than this runtime reads \(2\)"),
+        (lambda m: m.update(actions=["SELL", "HOLD", "BUY"]), r"actions .* differ"),
+        (lambda m: m.update(actions=["OVER", "EQUAL", "OUT"]), r"actions .* differ"),
+        (lambda m: m["observation"].update(dim=17), r"observation layout \(17: "),
+        (
+            lambda m: m["observation"].update(layout=m["observation"]["layout"][::-1]),
+            r"observation layout .* differs from this runtime's",
+        ),
+        (lambda m: m["observation"].update(spec="1"), r"observation spec 1 differs .* 2"),
+        (lambda m: m["observation"].pop("spec"), r"observation spec 1 differs"),
+        (lambda m: m.pop("normalisation"), r"no normalisation section"),
+        (lambda m: m["normalisation"]["std"].__setitem__(0, 0.0), r"normalisation: .*std > 0"),
+        (
+            lambda m: m["normalisation"].update(layout=m["normalisation"]["layout"][:-2]),
+            r"normalisation: normalisation layout \(25 fields\) differs",
+        ),
+        (lambda m: m["normalisation"].update(mean=[0.0] * 17), r"need 27 values"),
+        (lambda m: m["normalisation"].pop("std"), r"normalisation\.std: Field required"),
     ],
 )
 def test_a_malformed_manifest_is_refused_with_the_key_path(
@@ -123,6 +142,24 @@ def test_a_malformed_manifest_is_refused_with_the_key_path(
 ) -> None:
     edit_manifest(tiny_pack, edit)
     with pytest.raises(PolicyPackError, match=match):
+        load_pack(tiny_pack)
+
+
+def test_a_format_1_pack_is_refused_with_one_line_saying_to_retrain(tiny_pack: Path) -> None:
+    edit_manifest(tiny_pack, lambda m: m.update(format=1))
+    with pytest.raises(PolicyPackError) as exc:
+        load_pack(tiny_pack)
+    msg = str(exc.value)
+    assert "\n" not in msg
+    assert "manifest format 1 holds single-symbol SELL/HOLD/BUY policies" in msg
+    assert "retrain it with `invest train`" in msg
+    report = verify_pack(tiny_pack)
+    assert report.reason.count("format 1") == 1  # not drowned in spec-2 mismatches
+
+
+def test_a_nan_in_the_normalisation_is_refused(tiny_pack: Path) -> None:
+    edit_manifest(tiny_pack, lambda m: m["normalisation"]["mean"].__setitem__(3, float("nan")))
+    with pytest.raises(PolicyPackError, match=r"normalisation: .*must be finite"):
         load_pack(tiny_pack)
 
 

@@ -134,7 +134,7 @@ def test_a_memory_overlay_reads_the_ledger_and_never_writes_it(tmp_path: Path) -
 def test_the_state_advances_once_per_session_and_a_rerun_decides_the_same() -> None:
     market = trend_market()
     fake = FakeEnsemble(by_trend())
-    sig = PolicySignal(fake, SYMS, MemoryStateStore(), 0.6)
+    sig = PolicySignal(fake, SYMS, MemoryStateStore(), "IDX")
     sig.prepare(market)
     acct = AccountState("acct", Decimal(1000))
     for t in range(280, 285):
@@ -150,7 +150,7 @@ def test_the_state_advances_once_per_session_and_a_rerun_decides_the_same() -> N
 def test_a_data_gap_skips_the_symbol_and_resets_its_state_next_time() -> None:
     market = trend_market(gap=("UP", 282))
     fake = FakeEnsemble(by_trend())
-    sig = PolicySignal(fake, SYMS, MemoryStateStore(), 0.6)
+    sig = PolicySignal(fake, SYMS, MemoryStateStore(), "IDX")
     sig.prepare(market)
     acct = AccountState("acct", Decimal(1000))
     for t in (280, 281):
@@ -158,7 +158,7 @@ def test_a_data_gap_skips_the_symbol_and_resets_its_state_next_time() -> None:
     gap = sig.decide(282, acct)
     assert gap.votes["UP"] == NO_VOTE
     assert len(fake.calls[-1][0]) == 2  # UP was not stepped
-    assert gap.votes["DOWN"].action.value == "SELL"
+    assert gap.votes["DOWN"].action.value == "OUT"
     sig.decide(283, acct)
     _, start = fake.calls[-1]
     assert start.tolist() == [1.0, 0.0, 0.0]  # UP starts a new episode, the others go on
@@ -175,7 +175,7 @@ def test_the_state_survives_a_restart_with_identical_next_logits(
     db = tmp_path / "ledger.sqlite"
 
     def signal(conn: sqlite3.Connection) -> PolicySignal:
-        sig = PolicySignal(OnnxEnsemble(pack), SYMS, LedgerStateStore(conn), 0.6)
+        sig = PolicySignal(OnnxEnsemble(pack), SYMS, LedgerStateStore(conn), "IDX")
         sig.prepare(market)
         return sig
 

@@ -1,4 +1,4 @@
-"""rl_ensemble: votes become target weights; the policies step once per cycle."""
+"""rl_ensemble: expected target levels become weights; the policies step once per cycle."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from invest.runtime.brokers.paper import PaperBroker
 from invest.runtime.config import AccountConfig
 from invest.runtime.cycle import AccountRuntime
 from invest.runtime.domain import AccountState, Regime
-from invest.runtime.features import volatility
 from invest.runtime.market import Market
+from invest.runtime.policy.contract import level_weights
 from invest.runtime.policy.pack import load_pack
 from invest.runtime.policy.params import RLParams
 from invest.runtime.policy.state import MemoryStateStore
@@ -33,7 +33,7 @@ from tests.runtime.policy.support import (
 
 UNIVERSE = ("UP", "DOWN", "FLAT")
 T = 299
-B, S, H = Action.BUY, Action.SELL, Action.HOLD
+OUT, EQ, OVER = Action.OUT, Action.EQUAL, Action.OVER
 
 
 def _strategy(market: Market, fake: FakeEnsemble, **params: object) -> RLEnsemble:
@@ -61,59 +61,84 @@ def _holding(market: Market, *symbols: str) -> AccountState:
     )
 
 
-def test_a_buy_vote_becomes_a_capped_target_and_the_votes_are_recorded() -> None:
+def test_the_targets_are_level_weights_of_the_expected_levels_and_the_votes_are_recorded() -> None:
     market = trend_market()
-    p = _strategy(market, FakeEnsemble(by_trend())).propose(T, _flat())
-    assert p.targets == {"UP": 0.25}
+    p = _strategy(market, FakeEnsemble(by_trend()), max_weight=1.0).propose(T, _flat())
+    # UP over, FLAT equal, DOWN out: 2/N and 1/N of N = 3
+    assert p.targets == pytest.approx({"UP": 2 / 3, "FLAT": 1 / 3})
     assert p.regime is Regime.ATTACK
-    assert p.scores == {"UP": 1.0, "FLAT": 0.0, "DOWN": -1.0}
-    assert p.extra["rl"]["UP"] == {"action": "BUY", "confidence": 1.0, "votes": ["BUY"] * 5}
-    assert p.extra["rl"]["DOWN"]["action"] == "SELL"
+    assert p.scores == {"UP": 2.0, "FLAT": 1.0, "DOWN": 0.0}
+    assert list(p.scores) == ["UP", "FLAT", "DOWN"]  # highest level first
+    assert p.extra["rl"]["UP"] == {
+        "action": "OVER",
+        "confidence": 1.0,
+        "level": 2.0,
+        "p": [0.0, 0.0, 1.0],
+        "votes": ["OVER"] * 5,
+    }
+    assert p.extra["rl"]["DOWN"]["action"] == "OUT"
     assert set(p.extra["rl"]) == set(UNIVERSE)
     assert any("recorded, not gating" in n for n in p.notes)
 
 
-def test_a_sell_vote_exits_a_holding_and_a_hold_keeps_it() -> None:
+def test_mixed_policies_give_fractional_levels_weighted_as_the_trainer_does() -> None:
+    market = trend_market()
+    votes = scripted({0: [OVER, OVER, EQ, OUT, OUT], 1: [EQ] * 5, 2: [OUT, OUT, OUT, OUT, OVER]})
+    p = _strategy(market, FakeEnsemble(votes), max_weight=0.3).propose(T, _flat())
+    levels = np.array([1.0, 1.0, 0.4])  # UP: 0.2 * 1 + 0.4 * 2; FLAT: 0.2 * 2
+    assert p.scores == pytest.approx(dict(zip(UNIVERSE, levels, strict=True)))
+    want = level_weights(levels, 1.0, 0.3)
+    np.testing.assert_allclose(want, [0.3, 0.3, 0.4 / 3])  # 1/3 capped at 0.3
+    assert p.targets == pytest.approx(dict(zip(UNIVERSE, want, strict=True)))
+    assert p.extra["rl"]["UP"]["p"] == [0.4, 0.2, 0.4]
+
+
+def test_the_strategy_cap_limits_each_name() -> None:
+    market = trend_market()
+    p = _strategy(market, FakeEnsemble(by_trend())).propose(T, _flat())  # max_weight 0.25
+    assert p.targets == {"UP": 0.25, "FLAT": 0.25}
+
+
+def test_a_book_asking_for_more_than_equity_is_scaled_down() -> None:
+    market = trend_market()
+    every_over = scripted({i: [OVER] * 5 for i in range(3)})
+    p = _strategy(market, FakeEnsemble(every_over), max_weight=1.0).propose(T, _flat())
+    assert p.targets == pytest.approx(dict.fromkeys(UNIVERSE, 1 / 3))  # 3 x 2/3, scaled to 1
+
+
+def test_out_exits_a_holding_and_equal_keeps_it_at_one_slot() -> None:
     market = trend_market()
     p = _strategy(market, FakeEnsemble(by_trend()), max_weight=1.0).propose(
         T, _holding(market, "UP", "DOWN", "FLAT")
     )
-    assert p.targets == {"UP": 0.5, "FLAT": 0.5}
+    assert "DOWN" not in p.targets
+    assert p.targets == pytest.approx({"UP": 2 / 3, "FLAT": 1 / 3})
 
 
-def test_a_low_confidence_buy_is_a_hold() -> None:
-    market = trend_market()
-    votes = scripted({0: [B, B, B, S, H]})
-    assert _strategy(market, FakeEnsemble(votes), min_confidence=0.6).propose(T, _flat()).targets
-    p = _strategy(market, FakeEnsemble(votes), min_confidence=0.8).propose(T, _flat())
-    assert p.targets == {}
-    assert p.extra["rl"]["UP"] == {
-        "action": "HOLD",
-        "confidence": 0.6,
-        "votes": ["BUY", "BUY", "BUY", "SELL", "HOLD"],
-    }
-
-
-def test_holdings_come_first_and_new_buys_fill_top_n_by_confidence() -> None:
-    market = trend_market()
-    votes = scripted({0: [B, B, B, H, H], 1: [B] * 5})
-    p = _strategy(market, FakeEnsemble(votes), top_n=2, max_weight=1.0).propose(
-        T, _holding(market, "FLAT")
+def test_a_symbol_the_policies_did_not_step_keeps_its_current_weight() -> None:
+    market = trend_market(gap=("FLAT", T))
+    price = market.price("FLAT", T)  # the last good close
+    assert price == market.price("FLAT", T - 1)
+    state = AccountState(
+        "acct", Decimal(8000), {"FLAT": position("FLAT", 2000 / price, price, market.day(T))}
     )
-    assert p.targets == {"FLAT": 0.5, "DOWN": 0.5}
+    rl = _strategy(market, FakeEnsemble(by_trend()), max_weight=1.0)
+    p = rl.propose(T, state)
+    assert p.extra["rl"]["FLAT"] == {"action": None, "confidence": 0.0, "level": None, "votes": []}
+    assert p.targets["FLAT"] == pytest.approx(0.2)  # 2000 of 10000, as it was
+    assert p.scores["FLAT"] == pytest.approx(0.6)  # its level: the weight in slots of 1/3
+    assert p.targets["UP"] == pytest.approx(2 / 3)
+    assert "DOWN" not in p.targets
 
 
-def test_inverse_volatility_weights_favour_the_calmer_name() -> None:
+def test_top_n_holds_only_the_highest_levels() -> None:
     market = trend_market()
-    votes = scripted({0: [B] * 5, 2: [B] * 5})
-    p = _strategy(market, FakeEnsemble(votes), weighting="inverse_vol", max_weight=1.0).propose(
-        T, _flat()
-    )
-    vol = volatility(market.close, 20)[T]
-    inv = {s: 1 / vol[market.col[s]] for s in ("UP", "FLAT")}
-    assert p.targets == pytest.approx({s: x / sum(inv.values()) for s, x in inv.items()})
-    capped = _strategy(market, FakeEnsemble(votes), weighting="inverse_vol", max_weight=0.55)
-    assert max(capped.propose(T, _flat()).targets.values()) == 0.55
+    votes = scripted({0: [OVER] * 5, 1: [EQ] * 5, 2: [EQ, EQ, EQ, EQ, OUT]})
+    p = _strategy(market, FakeEnsemble(votes), top_n=2, max_weight=1.0).propose(T, _flat())
+    assert p.targets == pytest.approx({"UP": 2 / 3, "DOWN": 1 / 3})
+    assert p.scores["FLAT"] == 0.0
+    every = _strategy(market, FakeEnsemble(votes), max_weight=1.0).propose(T, _flat())
+    assert set(every.targets) == set(UNIVERSE)
 
 
 def test_the_regime_is_recorded_but_does_not_gate() -> None:
@@ -130,7 +155,7 @@ def test_the_regime_is_recorded_but_does_not_gate() -> None:
     market = make_market(closes, (*UNIVERSE, "IDX"))
     p = _strategy(market, FakeEnsemble(by_trend())).propose(T, _flat())
     assert p.regime is Regime.DEFENSE
-    assert p.targets == {"UP": 0.25}
+    assert p.targets == {"UP": 0.25, "FLAT": 0.25}
 
 
 def test_proposing_twice_on_one_session_steps_the_policies_once() -> None:
@@ -146,7 +171,7 @@ def test_proposing_twice_on_one_session_steps_the_policies_once() -> None:
 def test_a_backtest_with_the_onnx_pack_runs_the_live_cycle(tmp_path: Path) -> None:
     market = trend_market()
     pack = load_pack(copy_fixture_pack(tmp_path))
-    params = RLParams(min_confidence=0.6, max_weight=0.4)
+    params = RLParams(max_weight=0.4)
     strategy = RLEnsemble(params, UNIVERSE, "IDX", pack, MemoryStateStore())
     cfg = AccountConfig(universe=UNIVERSE, benchmark="IDX", cash=10_000)
     fills = FillModel(slippage_bps=0.0)
@@ -164,5 +189,8 @@ def test_a_backtest_with_the_onnx_pack_runs_the_live_cycle(tmp_path: Path) -> No
         assert rec["strategy"] == "rl_ensemble"
         assert set(rec["rl"]) == set(UNIVERSE)
         assert all(len(v["votes"]) == 3 for v in rec["rl"].values() if v["votes"])
+        for v in rec["rl"].values():
+            assert 0.0 <= v["level"] <= 2.0
+            assert sum(v["p"]) == pytest.approx(1.0, abs=1e-3)
         assert all(0 < w <= 0.4 for w in rec["proposed"].values())
     assert float(acct.state.cash) >= 0

@@ -1,4 +1,4 @@
-"""hybrid: trend_king proposes, a confident SELL vote of the ensemble vetoes."""
+"""hybrid: trend_king proposes, the ensemble vetoes a pick whose mean P(OUT) reaches min_confidence."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ DAYS = 300
 T = DAYS - 1
 DRIFTS = {"A": 0.004, "B": 0.003, "C": 0.002, "D": -0.001, "E": 0.0005}
 UNIVERSE = tuple(DRIFTS)
-B, S, H = Action.BUY, Action.SELL, Action.HOLD
+OUT, EQ, OVER = Action.OUT, Action.EQUAL, Action.OVER
 TK = TrendKingParams(top_n=2, max_weight=1.0)
 
 
@@ -53,32 +53,50 @@ def _flat() -> AccountState:
     return AccountState("acct", Decimal(10_000))
 
 
-def test_a_confident_sell_vote_vetoes_a_trend_king_target() -> None:
+def test_a_pick_the_ensemble_wants_out_of_is_vetoed_and_the_record_says_why() -> None:
     market = _market()
     base = _rules(market).propose(T, _flat())
     assert set(base.targets) == {"A", "B"}
-    p = _hybrid(market, FakeEnsemble(scripted({0: [S] * 5}))).propose(T, _flat())
+    p = _hybrid(market, FakeEnsemble(scripted({0: [OUT] * 5}))).propose(T, _flat())
     assert p.targets == {"B": base.targets["B"]}  # the vetoed weight stays in cash
     assert p.scores == base.scores
     assert p.regime is Regime.ATTACK
-    assert p.extra["rl"]["A"] == {"action": "SELL", "confidence": 1.0, "votes": ["SELL"] * 5}
-    assert "RL veto A: SELL 100% of 5 policies" in p.notes
+    assert p.extra["rl"]["A"] == {
+        "action": "OUT",
+        "confidence": 1.0,
+        "level": 0.0,
+        "p": [1.0, 0.0, 0.0],
+        "votes": ["OUT"] * 5,
+    }
+    assert p.extra["rl"]["B"]["p"] == [0.0, 1.0, 0.0]
+    assert "RL veto A: P(OUT) 100% >= 50% (mean of 5 policies)" in p.notes
+    assert not any("RL veto B" in n for n in p.notes)
 
 
-def test_a_weak_or_tied_sell_vote_does_not_veto() -> None:
+def test_the_veto_is_at_or_above_min_confidence_and_not_below() -> None:
     market = _market()
     base = _rules(market).propose(T, _flat())
-    weak = _hybrid(market, FakeEnsemble(scripted({0: [S, S, S, B, H]})), min_confidence=0.8)
-    assert weak.propose(T, _flat()).targets == base.targets
-    tied = _hybrid(market, FakeEnsemble(scripted({0: [S, S, B, B, H]})), min_confidence=0.3)
-    assert tied.propose(T, _flat()).targets == base.targets
+    three_of_five = scripted(
+        {0: [OUT, OUT, OUT, OVER, OVER]}
+    )  # mean P(OUT) 0.6, expected level 0.8
+    at = _hybrid(market, FakeEnsemble(three_of_five), min_confidence=0.6).propose(T, _flat())
+    assert set(at.targets) == {"B"}
+    assert at.extra["rl"]["A"]["p"] == [0.6, 0.0, 0.4]
+    assert at.extra["rl"]["A"]["level"] == 0.8
+    assert at.extra["rl"]["A"]["votes"] == ["OUT", "OUT", "OUT", "OVER", "OVER"]
+    below = _hybrid(market, FakeEnsemble(three_of_five), min_confidence=0.61)
+    assert below.propose(T, _flat()).targets == base.targets
+    default = _hybrid(
+        market, FakeEnsemble(scripted({0: [OUT, OUT, EQ, EQ, OVER]}))
+    )  # P(OUT) 0.4 < 0.5
+    assert default.propose(T, _flat()).targets == base.targets
 
 
-def test_buy_votes_add_nothing_to_the_rules() -> None:
+def test_over_or_equal_levels_add_nothing_to_the_rules() -> None:
     market = _market()
     base = _rules(market).propose(T, _flat())
-    every_buy = scripted({i: [B] * 5 for i in range(len(UNIVERSE))})
-    assert _hybrid(market, FakeEnsemble(every_buy)).propose(T, _flat()).targets == base.targets
+    every_over = scripted({i: [OVER] * 5 for i in range(len(UNIVERSE))})
+    assert _hybrid(market, FakeEnsemble(every_over)).propose(T, _flat()).targets == base.targets
 
 
 def test_the_policies_step_in_defense_too() -> None:
@@ -96,11 +114,16 @@ def test_the_policies_step_in_defense_too() -> None:
 def test_with_the_onnx_pack_the_targets_are_a_subset_of_trend_kings(tmp_path: Path) -> None:
     market = _market()
     pack = load_pack(copy_fixture_pack(tmp_path))
-    hybrid = _hybrid(market, pack, min_confidence=0.6)
+    hybrid = _hybrid(market, pack, min_confidence=0.8)
     rules = _rules(market)
+    outcomes = set()
     for t in range(T - 10, T + 1):
         p = hybrid.propose(t, _flat())
         base = rules.propose(t, _flat())
         assert p.targets.items() <= base.targets.items()
-        vetoed = set(base.targets) - set(p.targets)
-        assert all(p.extra["rl"][s]["action"] == "SELL" for s in vetoed)
+        for s in base.targets:
+            vetoed = s not in p.targets
+            assert vetoed == (p.extra["rl"][s]["p"][0] >= 0.8)
+            assert len(p.extra["rl"][s]["votes"]) == 3
+            outcomes.add(vetoed)
+    assert outcomes == {True, False}  # the window sees both a veto and a kept pick
