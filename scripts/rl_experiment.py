@@ -52,11 +52,12 @@ def train_pack(cfg: Any, train_end: date, seeds: list[int], steps: int, out: Pat
     for seed in seeds:
         job = Job(0, seed, (lo, hi), str(out / f"seed-{seed}"), cfg, cfg.hyperparameters, steps)
         t0 = time.perf_counter()
-        model, learn_s = train_policy(job)
+        model, learn_s, drift = train_policy(job)
         path, parity = export_with_parity(model, job)
         print(
             f"seed {seed}: {steps} steps in {learn_s:.0f} s ({steps / learn_s:,.0f} steps/s), "
-            f"parity {parity.max_abs_logit_diff:.1e}, total {time.perf_counter() - t0:.0f} s"
+            f"parity {parity.max_abs_logit_diff:.1e}, total {time.perf_counter() - t0:.0f} s, "
+            f"drift {drift}"
         )
         policies.append((seed, path))
     pack = out / "pack"
@@ -69,7 +70,14 @@ def train_pack(cfg: Any, train_end: date, seeds: list[int], steps: int, out: Pat
     for k, (seed, path) in enumerate(policies):
         name = f"policy-{k}.onnx"
         (pack / name).write_bytes(path.read_bytes())
-        files.append({"file": name, "seed": seed, "sha256": sha256_hex((pack / name).read_bytes()), "fold": 0})
+        files.append(
+            {
+                "file": name,
+                "seed": seed,
+                "sha256": sha256_hex((pack / name).read_bytes()),
+                "fold": 0,
+            }
+        )
     hp = cfg.hyperparameters
     manifest = {
         "format": 2,
@@ -154,7 +162,7 @@ def main() -> None:
     ap.add_argument("--years", default="2013,2014")
     ap.add_argument("--steps", type=int, default=200_000)
     ap.add_argument("--seeds", default="0")
-    ap.add_argument("--out", default="/tmp/rlx")
+    ap.add_argument("--out", default="rl-experiment")
     ap.add_argument("--set", action="append", default=[])
     ap.add_argument("--pack", help="skip training: replay this pack")
     a = ap.parse_args()

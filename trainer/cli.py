@@ -96,7 +96,7 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
 def _run(config: TrainConfig, out: Path, export_unpromoted: bool = False) -> int:
     from .dataset import load_market_arrays
     from .pack import run_pack_step, write_pack
-    from .walkforward import promote, run_folds, with_runtime_columns
+    from .walkforward import promote, replay_folds, run_folds
 
     t0 = time.perf_counter()
     data = load_market_arrays(config.symbols, config.index_symbol)
@@ -106,20 +106,8 @@ def _run(config: TrainConfig, out: Path, export_unpromoted: bool = False) -> int
 
         hp = best_hyperparameters(config, data, out)
     result = run_folds(config, data, config.test_years, out, hyperparameters=hp)
-    # One pack per fold, so the runtime can replay each test year with its own ensemble.
-    # A fold pack is never promoted: the gate judges the final pack on all folds' replays.
-    fold_only = {
-        "passed": False,
-        "rule": "a walk-forward fold's pack: the gate is applied to the final pack",
-        "values": {},
-    }
-    fold_packs = {
-        f.year: write_pack(
-            out / "folds" / str(f.year) / "pack", config, data, result, fold_only, fold=f.year
-        )
-        for f in result.folds
-    }
-    result = with_runtime_columns(result, config, data.symbols, fold_packs, out)
+    # One pack per fold, so the runtime replays each test year with its own ensemble.
+    result = replay_folds(result, config, data, out)
     promotion = promote(config.promotion, result)
     # The gate decides the export: a pack that failed it is written only on request.
     pack = None
@@ -127,13 +115,18 @@ def _run(config: TrainConfig, out: Path, export_unpromoted: bool = False) -> int
         pack = write_pack(out / "pack", config, data, result, promotion)
         run_pack_step(pack)
     wall = time.perf_counter() - t0
+    cols = result.runtime_columns
     for y in result.years:
-        print(
-            f"{y.year}: trend_king {_pct(result, 'trend_king', y.year)}, hybrid "
-            f"{_pct(result, 'hybrid', y.year)}, rl_ensemble {y.total_return:+.2%} (Sharpe {y.sharpe:.2f}, "
-            f"max DD {y.max_drawdown:.1%}), equal-weight B&H {y.equal_weight_bh:+.2%}"
-            + (f", index {y.index_bh:+.2%}" if y.index_bh is not None else "")
+        shown = ", ".join(
+            f"{name} {_pct(cols.get(name, {}).get(y.year))}"
+            for name in ("trend_king", "rl_ensemble", "hybrid", "equal_weight", "index")
         )
+        drift = (
+            f" (entropy {y.entropy:.0%} of uniform, KL from init {y.kl_from_initial:.3f})"
+            if y.entropy is not None and y.kl_from_initial is not None
+            else ""
+        )
+        print(f"{y.year}: {shown}{drift}")
     parity = max(j.parity["max_abs_logit_diff"] for j in result.jobs)
     print(f"parity: {len(result.jobs)} policies passed, max |logit diff| {parity:.1e}")
     print(f"promotion: {'PASSED' if promotion['passed'] else 'not passed'} ({promotion['rule']})")
@@ -151,8 +144,7 @@ def _run(config: TrainConfig, out: Path, export_unpromoted: bool = False) -> int
     return 0
 
 
-def _pct(result: object, column: str, year: int) -> str:
-    v = getattr(result, "runtime_columns", {}).get(column, {}).get(year)
+def _pct(v: float | None) -> str:
     return "n/a" if v is None else f"{v:+.2%}"
 
 

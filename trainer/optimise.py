@@ -60,7 +60,8 @@ def best_hyperparameters(
     Raises:
         OptunaMissingError: Optuna is not installed.
     """
-    from .walkforward import run_folds
+    from .gate import chained_figures
+    from .walkforward import replay_folds, run_folds
 
     optuna = _optuna()
     opt = config.optuna
@@ -75,18 +76,30 @@ def best_hyperparameters(
 
     def objective(trial: Any) -> float:
         hp = suggest(trial, config.hyperparameters)
+        trial_dir = out_dir / "optuna" / f"trial-{trial.number}"
         result = run_folds(
             config,
             data,
             years,
-            out_dir / "optuna" / f"trial-{trial.number}",
+            trial_dir,
             hyperparameters=hp,
             timesteps=opt.timesteps,
             workers=workers,
         )
-        return float(result.summary["oos_sharpe"])
+        # Scored through the runtime like the gate, on validation years only (all of
+        # them are before start_year): hybrid's chained Sharpe over trend_king's.
+        figures = chained_figures(replay_folds(result, config, data, trial_dir).replays, 9999)
+        val = figures["validation"]
+        hybrid, tk = val.get("hybrid"), val.get("trend_king")
+        if hybrid is None or tk is None:
+            return float("-inf")
+        return float(hybrid["sharpe"] - tk["sharpe"])
 
     study.optimize(objective, n_trials=opt.trials)
     best = study.best_trial
-    logger.info("optuna: best trial %d, OOS Sharpe %.3f", best.number, best.value)
+    logger.info(
+        "optuna: best trial %d, validation Sharpe of hybrid over trend_king %.3f",
+        best.number,
+        best.value,
+    )
     return Hyperparameters.model_validate(config.hyperparameters.model_dump() | dict(best.params))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,7 @@ class JobResult:
         train_s: wall seconds of ``learn``.
         steps_per_s: ``timesteps / train_s``.
         device: torch device used.
+        drift: entropy and KL from the initial policy (:func:`policy_drift`).
     """
 
     fold: int
@@ -99,6 +100,7 @@ class JobResult:
     train_s: float
     steps_per_s: float
     device: str
+    drift: dict[str, Any] = field(default_factory=dict)
 
 
 def resolve_device(device: str) -> str:
@@ -186,11 +188,14 @@ def build_model(
     return model
 
 
-def train_policy(job: Job, progress: ProgressSink | None = None) -> tuple[Any, float]:
+def train_policy(
+    job: Job, progress: ProgressSink | None = None
+) -> tuple[Any, float, dict[str, Any]]:
     """Train the policy of ``job``; write ``metrics.csv``/``metrics.json`` and ``model.zip``.
 
     Returns:
-        The trained ``RecurrentPPO`` model and the wall seconds of ``learn``.
+        The trained ``RecurrentPPO`` model, the wall seconds of ``learn``, and how far
+        training moved the policy (:func:`policy_drift`, also in ``drift.json``).
     """
     device = resolve_device(job.config.device)
     if device == "cpu":
@@ -213,7 +218,7 @@ def train_policy(job: Job, progress: ProgressSink | None = None) -> tuple[Any, f
     drift = policy_drift(initial, final)
     (out / "drift.json").write_text(json.dumps(drift, indent=2))
     logger.info("%s: %s", job.key, drift)
-    return model, elapsed
+    return model, elapsed, drift
 
 
 def action_probs(policy: Any, obs: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -280,7 +285,7 @@ def run_job(job: Job, progress: ProgressSink | None = None) -> JobResult:
     Raises:
         ParityError: the ONNX export failed its parity check.
     """
-    model, elapsed = train_policy(job, progress)
+    model, elapsed, drift = train_policy(job, progress)
     onnx_path, report = export_with_parity(model, job)
     result = JobResult(
         fold=job.fold,
@@ -292,6 +297,7 @@ def run_job(job: Job, progress: ProgressSink | None = None) -> JobResult:
         train_s=elapsed,
         steps_per_s=model.num_timesteps / max(elapsed, 1e-9),
         device=str(model.device),
+        drift=drift,
     )
     (Path(job.out_dir) / "result.json").write_text(json.dumps(asdict(result), indent=2))
     logger.info("trained %s: %.0f steps/s, parity ok", job.key, result.steps_per_s)

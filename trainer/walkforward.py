@@ -2,7 +2,8 @@
 
 For each test year ``Y``: train on ``train_start .. (first session of Y - 1 - embargo)``,
 test on ``Y``. The fold's ``n_policies`` seeds form its ensemble, evaluated out of sample
-on ``Y`` by :mod:`invest.trainer.evaluate`. Every (fold, seed) is an independent job in a
+on ``Y`` by replaying it through the runtime's own cycle (:func:`with_runtime_columns`,
+gated by :mod:`invest.trainer.gate`). Every (fold, seed) is an independent job in a
 ``concurrent.futures.ProcessPoolExecutor`` (spawned workers, so no forked torch
 threads); the optional hyperparameter search uses Optuna (see
 :mod:`invest.trainer.optimise`). There is no scheduler of our own.
@@ -17,13 +18,12 @@ import os
 import queue
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import Hyperparameters, PromotionGate, TrainConfig
 from .dataset import MarketArrays
-from .evaluate import YearResult, evaluate_year, load_sessions, summarise
 from .train import Job, JobResult, run_job
 
 if TYPE_CHECKING:
@@ -81,14 +81,47 @@ class Fold:
 
 
 @dataclass(frozen=True)
+class YearResult:
+    """What training did in one fold: how far its policies moved from their initialisation.
+
+    The fold's out-of-sample figures come from the runtime replays (:attr:`WalkForwardResult.replays`).
+
+    Attributes:
+        year: the test year.
+        entropy: mean action entropy of the fold's policies at the end, as a share of uniform.
+        entropy_initial: the same before training.
+        kl_from_initial: mean KL(final || initial) over a probe sequence.
+    """
+
+    year: int
+    entropy: float | None = None
+    entropy_initial: float | None = None
+    kl_from_initial: float | None = None
+
+    @classmethod
+    def of(cls, year: int, jobs: Sequence[JobResult]) -> YearResult:
+        """The mean drift of ``jobs`` (one fold's policies)."""
+
+        def mean(key: str) -> float | None:
+            vals = [j.drift[key] for j in jobs if j.drift.get(key) is not None]
+            return round(sum(vals) / len(vals), 4) if vals else None
+
+        return cls(year, mean("entropy_final"), mean("entropy_initial"), mean("kl_from_initial"))
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain dict for the manifest."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class WalkForwardResult:
     """Everything a pack needs from a walk-forward run.
 
     Attributes:
         folds: the folds, oldest first.
         jobs: finished jobs, sorted by (fold, seed).
-        years: OOS results per test year.
-        summary: chained OOS metrics (see :func:`evaluate.summarise`).
+        years: per test year, how far training moved the fold's policies.
+        summary: the mean drift over the folds.
         hyperparameters: the hyperparameters trained with.
         timesteps: steps per policy.
         seeds: seeds per fold.
@@ -137,16 +170,10 @@ class WalkForwardResult:
                 "details": [y.to_json() for y in self.years],
                 "summary": self.summary,
             }
-        tk = self.runtime_columns.get("trend_king", {})
-        hy = self.runtime_columns.get("hybrid", {})
-        rows = [
-            [y.year, tk.get(y.year), y.total_return, hy.get(y.year), y.index_bh, y.equal_weight_bh]
-            for y in self.years
-        ]
         return {
-            "columns": list(WALK_FORWARD_COLUMNS),
-            "rows": rows,
-            "metric": "total_return",
+            "columns": ["year"],
+            "rows": [[y.year] for y in self.years],
+            "metric": "total_return (not replayed yet)",
             "details": [y.to_json() for y in self.years],
             "summary": self.summary,
         }
@@ -282,17 +309,18 @@ def run_folds(
     n_workers = workers or config.workers or default_workers()
     results = run_jobs(jobs, n_workers, progress=config.progress)
     results = sorted(results, key=lambda r: (r.fold, r.seed))
-    year_results = []
-    for f in folds:
-        sessions = load_sessions([r.onnx for r in results if r.fold == f.year])
-        year_results.append(
-            evaluate_year(sessions, data, f.year, config.fill_model(), config.min_confidence)
-        )
+    year_results = [YearResult.of(f.year, [r for r in results if r.fold == f.year]) for f in folds]
+    drifts = [y for y in year_results if y.entropy is not None]
     result = WalkForwardResult(
         folds=tuple(folds),
         jobs=tuple(results),
         years=tuple(year_results),
-        summary=summarise(year_results),
+        summary={
+            "entropy": round(sum(y.entropy or 0 for y in drifts) / max(len(drifts), 1), 4),
+            "kl_from_initial": round(
+                sum(y.kl_from_initial or 0 for y in drifts) / max(len(drifts), 1), 4
+            ),
+        },
         hyperparameters=hp,
         timesteps=steps,
         seeds=seeds,
@@ -345,6 +373,30 @@ def with_runtime_columns(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "walk_forward.json").write_text(json.dumps(done.table(), indent=2))
     return done
+
+
+def replay_folds(
+    result: WalkForwardResult, config: TrainConfig, data: MarketArrays, out_dir: Path
+) -> WalkForwardResult:
+    """Write each fold's pack and replay its test year through the runtime (the gate's input).
+
+    A fold's pack is never promoted on its own: the gate judges the final pack on all
+    folds' replays.
+    """
+    from .pack import write_pack
+
+    fold_only = {
+        "passed": False,
+        "rule": "a walk-forward fold's pack: the gate is applied to the final pack",
+        "values": {},
+    }
+    fold_packs = {
+        f.year: write_pack(
+            out_dir / "folds" / str(f.year) / "pack", config, data, result, fold_only, fold=f.year
+        )
+        for f in result.folds
+    }
+    return with_runtime_columns(result, config, data.symbols, fold_packs, out_dir)
 
 
 def promote(gate: PromotionGate, result: WalkForwardResult | Mapping[str, float]) -> dict[str, Any]:
