@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from invest.runtime.backtest.insample import in_sample_notes
 from invest.runtime.backtest.report import report_dict, run_params, summary_rows, write_outputs
 from invest.runtime.backtest.runner import BacktestResult, load_market, replay
 from invest.runtime.config import (
@@ -130,6 +131,7 @@ def _demo(args: argparse.Namespace, paths: Paths, settings: Settings, ledger_pat
                 acct, source, start, None, settings.engine.timezone, mirror=LedgerSink(ledger)
             )
             ledger.save_state(acct.state, r.days[-1].isoformat())
+        _in_sample(acct, r, paths)  # before the account's summary
         _print_result(r, decisions=5)
     out.print(
         f"Ledger written to {ledger_path}. Open it with `invest` (TUI) or query it with sqlite3."
@@ -266,7 +268,8 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
     finally:
         if gate is not None:
             gate.close()
-    r.notes += problems
+    in_sample = _in_sample(acct, r, paths, json_out=args.json)
+    r.notes = in_sample + r.notes + problems
     r.notes += _oracle_notes(settings, name, r, args.oracle)
     r.params = run_params(settings, name, spec, args.start, args.end)
     if args.out:
@@ -276,9 +279,26 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
         print(json.dumps(report_dict(r), indent=2))
     else:
         _print_result(r, decisions=0)
-        for note in r.notes:
+        for note in r.notes[len(in_sample) :]:  # the in-sample ones came before the table
             out.print(f"[dim]Note: {note}[/]")
     return 0
+
+
+def _in_sample(
+    acct: AccountRuntime, r: BacktestResult, paths: Paths, *, json_out: bool = False
+) -> list[str]:
+    """Say, before the results, which replayed sessions the account's model pack trained on.
+
+    Returns:
+        The notes (also for the report), empty for a run outside the pack's training
+        span or an account without a pack.
+    """
+    if not r.days:
+        return []
+    notes = in_sample_notes(acct.config, r.days[0], r.days[-1], paths.packs)
+    for note in notes:
+        (err if json_out else out).print(f"[yellow]Note: {note}[/]", soft_wrap=True)
+    return notes
 
 
 def _data_errors(market: Market, spec: str, *, strict: bool, json_out: bool) -> list[str]:

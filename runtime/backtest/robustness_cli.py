@@ -17,9 +17,11 @@ import argparse
 import json
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from typing import cast
 
+from invest.runtime.backtest.insample import notes_for_spans
 from invest.runtime.backtest.robustness import (
     CRASH,
     DEFAULT_YEARS,
@@ -38,8 +40,9 @@ from invest.runtime.backtest.robustness_report import (
     summary_markdown,
     write_report,
 )
-from invest.runtime.config import parse_day
+from invest.runtime.config import AccountConfig, parse_day
 from invest.runtime.cycle import AccountRuntime
+from invest.runtime.data.frame import BarFrame
 from invest.runtime.errors import DataError
 from invest.runtime.paths import Paths
 
@@ -146,6 +149,9 @@ def robustness(args: argparse.Namespace, paths: Paths) -> int:
     start, end = default_window(frame, start, end)
     job = Job(name, settings, start, settings.engine.timezone, paths.packs)
     say = (lambda line: print(line, file=sys.stderr)) if not args.json else None
+    in_sample = _in_sample(settings.account(name), frame, start, end, options, paths)
+    for note in in_sample:
+        print(f"Note: {note}", file=sys.stderr)
     t0 = time.perf_counter()
     last = [0.0]
 
@@ -158,6 +164,7 @@ def robustness(args: argparse.Namespace, paths: Paths) -> int:
             )
 
     rep = run_robustness(job, frame, end, options, spec, say, progress)
+    rep.in_sample = in_sample
     rep.notes.append(
         f"Window {start} .. {end}"
         + ("" if args.start else f" (default: the last {DEFAULT_YEARS} years of the data)")
@@ -170,3 +177,19 @@ def robustness(args: argparse.Namespace, paths: Paths) -> int:
     else:
         print(summary_markdown(rep), end="")
     return 1 if args.strict and rep.flagged else 0
+
+
+def _in_sample(
+    account: AccountConfig,
+    frame: BarFrame,
+    start: date,
+    end: date,
+    options: Options,
+    paths: Paths,
+) -> list[str]:
+    """In-sample notes for the window and, when they run, the crisis replays in the data."""
+    spans = [(start, end)]
+    if "crises" in options.parts and len(frame):
+        first, last = frame.day(0), frame.day(len(frame) - 1)
+        spans += [(c.start, c.end) for c in options.crises if c.start <= last and c.end >= first]
+    return notes_for_spans(account, spans, paths.packs)

@@ -89,6 +89,8 @@ class RobustnessReport:
     stress: StressResult | None = None
     crises: list[CrisisRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    in_sample: list[str] = field(default_factory=list)
+    """Which replayed sessions the account's model pack trained on (``backtest.insample``)."""
     seconds: float = 0.0
 
     @property
@@ -229,7 +231,7 @@ def report_dict(rep: RobustnessReport) -> dict[str, Any]:
         "overfit_threshold": o.threshold,
         "parts": list(o.parts),
     }
-    out["notes"] = rep.notes
+    out["notes"] = [*rep.in_sample, *rep.notes]
     out["seconds"] = round(rep.seconds, 3)
     return out
 
@@ -339,6 +341,7 @@ def summary_markdown(rep: RobustnessReport) -> str:
         f"{_pct(m.max_drawdown)} (index {_pct(b.benchmark_metrics.total_return)}, equal weight "
         f"{_pct(b.equal_weight_metrics.total_return)}).",
         "",
+        *(line for n in rep.in_sample for line in (f"Note: {n}", "")),
         "**Verdict: " + ("; ".join(rep.flagged) if rep.flagged else "all checks passed") + "**",
         "",
     ]
