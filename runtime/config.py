@@ -64,7 +64,7 @@ class RiskProfile(_Frozen):
     correlation_warn: float = Field(0.90, gt=0, le=1)
     """Warn when a buy's 60-day return correlation with a holding exceeds this."""
     rebalance_band: float = Field(0.05, ge=0, lt=1)
-    """Skip a trade whose weight change is smaller than this (tolerance band)."""
+    """Skip resizing a holding by less than this weight (tolerance band); opening a new position or closing one is never skipped."""
 
 
 DEFAULT_RISK_PROFILES: dict[str, RiskProfile] = {

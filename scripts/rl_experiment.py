@@ -116,15 +116,22 @@ def replay_years(pack: Path, years: list[int], symbols: list[str] | None) -> Non
     base = {"universe": universe, "benchmark": "SP500", "schedule": "30 16 * * mon-fri"}
     start, end = date(years[0], 1, 1), date(years[-1], 12, 31)
     rows: dict[str, Any] = {}
-    for strat in ("trend_king", "rl_ensemble", "hybrid"):
+    variants = {
+        "trend_king": ("trend_king", {}),
+        "rl_ensemble": ("rl_ensemble", {}),
+        "hybrid": ("hybrid", {}),
+        "hybrid_v40": ("hybrid", {"min_confidence": 0.4}),
+        "hybrid_shrink": ("hybrid", {"shrink": True}),
+    }
+    for name, (strat, extra) in variants.items():
         acct_cfg = {**base, "strategy": strat}
         if strat != "trend_king":
-            acct_cfg["rl"] = {"pack": str(pack)}
+            acct_cfg["rl"] = {"pack": str(pack), **extra}
         settings = parse_config({"accounts": {"x": acct_cfg}})
         acct = AccountRuntime.build("x", settings, paper=True)
         market = Market(source.load(acct.symbols(), None, end))
         r = replay(acct, market, start)
-        rows[strat] = r
+        rows[name] = r
     bench = rows["trend_king"]
     print(f"{'':12} {'return':>8} {'sharpe':>7} {'mdd':>7} {'exposure':>9} {'fills':>6}")
     for name, r in [*rows.items(), ("equal_wt", None), ("index", None)]:

@@ -58,7 +58,7 @@ class Hyperparameters(_Frozen):
     """GAE smoothing."""
     clip_range: float = Field(0.2, gt=0, lt=1)
     """PPO clipping of the probability ratio."""
-    ent_coef: float = Field(0.01, ge=0, lt=1)
+    ent_coef: float = Field(0.003, ge=0, lt=1)
     """Entropy bonus coefficient (exploration)."""
     vf_coef: float = Field(0.5, gt=0)
     """Value loss coefficient."""
@@ -175,14 +175,18 @@ class TrainConfig(_Frozen):
     """Last walk-forward test year; the pack ships this fold's policies."""
     embargo_days: int = Field(21, ge=0, le=252)
     """Sessions left out between the end of training and the test year."""
-    n_policies: int = Field(5, ge=1, le=32)
+    n_policies: int = Field(3, ge=1, le=32)
     """Policies per fold (the ensemble); each has its own seed."""
     seeds: tuple[int, ...] | None = None
     """Explicit seeds (length n_policies); None uses ``seed_base .. seed_base + n_policies - 1``."""
     seed_base: int = Field(0, ge=0)
     """First seed when ``seeds`` is None."""
-    total_timesteps: int = Field(200_000, ge=256)
+    total_timesteps: int = Field(1_000_000, ge=256)
     """Environment steps per policy."""
+    warm_start_timesteps: int | None = Field(250_000, ge=256)
+    """Each fold after the first starts from the previous fold's policy (same seed) and
+    trains this many more steps on its own, longer window; None trains every fold from
+    scratch for ``total_timesteps``. Folds then run one after the other (seeds in parallel)."""
     hyperparameters: Hyperparameters = Hyperparameters()
     """RecurrentPPO settings."""
     env: EnvSettings = EnvSettings()
@@ -260,8 +264,9 @@ QUICK = TrainConfig(
     start_year=2021,
     end_year=2022,
     n_policies=3,
-    total_timesteps=3072,
-    hyperparameters=Hyperparameters(n_envs=4, n_steps=128, batch_size=128, n_epochs=2),
+    total_timesteps=2560,
+    warm_start_timesteps=1280,
+    hyperparameters=Hyperparameters(n_envs=2, n_steps=64, batch_size=640, n_epochs=2),
 )
 
 

@@ -172,6 +172,7 @@ def build_manifest(
             "seeds": list(result.seeds),
             "hyperparameters": hp.model_dump(mode="json"),
             "timesteps": result.timesteps,
+            "warm_start_timesteps": config.warm_start_timesteps,
             "algorithm": "sb3_contrib.RecurrentPPO MlpLstmPolicy (shared_lstm=False)",
             "env": config.env.model_dump(mode="json"),
             "costs": {

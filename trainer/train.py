@@ -58,6 +58,8 @@ class Job:
         config: the run's config.
         hyperparameters: the hyperparameters to use (the config's, or an Optuna trial's).
         timesteps: environment steps to train.
+        init_from: a ``model.zip`` to start from (the previous fold's, same seed), or
+            None to start from a fresh initialisation.
     """
 
     fold: int
@@ -67,6 +69,7 @@ class Job:
     config: TrainConfig
     hyperparameters: Hyperparameters
     timesteps: int
+    init_from: str | None = None
 
     @property
     def key(self) -> str:
@@ -205,6 +208,9 @@ def train_policy(
     out = Path(job.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = build_model(job.config, job.hyperparameters, data, job.rows, job.seed, device)
+    if job.init_from is not None:
+        # Warm start: the previous fold's weights, fine-tuned on this fold's longer window.
+        model.set_parameters(job.init_from, exact_match=True, device=device)
     (out / NORMALISER_FILE).write_text(json.dumps(fold_normaliser(data, job.rows).to_json()))
     probe = make_sim(job.config, data, job.rows, PROBE_PORTFOLIOS, seed=job.seed + 7919)
     obs, starts = rollout_sequence(probe, PROBE_STEPS, seed=job.seed)

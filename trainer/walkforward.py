@@ -293,21 +293,34 @@ def run_folds(
     steps = timesteps or config.total_timesteps
     seeds = tuple(seeds or config.policy_seeds)
     folds = plan_folds(config, data, years)
-    jobs = [
-        Job(
+    n_workers = workers or config.workers or default_workers()
+
+    def job(f: Fold, seed: int, init_from: str | None, n: int) -> Job:
+        return Job(
             fold=f.year,
-            seed=s,
+            seed=seed,
             rows=f.train_rows,
-            out_dir=str(out_dir / "folds" / str(f.year) / f"seed-{s}"),
+            out_dir=str(out_dir / "folds" / str(f.year) / f"seed-{seed}"),
             config=config,
             hyperparameters=hp,
-            timesteps=steps,
+            timesteps=n,
+            init_from=init_from,
         )
-        for f in folds
-        for s in seeds
-    ]
-    n_workers = workers or config.workers or default_workers()
-    results = run_jobs(jobs, n_workers, progress=config.progress)
+
+    if config.warm_start_timesteps is None or len(folds) == 1:
+        results = run_jobs(
+            [job(f, s, None, steps) for f in folds for s in seeds], n_workers, config.progress
+        )
+    else:
+        # Each fold fine-tunes the previous fold's policy of the same seed: folds run in
+        # order, the seeds of a fold in parallel.
+        results, previous = [], {}
+        for k, f in enumerate(folds):
+            n = steps if k == 0 else config.warm_start_timesteps
+            fold_jobs = [job(f, s, previous.get(s), n) for s in seeds]
+            done = run_jobs(fold_jobs, n_workers, config.progress)
+            previous = {r.seed: r.model for r in done}
+            results += done
     results = sorted(results, key=lambda r: (r.fold, r.seed))
     year_results = [YearResult.of(f.year, [r for r in results if r.fold == f.year]) for f in folds]
     drifts = [y for y in year_results if y.entropy is not None]

@@ -211,7 +211,9 @@ class RiskEngine:
                 qty = min(floor_qty(-delta / price, self.fills.fractional), pos.quantity)
                 if qty > 0:
                     sells.append(self._sell(qty, sym, price, -delta, f"trim to {targets[sym]:.1%}"))
-            elif abs(delta) >= band and delta > 0:
+            elif delta > 0 and (pos is None or delta >= band):
+                # The band is a tolerance for resizing a holding; a new position opens at
+                # any size (a 20-name equal-weight book holds 4.75% slots, under a 5% band).
                 buys.append(
                     _Trade(sym, Side.BUY, Decimal(0), price, delta, f"target {targets[sym]:.1%}")
                 )

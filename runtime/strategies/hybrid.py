@@ -6,7 +6,9 @@ symbol, whatever the regime, so its LSTM states stay in step with the sessions.
 A trend_king target is kept unless the ensemble's mean probability of ``OUT`` (the
 policies' "hold none of it") is at least ``min_confidence``. A vetoed name's weight
 stays in cash; names the ensemble does not step on (the defensive assets outside the
-universe, or a symbol without a usable bar) are kept.
+universe, or a symbol without a usable bar) are kept. With ``rl.shrink``, a kept pick
+whose expected level is below one equal-weight slot is scaled by that level: the
+ensemble may lower a rule's weight, never raise it.
 
 The record holds both opinions: ``scores`` are trend_king's, ``extra["rl"]`` the
 votes, and a note names each veto. As for rl_ensemble, the policies step once per
@@ -62,19 +64,31 @@ class Hybrid:
         self.signal.prepare(market)
 
     def propose(self, t: int, state: AccountState) -> Proposal:
-        """Trend King's proposal at row ``t`` without the names the ensemble votes to sell."""
+        """Trend King's proposal at row ``t``, vetoed (and with ``rl.shrink``, sized) by the ensemble."""
         base = self.rules.propose(t, state)
         d = self.signal.decide(t, state)
         cut = self.rl.min_confidence
-        vetoed = [s for s in base.targets if s in d.votes and d.votes[s].p_out >= cut]
-        notes = tuple(
-            f"RL veto {s}: P(OUT) {d.votes[s].p_out:.0%} >= {cut:.0%} "
-            f"(mean of {len(d.votes[s].votes)} policies)"
-            for s in vetoed
-        )
+        targets: dict[str, float] = {}
+        notes: list[str] = []
+        for s, w in base.targets.items():
+            v = d.votes.get(s)
+            if v is None or not v.ran:  # not in the universe, or no usable bar: kept
+                targets[s] = w
+            elif v.p_out >= cut:
+                notes.append(
+                    f"RL veto {s}: P(OUT) {v.p_out:.0%} >= {cut:.0%} "
+                    f"(mean of {len(v.votes)} policies)"
+                )
+            elif self.rl.shrink and v.level < 1.0:
+                # Below an equal-weight slot the ensemble is lukewarm: the pick shrinks in
+                # proportion, never grows (like the LLM gate, it can only lower a rule's buy).
+                targets[s] = w * max(v.level, 0.0)
+                notes.append(f"RL shrink {s}: level {v.level:.2f} -> {targets[s]:.1%}")
+            else:
+                targets[s] = w
         return replace(
             base,
-            targets={s: w for s, w in base.targets.items() if s not in vetoed},
-            notes=base.notes + notes,
+            targets=targets,
+            notes=base.notes + tuple(notes),
             extra={**base.extra, "rl": d.record()},
         )

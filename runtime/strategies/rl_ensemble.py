@@ -83,7 +83,12 @@ class RLEnsemble:
         d = self.signal.decide(t, state)
         levels = self.levels(d)
         weights = level_weights(levels, 1.0, self.p.max_weight)
-        targets = {s: float(w) for s, w in zip(self.universe, weights, strict=True) if w > 0}
+        # Dust: a level of a few hundredths is "out" with a little doubt, not a position.
+        targets = {
+            s: float(w)
+            for s, w in zip(self.universe, weights, strict=True)
+            if w >= self.p.min_weight
+        }
         scores = {
             s: round(float(lv), 4)
             for s, lv in sorted(zip(self.universe, levels, strict=True), key=lambda kv: -kv[1])
