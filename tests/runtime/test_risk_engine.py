@@ -288,6 +288,15 @@ def test_the_tolerance_band_skips_small_weight_changes(
     assert got == ([] if expected is None else [expected])
 
 
+def test_the_band_does_not_block_opening_a_position_smaller_than_it(market4: Market) -> None:
+    """A 20-name equal-weight book holds 4.75% slots: under a 5% band none ever opened."""
+    res = engine(relaxed_risk(rebalance_band=0.05)).plan(
+        market4, T, CYCLE, account(10_000), proposal(A=0.03)
+    )
+    assert [(i.symbol, i.side) for i in res.intents] == [("A", Side.BUY)]
+    assert float(res.intents[0].quantity) * 100 == pytest.approx(300, rel=0.01)
+
+
 # -- drawdown brake -------------------------------------------------------------------------------
 
 

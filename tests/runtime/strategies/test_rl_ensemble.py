@@ -93,6 +93,20 @@ def test_mixed_policies_give_fractional_levels_weighted_as_the_trainer_does() ->
     assert p.extra["rl"]["UP"]["p"] == [0.4, 0.2, 0.4]
 
 
+def test_a_target_below_min_weight_is_no_position() -> None:
+    market = trend_market()
+    votes = scripted({0: [EQ] * 5, 1: [EQ] * 5, 2: [OUT, OUT, OUT, OUT, EQ]})  # FLAT: level 0.2
+    kept = _strategy(market, FakeEnsemble(votes), min_weight=0.05).propose(T, _flat())
+    assert kept.targets["FLAT"] == pytest.approx(0.2 / 3)  # 6.7% >= 5%
+    votes = scripted({0: [EQ] * 5, 1: [EQ] * 5, 2: [OUT, OUT, OUT, OUT, OUT]})
+    dust = _strategy(market, FakeEnsemble(votes), min_weight=0.07).propose(T, _flat())
+    assert "FLAT" not in dust.targets
+    votes = scripted({0: [EQ] * 5, 1: [EQ] * 5, 2: [OUT, OUT, OUT, OUT, EQ]})
+    small = _strategy(market, FakeEnsemble(votes), min_weight=0.07).propose(T, _flat())
+    assert "FLAT" not in small.targets  # 6.7% < 7%: dust
+    assert small.scores["FLAT"] == pytest.approx(0.2)  # the level is still recorded
+
+
 def test_the_strategy_cap_limits_each_name() -> None:
     market = trend_market()
     p = _strategy(market, FakeEnsemble(by_trend())).propose(T, _flat())  # max_weight 0.25

@@ -127,3 +127,17 @@ def test_with_the_onnx_pack_the_targets_are_a_subset_of_trend_kings(tmp_path: Pa
             assert len(p.extra["rl"][s]["votes"]) == 3
             outcomes.add(vetoed)
     assert outcomes == {True, False}  # the window sees both a veto and a kept pick
+
+
+def test_with_shrink_a_lukewarm_pick_is_scaled_by_its_level_and_never_grown() -> None:
+    market = _market()
+    base = _rules(market).propose(T, _flat())
+    # A: 2 of 5 policies OUT, 3 EQUAL -> P(OUT) 40% (< 50%: no veto), level 0.6.
+    # B: every policy OVER -> level 2: kept at trend_king's weight, not doubled.
+    votes = scripted({0: [OUT, OUT, EQ, EQ, EQ], 1: [OVER] * 5})
+    plain = _hybrid(market, FakeEnsemble(votes)).propose(T, _flat())
+    assert plain.targets == base.targets  # without shrink only a veto changes a pick
+    shrunk = _hybrid(market, FakeEnsemble(votes), shrink=True).propose(T, _flat())
+    assert shrunk.targets["A"] == base.targets["A"] * 0.6
+    assert shrunk.targets["B"] == base.targets["B"]
+    assert any(n.startswith("RL shrink A: level 0.60") for n in shrunk.notes)
