@@ -12,12 +12,9 @@ from typing import Any
 
 import pytest
 
-from .support import make_model
+from .support import PARITY_PORTFOLIOS, PARITY_STEPS, make_model
 
 TRAIN_END = date(2020, 12, 31)
-#: Portfolios of the parity sequences of the ``exported`` fixture (x ``env.symbols`` slots).
-PARITY_PORTFOLIOS = 2
-PARITY_STEPS = 260
 
 
 @pytest.fixture(autouse=True, scope="session")

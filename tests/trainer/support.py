@@ -6,6 +6,10 @@ from typing import Any
 
 import numpy as np
 
+#: Portfolios of the parity sequence of the ``exported`` fixture (x ``env.symbols`` slots).
+PARITY_PORTFOLIOS = 2
+PARITY_STEPS = 260
+
 
 def make_model(config: Any, market: Any, rows: tuple[int, int], seed: int, steps: int = 0) -> Any:
     """A RecurrentPPO model on the portfolio env, trained for ``steps`` (0: as initialised)."""
