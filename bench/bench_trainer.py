@@ -5,7 +5,8 @@ CPU. Needs the ``train`` extra.
 
     python bench/bench_trainer.py [--env-steps 200000] [--train-steps 4096]
 
-1. ``TradingEnv.step`` with random actions over the 20-stock sample (resets included).
+1. ``PortfolioVecEnv.step`` (8 portfolios x 10 symbols) with random actions over the
+   20-stock sample (resets included), in agent-steps/s.
 2. ``RecurrentPPO.learn`` with the default hyperparameters (8 envs x 128 steps, batch
    512, LSTM 32) and with one env, steps per second of wall time (rollouts and updates).
 3. One step of an ensemble of 5 policies x 32 symbols (batch 32 per policy): the torch
@@ -24,20 +25,15 @@ from pathlib import Path
 
 
 def bench_env(n_steps: int) -> float:
-    import numpy as np
+    """Agent-steps/s of the portfolio env, 8 portfolios x 10 symbols (see bench_env.py)."""
+    import sys
 
-    from invest.trainer.dataset import load_market_arrays
-    from invest.trainer.env import TradingEnv
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_env import _setup
+    from bench_env import bench_env as run
 
-    data = load_market_arrays(None)
-    env = TradingEnv(data, data.rows(None, None))
-    env.reset(seed=0)
-    actions = np.random.default_rng(0).integers(0, 3, n_steps).tolist()
-    t0 = time.perf_counter()
-    for a in actions:
-        if env.step(a)[3]:
-            env.reset()
-    return n_steps / (time.perf_counter() - t0)
+    _, venv = _setup(8, 10, 252)
+    return run(venv, max(n_steps // 80, 1))
 
 
 def bench_train(steps: int, n_envs: int) -> float:
@@ -57,11 +53,12 @@ def bench_train(steps: int, n_envs: int) -> float:
 
 def bench_inference(n_policies: int, batch: int, repeat: int) -> tuple[float, float]:
     import numpy as np
+    import onnxruntime as ort
     import torch
 
+    from invest.runtime.policy.contract import OBS_DIM
     from invest.trainer.config import TrainConfig
     from invest.trainer.dataset import load_market_arrays
-    from invest.trainer.evaluate import load_sessions
     from invest.trainer.export import OnnxActor, export_onnx
     from invest.trainer.train import build_model
 
@@ -71,7 +68,7 @@ def bench_inference(n_policies: int, batch: int, repeat: int) -> tuple[float, fl
     models = [build_model(config, config.hyperparameters, data, rows, s) for s in range(n_policies)]
     actors = [OnnxActor(m.policy).eval() for m in models]
     hidden = config.hyperparameters.lstm_hidden_size
-    obs = torch.from_numpy(np.random.default_rng(0).normal(0, 0.5, (batch, 17)).astype("f4"))
+    obs = torch.from_numpy(np.random.default_rng(0).normal(0, 0.5, (batch, OBS_DIM)).astype("f4"))
     h = torch.zeros(1, batch, hidden)
     start = torch.zeros(batch)
     torch_times = []
@@ -83,7 +80,7 @@ def bench_inference(n_policies: int, batch: int, repeat: int) -> tuple[float, fl
             torch_times.append(time.perf_counter() - t0)
     with tempfile.TemporaryDirectory() as tmp:
         paths = [export_onnx(m.policy, Path(tmp) / f"p{k}.onnx") for k, m in enumerate(models)]
-        sessions = load_sessions(paths)
+        sessions = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in paths]
     feeds = {
         "obs": obs.numpy(),
         "h_in": h.numpy(),
@@ -113,7 +110,7 @@ def main() -> None:
         f"machine: {platform.machine()} {platform.processor() or ''} "
         f"python {platform.python_version()} torch {torch.__version__} (1 thread)"
     )
-    print(f"env: {bench_env(args.env_steps):,.0f} steps/s (TradingEnv.step, 1 core)")
+    print(f"env: {bench_env(args.env_steps):,.0f} steps/s (PortfolioVecEnv, 80 slots, 1 core)")
     for n_envs in (8, 1):
         sps = bench_train(args.train_steps, n_envs)
         print(f"RecurrentPPO train: {sps:,.0f} steps/s ({n_envs} env(s), LSTM 32, CPU 1 thread)")

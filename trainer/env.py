@@ -92,6 +92,9 @@ class PortfolioSim:
         ValueError: fewer than ``settings.symbols`` symbols have a whole valid episode.
     """
 
+    #: Nothing to render; SB3's ``VecEnv`` asks every env for it (and warns without it).
+    render_mode: str | None = None
+
     def __init__(
         self,
         data: MarketArrays,

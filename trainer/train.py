@@ -119,8 +119,12 @@ def _arrays(symbols: tuple[str, ...] | None, index_symbol: str) -> MarketArrays:
 
 
 def fold_normaliser(data: MarketArrays, rows: tuple[int, int]) -> Normaliser:
-    """The observation statistics of a fold: fitted on its training rows only, seed-free."""
-    return fit_normaliser(data, rows, seed=rows[1])
+    """The observation statistics of a fold: fitted on its training rows only, seed-free.
+
+    Passed through the manifest's JSON (rounded to 7 decimals), so the policies train
+    on exactly the statistics the pack ships and the runtime applies.
+    """
+    return Normaliser.from_json(fit_normaliser(data, rows, seed=rows[1]).to_json())
 
 
 def make_sim(

@@ -13,6 +13,8 @@ pytest.importorskip("sb3_contrib")
 from invest.trainer.cli import build_parser, main, resolve_config
 from invest.trainer.config import (
     QUICK,
+    EnvSettings,
+    Hyperparameters,
     TrainConfig,
     TrainConfigError,
     load_train_config,
@@ -25,6 +27,72 @@ def test_the_quick_preset_is_tiny() -> None:
     assert QUICK.total_timesteps <= 5000
     assert QUICK.hyperparameters.lstm_hidden_size == 32
     assert QUICK.hyperparameters.n_lstm_layers == 1
+
+
+def test_the_env_settings_default_to_the_balanced_risk_profile() -> None:
+    env = EnvSettings()
+    assert (env.episode_days, env.symbols) == (252, 10)
+    assert (env.budget, env.cap) == (0.95, 0.20)
+    assert 0 <= env.random_start <= 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("episode_days", 9),
+        ("episode_days", 2521),
+        ("symbols", 2),  # ranks and 1/N slots need a cross-section (MIN_UNIVERSE)
+        ("symbols", 101),
+        ("risk_aversion", -0.1),
+        ("reward_scale", 0.0),
+        ("random_start", 1.5),
+        ("random_start", -0.1),
+        ("budget", 0.0),
+        ("budget", 1.01),
+        ("cap", 0.0),
+        ("cap", 1.5),
+        ("max_weight", 0.2),  # unknown key
+    ],
+)
+def test_env_settings_reject_values_out_of_range(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=field):
+        EnvSettings(**{field: value})
+
+
+def test_an_env_section_in_the_file_is_validated_with_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "train.toml"
+    path.write_text("[env]\nsymbols = 2\n")
+    with pytest.raises(TrainConfigError, match=r"env\.symbols"):
+        load_train_config(path, quick=True)
+    path.write_text("[env]\nepisode_days = 63\nrisk_aversion = 0.0\n")
+    config = load_train_config(path, quick=True)
+    assert (config.env.episode_days, config.env.risk_aversion) == (63, 0.0)
+    assert config.env.symbols == QUICK.env.symbols
+
+
+def test_the_batch_must_fit_in_one_rollout_of_every_symbol_slot() -> None:
+    """A rollout holds n_steps * n_envs * env.symbols agent-steps (one per slot)."""
+    hp = Hyperparameters(n_envs=2, n_steps=16, batch_size=160)
+    assert TrainConfig(hyperparameters=hp, env=EnvSettings(symbols=5)).hyperparameters == hp
+    with pytest.raises(ValueError, match=r"n_steps \* n_envs \* env.symbols = 128"):
+        TrainConfig(hyperparameters=hp, env=EnvSettings(symbols=4))
+    # The same batch that fits 10 symbols x 2 portfolios would not fit 2 portfolios alone.
+    big = Hyperparameters(n_envs=2, n_steps=16, batch_size=320)
+    TrainConfig(hyperparameters=big, env=EnvSettings(symbols=10))
+    with pytest.raises(ValueError, match="batch_size"):
+        TrainConfig(hyperparameters=big, env=EnvSettings(symbols=9))
+
+
+def test_a_batch_too_large_in_a_file_is_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "train.toml"
+    path.write_text("[hyperparameters]\nbatch_size = 100000\n")
+    assert main(["--quick", "--config", str(path), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "batch_size" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
 
 
 def test_unknown_keys_are_rejected_with_their_path(tmp_path: Path) -> None:

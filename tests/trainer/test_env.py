@@ -1,9 +1,10 @@
-"""The trading environment: gymnasium contract, observation layout, timing and reward."""
+"""The portfolio environment: observations, the reward's decomposition, books, episodes."""
 
 from __future__ import annotations
 
-import math
 import sys
+from dataclasses import replace
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -14,149 +15,310 @@ pytest.importorskip("sb3_contrib")
 
 from invest.runtime.brokers.fills import FillModel
 from invest.runtime.features import FEATURE_NAMES
-from invest.trainer.dataset import MarketArrays
-from invest.trainer.env import BUY, HOLD, OBS_LAYOUT, SELL, TradingEnv, obs_dim
+from invest.runtime.policy.contract import (
+    LEVELS,
+    NORM_CLIP,
+    OBS_DIM,
+    Normaliser,
+    level_weights,
+    raw_observations,
+)
+from invest.trainer.env import PortfolioSim, PortfolioVecEnv, SimSettings, fit_normaliser
 
-F = len(FEATURE_NAMES)
-COST = FillModel().cost_fraction()
+FREE = FillModel(slippage_bps=0.0, commission_pct=0.0)
+COSTLY = FillModel(slippage_bps=10.0, commission_pct=0.001)
+VOL = FEATURE_NAMES.index("vol_20")
+OUT, EQUAL, OVER = 0, 1, 2
 
 
-def synthetic(close: np.ndarray) -> MarketArrays:
-    """Arrays over given closes with every row valid and zero features."""
-    t, n = close.shape
-    dates = np.busday_offset(np.datetime64("2020-01-01", "D"), np.arange(t), roll="forward")
-    return MarketArrays(
-        dates=dates.astype("datetime64[D]"),
-        symbols=tuple(f"S{j}" for j in range(n)),
-        close=close,
-        features=np.zeros((t, n, F), dtype=np.float32),
-        valid=np.ones((t, n), dtype=bool),
-        days=dates.astype("datetime64[D]").astype(np.int64),
+@pytest.fixture(scope="module")
+def norm(market: Any, train_rows: tuple[int, int]) -> Normaliser:
+    return fit_normaliser(market, train_rows)
+
+
+def make(
+    market: Any,
+    rows: tuple[int, int],
+    norm: Normaliser,
+    *,
+    fills: FillModel = FREE,
+    seed: int = 0,
+    **settings: Any,
+) -> PortfolioSim:
+    base = {"n_portfolios": 3, "symbols": 5, "episode_days": 30}
+    return PortfolioSim(market, rows, norm, SimSettings(**{**base, **settings}), fills, seed)
+
+
+def returns(market: Any, rows: np.ndarray, sym: np.ndarray) -> np.ndarray:
+    """Each symbol's close-to-close return into ``rows``: ``close[t] / close[t - 1] - 1``."""
+    return market.close[rows[:, None], sym] / market.close[rows[:, None] - 1, sym] - 1.0
+
+
+def expected_obs(market: Any, sim: PortfolioSim, norm: Normaliser, w: np.ndarray) -> np.ndarray:
+    """What the runtime's contract serves for the sim's rows, symbols and book ``w``."""
+    t, sym = sim.t, sim.sym
+    raw = raw_observations(
+        market.features_raw[t[:, None], sym],
+        np.ones(sym.shape, dtype=bool),
+        market.index_features[t],
+        w,
+        1.0 - w.sum(axis=1),
     )
+    return norm.apply(raw).reshape(-1, OBS_DIM)
 
 
-def run(env: TradingEnv, actions: list[int]) -> list[float]:
-    return [env.step(a)[1] for a in actions]
-
-
-def test_the_env_passes_sb3_check_env(market: Any, train_rows: tuple[int, int]) -> None:
-    from stable_baselines3.common.env_checker import check_env
-
-    check_env(TradingEnv(market, train_rows), warn=True)
-
-
-def test_the_observation_follows_the_contract_layout(
-    market: Any, train_rows: tuple[int, int]
+def test_observations_are_the_contracts_normalised_raw_observations(
+    market: Any, train_rows: tuple[int, int], norm: Normaliser
 ) -> None:
-    env = TradingEnv(market, train_rows)
-    obs, info = env.reset(seed=1)
-    j, t = market.symbols.index(info["symbol"]), info["start"]
-    assert obs.shape == (obs_dim(),) == (F + 3,)
-    assert obs.dtype == np.float32
-    assert (*FEATURE_NAMES, "in_position", "unrealised", "days_held") == OBS_LAYOUT
-    np.testing.assert_array_equal(obs[:F], np.nan_to_num(market.features[t, j]))
-    assert obs[F:].tolist() == [0.0, 0.0, 0.0]
+    sim = make(market, train_rows, norm)
+    rng = np.random.default_rng(0)
+    for _ in range(40):  # an episode end (30) included
+        obs = sim.observe()
+        assert obs.shape == (15, OBS_DIM) == (15, 27)
+        assert obs.dtype == np.float32
+        np.testing.assert_array_equal(obs, expected_obs(market, sim, norm, sim.w))
+        assert np.abs(obs).max() <= NORM_CLIP
+        sim.step(rng.integers(0, 3, 15))
+    venv = PortfolioVecEnv(sim)
+    assert venv.num_envs == 15
+    assert venv.observation_space.shape == (OBS_DIM,)
+    assert venv.observation_space.contains(venv.reset()[0])
 
 
-def test_a_buy_fills_at_the_next_close_and_shows_in_the_next_observation(
-    market: Any, train_rows: tuple[int, int]
+def test_summed_rewards_are_the_portfolios_return_over_equal_weight(
+    market: Any, train_rows: tuple[int, int], norm: Normaliser
 ) -> None:
-    env = TradingEnv(market, train_rows)
-    _, info = env.reset(seed=2, options={"in_position": False})
-    j, t = market.symbols.index(info["symbol"]), info["start"]
-    c = market.close[:, j]
-    obs, reward, *_ = env.step(BUY)
-    entry = c[t + 1] * (1 + 5e-4)
-    assert obs[F] == 1.0
-    assert obs[F + 1] == pytest.approx(c[t + 1] / entry - 1, abs=1e-7)
-    assert obs[F + 2] == 0.0
-    growth = math.log(1 - COST) + math.log(c[t + 2] / c[t + 1])
-    assert reward == pytest.approx(100 * (growth - 0.5 * max(0.0, -growth)), rel=1e-9)
-    for _ in range(5):
-        obs, *_ = env.step(HOLD)
-    days = (market.dates[t + 6] - market.dates[t + 1]).astype(int)
-    assert obs[F + 2] == pytest.approx(days / 252, abs=1e-7)
-    assert obs[F + 1] == pytest.approx(c[t + 6] / entry - 1, abs=1e-6)
+    """Zero costs, no risk term: sum_j reward_j / (scale * M) = sum_j (w_j - 1/M) * R_j."""
+    sim = make(market, train_rows, norm, risk_aversion=0.0, budget=1.0, cap=1.0)
+    rng = np.random.default_rng(1)
+    for _ in range(45):
+        a = rng.integers(0, 3, 15)
+        t, sym = sim.t.copy(), sim.sym.copy()
+        reward, _, _ = sim.step(a)
+        w = level_weights(np.asarray(LEVELS)[a.reshape(3, 5)], 1.0, 1.0)
+        r = returns(market, t + 2, sym)  # filled at t + 1, held to t + 2
+        got = reward.reshape(3, 5).sum(axis=1) / (100.0 * 5)
+        np.testing.assert_allclose(got, ((w - 0.2) * r).sum(axis=1), rtol=1e-9, atol=1e-15)
 
 
-def test_holding_while_flat_earns_exactly_zero(market: Any, train_rows: tuple[int, int]) -> None:
-    env = TradingEnv(market, train_rows)
-    env.reset(seed=3, options={"in_position": False})
-    rewards = run(env, [HOLD, SELL] * 100)
-    assert rewards == [0.0] * 200
-
-
-def test_churning_loses_exactly_the_costs_on_flat_prices() -> None:
-    env = TradingEnv(synthetic(np.full((400, 1), 50.0)), (0, 400), drawdown_penalty=0.0)
-    env.reset(seed=0, options={"symbol": 0, "start": 0})
-    rewards = run(env, [BUY, SELL] * 50)
-    assert all(r == pytest.approx(100 * math.log(1 - COST)) for r in rewards)
-    assert sum(rewards) < 0
-
-
-def test_the_drawdown_penalty_only_adds_losses() -> None:
-    close = 50.0 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.02, (400, 1)), axis=0))
-    data = synthetic(close)
-    totals = {}
-    for lam in (0.0, 0.5, 2.0):
-        env = TradingEnv(data, (0, 400), drawdown_penalty=lam)
-        env.reset(seed=0, options={"symbol": 0, "start": 0})
-        actions = np.random.default_rng(1).integers(0, 3, 252).tolist()
-        totals[lam] = sum(run(env, actions))
-    assert totals[0.0] > totals[0.5] > totals[2.0]
-
-
-def test_total_reward_never_exceeds_the_log_growth_of_the_account(
-    market: Any, train_rows: tuple[int, int]
+def test_the_reward_decomposes_into_excess_return_costs_and_risk(
+    market: Any, train_rows: tuple[int, int], norm: Normaliser
 ) -> None:
-    env = TradingEnv(market, train_rows, reward_scale=1.0)
+    """Summed: reward / (scale * M) + costs + risk term = the book's return - the universe's."""
+    scale, gamma = 7.0, 5.0
+    sim = make(market, train_rows, norm, fills=COSTLY, reward_scale=scale, risk_aversion=gamma)
+    cost = COSTLY.cost_fraction()
+    rng = np.random.default_rng(2)
+    for _ in range(45):
+        a = rng.integers(0, 3, 15)
+        t, sym, old = sim.t.copy(), sim.sym.copy(), sim.w.copy()
+        reward, _, _ = sim.step(a)
+        w = level_weights(np.asarray(LEVELS)[a.reshape(3, 5)], 0.95, 0.2)
+        grown = old * (1 + returns(market, t + 1, sym))
+        drifted = grown / (1 - old.sum(axis=1, keepdims=True) + grown.sum(axis=1, keepdims=True))
+        var = market.features_raw[t[:, None], sym, VOL] ** 2
+        r = returns(market, t + 2, sym)
+        excess = (w * r).sum(axis=1) - r.mean(axis=1)  # cash earns 0
+        total = (
+            reward.reshape(3, 5).sum(axis=1) / (scale * 5)
+            + cost * np.abs(w - drifted).sum(axis=1)
+            + gamma / 2 * ((w**2 - 0.04) * var).sum(axis=1)
+        )
+        np.testing.assert_allclose(total, excess, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 5.0, 50.0])
+def test_holding_the_equal_weight_book_earns_exactly_zero(
+    market: Any, train_rows: tuple[int, int], norm: Normaliser, gamma: float
+) -> None:
+    sim = make(market, train_rows, norm, risk_aversion=gamma, budget=1.0, cap=0.25)
+    rewards = np.concatenate([sim.step(np.full(15, EQUAL))[0] for _ in range(45)])
+    assert np.abs(rewards).max() == 0.0
+
+
+def test_all_cash_earns_minus_the_universes_mean_return(
+    market: Any, train_rows: tuple[int, int], norm: Normaliser
+) -> None:
+    sim = make(market, train_rows, norm, risk_aversion=0.0)
+    got, want = [], []
+    for _ in range(45):
+        t, sym = sim.t.copy(), sim.sym.copy()
+        reward, _, _ = sim.step(np.full(15, OUT))
+        got.append(reward.reshape(3, 5).sum(axis=1) / (100.0 * 5))
+        want.append(-returns(market, t + 2, sym).mean(axis=1))
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-15)
+    assert np.abs(np.asarray(got)).max() > 0  # cash is no free win
+
+
+def test_costs_are_charged_on_the_trade_from_the_drifted_book(
+    market: Any, train_rows: tuple[int, int], norm: Normaliser
+) -> None:
+    free = make(market, train_rows, norm, risk_aversion=0.0, seed=4)
+    costly = make(market, train_rows, norm, risk_aversion=0.0, seed=4, fills=COSTLY)
+    cost = COSTLY.cost_fraction()
     rng = np.random.default_rng(4)
-    for _ in range(5):
-        _, info = env.reset(seed=int(rng.integers(1000)), options={"in_position": False})
-        j, t0 = market.symbols.index(info["symbol"]), info["start"]
-        c, pos, growth, total = market.close[:, j], 0, 0.0, 0.0
-        for t in range(t0, t0 + env.episode_days):
-            a = int(rng.integers(3))
-            new = pos if a == HOLD else int(a == BUY)
-            growth += (new != pos) * math.log(1 - COST) + new * math.log(c[t + 2] / c[t + 1])
-            pos = new
-            total += env.step(a)[1]
-        assert total <= growth + 1e-12
+    differs = False
+    for _ in range(45):
+        a = rng.integers(0, 3, 15)
+        t, sym, old = free.t.copy(), free.sym.copy(), free.w.copy()
+        np.testing.assert_array_equal(old, costly.w)
+        r0, _, _ = free.step(a)
+        r1, _, _ = costly.step(a)
+        w = level_weights(np.asarray(LEVELS)[a.reshape(3, 5)], 0.95, 0.2)
+        grown = old * (1 + returns(market, t + 1, sym))
+        drifted = grown / (1 - old.sum(axis=1, keepdims=True) + grown.sum(axis=1, keepdims=True))
+        charged = (r0 - r1).reshape(3, 5) / (100.0 * 5)
+        np.testing.assert_allclose(charged, cost * np.abs(w - drifted), rtol=1e-9, atol=1e-15)
+        differs |= not np.allclose(np.abs(w - drifted), np.abs(w - old), atol=1e-9)
+    assert differs  # the drift matters: |w - w_old| would charge otherwise
 
 
-def test_episodes_stay_inside_the_training_rows(market: Any) -> None:
-    rows = market.rows(None, market.day(3000))
-    env = TradingEnv(market, rows, episode_days=100)
-    for seed in range(20):
-        env.reset(seed=seed)
-        truncated = False
-        while not truncated:
-            _, _, terminated, truncated, _ = env.step(BUY)
-            assert not terminated
-            assert env.row + 1 < rows[1]  # the last reward read close[row + 1]
-            assert market.valid[env.row, market.symbols.index(env.symbols[env._j])]
+def test_the_same_action_sets_the_same_weights_whatever_the_book(
+    market: Any, train_rows: tuple[int, int], norm: Normaliser
+) -> None:
+    a, b = (make(market, train_rows, norm, seed=5) for _ in range(2))
+    a.w[:] = 0.0
+    b.w[:] = level_weights(np.full((3, 5), 2.0), 0.95, 0.2)
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        act = rng.integers(0, 3, 15)
+        a.step(act)
+        b.step(act)
+        want = level_weights(np.asarray(LEVELS)[act.reshape(3, 5)], 0.95, 0.2)
+        np.testing.assert_array_equal(a.w, want)
+        np.testing.assert_array_equal(b.w, want)
+        np.testing.assert_array_equal(a.observe(), b.observe())
 
 
-def test_an_episode_lasts_episode_days_steps(market: Any, train_rows: tuple[int, int]) -> None:
-    env = TradingEnv(market, train_rows, episode_days=30)
-    env.reset(seed=5)
-    flags = [env.step(HOLD)[3] for _ in range(30)]
-    assert flags == [False] * 29 + [True]
+def books(sim: PortfolioSim) -> tuple[int, int, int]:
+    """Books that are all cash, equal weight, or anything else."""
+    eq = level_weights(np.ones(sim.m), sim.s.budget, sim.s.cap)
+    cash = int((sim.w == 0).all(axis=1).sum())
+    equal = int(np.isclose(sim.w, eq).all(axis=1).sum())
+    return cash, equal, sim.k - cash - equal
 
 
-def test_a_window_too_short_for_an_episode_is_a_clear_error(market: Any) -> None:
+def test_episodes_start_from_varied_books(
+    market: Any, train_rows: tuple[int, int], norm: Normaliser
+) -> None:
+    sim = make(market, train_rows, norm, n_portfolios=64, episode_days=10)
+    cash, equal, other = books(sim)
+    assert cash > 0
+    assert equal > 0
+    assert other > 20
+    assert len(np.unique(sim.w.round(6), axis=0)) > 20
+    for _ in range(10):  # every episode ends on this step; the books are drawn again
+        sim.step(np.full(64 * 5, OVER))
+    assert len(np.unique(sim.w.round(6), axis=0)) > 20
+    fixed = make(market, train_rows, norm, n_portfolios=64, random_start=0.0)
+    cash, equal, other = books(fixed)
+    assert cash > 0
+    assert equal > 0
+    assert other == 0
+
+
+def test_an_episode_is_truncated_with_the_sb3_infos_on_its_slots_only(
+    market: Any, train_rows: tuple[int, int], norm: Normaliser
+) -> None:
+    sim = make(market, train_rows, norm)
+    venv = PortfolioVecEnv(sim)
+    venv.reset()
+    rng = np.random.default_rng(6)
+    total = np.zeros(15)
+    for _ in range(29):
+        _, rewards, dones, infos = venv.step(rng.integers(0, 3, 15))
+        total += rewards
+        assert not dones.any()
+        assert infos == [{}] * 15
+    act = rng.integers(0, 3, 15)
+    w = level_weights(np.asarray(LEVELS)[act.reshape(3, 5)], 0.95, 0.2)
+    sim_after = (sim.t + 1, sim.sym.copy())
+    obs, rewards, dones, infos = venv.step(act)
+    total += rewards
+    assert dones.tolist() == [True] * 15
+    t, sym = sim_after
+    raw = raw_observations(
+        market.features_raw[t[:, None], sym],
+        np.ones((3, 5), bool),
+        market.index_features[t],
+        w,
+        1 - w.sum(axis=1),
+    )
+    last = norm.apply(raw).reshape(15, OBS_DIM)
+    for i, info in enumerate(infos):
+        assert info["TimeLimit.truncated"] is True
+        np.testing.assert_array_equal(info["terminal_observation"], last[i])
+        assert info["episode"]["l"] == 30
+        assert info["episode"]["r"] == pytest.approx(total[i], rel=1e-5, abs=1e-4)
+    np.testing.assert_array_equal(obs, sim.observe())  # the next episode's first observation
+    assert not np.array_equal(obs, last)
+    # Portfolio 1 alone ends three steps later: its five slots, and no other, say so.
+    sim.end[1] = sim.t[1] + 3
+    for step in range(3):
+        _, _, dones, infos = venv.step(rng.integers(0, 3, 15))
+        want = [False] * 15 if step < 2 else [False] * 5 + [True] * 5 + [False] * 5
+        assert dones.tolist() == want
+    assert [bool(i) for i in infos] == want
+    assert all(infos[i]["episode"]["l"] == 3 for i in range(5, 10))
+
+
+def test_episodes_stay_inside_their_rows(market: Any, norm: Normaliser) -> None:
+    rows = market.rows(None, date(2002, 12, 31))
+    sim = make(market, rows, norm, n_portfolios=8, episode_days=100)
+    rng = np.random.default_rng(7)
+    for _ in range(350):
+        assert (sim.t >= rows[0]).all()
+        assert (sim.t + 2 < rows[1]).all()  # the last step reads the return into t + 2
+        for lag in (0, 1, 2):
+            assert market.valid[(sim.t + lag)[:, None], sim.sym].all()
+        assert all(len(set(s)) == 5 for s in sim.sym.tolist())  # five distinct symbols
+        sim.step(rng.integers(0, 3, 40))
+
+
+def test_a_window_too_short_for_an_episode_is_a_clear_error(market: Any, norm: Normaliser) -> None:
     with pytest.raises(ValueError, match="episode_days"):
-        TradingEnv(market, (0, 300), episode_days=252)
+        make(market, (0, 300), norm, episode_days=252)
 
 
-def test_reset_with_a_seed_is_reproducible(market: Any, train_rows: tuple[int, int]) -> None:
-    a, b = TradingEnv(market, train_rows), TradingEnv(market, train_rows)
-    assert a.reset(seed=11)[1] == b.reset(seed=11)[1]
+def test_a_seed_reproduces_the_episodes(
+    market: Any, train_rows: tuple[int, int], norm: Normaliser
+) -> None:
+    def run(seed: int) -> np.ndarray:
+        sim = make(market, train_rows, norm, seed=seed)
+        acts = np.random.default_rng(0).integers(0, 3, (40, 15))
+        return np.stack([sim.step(a)[0] for a in acts])
+
+    np.testing.assert_array_equal(run(8), run(8))
+    assert not np.array_equal(run(8), run(9))
 
 
-def test_a_step_calls_nothing_from_pandas(market: Any, train_rows: tuple[int, int]) -> None:
-    env = TradingEnv(market, train_rows)
-    env.reset(seed=6)
+def test_fit_normaliser_reads_only_the_training_rows(market: Any) -> None:
+    rows = market.rows(None, date(2010, 12, 31))
+    hi = rows[1]
+
+    def altered(lo: int, stop: int) -> Any:
+        arrays = {}
+        for name in ("features_raw", "index_features", "close"):
+            a = getattr(market, name).copy()
+            a[lo:stop] = a[lo:stop] * 3.0 + 1.0
+            arrays[name] = a
+        valid = market.valid.copy()
+        valid[lo:stop] = ~valid[lo:stop]
+        return replace(market, valid=valid, **arrays)
+
+    base = fit_normaliser(market, rows)
+    after = fit_normaliser(altered(hi, len(market.dates)), rows)
+    np.testing.assert_array_equal(base.mean, after.mean)
+    np.testing.assert_array_equal(base.std, after.std)
+    inside = fit_normaliser(altered(hi - 500, hi), rows)  # the check can fail
+    assert not np.array_equal(base.mean, inside.mean)
+
+
+def test_a_step_calls_nothing_from_pandas(
+    market: Any, train_rows: tuple[int, int], norm: Normaliser
+) -> None:
+    sim = make(market, train_rows, norm)
+    acts = np.random.default_rng(9).integers(0, 3, (40, 15))
     modules: set[str] = set()
 
     def profile(frame: Any, event: str, arg: Any) -> None:
@@ -166,8 +328,9 @@ def test_a_step_calls_nothing_from_pandas(market: Any, train_rows: tuple[int, in
 
     sys.setprofile(profile)
     try:
-        for a in [BUY, HOLD, SELL, HOLD, BUY] * 20:
-            env.step(a)
+        for a in acts:
+            sim.step(a)
+            sim.observe()
     finally:
         sys.setprofile(None)
     assert not [m for m in modules if m.startswith("pandas")]

@@ -1,4 +1,5 @@
-"""Model packs: every manifest field of the contract, sha256s, refusal rules, loading."""
+"""Model packs (manifest format 2): every field of the contract, the fold's frozen
+normalisation, sha256s, the runtime's refusal rules and loading."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ pytest.importorskip("torch")
 pytest.importorskip("sb3_contrib")
 
 from invest.runtime.features import FEATURE_SPEC_VERSION, spec_hash
-from invest.trainer.evaluate import evaluate_year, load_sessions, summarise
+from invest.runtime.policy import pack as runtime_pack
+from invest.runtime.policy.contract import ACTIONS, OBS_DIM, OBS_LAYOUT, OBS_SPEC_VERSION
 from invest.trainer.pack import (
     PackError,
     read_manifest,
@@ -23,8 +25,8 @@ from invest.trainer.pack import (
     verify_pack,
     write_pack,
 )
-from invest.trainer.train import JobResult
-from invest.trainer.walkforward import WalkForwardResult, plan_folds, promote
+from invest.trainer.train import NORMALISER_FILE, JobResult, fold_normaliser
+from invest.trainer.walkforward import WalkForwardResult, YearResult, plan_folds, promote
 
 CONTRACT = Path(__file__).parents[2] / "docs" / "model-pack.md"
 
@@ -65,17 +67,25 @@ def pack(
     exported: list[tuple[Path, dict[str, Any]]],
 ) -> Path:
     folds = plan_folds(tiny_config, market, [2021])
+    # The fold's frozen statistics, next to its policies (where train_policy writes them).
+    norm = fold_normaliser(market, folds[0].train_rows)
+    (exported[0][0].parent / NORMALISER_FILE).write_text(json.dumps(norm.to_json()))
+    drift = {"entropy_initial": 0.99, "entropy_final": 0.9, "kl_from_initial": 0.01}
     jobs = tuple(
-        JobResult(2021, seed, str(path), "", report, 256, 1.0, 256.0, "cpu")
+        JobResult(2021, seed, str(path), "", report, 320, 1.0, 320.0, "cpu", drift)
         for seed, (path, report) in enumerate(exported)
     )
-    years = (evaluate_year(load_sessions([p for p, _ in exported]), market, 2021),)
-    summary = summarise(years)
+    years = (YearResult.of(2021, jobs),)
     result = WalkForwardResult(
-        tuple(folds), jobs, years, summary, tiny_config.hyperparameters, 256, (0, 1)
+        tuple(folds), jobs, years, {"entropy": 0.9}, tiny_config.hyperparameters, 320, (0, 1)
     )
     out = tmp_path_factory.mktemp("run") / "pack"
-    return write_pack(out, tiny_config, market, result, promote(tiny_config.promotion, summary))
+    return write_pack(out, tiny_config, market, result, promote(tiny_config.promotion, result))
+
+
+@pytest.fixture(scope="module")
+def fold_norm(market: Any, tiny_config: Any) -> Any:
+    return fold_normaliser(market, plan_folds(tiny_config, market, [2021])[0].train_rows)
 
 
 def test_the_manifest_has_every_field_of_the_contract(pack: Path) -> None:
@@ -85,22 +95,58 @@ def test_the_manifest_has_every_field_of_the_contract(pack: Path) -> None:
 
 def test_the_manifest_describes_features_observation_and_lstm(pack: Path, market: Any) -> None:
     m = read_manifest(pack)
-    assert m["format"] == 1
+    assert m["format"] == 2
     assert m["feature_spec"]["version"] == FEATURE_SPEC_VERSION
     assert m["feature_spec"]["hash"] == spec_hash()
-    assert m["observation"]["dim"] == len(m["feature_spec"]["names"]) + 3 == 17
-    assert m["observation"]["layout"][-3:] == ["in_position", "unrealised", "days_held"]
-    assert m["actions"] == ["SELL", "HOLD", "BUY"]
+    assert m["observation"] == {
+        "dim": OBS_DIM,
+        "layout": list(OBS_LAYOUT),
+        "spec": OBS_SPEC_VERSION,
+    }
+    assert m["observation"]["dim"] == 27
+    assert m["observation"]["layout"][-2:] == ["weight_rel", "cash"]
+    assert m["actions"] == list(ACTIONS) == ["OUT", "EQUAL", "OVER"]
     assert m["lstm"] == {"hidden": 16, "layers": 1}
     assert m["universe"]["tickers"] == list(market.symbols)
+    assert m["universe"]["min_size"] == 3
+    assert m["universe"]["episode_size"] == 5
     assert m["training"]["windows"][0]["fold"] == 2021
     assert m["training"]["windows"][0]["embargo_days"] == 21
     assert m["training"]["seeds"] == [0, 1]
-    assert m["walk_forward"]["rows"][0][0] == 2021
+    assert m["training"]["env"]["episode_days"] == 30
+    assert m["walk_forward"]["details"][0]["year"] == 2021
+    assert m["walk_forward"]["details"][0]["kl_from_initial"] == 0.01
+    assert m["promotion"]["passed"] is False  # no runtime replays: the gate refuses
     assert set(m["promotion"]) >= {"passed", "rule", "values"}
     assert m["parity"]["passed"] is True
     assert m["parity"]["steps"] >= 250
     assert {"torch", "sb3_contrib", "onnx", "onnxruntime", "python", "invest"} <= set(m["versions"])
+
+
+def test_the_normalisation_is_the_folds_normaliser_json(
+    pack: Path, exported: list[tuple[Path, dict[str, Any]]], fold_norm: Any
+) -> None:
+    m = read_manifest(pack)
+    written = json.loads((exported[0][0].parent / NORMALISER_FILE).read_text())
+    assert m["normalisation"] == written == fold_norm.to_json()
+    assert m["normalisation"]["layout"] == list(OBS_LAYOUT)
+    assert len(m["normalisation"]["mean"]) == len(m["normalisation"]["std"]) == OBS_DIM
+
+
+def test_the_runtime_verifies_and_loads_the_pack_with_its_normaliser(
+    pack: Path, fold_norm: Any
+) -> None:
+    report = runtime_pack.verify_pack(pack)  # the ONNX files opened and checked too
+    assert report.ok, report.reason
+    loaded = runtime_pack.load_pack(pack)
+    assert loaded.n_policies == 2
+    assert loaded.obs_dim == OBS_DIM
+    norm = loaded.normaliser
+    # Exactly the statistics the fold's policies trained on (the JSON's rounding included).
+    np.testing.assert_array_equal(norm.mean, fold_norm.mean)
+    np.testing.assert_array_equal(norm.std, fold_norm.std)
+    raw = np.random.default_rng(0).normal(0, 1, (50, OBS_DIM)).astype(np.float32)
+    np.testing.assert_array_equal(norm.apply(raw), fold_norm.apply(raw))
 
 
 def test_every_policy_file_matches_its_sha256(pack: Path) -> None:
@@ -153,6 +199,34 @@ def test_a_pack_for_other_features_is_refused(pack: Path, tmp_path: Path) -> Non
     manifest["feature_spec"]["hash"] = "0" * 64
     (bad / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(PackError, match="feature spec"):
+        verify_pack(bad)
+
+
+def test_a_pack_without_normalisation_is_refused(pack: Path, tmp_path: Path) -> None:
+    bad = copy_pack(pack, tmp_path)
+    manifest = json.loads((bad / "manifest.json").read_text())
+    del manifest["normalisation"]
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(PackError, match="normalisation"):
+        verify_pack(bad)
+
+
+def test_a_normalisation_for_another_layout_is_refused(pack: Path, tmp_path: Path) -> None:
+    bad = copy_pack(pack, tmp_path)
+    manifest = json.loads((bad / "manifest.json").read_text())
+    for key in ("layout", "mean", "std"):
+        manifest["normalisation"][key] = manifest["normalisation"][key][:-1]
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(PackError, match="normalisation"):
+        verify_pack(bad)
+
+
+def test_a_format_1_pack_is_refused(pack: Path, tmp_path: Path) -> None:
+    bad = copy_pack(pack, tmp_path)
+    manifest = json.loads((bad / "manifest.json").read_text())
+    manifest["format"] = 1
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(PackError, match="format 1"):
         verify_pack(bad)
 
 

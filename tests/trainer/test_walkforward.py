@@ -1,67 +1,28 @@
-"""Walk-forward folds, the ensemble's OOS evaluation and the promotion gate."""
+"""Walk-forward folds, per-fold training drift, runtime replays of each fold, the gate's input."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("sb3_contrib")
 
-from invest.runtime.brokers.fills import FillModel
-from invest.trainer.config import PromotionGate
-from invest.trainer.env import BUY, HOLD, SELL
-from invest.trainer.evaluate import (
-    ensemble_actions,
-    evaluate_year,
-    max_drawdown,
-    sharpe,
-    summarise,
+from invest.trainer.pack import read_manifest
+from invest.trainer.train import JobResult
+from invest.trainer.walkforward import (
+    WalkForwardResult,
+    YearResult,
+    plan_folds,
+    promote,
+    replay_folds,
+    run_folds,
 )
-from invest.trainer.walkforward import plan_folds, promote
 
-
-class FixedPolicy:
-    """An onnxruntime-like session that always prefers one action per symbol."""
-
-    def __init__(self, actions: list[int], hidden: int = 4) -> None:
-        self.actions = np.asarray(actions)
-        self.hidden = hidden
-
-    def get_inputs(self) -> list[Any]:
-        class Input:
-            name = "h_in"
-            shape = (1, "B", self.hidden)
-
-        return [Input()]
-
-    def run(self, _names: Any, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        b = feeds["obs"].shape[0]
-        logits = np.zeros((b, 3), np.float32)
-        logits[np.arange(b), self.actions[:b]] = 1.0
-        return [logits, feeds["h_in"], feeds["c_in"]]
-
-
-def vote(actions_per_policy: list[list[int]], min_confidence: float = 0.5) -> list[int]:
-    sessions = [FixedPolicy(a) for a in actions_per_policy]
-    b = len(actions_per_policy[0])
-    states = [(np.zeros((1, b, 4), np.float32),) * 2 for _ in sessions]
-    action, _ = ensemble_actions(
-        sessions, np.zeros((b, 17), np.float32), states, np.ones(b, np.float32), min_confidence
-    )
-    return action.tolist()
-
-
-def test_the_ensemble_takes_the_majority_vote() -> None:
-    assert vote([[BUY, SELL], [BUY, SELL], [HOLD, BUY]]) == [BUY, SELL]
-
-
-def test_a_split_or_weak_vote_means_hold() -> None:
-    assert vote([[BUY, SELL], [SELL, BUY]]) == [HOLD, HOLD]
-    assert vote([[BUY], [SELL], [HOLD]]) == [HOLD]
-    assert vote([[BUY], [BUY], [SELL]], min_confidence=0.7) == [HOLD]
+YEARS = (2020, 2021)
 
 
 def test_folds_expand_and_leave_the_embargo_out(market: Any, tiny_config: Any) -> None:
@@ -77,67 +38,101 @@ def test_folds_expand_and_leave_the_embargo_out(market: Any, tiny_config: Any) -
     assert folds[0].train_rows[1] < folds[1].train_rows[1] < folds[2].train_rows[1]
 
 
-def test_an_always_buying_ensemble_tracks_equal_weight_minus_costs(market: Any) -> None:
-    n = len(market.symbols)
-    always = [FixedPolicy([BUY] * n) for _ in range(3)]
-    year = evaluate_year(always, market, 2021, FillModel())
-    lo, hi = market.year_rows(2021)
-    # Bought at the second close of the year, then rebalanced daily to equal weight.
-    rets = market.close[lo + 2 : hi] / market.close[lo + 1 : hi - 1] - 1
-    approx = np.prod(1 + rets.mean(axis=1)) - 1
-    assert year.total_return == pytest.approx(approx, abs=0.01)
-    assert year.total_return < approx  # costs are paid
-    assert year.exposure == pytest.approx(1.0)
-    assert year.trades == n
+def test_a_test_year_without_data_is_a_clear_error(market: Any, tiny_config: Any) -> None:
+    with pytest.raises(ValueError, match="no sessions in test year 2030"):
+        plan_folds(tiny_config, market, [2030])
 
 
-def test_a_never_buying_ensemble_stays_in_cash(market: Any) -> None:
-    n = len(market.symbols)
-    year = evaluate_year([FixedPolicy([SELL] * n)], market, 2021)
-    assert year.total_return == 0.0
-    assert year.sharpe == 0.0
-    assert year.max_drawdown == 0.0
-    assert year.index_bh is not None
+def test_a_fold_shorter_than_an_episode_is_a_clear_error(market: Any, tiny_config: Any) -> None:
+    config = tiny_config.with_overrides(start_year=1991, end_year=1991, embargo_days=252)
+    with pytest.raises(ValueError, match="fewer than an episode"):
+        plan_folds(config, market, [1991])
 
 
-def test_metrics_of_known_series() -> None:
-    assert max_drawdown(np.array([1.0, 1.2, 0.9, 1.3])) == pytest.approx(0.25)
-    assert sharpe(np.zeros(10)) == 0.0
-    daily = np.array([0.01, -0.005] * 50)
-    assert sharpe(daily) == pytest.approx(daily.mean() / daily.std(ddof=1) * np.sqrt(252))
+def job(seed: int, drift: dict[str, float]) -> JobResult:
+    return JobResult(2021, seed, "", "", {}, 1, 1.0, 1.0, "cpu", drift)
 
 
-def test_the_promotion_gate_needs_both_sharpe_and_drawdown() -> None:
-    gate = PromotionGate(min_sharpe=0.5, max_drawdown=0.2)
-    assert promote(gate, {"oos_sharpe": 0.6, "oos_max_drawdown": 0.1})["passed"]
-    assert not promote(gate, {"oos_sharpe": 0.4, "oos_max_drawdown": 0.1})["passed"]
-    assert not promote(gate, {"oos_sharpe": 0.9, "oos_max_drawdown": 0.3})["passed"]
+def test_a_year_result_is_the_mean_drift_of_its_policies() -> None:
+    jobs = [
+        job(0, {"entropy_initial": 1.0, "entropy_final": 0.8, "kl_from_initial": 0.02}),
+        job(1, {"entropy_initial": 0.98, "entropy_final": 0.6, "kl_from_initial": 0.04}),
+    ]
+    y = YearResult.of(2021, jobs)
+    assert (y.year, y.entropy, y.entropy_initial, y.kl_from_initial) == (2021, 0.7, 0.99, 0.03)
+    assert YearResult.of(2021, [job(0, {})]).kl_from_initial is None
 
 
-def test_summary_chains_the_test_years(market: Any) -> None:
-    n = len(market.symbols)
-    years = [evaluate_year([FixedPolicy([BUY] * n)], market, y) for y in (2020, 2021)]
-    s = summarise(years)
-    chained = (1 + years[0].total_return) * (1 + years[1].total_return) - 1
-    assert s["oos_total_return"] == pytest.approx(chained)
-    assert s["oos_years"] == 2
+@pytest.fixture(scope="module")
+def walk(market: Any, tiny_config: Any, tmp_path_factory: Any) -> tuple[Any, Any, Path]:
+    """Two folds x one policy, trained, then each test year replayed through the runtime."""
+    config = tiny_config.with_overrides(start_year=YEARS[0], end_year=YEARS[1], n_policies=1)
+    out = tmp_path_factory.mktemp("walk")
+    trained = run_folds(config, market, YEARS, out, timesteps=320, workers=1)
+    return trained, replay_folds(trained, config, market, out), out
 
 
-def test_run_folds_trains_exports_and_evaluates_every_seed(
-    market: Any, tiny_config: Any, tmp_path: Any
+def test_run_folds_trains_and_exports_every_fold_and_reports_its_drift(
+    walk: tuple[WalkForwardResult, WalkForwardResult, Path],
 ) -> None:
-    from invest.trainer.walkforward import run_folds
+    trained, _, out = walk
+    assert [(j.fold, j.seed) for j in trained.jobs] == [(2020, 0), (2021, 0)]
+    assert all(j.parity["passed"] for j in trained.jobs)
+    assert all(j.timesteps >= 320 for j in trained.jobs)
+    assert [y.year for y in trained.years] == list(YEARS)
+    for y, j in zip(trained.years, trained.jobs, strict=True):
+        assert y.kl_from_initial == j.drift["kl_from_initial"]
+        assert y.entropy == j.drift["entropy_final"]
+        assert 0 < y.entropy <= 1
+    assert trained.replays == ()
+    for year in YEARS:
+        run = out / "folds" / str(year) / "seed-0"
+        files = {p.name for p in run.iterdir()}
+        assert {"metrics.csv", "model.zip", "policy.onnx", "parity.json"} <= files
+        assert {"normaliser.json", "drift.json", "result.json"} <= files
+    # Each fold's statistics come from its own training rows.
+    norms = [
+        json.loads((out / "folds" / str(y) / "seed-0" / "normaliser.json").read_text())
+        for y in YEARS
+    ]
+    assert norms[0]["mean"] != norms[1]["mean"]
 
-    result = run_folds(tiny_config, market, [2021], tmp_path, timesteps=128, workers=1)
-    assert [(j.fold, j.seed) for j in result.jobs] == [(2021, 0), (2021, 1)]
-    assert all(j.parity["passed"] for j in result.jobs)
-    assert [y.year for y in result.years] == [2021]
-    assert (tmp_path / "walk_forward.json").is_file()
-    for seed in (0, 1):
-        run = tmp_path / "folds" / "2021" / f"seed-{seed}"
-        assert {"metrics.csv", "metrics.json", "model.zip", "policy.onnx", "parity.json"} <= {
-            p.name for p in run.iterdir()
-        }
+
+def test_replay_folds_replays_each_year_with_its_own_folds_pack(
+    walk: tuple[WalkForwardResult, WalkForwardResult, Path], market: Any
+) -> None:
+    _, replayed, out = walk
+    assert [r.year for r in replayed.replays] == list(YEARS)
+    for r in replayed.replays:
+        assert str(r.days[0].year) == str(r.year) == str(r.days[-1].year)
+        assert {"trend_king", "rl_ensemble", "hybrid", "equal_weight"} <= set(r.equity)
+        assert r.rl is not None
+        assert r.exposure is not None
+        pack = out / "folds" / str(r.year) / "pack"
+        manifest = read_manifest(pack)
+        assert [p["fold"] for p in manifest["policies"]] == [r.year]
+        assert manifest["promotion"]["passed"] is False  # a fold's pack is never promoted
+        job_dir = out / "folds" / str(r.year) / "seed-0"
+        assert manifest["normalisation"] == json.loads((job_dir / "normaliser.json").read_text())
+    assert set(replayed.runtime_columns["rl_ensemble"]) == set(YEARS)
+    table = json.loads((out / "walk_forward.json").read_text())
+    assert [row[0] for row in table["rows"]] == list(YEARS)
+    assert table["columns"][:2] == ["year", "split"]
+    assert [d["year"] for d in table["details"]] == list(YEARS)
+
+
+def test_the_gate_judges_the_replays(
+    walk: tuple[WalkForwardResult, WalkForwardResult, Path], tiny_config: Any
+) -> None:
+    trained, replayed, _ = walk
+    refused = promote(tiny_config.promotion, trained)
+    assert refused["passed"] is False
+    assert "replays" in refused["rule"]
+    verdict = promote(tiny_config.promotion, replayed)
+    assert {"passed", "rule", "values", "criteria", "degenerate"} <= set(verdict)
+    assert isinstance(verdict["passed"], bool)
+    assert verdict["criteria"]
+    assert verdict["degenerate"]
 
 
 def test_an_optuna_search_returns_valid_hyperparameters(
@@ -149,7 +144,7 @@ def test_an_optuna_search_returns_valid_hyperparameters(
     config = tiny_config.with_overrides(
         start_year=2021,
         optuna={"trials": 1, "storage": f"sqlite:///{tmp_path}/study.db", "validation_years": 1},
-        total_timesteps=256,
+        total_timesteps=320,
         n_policies=1,
     )
     hp = best_hyperparameters(config, market, tmp_path, workers=1)
