@@ -261,7 +261,7 @@ def policy_drift(initial: np.ndarray, final: np.ndarray) -> dict[str, Any]:
     return {
         "entropy_initial": round(entropy(initial), 4),
         "entropy_final": round(entropy(final), 4),
-        "kl_from_initial": round(kl, 4),
+        "kl_from_initial": float(f"{kl:.4g}"),
         "argmax_shares": np.bincount(final.argmax(-1).ravel(), minlength=n_act)
         .astype(float)
         .__truediv__(final[..., 0].size)
