@@ -227,8 +227,14 @@ def _pct(x: Any, *, signed: bool = True, digits: int = 1) -> str:
 
 
 def _walk_forward(table: WalkForwardTable) -> str:
-    rows = [list(table.columns)] + [[cell(x) for x in row] for row in table.rows]
-    return _columns(rows)
+    if table.metric.startswith("total_return"):  # fractions, shown as percentages
+        body = [
+            [x if isinstance(x, str) else str(x) if isinstance(x, int) else _pct(x) for x in row]
+            for row in table.rows
+        ]
+    else:
+        body = [[cell(x) for x in row] for row in table.rows]
+    return _columns([list(table.columns), *body])
 
 
 def cell(x: Any) -> str:
