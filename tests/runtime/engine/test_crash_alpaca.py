@@ -74,6 +74,7 @@ def _check_against_broker(path: Path, fake: FillingAlpaca) -> dict[str, int]:
     with fake.lock:
         server = {cid: dict(o) for cid, o in fake.orders.items()}
         duplicates = list(fake.duplicates)
+        refused = list(fake.refused)
         positions = dict(fake.positions)
         cash = fake.cash
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
@@ -123,6 +124,9 @@ def _check_against_broker(path: Path, fake: FillingAlpaca) -> dict[str, int]:
     assert not adopted, adopted
     assert not dropped, dropped
     assert not duplicates, duplicates
+    # Nothing planned twice: a fill since the last cycle is applied before the next plan
+    # (a refusal here was a buy without the cash or a sell of shares already sold).
+    assert not refused, refused
     for cid, (status, broker_id) in rows.items():
         order = server.get(cid)
         if order is None:
