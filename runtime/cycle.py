@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -26,6 +26,7 @@ import numpy as np
 from invest.runtime.brokers.base import Ack, Broker
 from invest.runtime.brokers.fills import FillModel
 from invest.runtime.brokers.paper import PaperBroker
+from invest.runtime.clock import NEW_YORK
 from invest.runtime.config import AccountConfig, Settings
 from invest.runtime.domain import (
     AccountState,
@@ -193,7 +194,16 @@ def alpaca_broker(
         )
     from invest.runtime.brokers.alpaca import AlpacaBroker  # alpaca-py itself loads here
 
-    return AlpacaBroker(settings.engine.alpaca, key, secret, account=name, pending=pending)
+    # Fills of the restored open orders, from the session each was recorded on: the
+    # broker is built anew for every cycle, and with its default floor (now) a fill that
+    # happened since the last cycle would reach the ledger only at the next
+    # reconciliation, so the cycle would plan the same trade again. An open order has
+    # no fill recorded yet (the first fill marks it filled), so none is counted twice.
+    since = min((d for _, d in pending), default=None)
+    after = None if since is None else datetime.combine(since, time(0), NEW_YORK)
+    return AlpacaBroker(
+        settings.engine.alpaca, key, secret, account=name, pending=pending, fills_after=after
+    )
 
 
 def settle(acct: AccountRuntime, market: Market, t: int, sink: Sink) -> list[Fill]:

@@ -6,10 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from invest.runtime.domain import Fill, OrderIntent, OrderStatus
-from invest.runtime.market import Market
+
+if TYPE_CHECKING:  # the Market loads the data providers (pandas): Ack users need none of it
+    from invest.runtime.market import Market
 
 
 @dataclass(frozen=True, slots=True)

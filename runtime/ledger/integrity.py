@@ -6,8 +6,9 @@ the file against the ledger's own records, read-only:
 
 * ``PRAGMA integrity_check`` is ``ok``;
 * one order row per client order id, and every fill belongs to an order;
-* the fills of an order never exceed its quantity; on the paper broker (one
-  execution per order) an order has at most one fill;
+* the fills of an order never exceed its quantity, except a live broker's buy,
+  sent as a dollar amount, whose fills never exceed its dollars; on the paper
+  broker (one execution per order) an order has at most one fill;
 * per account, the positions table equals the signed sum of its fills;
 * per account, ``account_state.cash`` equals the start cash plus the signed
   cash of every fill, net of fees (exactly as :meth:`AccountState.apply_fill`
@@ -24,6 +25,8 @@ from pathlib import Path
 from invest.runtime.domain import money
 
 __all__ = ["check_integrity"]
+
+_CENT = Decimal("0.01")
 
 
 def check_integrity(path: Path | str) -> list[str]:
@@ -78,15 +81,26 @@ def _orders(conn: sqlite3.Connection) -> list[str]:
         )
     ]
     paper = _paper_accounts(conn)
-    filled: dict[str, tuple[Decimal, int]] = {}
-    for coid, qty in conn.execute("SELECT client_order_id, quantity FROM fills"):
-        total, n = filled.get(coid, (Decimal(0), 0))
-        filled[coid] = (total + Decimal(qty), n + 1)
-    for coid, account, qty in conn.execute(
-        "SELECT client_order_id, account, quantity FROM orders ORDER BY client_order_id"
+    filled: dict[str, tuple[Decimal, int, Decimal]] = {}  # shares, fills, dollars
+    for coid, qty, price in conn.execute("SELECT client_order_id, quantity, price FROM fills"):
+        total, n, value = filled.get(coid, (Decimal(0), 0, Decimal(0)))
+        q = Decimal(qty)
+        filled[coid] = (total + q, n + 1, value + money(q * Decimal(price)))
+    for coid, account, side, qty, ref in conn.execute(
+        "SELECT client_order_id, account, side, quantity, ref_price FROM orders "
+        "ORDER BY client_order_id"
     ):
-        total, n = filled.get(coid, (Decimal(0), 0))
-        if total > Decimal(qty):
+        total, n, value = filled.get(coid, (Decimal(0), 0, Decimal(0)))
+        if total <= Decimal(qty):
+            continue
+        if side == "buy" and account not in paper:
+            # A live broker's buy goes as a dollar amount (quantity x reference price,
+            # see alpaca_parsing.order_fields): below the reference price it buys more
+            # shares. The dollars are its limit (a cent of rounding per fill).
+            limit = money(Decimal(qty) * Decimal(ref))
+            if value > limit + _CENT * n:
+                problems.append(f"order {coid}: filled ${value} of a ${limit} buy")
+        else:
             problems.append(f"order {coid}: filled {total} of an order for {qty}")
         if n > 1 and account in paper:
             problems.append(f"order {coid}: {n} fills on the paper broker (at most one)")

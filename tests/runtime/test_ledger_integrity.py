@@ -43,6 +43,41 @@ def test_a_second_fill_of_a_paper_order_is_named(ledger: Path) -> None:
     assert any("start cash and fills give" in p for p in problems), problems
 
 
+def _buy_filled_at(ledger: Path, price_factor: float, broker: str) -> list[str]:
+    """The last buy filled at ``price_factor`` x its price, for the same dollars, on ``broker``."""
+    with sqlite3.connect(ledger) as conn:
+        conn.execute(
+            "UPDATE accounts SET config_json = json_set(config_json, '$.broker', ?)", [broker]
+        )
+        conn.execute(
+            "UPDATE fills SET price = CAST(price AS REAL) * ?, "
+            "quantity = printf('%.9f', CAST(quantity AS REAL) / ? * 0.999) "
+            "WHERE id = (SELECT max(id) FROM fills WHERE side = 'buy')",
+            [price_factor, price_factor],
+        )
+    return [p for p in check_integrity(ledger) if p.startswith("order ")]
+
+
+def test_an_alpaca_dollar_buy_may_fill_more_shares_than_planned_not_more_dollars(
+    ledger: Path,
+) -> None:
+    # Alpaca buys go as dollar amounts: a price below the reference buys more shares.
+    assert _buy_filled_at(ledger, 0.9, "alpaca") == []
+
+
+def test_an_alpaca_buy_past_its_dollars_is_named(ledger: Path) -> None:
+    _sql(ledger, "UPDATE fills SET quantity = CAST(quantity AS REAL) * 1.5 WHERE side = 'buy'")
+    problems = _buy_filled_at(ledger, 0.9, "alpaca")
+    assert problems
+    assert all("buy" in p and "$" in p for p in problems), problems
+
+
+def test_a_paper_buy_of_more_shares_than_planned_is_named(ledger: Path) -> None:
+    problems = _buy_filled_at(ledger, 0.9, "paper")
+    assert len(problems) == 1, problems
+    assert "of an order for" in problems[0]
+
+
 def test_a_position_off_its_fills_is_named(ledger: Path) -> None:
     _sql(
         ledger,

@@ -47,9 +47,20 @@ def config_dict() -> dict[str, Any]:
     }
 
 
-def settings(*, churn: bool = False) -> Settings:
-    """The two-account settings; ``churn`` makes ``daily`` rebalance at every cycle (many orders)."""
+#: engine.alpaca of a ``daily`` account on a loopback fake: a fake never needs a retry,
+#: and a cycle's dozen requests must not wait on the rate limiter.
+ALPACA_FAKE = {"retries": 0, "backoff_s": 0, "rate_limit_per_min": 140, "burst": 50}
+
+
+def settings(*, churn: bool = False, alpaca: bool = False) -> Settings:
+    """The two-account settings; ``churn`` makes ``daily`` rebalance at every cycle (many orders).
+
+    ``alpaca``: ``daily`` trades through the Alpaca broker (``weekly`` stays on paper).
+    """
     data = config_dict()
+    if alpaca:
+        data["accounts"]["daily"]["broker"] = "alpaca"
+        data["engine"] = {"alpaca": dict(ALPACA_FAKE)}
     if churn:
         data["risk_profiles"] = {
             "churn": {"rebalance_band": 0.0, "min_holding_days": 0, "max_position_pct": 0.4}
