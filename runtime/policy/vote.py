@@ -34,7 +34,7 @@ class Action(StrEnum):
 BY_INDEX: tuple[Action, ...] = tuple(Action(a) for a in ACTIONS)
 OUT = BY_INDEX.index(Action.OUT)
 #: Plain strings of the actions (``Action.value`` is a descriptor call, paid per symbol per cycle).
-_TEXT: tuple[str, ...] = tuple(a.value for a in BY_INDEX)
+ACTION_TEXT: tuple[str, ...] = tuple(a.value for a in BY_INDEX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +79,7 @@ class Vote:
             "confidence": round(top, 4),
             "level": round(self.level, 4),
             "p": [round(p, 4) for p in self.probs],
-            "votes": [_TEXT[a] for a in self.votes],
+            "votes": [ACTION_TEXT[a] for a in self.votes],
         }
 
 

@@ -78,7 +78,7 @@ def test_show_summarises_the_manifest_with_the_walk_forward_table(
     assert "lstm 1 x 8, actions OUT, EQUAL, OVER" in out
     assert "walk-forward (total_return):" in out
     assert "year  trend_king  rl_ensemble  hybrid  index_bh  equal_weight_bh" in out
-    assert "2021  0.1000      0.0500       0.0800  0.2700    0.3000" in out
+    assert "2021  +10.0%      +5.0%        +8.0%   +27.0%    +30.0%" in out
 
 
 def test_show_json_is_the_manifest_plus_the_checks(
