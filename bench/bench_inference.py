@@ -2,13 +2,13 @@
 
 Two figures, each as p50/p90 over ``--runs`` cycles after a warm-up:
 
-* inference: every policy's session run once on the batch, then the majority vote;
+* inference: every policy's session run once on the batch, then the mean probabilities;
 * signal cycle: what ``rl_ensemble`` does per cycle: observation batch from the
   precomputed features, LSTM states loaded from and saved to the in-memory store,
-  inference and vote.
+  inference and the combination.
 
 Session creation (once per process) is reported apart. Without ``--pack`` the bench
-builds a pack of 5 LSTM policies (hidden 32, obs_dim 17) with the test builder, which
+builds a pack of 5 LSTM policies (hidden 32, observation spec 2) with the test builder, which
 needs the ``onnx`` package.
 
     python bench/bench_inference.py [--pack PATH] [--symbols 32] [--runs 1000]
@@ -70,7 +70,7 @@ def main() -> None:
         OnnxEnsemble,
         PolicySignal,
         load_pack,
-        majority_vote,
+        combine,
         zero_state,
     )
 
@@ -91,14 +91,22 @@ def main() -> None:
     start = np.zeros(n, np.float32)
 
     def inference() -> None:
-        majority_vote(ens.step(obs, h, c, start).logits, 0.6)
+        combine(ens.step(obs, h, c, start).logits)
 
     days = 400
     closes = 100 * np.exp(np.cumsum(rng.normal(0.0003, 0.01, (days, n)), axis=0))
     symbols = tuple(f"S{i:02d}" for i in range(n))
     dates = np.busday_offset(np.datetime64("2022-01-03"), np.arange(days), roll="forward")
-    market = Market(BarFrame(dates=dates, symbols=symbols, close=closes, source="bench"))
-    signal = PolicySignal(ens, symbols, MemoryStateStore(), 0.6)
+    index = 100 * np.exp(np.cumsum(rng.normal(0.0003, 0.01, days)))
+    market = Market(
+        BarFrame(
+            dates=dates,
+            symbols=(*symbols, "IDX"),
+            close=np.column_stack([closes, index]),
+            source="bench",
+        )
+    )
+    signal = PolicySignal(ens, symbols, MemoryStateStore(), "IDX")
     t0 = time.perf_counter()
     signal.prepare(market)
     features_ms = (time.perf_counter() - t0) * 1e3
@@ -120,7 +128,7 @@ def main() -> None:
     )
     print(f"session creation (once per process): {load_ms:.1f} ms")
     print(f"features for {days} sessions x {n} symbols (once per Market): {features_ms:.1f} ms")
-    print(f"inference + vote:  p50 {inf[0]:.3f} ms  p90 {inf[1]:.3f} ms  max {inf[2]:.3f} ms")
+    print(f"inference + mean:  p50 {inf[0]:.3f} ms  p90 {inf[1]:.3f} ms  max {inf[2]:.3f} ms")
     print(f"full signal cycle: p50 {cyc[0]:.3f} ms  p90 {cyc[1]:.3f} ms  max {cyc[2]:.3f} ms")
     print(f"({args.runs} runs after {args.warmup} warm-up runs)")
 
