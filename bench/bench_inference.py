@@ -69,8 +69,8 @@ def main() -> None:
         MemoryStateStore,
         OnnxEnsemble,
         PolicySignal,
-        load_pack,
         combine,
+        load_pack,
         zero_state,
     )
 

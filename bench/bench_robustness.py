@@ -40,6 +40,12 @@ def main() -> None:
     parser.add_argument("--full-paths", type=int, default=20, help="paths measured on 1990-2022")
     parser.add_argument("--serial-paths", type=int, default=20, help="paths measured on 1 process")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--strategy",
+        default="trend_king",
+        choices=("trend_king", "hybrid", "rl_ensemble"),
+        help="the strategy replayed (hybrid and rl_ensemble use the bundled pack)",
+    )
     args = parser.parse_args()
 
     from invest.runtime.backtest.metrics import daily_returns
@@ -58,7 +64,9 @@ def main() -> None:
     workers = args.workers or default_workers()
     source = SampleData()
     universe = [s for s in source.symbols() if s != "SP500"]
-    settings = parse_config({"accounts": {"trend-king": {"universe": universe}}})
+    settings = parse_config(
+        {"accounts": {"trend-king": {"universe": universe, "strategy": args.strategy}}}
+    )
     history = source.load((*universe, "SP500"))
     start, end = default_window(
         history,
@@ -69,7 +77,7 @@ def main() -> None:
     job = Job("trend-king", settings, start)
     print(
         f"machine: {platform.machine()} python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs, {workers} workers; {_load()}"
+        f"{os.cpu_count()} CPUs, {workers} workers; strategy {args.strategy}; {_load()}"
     )
 
     base = job.replay(frame)
