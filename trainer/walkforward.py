@@ -104,7 +104,7 @@ class YearResult:
 
         def mean(key: str) -> float | None:
             vals = [j.drift[key] for j in jobs if j.drift.get(key) is not None]
-            return round(sum(vals) / len(vals), 4) if vals else None
+            return float(f"{sum(vals) / len(vals):.4g}") if vals else None
 
         return cls(year, mean("entropy_final"), mean("entropy_initial"), mean("kl_from_initial"))
 
