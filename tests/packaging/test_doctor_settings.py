@@ -15,6 +15,7 @@ from invest.runtime.errors import BrokerError
 from invest.runtime.policy.pack import bundled_packs_dir
 from invest.runtime.service import Layout
 from tests.packaging.support import models_server
+from tests.runtime.policy.support import unpromoted_copy
 
 LIVE = {"paper": False, "live": True, "live_confirm": "I understand this trades real money"}
 
@@ -67,8 +68,14 @@ def test_packs_are_verified_with_onnxruntime_and_a_tampered_one_fails(layout: La
     ok = health.check_packs(_settings({"strategy": "hybrid"}), layout.home / "packs")
     assert ok.status == "OK", ok.line()
     assert "every policy opened by onnxruntime" in ok.detail
-    assert "'default' not promoted (paper only)" in ok.detail  # the bundled CPU demo pack
+    assert "not promoted" not in ok.detail  # the bundled pack passed its gate
     packs = layout.home / "packs"
+    unpromoted_copy(packs)
+    paper = health.check_packs(
+        _settings({"strategy": "hybrid", "rl": {"pack": "unpromoted"}}), packs
+    )
+    assert paper.status == "OK", paper.line()
+    assert "pack 'unpromoted' not promoted (paper only)" in paper.detail
     shutil.copytree(bundled_packs_dir() / "default", packs / "mine")
     onnx = next((packs / "mine").glob("*.onnx"))
     onnx.write_bytes(onnx.read_bytes()[:-1] + b"\x00")
@@ -82,12 +89,14 @@ def test_packs_are_verified_with_onnxruntime_and_a_tampered_one_fails(layout: La
 
 
 def test_a_real_money_account_with_an_unpromoted_pack_fails_the_pack_check(layout: Layout) -> None:
-    live = {"strategy": "hybrid", "broker": "alpaca"}
-    check = health.check_packs(_settings(live, {"alpaca": LIVE}), layout.home / "packs")
+    packs = layout.home / "packs"
+    unpromoted_copy(packs)
+    live = {"strategy": "hybrid", "broker": "alpaca", "rl": {"pack": "unpromoted"}}
+    check = health.check_packs(_settings(live, {"alpaca": LIVE}), packs)
     assert check.status == "FAIL"
     assert "trades real money (the engine refuses it)" in check.detail
-    accepted = {**live, "rl": {"allow_unpromoted": True}}
-    assert health.check_packs(_settings(accepted, {"alpaca": LIVE}), layout.home).status == "OK"
+    accepted = {**live, "rl": {"pack": "unpromoted", "allow_unpromoted": True}}
+    assert health.check_packs(_settings(accepted, {"alpaca": LIVE}), packs).status == "OK"
 
 
 def test_the_broker_check_asks_alpaca_and_says_what_to_fix(layout: Layout) -> None:

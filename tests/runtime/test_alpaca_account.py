@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from invest.runtime.config import Settings, parse_config
 from invest.runtime.cycle import AccountRuntime
 from invest.runtime.errors import ConfigError, PolicyPackError
 from invest.runtime.notify.secrets import Secrets
+from tests.runtime.policy.support import unpromoted_copy
 
 
 def alpaca_settings() -> Settings:
@@ -67,7 +69,7 @@ def _hybrid_settings(paper: bool, **rl: Any) -> Settings:
         "universe": ["AAPL", "MSFT", "KO"],
         "broker": "alpaca",
         "strategy": "hybrid",
-        "rl": {"pack": "default", **rl},
+        "rl": {"pack": "default"} | rl,
     }
     return parse_config({"engine": {"alpaca": alpaca}, "accounts": {"live": account}})
 
@@ -76,24 +78,31 @@ KEYS = Secrets(alpaca_api_key=SecretStr("PKFAKE"), alpaca_secret_key=SecretStr("
 
 
 def test_real_money_refuses_a_pack_that_failed_its_promotion_gate(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
-    # The bundled default pack is a CPU demo that did not pass its gate.
+    pack = str(unpromoted_copy(tmp_path))  # the bundled pack, marked as failing its gate
     with pytest.raises(
         PolicyPackError, match=r"'default' did not pass its promotion gate.*real money"
     ):
-        AccountRuntime.build("live", _hybrid_settings(paper=False), secrets=KEYS)
+        AccountRuntime.build("live", _hybrid_settings(paper=False, pack=pack), secrets=KEYS)
     # Accepted only when the account says so, with a warning in the log.
     acct = AccountRuntime.build(
-        "live", _hybrid_settings(paper=False, allow_unpromoted=True), secrets=KEYS
+        "live", _hybrid_settings(paper=False, pack=pack, allow_unpromoted=True), secrets=KEYS
     )
     assert "trading real money with it because rl.allow_unpromoted = true" in caplog.text
     acct.broker.close()  # type: ignore[attr-defined]
 
 
-def test_paper_trading_and_backtests_may_run_an_unpromoted_pack() -> None:
-    acct = AccountRuntime.build("live", _hybrid_settings(paper=True), secrets=KEYS)
+def test_the_bundled_pack_passed_its_gate_and_may_trade_real_money() -> None:
+    acct = AccountRuntime.build("live", _hybrid_settings(paper=False), secrets=KEYS)
     assert acct.strategy.name == "hybrid"
     acct.broker.close()  # type: ignore[attr-defined]
-    backtest = AccountRuntime.build("live", _hybrid_settings(paper=False), paper=True)
+
+
+def test_paper_trading_and_backtests_may_run_an_unpromoted_pack(tmp_path: Path) -> None:
+    pack = str(unpromoted_copy(tmp_path))
+    acct = AccountRuntime.build("live", _hybrid_settings(paper=True, pack=pack), secrets=KEYS)
+    assert acct.strategy.name == "hybrid"
+    acct.broker.close()  # type: ignore[attr-defined]
+    backtest = AccountRuntime.build("live", _hybrid_settings(paper=False, pack=pack), paper=True)
     assert isinstance(backtest.broker, PaperBroker)

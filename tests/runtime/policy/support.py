@@ -139,3 +139,13 @@ def trend_market(days: int = 300, gap: tuple[str, int] | None = None) -> Market:
     if gap is not None:
         closes[gap[1], list(cols).index(gap[0])] = np.nan
     return make_market(closes, tuple(cols))
+
+
+def unpromoted_copy(dest: Path, name: str = "unpromoted") -> Path:
+    """A copy of the bundled default pack whose manifest says it failed its promotion gate."""
+    from invest.runtime.policy.pack import bundled_packs_dir
+
+    out = dest / name
+    shutil.copytree(bundled_packs_dir() / "default", out)
+    edit_manifest(out, lambda m: m["promotion"].update(passed=False))
+    return out
