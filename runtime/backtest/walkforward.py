@@ -44,9 +44,8 @@ from invest.runtime.policy.contract import ACTIONS, softmax
 from invest.runtime.policy.ensemble import Ensemble, StepResult, as_ensemble
 from invest.runtime.policy.pack import Pack, load_pack, resolve_pack
 from invest.runtime.policy.state import MemoryStateStore
+from invest.runtime.strategies import rl_strategy
 from invest.runtime.strategies.base import Strategy
-from invest.runtime.strategies.hybrid import Hybrid
-from invest.runtime.strategies.rl_ensemble import RLEnsemble
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -294,21 +293,7 @@ def _settings(
 
 
 def _strategy(settings: Settings, ensemble: Ensemble) -> Strategy:
-    cfg = settings.account(_ACCOUNT)
-    store = MemoryStateStore()
-    if cfg.strategy == "rl_ensemble":
-        tk = cfg.trend_king
-        return RLEnsemble(
-            cfg.rl,
-            cfg.universe,
-            cfg.benchmark,
-            ensemble,
-            store,
-            regime_symbol=tk.regime_symbol,
-            sma_window=tk.sma_window,
-            hysteresis=tk.hysteresis,
-        )
-    return Hybrid(cfg.trend_king, cfg.rl, cfg.universe, cfg.benchmark, ensemble, store)
+    return rl_strategy(settings.account(_ACCOUNT), ensemble, MemoryStateStore())
 
 
 def _as_ensemble(pack: Path | str | Pack | Ensemble) -> Ensemble:

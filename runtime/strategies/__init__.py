@@ -14,11 +14,20 @@ from invest.runtime.strategies.hybrid import Hybrid
 from invest.runtime.strategies.rl_ensemble import RLEnsemble
 from invest.runtime.strategies.trend_king import TrendKing
 
-__all__ = ["STRATEGIES", "Hybrid", "RLEnsemble", "Strategy", "TrendKing", "build_strategy"]
+__all__ = [
+    "STRATEGIES",
+    "Hybrid",
+    "RLEnsemble",
+    "Strategy",
+    "TrendKing",
+    "build_strategy",
+    "rl_strategy",
+]
 
 STRATEGIES = ("trend_king", "rl_ensemble", "hybrid", "llm_manager")
 
 if TYPE_CHECKING:
+    from invest.runtime.policy.ensemble import Ensemble
     from invest.runtime.policy.pack import Pack
 
 logger = logging.getLogger(__name__)
@@ -60,7 +69,11 @@ def build_strategy(
         raise ConfigError(f"model pack {pack.name!r} cannot serve this universe: {why}")
     if real_money:
         _check_promotion(cfg, pack)
-    store = state_store if state_store is not None else MemoryStateStore()
+    return rl_strategy(cfg, pack, state_store if state_store is not None else MemoryStateStore())
+
+
+def rl_strategy(cfg: AccountConfig, pack: Pack | Ensemble, store: StateStore) -> Strategy:
+    """The ``rl_ensemble`` or ``hybrid`` strategy of ``cfg`` on ``pack`` (any ensemble)."""
     if cfg.strategy == "rl_ensemble":
         tk = cfg.trend_king
         return RLEnsemble(
