@@ -371,6 +371,8 @@ def with_runtime_columns(
         benchmark=config.index_symbol,
         fold_packs=fold_packs,
         fills=config.fills.model_dump(mode="json"),
+        # The runtime's rule with the training config's threshold (rl.min_confidence).
+        rl={"min_confidence": config.min_confidence},
     )
     by_year = {r.year: r for r in replays}
     cols = {

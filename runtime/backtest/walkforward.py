@@ -280,7 +280,11 @@ def invested_share(r: BacktestResult) -> float:
 
 
 def _settings(
-    universe: Sequence[str], benchmark: str, fills: Mapping[str, Any] | None, strategy: str
+    universe: Sequence[str],
+    benchmark: str,
+    fills: Mapping[str, Any] | None,
+    strategy: str,
+    rl: Mapping[str, Any] | None = None,
 ) -> Settings:
     engine = {"fills": dict(fills)} if fills else {}
     acct: dict[str, Any] = {
@@ -289,6 +293,8 @@ def _settings(
         "schedule": "30 16 * * mon-fri",
         "strategy": strategy,
     }
+    if rl and strategy != "trend_king":
+        acct["rl"] = dict(rl)
     return parse_config({"engine": engine, "accounts": {_ACCOUNT: acct}})
 
 
@@ -310,6 +316,7 @@ def replay_year(
     benchmark: str = "SP500",
     pack: Path | str | Pack | Ensemble | None = None,
     fills: Mapping[str, Any] | None = None,
+    rl: Mapping[str, Any] | None = None,
 ) -> YearReplay | None:
     """Replay ``year`` once per strategy through the live cycle.
 
@@ -321,6 +328,8 @@ def replay_year(
         pack: fold ``year``'s pack (a path, a loaded :class:`Pack` or any ``Ensemble``);
             None replays trend_king alone.
         fills: ``engine.fills`` settings (slippage, commission) to charge.
+        rl: the RL strategies' ``rl`` settings (``min_confidence``, ``shrink``...);
+            None uses the defaults. The pack comes from ``pack``.
 
     Returns:
         The year's replays, or None when the data has no session in ``year``.
@@ -346,20 +355,20 @@ def replay_year(
     meter = EntropyMeter(shared)
     results: dict[str, BacktestResult] = {}
     for name, ens in (("rl_ensemble", meter), ("hybrid", shared)):
-        settings = _settings(universe, benchmark, fills, name)
+        settings = _settings(universe, benchmark, fills, name, rl)
         acct = AccountRuntime.build(
             _ACCOUNT, settings, paper=True, strategy=_strategy(settings, ens)
         )
         results[name] = replay(acct, market, start)
         equity[name] = results[name].equity
         trades[name] = len(results[name].fills)
-    rl = results["rl_ensemble"]
+    run = results["rl_ensemble"]
     return YearReplay(
         year,
         tuple(tk.days),
         equity,
-        rl=rl_stats(rl.decisions, meter.total),
-        exposure=invested_share(rl),
+        rl=rl_stats(run.decisions, meter.total),
+        exposure=invested_share(run),
         budget=budget,
         trade_diff=trade_difference(tk.fills, results["hybrid"].fills),
         trades=trades,
@@ -374,6 +383,7 @@ def replay_folds(
     benchmark: str = "SP500",
     fold_packs: Mapping[int, Path | str | Pack | Ensemble] | None = None,
     fills: Mapping[str, Any] | None = None,
+    rl: Mapping[str, Any] | None = None,
 ) -> list[YearReplay]:
     """:func:`replay_year` for each test year with its own fold's pack (years without data are skipped)."""
     out = []
@@ -385,6 +395,7 @@ def replay_folds(
             benchmark=benchmark,
             pack=(fold_packs or {}).get(y),
             fills=fills,
+            rl=rl,
         )
         if r is not None:
             out.append(r)

@@ -109,6 +109,20 @@ def test_an_ensemble_that_never_votes_out_leaves_hybrid_identical_to_trend_king(
     assert out["passed"] is False
 
 
+def test_the_replays_use_the_given_rl_settings_min_confidence_included() -> None:
+    """The gate judges the rule that trades: the training config's threshold reaches hybrid."""
+    p_out = float(np.exp(1.0) / (np.exp(1.0) + 2.0))  # logits (1, 0, 0): P(OUT) about 0.58
+    pack = ConstEnsemble((1.0, 0.0, 0.0))
+    vetoed = replay_year(2021, UNIVERSE, SampleData(), pack=pack, rl={"min_confidence": 0.5})
+    kept = replay_year(2021, UNIVERSE, SampleData(), pack=pack, rl={"min_confidence": 0.7})
+    assert vetoed is not None
+    assert kept is not None
+    assert 0.5 <= p_out < 0.7
+    assert vetoed.trades["hybrid"] == 0  # every pick vetoed at 50%
+    assert kept.trade_diff == 0  # none at 70%: hybrid trades like trend_king
+    np.testing.assert_array_equal(kept.equity["hybrid"], kept.equity["trend_king"])
+
+
 def test_random_small_weights_are_refused_for_near_uniform_probabilities() -> None:
     reps = replay_folds(
         YEARS,
