@@ -158,6 +158,10 @@ class Sessions:
         self._by_digest[self._digest(cookie)] = session
         return cookie, session
 
+    def revoke(self, cookie: str | None) -> Session | None:
+        """End the session of ``cookie`` (logout); the session it was, or None."""
+        return self._by_digest.pop(self._digest(cookie), None) if cookie else None
+
     def get(self, cookie: str | None) -> Session | None:
         """The live session of ``cookie``, or None (unknown or expired)."""
         if not cookie:
@@ -237,6 +241,7 @@ class WebServer(Server):  # type: ignore[misc]
         app.middlewares.append(self._guard)
         app.router.add_get("/login", self.handle_login_page, name="login")
         app.router.add_post("/login", self.handle_login)
+        app.router.add_post("/logout", self.handle_logout)
         app.on_response_prepare.append(_security_headers)
         return app
 
@@ -311,6 +316,18 @@ class WebServer(Server):  # type: ignore[misc]
             samesite="Strict",
             secure=_https(request),
         )
+        return response
+
+    async def handle_logout(self, request: web.Request) -> web.StreamResponse:
+        """``POST /logout`` (a session and this origin, as the guard checks): end it, 303 to /login.
+
+        The cookie is dropped server-side, so a copy of it kept elsewhere is dead too.
+        """
+        session = self.sessions.revoke(request.cookies.get(COOKIE))
+        if session is not None:
+            logger.info("web: logout of session %s from %s", session.label, _client(request))
+        response = web.Response(status=303, headers={"Location": "/login"})
+        response.del_cookie(COOKIE, path="/")
         return response
 
     async def handle_index(self, request: web.Request) -> web.Response:

@@ -215,6 +215,26 @@ def test_the_websocket_refuses_a_foreign_or_missing_origin_even_with_a_cookie(
     assert not (tmp_path / "actor.txt").exists()  # no session process started
 
 
+def test_logout_ends_the_session_server_side(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with serving(make_server(tmp_path)) as origin, _client() as http:
+            cookie = {"Cookie": f"{COOKIE}={await session_cookie(http, origin)}"}
+            async with http.get(f"{origin}/", headers=cookie) as r:
+                assert r.status == 200
+            foreign = {**cookie, "Origin": EVIL}
+            async with http.post(f"{origin}/logout", headers=foreign, allow_redirects=False) as r:
+                assert r.status == 403  # a cross-origin logout is refused like any POST
+            mine = {**cookie, "Origin": origin}
+            async with http.post(f"{origin}/logout", headers=mine, allow_redirects=False) as r:
+                assert r.status == 303
+                assert r.headers["Location"] == "/login"
+            async with http.get(f"{origin}/", headers=cookie) as r:
+                assert r.status == 401  # the old cookie is dead, even if a copy was kept
+            assert await ws_status(http, origin, mine) == 403
+
+    run(scenario)
+
+
 def test_the_websocket_needs_a_session_cookie(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with serving(make_server(tmp_path)) as origin, _client() as http:
@@ -268,6 +288,8 @@ def test_the_page_and_its_assets_make_no_request_off_the_box(tmp_path: Path) -> 
             assert any(ref.endswith(".ttf") for ref in refs)  # the font is served from here
             for ref in refs:
                 assert ref.startswith("/"), ref
+                if ref == "/logout":  # the log-out form's POST target, not an asset
+                    continue
                 async with http.get(f"{origin}{ref}", headers=cookie) as r:
                     assert r.status == 200, ref
                     if ref.endswith(".css"):
