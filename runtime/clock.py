@@ -268,6 +268,11 @@ class TradingCalendar:
         return i >= 0 and ts < float(self._close_s[i])
 
 
+def today_in_new_york() -> date:
+    """The exchange's calendar date now (:class:`SystemClock`): the day after which a bar is future."""
+    return SystemClock().now().astimezone(NEW_YORK).date()
+
+
 @lru_cache(maxsize=1)
 def nyse() -> TradingCalendar:
     """The process-wide NYSE calendar: built on first use, then cached.
@@ -275,5 +280,5 @@ def nyse() -> TradingCalendar:
     Covers :data:`NYSE_START` to December 31st :data:`NYSE_YEARS_AHEAD` years
     after today (read from :class:`SystemClock`, once).
     """
-    today = SystemClock().now().astimezone(NEW_YORK).date()
+    today = today_in_new_york()
     return TradingCalendar(start=NYSE_START, end=date(today.year + NYSE_YEARS_AHEAD, 12, 31))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -26,7 +27,6 @@ from invest.runtime.config import (
 from invest.runtime.cycle import AccountRuntime, Sink
 from invest.runtime.data import open_source
 from invest.runtime.data.base import MarketData
-from invest.runtime.data.validate import ValidationReport
 from invest.runtime.engine.account_cycle import run_account_cycle
 from invest.runtime.engine.config import engine_options
 from invest.runtime.errors import ConfigError, DataError, InvestError, LedgerError
@@ -311,18 +311,18 @@ def _data_errors(market: Market, spec: str, *, strict: bool, json_out: bool) -> 
     Raises:
         DataError: ``strict`` and the data has validation errors.
     """
-    from invest.runtime.clock import NEW_YORK, SystemClock, nyse
+    from invest.runtime.clock import nyse, today_in_new_york
     from invest.runtime.data.validate import validate_frame
 
-    today = SystemClock().now().astimezone(NEW_YORK).date()
-    report = validate_frame(market.frame, market.rules, nyse(), today=today)
+    report = validate_frame(market.frame, market.rules, nyse(), today=today_in_new_york())
     lines = report.error_lines()
     if not lines:
         return []
     if strict:
+        kinds = Counter(str(i.kind) for i in report.errors)
         raise DataError(
             f"--strict: the data from {spec} has {len(report.errors)} validation error(s) ("
-            + ", ".join(f"{k} {n}" for k, n in report.counts.items() if k in _kinds(report))
+            + ", ".join(f"{k} {n}" for k, n in kinds.items())
             + f"); see `invest data validate --data {spec}`"
         )
     head = (
@@ -334,10 +334,6 @@ def _data_errors(market: Market, spec: str, *, strict: bool, json_out: bool) -> 
         "\n".join([head, *(f"  {x}" for x in lines)]), markup=False, soft_wrap=True
     )
     return [head, *lines]
-
-
-def _kinds(report: ValidationReport) -> set[str]:
-    return {str(i.kind) for i in report.errors}
 
 
 def _gate(
@@ -487,7 +483,7 @@ def config_check(args: argparse.Namespace, paths: Paths) -> int:
 
 def data_validate(args: argparse.Namespace, paths: Paths) -> int:
     """``invest data validate``: print the validation report; exit 1 when errors were found."""
-    from invest.runtime.clock import NEW_YORK, SystemClock, nyse
+    from invest.runtime.clock import nyse, today_in_new_york
     from invest.runtime.data.validate import ValidationRules, validate_frame
 
     settings = _settings_or_default(paths)
@@ -499,8 +495,9 @@ def data_validate(args: argparse.Namespace, paths: Paths) -> int:
     )
     if not symbols:
         raise ConfigError("--symbols is required for this data source (it cannot list its symbols)")
-    today = SystemClock().now().astimezone(NEW_YORK).date()
-    report = validate_frame(source.load(symbols), ValidationRules(), nyse(), today=today)
+    report = validate_frame(
+        source.load(symbols), ValidationRules(), nyse(), today=today_in_new_york()
+    )
     if args.json:
         print(json.dumps(report.report_dict(), indent=2, default=str))
     else:

@@ -54,6 +54,14 @@ class OrderStatus(StrEnum):
     REJECTED = "rejected"
 
 
+#: Order states with no answer from the broker yet (the outbox).
+UNANSWERED: tuple[str, ...] = (OrderStatus.PENDING.value, OrderStatus.UNKNOWN.value)
+#: Order states that count as open: unanswered, accepted, partly filled.
+OPEN: tuple[str, ...] = (*UNANSWERED, OrderStatus.SUBMITTED.value, OrderStatus.PARTIAL.value)
+#: ``OPEN`` as an SQL list, for ``status IN (...)`` (fixed names, never user input).
+OPEN_SQL = ",".join(f"'{s}'" for s in OPEN)
+
+
 def money(value: float | Decimal | str) -> Decimal:
     """Round a value to cents."""
     return Decimal(str(value)).quantize(CENT)

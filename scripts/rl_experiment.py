@@ -1,10 +1,11 @@
 """Design experiments for the RL env on validation years only (never the 2015-2022 test years).
 
-    python scripts/rl_experiment.py --train-end 2012-11-30 --years 2013,2014 --steps 300000 \
-        --seeds 0,1,2 --out /tmp/rlx [--set env.risk_aversion=5 --set hyperparameters.ent_coef=0.01]
+    python scripts/rl_experiment.py --years 2013,2014 --steps 300000 --seeds 0,1,2 \
+        --out DIR [--set env.risk_aversion=5 --set hyperparameters.ent_coef=0.01]
 
-Trains the policies on data up to ``--train-end`` (through the real trainer: the
-portfolio env, RecurrentPPO, ONNX export with parity), writes a format-2 pack, then
+Trains the walk-forward fold of the first year (data through the year before,
+minus the embargo: 2012-11-30 for 2013) with the real trainer (the portfolio env,
+RecurrentPPO, ONNX export with parity, the pack writer), then
 replays ``trend_king``, ``rl_ensemble`` and ``hybrid`` through the runtime's own cycle
 on the validation years and prints their returns, Sharpe, exposure and the
 policies' action shares and entropy. The selection protocol (docs/rl.md) uses this on
@@ -38,69 +39,28 @@ def _config(overrides: list[str]) -> Any:
     return TrainConfig.model_validate(data)
 
 
-def train_pack(cfg: Any, train_end: date, seeds: list[int], steps: int, out: Path) -> Path:
-    """Train one policy per seed on rows up to ``train_end`` and write a pack."""
+def train_pack(cfg: Any, first_year: int, seeds: list[int], steps: int, out: Path) -> Path:
+    """Train the walk-forward fold of ``first_year`` (data through the year before, minus
+    the embargo) with the real trainer, and write its pack."""
     import torch
 
     from invest.trainer.dataset import load_market_arrays
-    from invest.trainer.train import NORMALISER_FILE, Job, export_with_parity, train_policy
+    from invest.trainer.pack import write_pack
+    from invest.trainer.walkforward import run_folds
 
     torch.set_num_threads(1)
     data = load_market_arrays(cfg.symbols, cfg.index_symbol)
-    lo, hi = data.rows(cfg.train_start, train_end)
-    policies = []
-    for seed in seeds:
-        job = Job(0, seed, (lo, hi), str(out / f"seed-{seed}"), cfg, cfg.hyperparameters, steps)
-        t0 = time.perf_counter()
-        model, learn_s, drift = train_policy(job)
-        path, parity = export_with_parity(model, job)
+    t0 = time.perf_counter()
+    result = run_folds(cfg, data, [first_year], out, timesteps=steps, seeds=seeds, workers=1)
+    for job in result.jobs:
         print(
-            f"seed {seed}: {steps} steps in {learn_s:.0f} s ({steps / learn_s:,.0f} steps/s), "
-            f"parity {parity.max_abs_logit_diff:.1e}, total {time.perf_counter() - t0:.0f} s, "
-            f"drift {drift}"
+            f"seed {job.seed}: {job.timesteps} steps in {job.train_s:.0f} s "
+            f"({job.steps_per_s:,.0f} steps/s), parity {job.parity['max_abs_logit_diff']:.1e}, "
+            f"drift {job.drift}"
         )
-        policies.append((seed, path))
-    pack = out / "pack"
-    pack.mkdir(parents=True, exist_ok=True)
-    from invest.runtime.features import FEATURE_NAMES, FEATURE_SPEC_VERSION, spec_hash
-    from invest.runtime.policy.contract import ACTIONS, OBS_DIM, OBS_LAYOUT, OBS_SPEC_VERSION
-    from invest.runtime.policy.pack import sha256_hex
-
-    files = []
-    for k, (seed, path) in enumerate(policies):
-        name = f"policy-{k}.onnx"
-        (pack / name).write_bytes(path.read_bytes())
-        files.append(
-            {
-                "file": name,
-                "seed": seed,
-                "sha256": sha256_hex((pack / name).read_bytes()),
-                "fold": 0,
-            }
-        )
-    hp = cfg.hyperparameters
-    manifest = {
-        "format": 2,
-        "name": "experiment",
-        "feature_spec": {
-            "version": FEATURE_SPEC_VERSION,
-            "hash": spec_hash(ohlc=False),
-            "names": list(FEATURE_NAMES),
-            "ohlc": False,
-        },
-        "observation": {"dim": OBS_DIM, "layout": list(OBS_LAYOUT), "spec": OBS_SPEC_VERSION},
-        "normalisation": json.loads((policies[0][1].parent / NORMALISER_FILE).read_text()),
-        "actions": list(ACTIONS),
-        "lstm": {"hidden": hp.lstm_hidden_size, "layers": hp.n_lstm_layers},
-        "policies": files,
-        "training": {
-            "windows": [
-                {"fold": 0, "train": [data.day(lo).isoformat(), data.day(hi - 1).isoformat()]}
-            ]
-        },
-    }
-    (pack / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    return pack
+    print(f"trained in {time.perf_counter() - t0:.0f} s")
+    design_run = {"passed": False, "rule": "a design run on validation years", "values": {}}
+    return write_pack(out / "pack", cfg, data, result, design_run, fold=first_year)
 
 
 def replay_years(pack: Path, years: list[int], symbols: list[str] | None) -> None:
@@ -165,7 +125,6 @@ def replay_years(pack: Path, years: list[int], symbols: list[str] | None) -> Non
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--train-end", default="2012-11-30")
     ap.add_argument("--years", default="2013,2014")
     ap.add_argument("--steps", type=int, default=200_000)
     ap.add_argument("--seeds", default="0")
@@ -178,13 +137,8 @@ def main() -> None:
         pack = Path(a.pack)
     else:
         cfg = _config(a.set)
-        pack = train_pack(
-            cfg,
-            date.fromisoformat(a.train_end),
-            [int(s) for s in a.seeds.split(",")],
-            a.steps,
-            Path(a.out),
-        )
+        seeds = [int(s) for s in a.seeds.split(",")]
+        pack = train_pack(cfg, years[0], seeds, a.steps, Path(a.out))
     replay_years(pack, years, None)
 
 

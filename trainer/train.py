@@ -158,12 +158,13 @@ def build_model(
     rows: tuple[int, int],
     seed: int,
     device: str = "cpu",
+    normaliser: Normaliser | None = None,
 ) -> Any:
     """A fresh ``RecurrentPPO("MlpLstmPolicy", ...)`` over ``hp.n_envs`` portfolios."""
     from sb3_contrib import RecurrentPPO
     from stable_baselines3.common.logger import Logger
 
-    venv = PortfolioVecEnv(make_sim(config, data, rows, hp.n_envs, seed))
+    venv = PortfolioVecEnv(make_sim(config, data, rows, hp.n_envs, seed, normaliser))
     arch = list(hp.net_arch)
     model = RecurrentPPO(
         "MlpLstmPolicy",
@@ -211,12 +212,15 @@ def train_policy(
     data = _arrays(job.config.symbols, job.config.index_symbol)
     out = Path(job.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model = build_model(job.config, job.hyperparameters, data, job.rows, job.seed, device)
+    norm = fold_normaliser(data, job.rows)
+    model = build_model(
+        job.config, job.hyperparameters, data, job.rows, job.seed, device, normaliser=norm
+    )
     if job.init_from is not None:
         # Warm start: the previous fold's weights, fine-tuned on this fold's longer window.
         model.set_parameters(job.init_from, exact_match=True, device=device)
-    (out / NORMALISER_FILE).write_text(json.dumps(fold_normaliser(data, job.rows).to_json()))
-    probe = make_sim(job.config, data, job.rows, PROBE_PORTFOLIOS, seed=job.seed + 7919)
+    (out / NORMALISER_FILE).write_text(json.dumps(norm.to_json()))
+    probe = make_sim(job.config, data, job.rows, PROBE_PORTFOLIOS, job.seed + 7919, norm)
     obs, starts = rollout_sequence(probe, PROBE_STEPS, seed=job.seed)
     initial = action_probs(model.policy, obs, starts)
     callbacks = [MetricsCallback(out), ProgressCallback(progress, job.key)]
@@ -258,16 +262,14 @@ def policy_drift(initial: np.ndarray, final: np.ndarray) -> dict[str, Any]:
         return float((-(p * np.log(p + eps)).sum(-1) / np.log(n_act)).mean())
 
     kl = float((final * (np.log(final + eps) - np.log(initial + eps))).sum(-1).mean())
+    counts = np.bincount(final.argmax(-1).ravel(), minlength=n_act).astype(np.float64)
     return {
         "entropy_initial": round(entropy(initial), 4),
         "entropy_final": round(entropy(final), 4),
         "kl_from_initial": float(f"{kl:.4g}"),
-        "argmax_shares": np.bincount(final.argmax(-1).ravel(), minlength=n_act)
-        .astype(float)
-        .__truediv__(final[..., 0].size)
-        .round(4)
-        .tolist(),
-        "mean_probs": final.reshape(-1, n_act).mean(0).round(4).tolist(),
+        "argmax_shares": (counts / counts.sum()).round(4).tolist(),
+        # float64 before rounding: a rounded float32 prints as 0.3346000015735626.
+        "mean_probs": final.reshape(-1, n_act).mean(0, dtype=np.float64).round(4).tolist(),
     }
 
 

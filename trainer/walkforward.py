@@ -40,14 +40,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-WALK_FORWARD_COLUMNS = (
-    "year",
-    "trend_king",
-    "rl_ensemble",
-    "hybrid",
-    "index_bh",
-    "equal_weight_bh",
-)
 
 
 @dataclass(frozen=True)
@@ -360,7 +352,7 @@ def with_runtime_columns(
         ``result`` with :attr:`~WalkForwardResult.replays`, ``runtime_columns`` and
         ``validation_end`` filled; ``<out_dir>/walk_forward.json`` is rewritten.
     """
-    from invest.runtime.backtest.walkforward import SERIES, replay_folds
+    from invest.runtime.backtest.walkforward import replay_folds, year_returns
     from invest.runtime.data import open_source
 
     years = [y.year for y in result.years]
@@ -374,14 +366,9 @@ def with_runtime_columns(
         # The runtime's rule with the training config's threshold (rl.min_confidence).
         rl={"min_confidence": config.min_confidence},
     )
-    by_year = {r.year: r for r in replays}
-    cols = {
-        s: {y: (by_year[y].total_return(s) if y in by_year else None) for y in years}
-        for s in SERIES
-    }
     done = replace(
         result,
-        runtime_columns=cols,
+        runtime_columns=year_returns(replays, years),
         replays=tuple(replays),
         validation_end=config.promotion.validation_end,
     )
@@ -414,31 +401,19 @@ def replay_folds(
     return with_runtime_columns(result, config, data.symbols, fold_packs, out_dir)
 
 
-def promote(gate: PromotionGate, result: WalkForwardResult | Mapping[str, float]) -> dict[str, Any]:
+def promote(gate: PromotionGate, result: WalkForwardResult) -> dict[str, Any]:
     """The manifest's ``promotion`` section.
 
     Args:
         gate: the thresholds.
         result: a walk-forward result after :func:`with_runtime_columns`: the gate of
             :func:`invest.trainer.gate.evaluate` (runtime replays, test years chained,
-            degenerate checks, bootstrap CI). A result without replays is refused. A
-            plain summary mapping (``oos_sharpe``, ``oos_max_drawdown`` of the trainer's
-            own evaluation) gets the former rule, for callers not yet on the replays.
+            degenerate checks, bootstrap CI). A result without replays is refused.
 
     Returns:
         ``passed``, ``rule``, ``values`` and, from the replays, ``criteria``,
         ``degenerate``, ``sharpe_diff_ci``, ``test_years``, ``validation_end``, ``chained``.
     """
-    if isinstance(result, Mapping):
-        sharpe, mdd = result["oos_sharpe"], result["oos_max_drawdown"]
-        return {
-            "passed": bool(sharpe >= gate.min_sharpe and mdd <= gate.max_drawdown),
-            "rule": (
-                f"OOS Sharpe (all test years chained) >= {gate.min_sharpe} and "
-                f"OOS max drawdown <= {gate.max_drawdown}"
-            ),
-            "values": {"oos_sharpe": sharpe, "oos_max_drawdown": mdd},
-        }
     if not result.replays:
         return {
             "passed": False,

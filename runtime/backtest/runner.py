@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from invest.runtime.backtest.metrics import Metrics, curve_metrics, round_trip_pnls, with_trading
 from invest.runtime.brokers.base import Ack
+from invest.runtime.clock import today_in_new_york
 from invest.runtime.cycle import AccountRuntime, Sink, mark, run_cycle, settle
 from invest.runtime.data.base import MarketData
 from invest.runtime.data.frame import BarFrame
@@ -273,16 +274,10 @@ def load_market(
         )
     dropped: list[dict[str, str]] = []
     if live:
-        frame, dropped = _drop_future(frame, today or _today())
+        frame, dropped = _drop_future(frame, today or today_in_new_york())
     if len(frame) == 0:
         raise DataError(f"no data from {source.name} up to {end}")
     return Market(frame, missing=missing, dropped=dropped)
-
-
-def _today() -> date:
-    from invest.runtime.clock import NEW_YORK, SystemClock
-
-    return SystemClock().now().astimezone(NEW_YORK).date()
 
 
 def with_empty_columns(frame: BarFrame, symbols: Sequence[str]) -> BarFrame:

@@ -417,10 +417,18 @@ def strategy_years(
         ``{series: {year: return}}`` for every name of :data:`SERIES`; None where a
         series was not replayed (no pack for that fold, or no data that year).
     """
-    reps = {
-        r.year: r
-        for r in replay_folds(
-            years, universe, source, benchmark=benchmark, fold_packs=fold_packs, fills=fills
-        )
+    reps = replay_folds(
+        years, universe, source, benchmark=benchmark, fold_packs=fold_packs, fills=fills
+    )
+    return year_returns(reps, years)
+
+
+def year_returns(
+    replays: Sequence[YearReplay], years: Sequence[int]
+) -> dict[str, dict[int, float | None]]:
+    """``{series: {year: total return}}`` for every name of :data:`SERIES` (None: not replayed)."""
+    by_year = {r.year: r for r in replays}
+    return {
+        s: {y: (by_year[y].total_return(s) if y in by_year else None) for y in years}
+        for s in SERIES
     }
-    return {s: {y: (reps[y].total_return(s) if y in reps else None) for y in years} for s in SERIES}

@@ -48,11 +48,10 @@ from typing import Any, Protocol, runtime_checkable
 
 from invest.runtime.brokers.base import Ack, Broker
 from invest.runtime.brokers.paper import PaperBroker
-from invest.runtime.domain import Fill, HaltState, OrderIntent, OrderStatus, Side
+from invest.runtime.domain import OPEN, Fill, HaltState, OrderIntent, OrderStatus, Side
 from invest.runtime.errors import TemporaryBrokerError
 from invest.runtime.ledger import Ledger
 from invest.runtime.ledger import engine_repo as repo
-from invest.runtime.ledger.store import OPEN
 
 __all__ = [
     "CLIENT_ID_PREFIX",

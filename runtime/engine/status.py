@@ -17,6 +17,7 @@ from typing import Any
 
 from invest.runtime.clock import NEW_YORK, TradingCalendar
 from invest.runtime.config import Settings
+from invest.runtime.domain import OPEN_SQL
 from invest.runtime.engine.halt import worst
 from invest.runtime.engine.timing import next_fire
 from invest.runtime.errors import InvestError
@@ -80,7 +81,7 @@ def _account(
     ).fetchone()
     count = conn.execute("SELECT COUNT(*) FROM positions WHERE account = ?", (name,)).fetchone()[0]
     opened = conn.execute(
-        "SELECT COUNT(*) FROM orders WHERE account = ? AND status IN ('pending','unknown','submitted','partial')",
+        f"SELECT COUNT(*) FROM orders WHERE account = ? AND status IN ({OPEN_SQL})",  # noqa: S608
         (name,),
     ).fetchone()[0]
     return {

@@ -29,6 +29,8 @@ import sqlite_utils
 from invest.runtime.brokers.base import Ack
 from invest.runtime.config import AccountConfig
 from invest.runtime.domain import (
+    OPEN_SQL,
+    UNANSWERED,
     AccountState,
     Fill,
     HaltState,
@@ -49,11 +51,6 @@ DEMO_EVENT = "demo"
 #: Where a demo ledger goes when real trading needs the ledger's place (see :func:`set_aside_demo`).
 DEMO_NAME = "demo-ledger.sqlite"
 _SIDECARS = ("", "-wal", "-shm")
-#: Order states in which the ledger has no answer from the broker yet (the outbox).
-UNANSWERED = (OrderStatus.PENDING.value, OrderStatus.UNKNOWN.value)
-#: Order states that count as open: unanswered, accepted, partly filled.
-OPEN = (*UNANSWERED, OrderStatus.SUBMITTED.value, OrderStatus.PARTIAL.value)
-_OPEN_SQL = ",".join(f"'{s}'" for s in OPEN)
 _UNANSWERED_SQL = ",".join(f"'{s}'" for s in UNANSWERED)
 
 
@@ -298,8 +295,15 @@ class Ledger:
 
     def open_orders(self, account: str) -> list[tuple[OrderIntent, date]]:
         """Orders sent and not yet filled, cancelled or rejected, with their session."""
+        return [(i, d) for i, d, _ in self._orders(account, OPEN_SQL)]
+
+    def unanswered(self, account: str) -> list[tuple[OrderIntent, date, OrderStatus]]:
+        """The outbox of ``account``: orders recorded with no answer from the broker yet."""
+        return self._orders(account, _UNANSWERED_SQL)
+
+    def _orders(self, account: str, statuses: str) -> list[tuple[OrderIntent, date, OrderStatus]]:
         rows = self.db.query(
-            f"SELECT * FROM orders WHERE account = ? AND status IN ({_OPEN_SQL})",  # noqa: S608
+            f"SELECT * FROM orders WHERE account = ? AND status IN ({statuses})",  # noqa: S608 - fixed status names
             [account],
         )
         return [
@@ -315,16 +319,9 @@ class Ledger:
                     r["client_order_id"],
                 ),
                 date.fromisoformat(r["day"]),
+                OrderStatus(r["status"]),
             )
             for r in rows
-        ]
-
-    def unanswered(self, account: str) -> list[tuple[OrderIntent, date, OrderStatus]]:
-        """The outbox of ``account``: orders recorded with no answer from the broker yet."""
-        return [
-            (i, d, OrderStatus(status))
-            for i, d in self.open_orders(account)
-            if (status := self.order_status(i.client_order_id) or "") in UNANSWERED
         ]
 
     def order_status(self, client_order_id: str) -> str | None:

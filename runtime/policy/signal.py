@@ -25,7 +25,7 @@ from invest.runtime.policy.contract import Normaliser
 from invest.runtime.policy.ensemble import Ensemble, zero_state
 from invest.runtime.policy.observe import Observer
 from invest.runtime.policy.state import LstmState, StateSpec, StateStore
-from invest.runtime.policy.vote import ACTION_TEXT, NO_VOTE, Vote, combine
+from invest.runtime.policy.vote import NO_VOTE, Vote, combine, records
 
 
 @dataclass(frozen=True)
@@ -43,32 +43,8 @@ class Decisions:
     logits: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)
 
     def record(self) -> dict[str, dict[str, object]]:
-        """``Proposal.extra["rl"]``: ``{symbol: {"action", "confidence", "level", "p", "votes"}}``.
-
-        The same dicts as :meth:`Vote.as_dict`, rounded in one numpy call for all the
-        symbols (per-value ``round`` was a tenth of an RL replay).
-        """
-        ran = [(s, v) for s, v in self.votes.items() if v.ran]
-        done: dict[str, dict[str, object]] = {}
-        if ran:
-            done = self._ran_records(ran)
-        return {s: done[s] if v.ran else v.as_dict() for s, v in self.votes.items()}
-
-    @staticmethod
-    def _ran_records(ran: list[tuple[str, Vote]]) -> dict[str, dict[str, object]]:
-        out: dict[str, dict[str, object]] = {}
-        probs = np.array([v.probs for _, v in ran])
-        extra = np.column_stack([probs.max(axis=1), [v.level for _, v in ran]])
-        p4, e4 = np.round(probs, 4).tolist(), np.round(extra, 4).tolist()
-        for (s, v), p, (conf, level) in zip(ran, p4, e4, strict=True):
-            out[s] = {
-                "action": v.action.value,
-                "confidence": conf,
-                "level": level,
-                "p": p,
-                "votes": [ACTION_TEXT[a] for a in v.votes],
-            }
-        return out
+        """``Proposal.extra["rl"]``: ``{symbol: {"action", "confidence", "level", "p", "votes"}}``."""
+        return records(self.votes)
 
 
 class PolicySignal:

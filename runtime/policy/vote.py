@@ -12,6 +12,7 @@ readable "vote" in the explanation record.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -70,21 +71,39 @@ class Vote:
         return BY_INDEX[max(range(len(self.probs)), key=self.probs.__getitem__)]
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain dict for the explanation record."""
-        if not self.probs:
-            return {"action": None, "confidence": 0.0, "level": None, "votes": []}
-        top = max(self.probs)
-        return {
-            "action": self.action.value,
-            "confidence": round(top, 4),
-            "level": round(self.level, 4),
-            "p": [round(p, 4) for p in self.probs],
-            "votes": [ACTION_TEXT[a] for a in self.votes],
-        }
+        """Plain dict for the explanation record (see :func:`records`)."""
+        return records({"": self})[""]
 
 
 #: The decision for a symbol whose policies did not run (no usable bar).
 NO_VOTE = Vote((), float("nan"), ())
+
+
+def records(votes: Mapping[str, Vote]) -> dict[str, dict[str, Any]]:
+    """The explanation record of each symbol's vote: action, confidence, level, p, votes.
+
+    Probabilities and levels are rounded to 4 decimals in one numpy call for all the
+    symbols (a ``round`` per value was a tenth of an RL replay). A symbol the policies
+    did not run on gets ``action``/``level`` None and no ``p``.
+    """
+    ran = [(s, v) for s, v in votes.items() if v.ran]
+    done: dict[str, dict[str, Any]] = {}
+    if ran:
+        probs = np.array([v.probs for _, v in ran])
+        extra = np.column_stack([probs.max(axis=1), [v.level for _, v in ran]])
+        p4, e4 = np.round(probs, 4).tolist(), np.round(extra, 4).tolist()
+        for (s, v), p, (confidence, level) in zip(ran, p4, e4, strict=True):
+            done[s] = {
+                "action": v.action.value,
+                "confidence": confidence,
+                "level": level,
+                "p": p,
+                "votes": [ACTION_TEXT[a] for a in v.votes],
+            }
+    return {
+        s: done[s] if v.ran else {"action": None, "confidence": 0.0, "level": None, "votes": []}
+        for s, v in votes.items()
+    }
 
 
 def combine(logits: npt.NDArray[np.float32]) -> list[Vote]:

@@ -82,8 +82,8 @@ class RiskEngine:
         for sym, pos in state.positions.items():
             if not market.tradable(sym, t):
                 continue
-            price = market.price(sym, t)
-            hit = rules.exit_reason(pos, price, day, self.risk) if math.isfinite(price) else None
+            price = market.price(sym, t)  # a good close: tradable() said so
+            hit = rules.exit_reason(pos, price, day, self.risk)
             if hit:
                 value = float(pos.quantity) * price
                 out.append(

@@ -26,6 +26,7 @@ from invest.runtime.data.sample import SampleData
 from invest.runtime.ledger.integrity import check_integrity
 from invest.runtime.ledger.lock import ENGINE, LedgerBusy, WriterLock, holder_of, lock_path
 from invest.runtime.paths import example_config
+from tests.runtime.engine.support import wait_for_output
 
 #: On the sample's last two sessions this account buys five names, then fills them.
 ACCOUNT = "defensive-weekly"
@@ -145,22 +146,6 @@ def test_two_runs_started_at_once_fill_each_order_once(
     assert holder_of(ledger) is None
 
 
-def _wait_for(proc: subprocess.Popen[str], text: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    seen: list[str] = []
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        seen.append(line)
-        if text in line:
-            return
-    proc.kill()
-    proc.wait()
-    pytest.fail(f"no {text!r} within {timeout} s:\n" + "".join(seen[-20:]))
-
-
 def test_run_is_refused_while_an_engine_without_socket_owns_the_ledger(tmp_path: Path) -> None:
     # No missed cycle to catch up and a replay clock that never reaches a session:
     # the engine holds the ledger and writes no trade of its own.
@@ -172,7 +157,7 @@ def test_run_is_refused_while_an_engine_without_socket_owns_the_ledger(tmp_path:
     )  # fmt: skip
     ledger = home / "ledger.sqlite"
     try:
-        _wait_for(engine, 'msg="engine started"', CHILD_TIMEOUT_S)
+        wait_for_output(engine, 'msg="engine started"', CHILD_TIMEOUT_S)
         before = _counts(ledger)
         proc = subprocess.run(
             [sys.executable, "-m", "invest.runtime.cli", "run", ACCOUNT],

@@ -47,8 +47,7 @@ def test_a_short_training_run_moves_the_action_probabilities(
         hyperparameters={**tiny_config.hyperparameters.model_dump(), "learning_rate": 1e-2}
     )
     job = Job(2021, 0, train_rows, str(tmp_path), config, config.hyperparameters, 1280)
-    model, seconds, drift = train_policy(job)
-    assert seconds > 0
+    model, _, drift = train_policy(job)  # its wall time belongs to bench/bench_rl.py
     assert model.num_timesteps >= 1280
     written = json.loads((tmp_path / "drift.json").read_text())
     assert written == drift

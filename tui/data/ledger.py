@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from invest.runtime.domain import OPEN_SQL
 from invest.runtime.errors import LedgerError
 
 _TABLES = ("accounts", "account_state", "decisions", "equity", "orders", "positions")
@@ -359,7 +360,7 @@ def _positions(conn: sqlite3.Connection, account: str) -> list[PositionRow]:
 
 def _orders(conn: sqlite3.Connection, account: str) -> list[OrderRow]:
     rows = conn.execute(
-        "SELECT * FROM orders WHERE account = ? AND status IN ('pending','unknown','submitted','partial') "
+        f"SELECT * FROM orders WHERE account = ? AND status IN ({OPEN_SQL}) "  # noqa: S608
         "ORDER BY day, created_at",
         [account],
     )

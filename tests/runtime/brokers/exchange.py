@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import ROUND_DOWN, Decimal
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -47,7 +46,7 @@ import numpy as np
 from invest.runtime.clock import NEW_YORK
 from invest.runtime.data.sample import SampleData
 from invest.runtime.domain import money
-from tests.runtime.brokers.support import fixture
+from tests.runtime.brokers.support import JsonHandler, fixture, loopback
 
 #: The header that carries the engine's clock.
 CLOCK_HEADER = "X-Fake-Clock"
@@ -354,18 +353,7 @@ def serve_filling(cash: Decimal) -> Iterator[FillingAlpaca]:
     """Start a :class:`FillingAlpaca` with ``cash`` on 127.0.0.1 (port 0) for the block."""
     fake = FillingAlpaca(cash=cash)
 
-    class Handler(BaseHTTPRequestHandler):
-        def _reply(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client was killed
-
+    class Handler(JsonHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length))
@@ -379,18 +367,6 @@ def serve_filling(cash: Decimal) -> Iterator[FillingAlpaca]:
         def do_DELETE(self) -> None:
             self._reply(*fake.delete(urlsplit(self.path).path, self.headers.get(CLOCK_HEADER)))
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
     _closes()  # warm: the first request must not pay for loading the sample
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    try:
+    with loopback(Handler) as fake.url:
         yield fake
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()

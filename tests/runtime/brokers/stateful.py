@@ -22,11 +22,10 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.runtime.brokers.support import fixture
+from tests.runtime.brokers.support import JsonHandler, fixture, loopback
 
 
 @dataclass
@@ -92,18 +91,7 @@ def serve_stateful() -> Iterator[StatefulAlpaca]:
     """Start a :class:`StatefulAlpaca` on 127.0.0.1 (port 0) for the duration of the block."""
     fake = StatefulAlpaca()
 
-    class Handler(BaseHTTPRequestHandler):
-        def _reply(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout) or was killed
-
+    class Handler(JsonHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             status, body, delay = fake.post(json.loads(self.rfile.read(length)))
@@ -116,17 +104,5 @@ def serve_stateful() -> Iterator[StatefulAlpaca]:
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             self._reply(*fake.get(url.path, query))
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    try:
+    with loopback(Handler) as fake.url:
         yield fake
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()

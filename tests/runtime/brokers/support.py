@@ -124,6 +124,41 @@ def make_broker(fake: FakeAlpaca, sleeps: Sleeps | None = None, **config: Any) -
     )
 
 
+class JsonHandler(BaseHTTPRequestHandler):
+    """A fake server's request handler: JSON replies, no access log."""
+
+    def _reply(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a timeout) or was killed
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def loopback(
+    handler: type[BaseHTTPRequestHandler], *, daemon_threads: bool = True
+) -> Iterator[str]:
+    """Serve ``handler`` on 127.0.0.1 (a free port) for the block; yields the base URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = daemon_threads
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
 @contextmanager
 def serve() -> Iterator[FakeAlpaca]:
     """Start a FakeAlpaca on 127.0.0.1 (port 0) for the duration of the block."""
@@ -161,13 +196,5 @@ def serve() -> Iterator[FakeAlpaca]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    try:
+    with loopback(Handler, daemon_threads=False) as fake.url:
         yield fake
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()

@@ -6,10 +6,14 @@ session after the close, ``weekly`` on Fridays with defensive names for DEFENSE.
 
 from __future__ import annotations
 
+import subprocess
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from invest.runtime.clock import NEW_YORK, FixedClock, nyse
 from invest.runtime.config import Settings, parse_config
@@ -165,3 +169,20 @@ class FailingData:
         """Raise the error."""
         self.calls += 1
         raise self.error
+
+
+def wait_for_output(proc: subprocess.Popen[str], text: str, timeout: float) -> list[str]:
+    """The child's output lines up to the first holding ``text``; kill it and fail after ``timeout``."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if text in line:
+            return seen
+    proc.kill()
+    proc.wait()
+    pytest.fail(f"no {text!r} within {timeout} s:\n" + "".join(seen[-20:]))

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from contextlib import closing
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from invest.runtime.engine.main import EngineLock
 from invest.runtime.errors import InvestError
 from invest.runtime.ledger import engine_repo as repo
+from tests.runtime.engine.support import wait_for_output
 
 CONFIG = """
 [accounts.weekly]
@@ -22,22 +22,6 @@ strategy = "trend_king"
 universe = ["AAPL", "AMD", "BAC", "CVX", "HD", "JPM", "LLY", "MRK", "MSFT", "XOM"]
 schedule = "30 16 * * mon-fri"
 """
-
-
-def _wait_for(proc: subprocess.Popen[str], text: str, timeout: float) -> list[str]:
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        seen.append(line)
-        if text in line:
-            return seen
-    proc.kill()
-    proc.wait()
-    pytest.fail(f"no {text!r} within {timeout} s:\n" + "".join(seen[-20:]))
 
 
 def test_sigterm_lets_the_cycle_finish_and_the_engine_exits_zero(home: Path) -> None:
@@ -49,7 +33,7 @@ def test_sigterm_lets_the_cycle_finish_and_the_engine_exits_zero(home: Path) -> 
          "--monitor-interval", "10800"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-    lines = _wait_for(proc, 'msg="cycle done"', 30)
+    lines = wait_for_output(proc, 'msg="cycle done"', 30)
     assert any("control socket listening" in line for line in lines)
     proc.send_signal(signal.SIGTERM)
     rest, _ = proc.communicate(timeout=30)
