@@ -41,8 +41,8 @@ from invest.runtime.ledger import (
 )
 from invest.runtime.ledger.lock import WriterLock
 from invest.runtime.market import Market
-from invest.runtime.oracle.cycle_gate import CycleGate
-from invest.runtime.oracle.wiring import Mode
+from invest.runtime.oracle.accounts import Mode
+from invest.runtime.oracle.gate.cycle import CycleGate
 from invest.runtime.paths import Paths, example_config
 from invest.runtime.strategies.base import Strategy
 
@@ -341,7 +341,7 @@ def _gate(
 ) -> CycleGate | None:
     """The account's LLM gate, or None (no oracle configured, or ``--oracle off``)."""
     from invest.runtime.clock import SystemClock
-    from invest.runtime.oracle.wiring import build_gate
+    from invest.runtime.oracle.accounts import build_gate
 
     return build_gate(settings, name, paths.home, SystemClock().now, mode, ledger)
 
@@ -351,7 +351,7 @@ def _strategy(
 ) -> Strategy | None:
     """The llm_manager strategy of an account (it needs the ledger and the clock), else None."""
     from invest.runtime.clock import SystemClock
-    from invest.runtime.oracle.wiring import build_manager
+    from invest.runtime.strategies.llm_manager import build_manager
 
     return build_manager(settings, name, paths.home, SystemClock().now, mode, ledger)
 
@@ -517,7 +517,7 @@ def llm_check(args: argparse.Namespace, paths: Paths) -> int:
     Every model of the fallback chain must answer a completion: ``/models`` alone said
     OK for a server whose chat endpoint always answered 500.
     """
-    from invest.runtime.oracle.http_client import probe_chat, probe_endpoint
+    from invest.runtime.oracle.client.http import probe_chat, probe_endpoint
 
     settings = _settings(paths)
     rows = [(n, a.oracle) for n, a in settings.accounts.items() if a.oracle is not None]
@@ -554,7 +554,7 @@ def compare(args: argparse.Namespace, paths: Paths) -> int:
 def research_run(args: argparse.Namespace, paths: Paths) -> int:
     """``invest research run NAME``: screen, rank with the LLM, save the watchlist."""
     from invest.runtime.clock import SystemClock
-    from invest.runtime.oracle.research import run_research
+    from invest.runtime.research.agent import run_research
 
     settings = _settings(paths)
     cfg = settings.research.get(args.name)

@@ -26,8 +26,8 @@ from invest.runtime.engine.config import EngineLoop, HaltRules
 from invest.runtime.errors import ConfigError
 from invest.runtime.notify.config import DiscordConfig, TelegramConfig
 from invest.runtime.oracle.config import OracleConfig
-from invest.runtime.oracle.research import ResearchConfig
 from invest.runtime.policy.params import RLParams
+from invest.runtime.research.agent import ResearchConfig
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 

@@ -83,7 +83,7 @@ class Sink(Protocol):
 
 
 class Gate(Protocol):
-    """The LLM gate (``oracle.cycle_gate.CycleGate``): it may only drop or shrink buys."""
+    """The LLM gate (``oracle.gate.cycle.CycleGate``): it may only drop or shrink buys."""
 
     def review(
         self,

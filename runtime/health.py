@@ -126,7 +126,7 @@ def check_broker(settings: Settings, secrets: Path, probe: BrokerProbe | None = 
 
 
 def _llm_health(settings: Settings, name: str) -> tuple[bool, str]:
-    from invest.runtime.oracle.http_client import probe_endpoint
+    from invest.runtime.oracle.client.http import probe_endpoint
 
     cfg = settings.accounts[name].oracle
     assert cfg is not None

@@ -335,7 +335,7 @@ class Engine:
         """Build research watchlist ``name`` now; audits and usage go into the ledger."""
         from invest.runtime.market import Market
         from invest.runtime.oracle.ledger_store import LedgerOracleStore
-        from invest.runtime.oracle.research import run_research
+        from invest.runtime.research.agent import run_research
 
         cfg = self.settings.research[name]
         source = self._source_for(cfg.data or self.settings.engine.data)
@@ -430,7 +430,7 @@ class Engine:
         return self._sources[spec]
 
     def _oracle_gate(self, name: str) -> Gate | None:
-        from invest.runtime.oracle.wiring import build_gate
+        from invest.runtime.oracle.accounts import build_gate
 
         # Audits, cache and token usage go into the ledger (the engine is its writer).
         return build_gate(self.settings, name, self.paths.home, self.clock.now, ledger=self.ledger)
@@ -438,7 +438,7 @@ class Engine:
     def _manager(self, name: str) -> StrategyFactory | None:
         if self.settings.account(name).strategy != "llm_manager":
             return None
-        from invest.runtime.oracle.wiring import build_manager
+        from invest.runtime.strategies.llm_manager import build_manager
 
         return lambda ledger: build_manager(
             self.settings, name, self.paths.home, self.clock.now, ledger=ledger

@@ -4,6 +4,14 @@ Built so that a wrong or absent model can never hurt the portfolio: the gate
 only ever lowers proposed buys, and anything unusable follows
 ``on_unavailable`` (fail-closed by default).
 
+By job: ``client/`` (the LLM client stack: protocol, HTTP, cache, daily budget,
+audit trail), ``gate/`` (the review of the cycle's buys), ``manager/`` (the
+two-pass manager), ``news/`` (headlines), ``session.py`` (one run: ask, audit,
+parse, repair once), ``context.py`` (what the model may know at row ``t``),
+``prompts.py``/``normalise.py``/``extract.py``/``schemas.py`` (what every prompt
+shows, and reading answers), ``store.py`` (where answers, audits and usage go) and
+``accounts.py`` (an account's oracle from its settings).
+
 Typical wiring for one account::
 
     client = build_client(config, store, account=name, now=clock.now)
@@ -19,31 +27,37 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the real names, for type checkers
+    from invest.runtime.oracle.accounts import (
+        build_oracle,
+    )
     from invest.runtime.oracle.anonymise import (
-        CutoffCheck,
         CutoffOverlap,
         cutoff_check,
     )
-    from invest.runtime.oracle.audit import (
+    from invest.runtime.oracle.client.audit import (
         AuditTrail,
     )
-    from invest.runtime.oracle.budget import (
+    from invest.runtime.oracle.client.budget import (
         BudgetedLLMClient,
-        BudgetStatus,
         DailyBudget,
     )
-    from invest.runtime.oracle.cache import (
+    from invest.runtime.oracle.client.cache import (
         CachingLLMClient,
         prompt_hash,
     )
-    from invest.runtime.oracle.client import (
-        ChatMessage,
+    from invest.runtime.oracle.client.http import (
+        HttpLLMClient,
+    )
+    from invest.runtime.oracle.client.protocol import (
         ChatRequest,
         ChatResponse,
         Health,
         LLMClient,
         OfflineLLMClient,
         Usage,
+    )
+    from invest.runtime.oracle.client.stack import (
+        build_client,
     )
     from invest.runtime.oracle.config import (
         NewsConfig,
@@ -63,36 +77,20 @@ if TYPE_CHECKING:  # the real names, for type checkers
         LLMAuthError,
         LLMUnavailableError,
         NewsUnavailableError,
-        OracleError,
     )
-    from invest.runtime.oracle.factory import (
-        build_client,
-        build_oracle,
-    )
-    from invest.runtime.oracle.gate import (
-        GateOutcome,
-        VerdictRecord,
+    from invest.runtime.oracle.gate.review import (
+        GateOracle,
         apply_verdicts,
         vote,
     )
-    from invest.runtime.oracle.gate_oracle import (
-        GateOracle,
-        GateResult,
-    )
-    from invest.runtime.oracle.http_client import (
-        HttpLLMClient,
-    )
-    from invest.runtime.oracle.manager import (
+    from invest.runtime.oracle.manager.decide import (
         ManagerOracle,
-        ManagerResult,
         vote_actions,
     )
-    from invest.runtime.oracle.news import (
+    from invest.runtime.oracle.news.items import (
         NewsDigest,
-        NewsItem,
     )
-    from invest.runtime.oracle.news_sources import (
-        NewsSource,
+    from invest.runtime.oracle.news.sources import (
         RssNewsSource,
         YFinanceNewsSource,
         gather_news,
@@ -101,7 +99,6 @@ if TYPE_CHECKING:  # the real names, for type checkers
     from invest.runtime.oracle.schemas import (
         Action,
         GateVerdict,
-        MarketAnalysis,
         MarketRegime,
         TradeAction,
         Verdict,
@@ -111,7 +108,6 @@ if TYPE_CHECKING:  # the real names, for type checkers
         JsonFileStore,
         MemoryStore,
         Store,
-        UsageTotals,
     )
 
 # Names resolve on first use (PEP 562): importing the config model must not pull in
@@ -119,64 +115,52 @@ if TYPE_CHECKING:  # the real names, for type checkers
 _EXPORTS: dict[str, str] = {
     "Action": "invest.runtime.oracle.schemas",
     "AuditRecord": "invest.runtime.oracle.store",
-    "AuditTrail": "invest.runtime.oracle.audit",
+    "AuditTrail": "invest.runtime.oracle.client.audit",
     "BudgetExceededError": "invest.runtime.oracle.errors",
-    "BudgetStatus": "invest.runtime.oracle.budget",
-    "BudgetedLLMClient": "invest.runtime.oracle.budget",
+    "BudgetedLLMClient": "invest.runtime.oracle.client.budget",
     "CacheMissError": "invest.runtime.oracle.errors",
-    "CachingLLMClient": "invest.runtime.oracle.cache",
-    "ChatMessage": "invest.runtime.oracle.client",
-    "ChatRequest": "invest.runtime.oracle.client",
-    "ChatResponse": "invest.runtime.oracle.client",
-    "CutoffCheck": "invest.runtime.oracle.anonymise",
+    "CachingLLMClient": "invest.runtime.oracle.client.cache",
+    "ChatRequest": "invest.runtime.oracle.client.protocol",
+    "ChatResponse": "invest.runtime.oracle.client.protocol",
     "CutoffOverlap": "invest.runtime.oracle.anonymise",
-    "DailyBudget": "invest.runtime.oracle.budget",
-    "GateOracle": "invest.runtime.oracle.gate_oracle",
-    "GateOutcome": "invest.runtime.oracle.gate",
-    "GateResult": "invest.runtime.oracle.gate_oracle",
+    "DailyBudget": "invest.runtime.oracle.client.budget",
+    "GateOracle": "invest.runtime.oracle.gate.review",
     "GateVerdict": "invest.runtime.oracle.schemas",
-    "Health": "invest.runtime.oracle.client",
-    "HttpLLMClient": "invest.runtime.oracle.http_client",
+    "Health": "invest.runtime.oracle.client.protocol",
+    "HttpLLMClient": "invest.runtime.oracle.client.http",
     "JsonFileStore": "invest.runtime.oracle.store",
     "LLMAuthError": "invest.runtime.oracle.errors",
-    "LLMClient": "invest.runtime.oracle.client",
+    "LLMClient": "invest.runtime.oracle.client.protocol",
     "LLMUnavailableError": "invest.runtime.oracle.errors",
-    "ManagerOracle": "invest.runtime.oracle.manager",
-    "ManagerResult": "invest.runtime.oracle.manager",
-    "MarketAnalysis": "invest.runtime.oracle.schemas",
+    "ManagerOracle": "invest.runtime.oracle.manager.decide",
     "MarketRegime": "invest.runtime.oracle.schemas",
     "MemoryStore": "invest.runtime.oracle.store",
     "NewsConfig": "invest.runtime.oracle.config",
-    "NewsDigest": "invest.runtime.oracle.news",
-    "NewsItem": "invest.runtime.oracle.news",
-    "NewsSource": "invest.runtime.oracle.news_sources",
+    "NewsDigest": "invest.runtime.oracle.news.items",
     "NewsUnavailableError": "invest.runtime.oracle.errors",
-    "OfflineLLMClient": "invest.runtime.oracle.client",
+    "OfflineLLMClient": "invest.runtime.oracle.client.protocol",
     "OracleConfig": "invest.runtime.oracle.config",
     "OracleContext": "invest.runtime.oracle.context",
-    "OracleError": "invest.runtime.oracle.errors",
     "PortfolioSnapshot": "invest.runtime.oracle.context",
     "PositionSnapshot": "invest.runtime.oracle.context",
     "PreviousDecision": "invest.runtime.oracle.context",
-    "RssNewsSource": "invest.runtime.oracle.news_sources",
+    "RssNewsSource": "invest.runtime.oracle.news.sources",
     "Store": "invest.runtime.oracle.store",
     "SymbolSnapshot": "invest.runtime.oracle.context",
     "TradeAction": "invest.runtime.oracle.schemas",
     "UnavailablePolicy": "invest.runtime.oracle.config",
-    "Usage": "invest.runtime.oracle.client",
-    "UsageTotals": "invest.runtime.oracle.store",
+    "Usage": "invest.runtime.oracle.client.protocol",
     "Verdict": "invest.runtime.oracle.schemas",
-    "VerdictRecord": "invest.runtime.oracle.gate",
-    "YFinanceNewsSource": "invest.runtime.oracle.news_sources",
-    "apply_verdicts": "invest.runtime.oracle.gate",
-    "build_client": "invest.runtime.oracle.factory",
-    "build_oracle": "invest.runtime.oracle.factory",
+    "YFinanceNewsSource": "invest.runtime.oracle.news.sources",
+    "apply_verdicts": "invest.runtime.oracle.gate.review",
+    "build_client": "invest.runtime.oracle.client.stack",
+    "build_oracle": "invest.runtime.oracle.accounts",
     "cutoff_check": "invest.runtime.oracle.anonymise",
-    "gather_news": "invest.runtime.oracle.news_sources",
-    "prompt_hash": "invest.runtime.oracle.cache",
-    "sources_from_config": "invest.runtime.oracle.news_sources",
-    "vote": "invest.runtime.oracle.gate",
-    "vote_actions": "invest.runtime.oracle.manager",
+    "gather_news": "invest.runtime.oracle.news.sources",
+    "prompt_hash": "invest.runtime.oracle.client.cache",
+    "sources_from_config": "invest.runtime.oracle.news.sources",
+    "vote": "invest.runtime.oracle.gate.review",
+    "vote_actions": "invest.runtime.oracle.manager.decide",
 }
 
 __all__ = [
@@ -184,19 +168,14 @@ __all__ = [
     "AuditRecord",
     "AuditTrail",
     "BudgetExceededError",
-    "BudgetStatus",
     "BudgetedLLMClient",
     "CacheMissError",
     "CachingLLMClient",
-    "ChatMessage",
     "ChatRequest",
     "ChatResponse",
-    "CutoffCheck",
     "CutoffOverlap",
     "DailyBudget",
     "GateOracle",
-    "GateOutcome",
-    "GateResult",
     "GateVerdict",
     "Health",
     "HttpLLMClient",
@@ -205,19 +184,14 @@ __all__ = [
     "LLMClient",
     "LLMUnavailableError",
     "ManagerOracle",
-    "ManagerResult",
-    "MarketAnalysis",
     "MarketRegime",
     "MemoryStore",
     "NewsConfig",
     "NewsDigest",
-    "NewsItem",
-    "NewsSource",
     "NewsUnavailableError",
     "OfflineLLMClient",
     "OracleConfig",
     "OracleContext",
-    "OracleError",
     "PortfolioSnapshot",
     "PositionSnapshot",
     "PreviousDecision",
@@ -227,9 +201,7 @@ __all__ = [
     "TradeAction",
     "UnavailablePolicy",
     "Usage",
-    "UsageTotals",
     "Verdict",
-    "VerdictRecord",
     "YFinanceNewsSource",
     "apply_verdicts",
     "build_client",

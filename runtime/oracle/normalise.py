@@ -2,13 +2,16 @@
 
 Keys: ``ticker`` becomes ``symbol``, ``decision`` becomes ``verdict``, and so on.
 Values: lowercase verdicts, numbers written as strings (``'0.5'``, ``'50%'``,
-``'$1,200'``). Every function here returns None instead of raising.
+``'$1,200'``). Shapes: :func:`find_items` finds the list of per-symbol items
+under whatever key the model chose. Every function here returns None instead of
+raising.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Collection
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
@@ -128,6 +131,22 @@ _REGIMES = {
         "crisis",
     ),
 }
+_LIST_KEYS = (
+    "verdicts",
+    "decisions",
+    "reviews",
+    "results",
+    "orders",
+    "items",
+    "trades",
+    "buys",
+    "answers",
+    "gate",
+    "recommendations",
+    "actions",
+    "positions",
+)
+_ITEM_HINTS = ("symbol", "ticker", "verdict", "decision", "action")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 CENT = Decimal("0.01")
 
@@ -271,3 +290,40 @@ def string_list(value: object, limit: int = 20) -> tuple[str, ...]:
     if isinstance(value, list | tuple):
         return tuple(t for t in (text(v) for v in value[:limit]) if t)
     return (text(value),)
+
+
+def find_items(doc: Any, depth: int = 0) -> list[Any] | None:
+    """The list of per-symbol items in a decoded answer, whatever its shape."""
+    if isinstance(doc, list):
+        return doc
+    if not isinstance(doc, dict) or depth > 3:
+        return None
+    plain = {norm_key(k): v for k, v in doc.items()}
+    for key in _LIST_KEYS:
+        value = plain.get(key)
+        if isinstance(value, list):
+            return value
+        if isinstance(value, dict):
+            return find_items(value, depth + 1)
+    if any(k in plain for k in _ITEM_HINTS):
+        return [doc]
+    keyed: list[Any] = []
+    for key, value in doc.items():  # {"AAPL": {"verdict": ...}} or {"AAPL": "VETO"}
+        if isinstance(value, dict):
+            keyed.append({"symbol": key, **value})
+        elif isinstance(value, str):
+            keyed.append({"symbol": key, "verdict": value})
+    return keyed or None
+
+
+def cited_ids(
+    value: Any, known: Collection[str] | None, sym: str, problems: list[str]
+) -> tuple[str, ...]:
+    """Cited headline ids as strings; ids that were never shown are dropped."""
+    ids = tuple(dict.fromkeys(string_list(value, limit=20)))
+    if known is None:
+        return ids
+    kept = tuple(i for i in ids if i in known)
+    if len(kept) < len(ids):
+        problems.append(f"{sym}: {len(ids) - len(kept)} cited headline id(s) were never shown")
+    return kept

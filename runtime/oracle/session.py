@@ -1,23 +1,39 @@
 """One oracle run: ask, audit everything, parse, and repair at most once.
 
-Shared by gate and manager modes. A failed request is recorded and turns into
-``None``; the modes decide what an absent answer means.
+Shared by the gate, the manager and the research agent. A failed request is
+recorded and turns into ``None``; the caller decides what an absent answer means.
+:class:`OracleBase` holds what the gate and the manager share: their
+dependencies, and how a cycle's audit trail and session open;
+:func:`build_account_oracle` builds either over an account's client stack.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from invest.runtime.oracle.audit import AuditTrail
-from invest.runtime.oracle.cache import prompt_hash
-from invest.runtime.oracle.client import ChatMessage, ChatRequest, ChatResponse, LLMClient, Usage
+from invest.runtime.oracle.client.audit import AuditTrail
+from invest.runtime.oracle.client.cache import prompt_hash
+from invest.runtime.oracle.client.protocol import (
+    ChatMessage,
+    ChatRequest,
+    ChatResponse,
+    LLMClient,
+    Usage,
+)
+from invest.runtime.oracle.client.stack import build_client
 from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.errors import LLMUnavailableError
-from invest.runtime.oracle.prompts import repair_messages
+from invest.runtime.oracle.store import JsonFileStore, Store
 
 logger = logging.getLogger(__name__)
+
+REPAIR_PROMPT = """Your answer could not be used:
+{problems}
+Reply again with only the JSON object in the format asked for, with no other text."""
 
 
 class Parsed(Protocol):
@@ -171,3 +187,87 @@ class OracleSession:
         if combine is not None:
             return combine(first, second)
         return first if second.needs_repair and not first.fatal else second
+
+
+def repair_messages(
+    messages: Sequence[ChatMessage], answer: str, problems: Sequence[str]
+) -> tuple[ChatMessage, ...]:
+    """The conversation again, with the unusable answer and what was wrong with it."""
+    listed = "\n".join(f"- {p}" for p in problems[:20]) or "- no JSON object found"
+    return (
+        *messages,
+        {"role": "assistant", "content": answer[:4000]},
+        {"role": "user", "content": REPAIR_PROMPT.format(problems=listed)},
+    )
+
+
+class OracleBase:
+    """An account's LLM oracle.
+
+    Args:
+        config: the account's oracle settings.
+        client: the LLM client (see :func:`~invest.runtime.oracle.client.stack.build_client`).
+        store: where audit records go.
+        account: the account name.
+        now: the clock.
+        audit_dir: folder for the per-cycle audit JSON file, or None.
+    """
+
+    def __init__(
+        self,
+        config: OracleConfig,
+        client: LLMClient,
+        store: Store,
+        *,
+        account: str,
+        now: Callable[[], datetime],
+        audit_dir: Path | None = None,
+    ) -> None:
+        self.config = config
+        self.client = client
+        self.store = store
+        self.account = account
+        self.audit_dir = audit_dir
+        self._now = now
+
+    def _open(self, cycle_id: str) -> tuple[AuditTrail, OracleSession]:
+        """The audit trail of ``cycle_id`` and an LLM session that writes to it."""
+        audit = AuditTrail(
+            self.store,
+            cycle_id=cycle_id,
+            account=self.account,
+            now=self._now,
+            directory=self.audit_dir,
+        )
+        return audit, OracleSession(self.client, self.config, audit)
+
+
+OracleT = TypeVar("OracleT", bound=OracleBase)
+
+
+def build_account_oracle(
+    cls: type[OracleT],
+    config: OracleConfig,
+    account: str,
+    home: Path,
+    *,
+    now: Callable[[], datetime],
+    replay_only: bool = False,
+    store: Store | None = None,
+) -> OracleT:
+    """An account's ``cls`` oracle over the cached, budgeted client of :func:`build_client`.
+
+    Args:
+        cls: :class:`GateOracle` or :class:`ManagerOracle`.
+        config: the account's oracle settings.
+        account: the account name (budgets and audits are per account).
+        home: the data directory; each cycle's audit file goes to ``home/oracle/cycles``.
+        now: the clock.
+        replay_only: never call the LLM; a prompt not in the cache counts as unavailable.
+        store: cache, audit and usage storage (default: JSON files in ``home/oracle``).
+    """
+    store = store or JsonFileStore(home / "oracle")
+    client = build_client(config, store, account=account, now=now, replay_only=replay_only)
+    return cls(
+        config, client, store, account=account, now=now, audit_dir=home / "oracle" / "cycles"
+    )

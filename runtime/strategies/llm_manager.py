@@ -3,7 +3,7 @@
 Each cycle builds an :class:`~invest.runtime.oracle.context.OracleContext` at row ``t``
 (portfolio, prices and indicators from the shared features, the deterministic regime,
 news, and the manager's previous decisions with their live P&L), asks
-:class:`~invest.runtime.oracle.manager.ManagerOracle` for typed actions, and turns them
+:class:`~invest.runtime.oracle.manager.decide.ManagerOracle` for typed actions, and turns them
 into target weights:
 
 - ``BUY amount``: the current weight plus ``amount / equity``;
@@ -32,25 +32,29 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from invest.runtime.config import AccountConfig, TrendKingParams
+from invest.runtime.config import AccountConfig, Settings, TrendKingParams
 from invest.runtime.domain import AccountState, ExitPlan, Proposal, Regime
 from invest.runtime.errors import ConfigError
 from invest.runtime.features import FEATURE_NAMES
 from invest.runtime.market import Market
+from invest.runtime.oracle.accounts import Mode, ledger_oracle_store
 from invest.runtime.oracle.config import NewsConfig
-from invest.runtime.oracle.context import OracleContext, PreviousDecision
-from invest.runtime.oracle.manager import ManagerOracle, ManagerResult
-from invest.runtime.oracle.news_sources import NewsSource
-from invest.runtime.oracle.research import Watchlist, effective_universe
+from invest.runtime.oracle.context import OracleContext, PreviousDecision, cycle_context
+from invest.runtime.oracle.manager.decide import ManagerOracle, ManagerResult
+from invest.runtime.oracle.news.sources import NewsSource, sources_from_config
 from invest.runtime.oracle.schemas import Action, TradeAction
-from invest.runtime.oracle.snapshot import cycle_context
+from invest.runtime.oracle.session import build_account_oracle
 from invest.runtime.oracle.store import Store
 from invest.runtime.regime import ATTACK
+from invest.runtime.research.watchlist import Watchlist, effective_universe, load_watchlist
+
+if TYPE_CHECKING:
+    from invest.runtime.ledger import Ledger
 
 INDICATORS = ("rsi_14", "dist_sma_50", "dist_sma_200", "vol_20", "mom_126", "macd_hist_norm")
 RANK_FEATURE = "ram_126_20"
@@ -365,9 +369,6 @@ def build_llm_manager(
     Raises:
         ConfigError: the account has no ``oracle`` section.
     """
-    from invest.runtime.oracle.factory import build_account_oracle
-    from invest.runtime.oracle.news_sources import sources_from_config
-
     if cfg.oracle is None:
         raise ConfigError(f"accounts.{account}.oracle: the llm_manager strategy needs an LLM")
     oracle = build_account_oracle(
@@ -383,4 +384,41 @@ def build_llm_manager(
         news=cfg.oracle.news,
         history=history,
         watchlist=watchlist,
+    )
+
+
+def build_manager(
+    settings: Settings,
+    name: str,
+    home: Path,
+    now: Callable[[], datetime],
+    mode: Mode = "live",
+    ledger: Ledger | None = None,
+) -> LLMManager | None:
+    """The llm_manager strategy of an account (it needs the ledger and the clock), else None.
+
+    Shared by `invest run`/`invest backtest` and the engine, so both audit to the same
+    place (see :mod:`invest.runtime.oracle.accounts`).
+
+    Raises:
+        ConfigError: an llm_manager account asked to run with ``--oracle off``.
+    """
+    cfg = settings.account(name)
+    if cfg.strategy != "llm_manager":
+        return None
+    if mode == "off":
+        raise ConfigError(f"accounts.{name}: llm_manager needs its LLM (--oracle live or replay)")
+    research = home / "research"
+    wl = cfg.watchlist
+    return build_llm_manager(
+        cfg,
+        name,
+        home,
+        now=now,
+        replay_only=mode == "replay",
+        store=ledger_oracle_store(ledger),
+        history=(lambda d: past_decisions(ledger.decisions(name, 200), before=d))
+        if ledger
+        else None,
+        watchlist=(lambda d: load_watchlist(research, wl, as_of=d)) if wl else None,
     )

@@ -26,7 +26,7 @@ from invest.runtime.oracle import (
     SymbolSnapshot,
     Usage,
 )
-from invest.runtime.oracle.news import make_item
+from invest.runtime.oracle.news.items import make_item
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "oracle"
 CYCLE_TIME = datetime(2024, 6, 12, 20, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ from invest.runtime.cycle import AccountRuntime, run_cycle
 from invest.runtime.data.sample import SampleData
 from invest.runtime.domain import AccountState, Position, Side
 from invest.runtime.market import Market
-from invest.runtime.oracle.cycle_gate import build_cycle_gate
+from invest.runtime.oracle.gate.cycle import build_cycle_gate
 from invest.runtime.oracle.store import MemoryStore
 from tests.runtime.oracle.support import FakeLLMServer, Reply, completion
 

@@ -24,7 +24,7 @@ from invest.runtime.oracle import (
     apply_verdicts,
     vote,
 )
-from invest.runtime.oracle.gate import allowed_notional
+from invest.runtime.oracle.gate.review import allowed_notional
 from tests.runtime.oracle.support import (
     CYCLE_TIME,
     SECRET,

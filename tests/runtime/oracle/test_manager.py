@@ -21,7 +21,7 @@ from invest.runtime.oracle import (
     build_oracle,
     vote_actions,
 )
-from invest.runtime.oracle.prompts import ANALYST_SYSTEM
+from invest.runtime.oracle.manager.prompts import ANALYST_SYSTEM
 from tests.runtime.oracle.support import (
     FakeLLMServer,
     FixedClock,

@@ -28,8 +28,8 @@ from invest.runtime.domain import (
 from invest.runtime.market import Market
 from invest.runtime.oracle import ChatRequest, ManagerOracle, MemoryStore, OracleConfig
 from invest.runtime.oracle.errors import LLMUnavailableError
-from invest.runtime.oracle.prompts import ANALYST_SYSTEM, MANAGER_SYSTEM
-from invest.runtime.oracle.research import Watchlist
+from invest.runtime.oracle.manager.prompts import ANALYST_SYSTEM, MANAGER_SYSTEM
+from invest.runtime.research.watchlist import Watchlist
 from invest.runtime.risk.engine import RiskResult
 from invest.runtime.strategies.llm_manager import LLMManager, PastDecision, past_decisions
 from tests.runtime.oracle.support import FixedClock, ScriptedClient
@@ -338,8 +338,9 @@ def test_a_pending_exit_plan_lands_on_the_position_at_the_fill_and_is_used_once(
 
 def test_the_wiring_builds_a_replaying_manager_auditing_under_home(tmp_path: Path) -> None:
     from invest.runtime.errors import ConfigError
+    from invest.runtime.oracle.accounts import build_gate
     from invest.runtime.oracle.store import JsonFileStore
-    from invest.runtime.oracle.wiring import build_gate, build_manager
+    from invest.runtime.strategies.llm_manager import build_manager
 
     settings = parse_config(
         {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from invest.runtime.oracle import Action, MarketRegime
-from invest.runtime.oracle.manager_parsing import parse_actions, parse_analysis
+from invest.runtime.oracle.manager.parsing import parse_actions, parse_analysis
 
 BUYABLE = {"AAPL", "MSFT", "NVDA"}
 HELD = {"MSFT", "XOM"}

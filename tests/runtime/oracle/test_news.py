@@ -17,7 +17,7 @@ from invest.runtime.oracle import (
     gather_news,
     sources_from_config,
 )
-from invest.runtime.oracle.news import (
+from invest.runtime.oracle.news.items import (
     NO_NEWS,
     dedupe,
     make_item,
@@ -26,7 +26,7 @@ from invest.runtime.oracle.news import (
     point_in_time,
     tag_relevance,
 )
-from invest.runtime.oracle.news_sources import items_from_yfinance
+from invest.runtime.oracle.news.sources import items_from_yfinance
 from tests.runtime.oracle.support import FIXTURES
 
 FEED = (FIXTURES / "market_news.rss.xml").read_bytes()

@@ -9,7 +9,7 @@ import pytest
 from invest.runtime.oracle import Verdict
 from invest.runtime.oracle import normalise as nz
 from invest.runtime.oracle.extract import extract_json, strip_think
-from invest.runtime.oracle.parsing import parse_gate
+from invest.runtime.oracle.gate.parsing import parse_gate
 
 PROPOSED = {"AAPL": Decimal("1000"), "MSFT": Decimal("500")}
 

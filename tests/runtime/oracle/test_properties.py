@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from invest.runtime.oracle import GateOracle, MemoryStore, OracleConfig, OracleContext
 from invest.runtime.oracle.config import UnavailablePolicy
-from invest.runtime.oracle.gate import apply_verdicts
-from invest.runtime.oracle.manager_parsing import parse_actions, parse_analysis
-from invest.runtime.oracle.parsing import parse_gate
+from invest.runtime.oracle.gate.parsing import parse_gate
+from invest.runtime.oracle.gate.review import apply_verdicts
+from invest.runtime.oracle.manager.parsing import parse_actions, parse_analysis
 from invest.runtime.oracle.schemas import Action
 from tests.runtime.oracle.support import ScriptedClient
 

@@ -11,7 +11,13 @@ import hashlib
 import json
 import logging
 
-from invest.runtime.oracle.client import ChatRequest, ChatResponse, Health, LLMClient, Usage
+from invest.runtime.oracle.client.protocol import (
+    ChatRequest,
+    ChatResponse,
+    Health,
+    LLMClient,
+    Usage,
+)
 from invest.runtime.oracle.errors import CacheMissError
 from invest.runtime.oracle.store import Store
 

@@ -1,4 +1,4 @@
-"""The oracle in the cycle: the LLM gate reviews the buys the risk engine sized.
+"""The gate in the cycle: the LLM reviews the buys the risk engine sized, sells pass untouched.
 
 The gate runs after the risk engine, on its order intents: every buy is already
 within the hard rules, and the LLM can only lower it (veto, or shrink to a
@@ -20,10 +20,10 @@ from typing import Any
 from invest.runtime.domain import AccountState, Clamp, OrderIntent, Proposal, Side, floor_qty
 from invest.runtime.market import Market
 from invest.runtime.oracle.config import OracleConfig
-from invest.runtime.oracle.factory import build_account_oracle
-from invest.runtime.oracle.gate_oracle import GateOracle, GateResult
-from invest.runtime.oracle.news_sources import NewsSource, sources_from_config
-from invest.runtime.oracle.snapshot import cycle_context
+from invest.runtime.oracle.context import cycle_context
+from invest.runtime.oracle.gate.review import GateOracle, GateResult
+from invest.runtime.oracle.news.sources import NewsSource, sources_from_config
+from invest.runtime.oracle.session import build_account_oracle
 from invest.runtime.oracle.store import Store
 
 logger = logging.getLogger(__name__)

@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from invest.runtime.oracle.base import OracleBase
-from invest.runtime.oracle.client import Usage
+from invest.runtime.oracle.client.protocol import Usage
 from invest.runtime.oracle.context import OracleContext
-from invest.runtime.oracle.manager_parsing import ActionsParse, parse_actions, parse_analysis
-from invest.runtime.oracle.prompts import analysis_messages, decision_messages
+from invest.runtime.oracle.manager.parsing import ActionsParse, parse_actions, parse_analysis
+from invest.runtime.oracle.manager.prompts import analysis_messages, decision_messages
 from invest.runtime.oracle.schemas import Action, MarketAnalysis, TradeAction
-from invest.runtime.oracle.session import OracleSession
+from invest.runtime.oracle.session import OracleBase, OracleSession
 
 logger = logging.getLogger(__name__)
 

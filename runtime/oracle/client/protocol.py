@@ -1,9 +1,9 @@
 """The LLM client interface and its message types.
 
 :class:`LLMClient` is what the oracle talks to. Implementations:
-:class:`~invest.runtime.oracle.http_client.HttpLLMClient` (OpenAI-compatible servers
-and the Mistral API), :class:`~invest.runtime.oracle.cache.CachingLLMClient`
-(replay by prompt hash), :class:`~invest.runtime.oracle.budget.BudgetedLLMClient`
+:class:`~invest.runtime.oracle.client.http.HttpLLMClient` (OpenAI-compatible servers
+and the Mistral API), :class:`~invest.runtime.oracle.client.cache.CachingLLMClient`
+(replay by prompt hash), :class:`~invest.runtime.oracle.client.budget.BudgetedLLMClient`
 (daily budget) and :class:`OfflineLLMClient` (no model configured).
 """
 

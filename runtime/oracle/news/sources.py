@@ -18,7 +18,7 @@ import httpx
 
 from invest.runtime.oracle.config import NewsConfig
 from invest.runtime.oracle.errors import NewsUnavailableError
-from invest.runtime.oracle.news import (
+from invest.runtime.oracle.news.items import (
     NewsDigest,
     NewsItem,
     cap_per_symbol,

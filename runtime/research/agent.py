@@ -14,10 +14,9 @@ Two steps, and the first one alone is a complete answer:
    When it is down, over budget, or nothing it says is usable, the watchlist is the
    rules screen's order (``source="rules"``).
 
-The result, a :class:`Watchlist`, is saved as ``<dir>/<name>/<day>.json``. An account
-subscribes by name; :func:`effective_universe` adds the watchlist's symbols to its
-universe's candidates, and :func:`load_watchlist` reads the newest list at or before a
-day, so a replay only sees lists that existed then.
+The result, a :class:`~invest.runtime.research.watchlist.Watchlist`, is saved as
+``<dir>/<name>/<day>.json`` (:mod:`invest.runtime.research.watchlist` says how accounts
+subscribe and read it back point in time).
 
 Every prompt, response and parse result goes to the oracle store and the per-cycle JSON
 file (cycle id ``research:<name>:<day>``), like the gate's and the manager's.
@@ -28,11 +27,11 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -41,22 +40,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from invest.runtime.market import Market
 from invest.runtime.oracle import normalise as nz
 from invest.runtime.oracle.anonymise import days_before, mask_dates, rebase
-from invest.runtime.oracle.audit import AuditTrail
-from invest.runtime.oracle.client import ChatMessage, LLMClient
+from invest.runtime.oracle.client.audit import AuditTrail
+from invest.runtime.oracle.client.protocol import ChatMessage, LLMClient
 from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.context import OracleContext, cycle_time
 from invest.runtime.oracle.extract import extract_json
-from invest.runtime.oracle.news import NewsDigest, NewsItem
-from invest.runtime.oracle.parsing import find_items
+from invest.runtime.oracle.news.items import NewsDigest, NewsItem
+from invest.runtime.oracle.normalise import find_items
 from invest.runtime.oracle.prompts import select_headlines
 from invest.runtime.oracle.schemas import Symbol, Text
 from invest.runtime.oracle.session import OracleSession
-from invest.runtime.oracle.store import Store, safe_name, write_json_atomic
+from invest.runtime.oracle.store import Store
+from invest.runtime.research.watchlist import Watchlist, save_watchlist
 
 logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
-WatchlistSource = Literal["llm", "rules"]
 TRADING_DAYS = 252
 _RANKING_KEYS = ("ranking", "ranked", "watchlist", "symbols", "picks", "candidates")
 
@@ -148,60 +147,6 @@ class ScreenRow:
         if self.dollar_volume is not None:
             text += f", avg $ volume {self.dollar_volume / 1e6:,.1f}M"
         return text
-
-
-@dataclass(frozen=True, slots=True)
-class Watchlist:
-    """A research watchlist of one day.
-
-    Attributes:
-        day: the session it was built on (from data up to that session).
-        symbols: ranked symbols, best first.
-        reasons: why each symbol is on the list.
-        source: ``llm`` (the model's ranking) or ``rules`` (the screen's order).
-        name: the research watchlist's name (what accounts subscribe to).
-        note: why the rules order was used, or a short summary.
-    """
-
-    day: date
-    symbols: tuple[str, ...]
-    reasons: Mapping[str, str] = field(default_factory=dict)
-    source: WatchlistSource = "rules"
-    name: str = "research"
-    note: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict."""
-        return {
-            "name": self.name,
-            "day": self.day.isoformat(),
-            "symbols": list(self.symbols),
-            "reasons": {s: self.reasons[s] for s in self.symbols if s in self.reasons},
-            "source": self.source,
-            "note": self.note,
-        }
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> Watchlist:
-        """Inverse of :meth:`as_dict`.
-
-        Raises:
-            ValueError: a missing or malformed field.
-        """
-        try:
-            source = str(raw.get("source", "rules"))
-            if source not in ("llm", "rules"):
-                raise ValueError(f"unknown watchlist source {source!r}")
-            return cls(
-                day=date.fromisoformat(str(raw["day"])),
-                symbols=tuple(str(s) for s in raw["symbols"]),
-                reasons={str(k): str(v) for k, v in dict(raw.get("reasons", {})).items()},
-                source="llm" if source == "llm" else "rules",
-                name=str(raw.get("name", "research")),
-                note=str(raw.get("note", "")),
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"not a watchlist: {e}") from None
 
 
 # -- the rules screen ------------------------------------------------------------------------
@@ -484,64 +429,6 @@ class ResearchAgent:
         )
 
 
-# -- persistence and subscription -------------------------------------------------------------
-
-
-def save_watchlist(directory: Path, watchlist: Watchlist) -> Path:
-    """Write ``<directory>/<name>/<day>.json`` atomically; return its path."""
-    path = directory / safe_name(watchlist.name) / f"{watchlist.day.isoformat()}.json"
-    write_json_atomic(path, watchlist.as_dict())
-    return path
-
-
-def load_watchlist(directory: Path, name: str, as_of: date | None = None) -> Watchlist | None:
-    """The newest watchlist ``name`` built on or before ``as_of`` (None: the newest of all).
-
-    A file that cannot be read is skipped with a log line, and an older one is used.
-    """
-    folder = directory / safe_name(name)
-    if not folder.is_dir():
-        return None
-    days: list[tuple[date, Path]] = []
-    for path in folder.glob("*.json"):
-        try:
-            day = date.fromisoformat(path.stem)
-        except ValueError:
-            continue
-        if as_of is None or day <= as_of:
-            days.append((day, path))
-    for _, path in sorted(days, reverse=True):
-        try:
-            return Watchlist.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as e:
-            logger.error("watchlist file %s is unreadable (%s); trying an older one", path, e)
-    return None
-
-
-def watchlist_symbols(directory: Path, name: str, until: date | None = None) -> tuple[str, ...]:
-    """Every symbol watchlist ``name`` ever listed up to ``until``, in first-seen order.
-
-    A backtest loads these into its Market, so that each day's list (read point in
-    time with :func:`load_watchlist`) finds its bars.
-    """
-    folder = directory / safe_name(name)
-    seen: dict[str, None] = {}
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
-        try:
-            wl = Watchlist.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            continue
-        if until is None or wl.day <= until:
-            seen.update(dict.fromkeys(wl.symbols))
-    return tuple(seen)
-
-
-def effective_universe(universe: Sequence[str], watchlist: Watchlist | None) -> tuple[str, ...]:
-    """The account's universe followed by the watchlist's symbols it lacks (order kept)."""
-    extra = watchlist.symbols if watchlist is not None else ()
-    return tuple(dict.fromkeys((*universe, *extra)))
-
-
 def run_research(
     config: ResearchConfig,
     name: str,
@@ -567,7 +454,7 @@ def run_research(
         news: headlines for the prompt, or None.
         t: the row (default: the last one).
     """
-    from invest.runtime.oracle.factory import build_client
+    from invest.runtime.oracle.client.stack import build_client
     from invest.runtime.oracle.store import JsonFileStore
 
     store = store or JsonFileStore(home / "oracle")

@@ -1,4 +1,4 @@
-"""Turn a model's text into validated verdicts, analyses and actions, item by item.
+"""Read the gate's answers: validated per-symbol verdicts on the proposed buys, item by item.
 
 Nothing here raises on bad input. A bad item is dropped with a reason in
 ``problems``; the valid ones stay. ``fatal`` says why a whole answer is unusable,
@@ -19,22 +19,6 @@ from invest.runtime.oracle.extract import extract_json
 from invest.runtime.oracle.schemas import GateVerdict, Verdict
 
 _GATE_KEYS = ("symbol", "verdict", "fraction", "fraction_pct", "amount", "reason", "headline_ids")
-_LIST_KEYS = (
-    "verdicts",
-    "decisions",
-    "reviews",
-    "results",
-    "orders",
-    "items",
-    "trades",
-    "buys",
-    "answers",
-    "gate",
-    "recommendations",
-    "actions",
-    "positions",
-)
-_ITEM_HINTS = ("symbol", "ticker", "verdict", "decision", "action")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +65,7 @@ def parse_gate(
     Returns:
         The verdicts, the dropped items with reasons, and what is missing.
     """
-    items = find_items(extract_json(text))
+    items = nz.find_items(extract_json(text))
     if items is None:
         return GateParse({}, fatal="no JSON object with verdicts found", missing=tuple(proposed))
     verdicts: dict[str, GateVerdict] = {}
@@ -98,30 +82,6 @@ def parse_gate(
         verdicts[found.symbol] = found
     missing = tuple(s for s in proposed if s not in verdicts)
     return GateParse(verdicts, tuple(problems), None, missing)
-
-
-def find_items(doc: Any, depth: int = 0) -> list[Any] | None:
-    """The list of per-symbol items in a decoded answer, whatever its shape."""
-    if isinstance(doc, list):
-        return doc
-    if not isinstance(doc, dict) or depth > 3:
-        return None
-    plain = {nz.norm_key(k): v for k, v in doc.items()}
-    for key in _LIST_KEYS:
-        value = plain.get(key)
-        if isinstance(value, list):
-            return value
-        if isinstance(value, dict):
-            return find_items(value, depth + 1)
-    if any(k in plain for k in _ITEM_HINTS):
-        return [doc]
-    keyed: list[Any] = []
-    for key, value in doc.items():  # {"AAPL": {"verdict": ...}} or {"AAPL": "VETO"}
-        if isinstance(value, dict):
-            keyed.append({"symbol": key, **value})
-        elif isinstance(value, str):
-            keyed.append({"symbol": key, "verdict": value})
-    return keyed or None
 
 
 def gate_item(
@@ -154,7 +114,7 @@ def gate_item(
                 "verdict": kind,
                 "fraction": frac,
                 "reason": nz.text(item.get("reason")),
-                "headline_ids": cited_ids(item.get("headline_ids"), headline_ids, sym, problems),
+                "headline_ids": nz.cited_ids(item.get("headline_ids"), headline_ids, sym, problems),
             }
         )
     except ValidationError as e:
@@ -194,19 +154,6 @@ def _resolve(
     if share > 1.0:
         return f"{sym}: SHRINK to {share:.2f} would enlarge the order; verdict rejected"
     return kind, share
-
-
-def cited_ids(
-    value: Any, known: Collection[str] | None, sym: str, problems: list[str]
-) -> tuple[str, ...]:
-    """Cited headline ids as strings; ids that were never shown are dropped."""
-    ids = tuple(dict.fromkeys(nz.string_list(value, limit=20)))
-    if known is None:
-        return ids
-    kept = tuple(i for i in ids if i in known)
-    if len(kept) < len(ids):
-        problems.append(f"{sym}: {len(ids) - len(kept)} cited headline id(s) were never shown")
-    return kept
 
 
 def _first_error(error: ValidationError) -> str:

@@ -1,6 +1,6 @@
 """Read manager-mode answers: the pass-1 analysis and the pass-2 trade actions.
 
-Like :mod:`invest.runtime.oracle.parsing`, nothing here raises: a bad action
+Like :mod:`invest.runtime.oracle.gate.parsing`, nothing here raises: a bad action
 is dropped with its reason and never takes the valid ones with it.
 """
 
@@ -14,7 +14,6 @@ from pydantic import ValidationError
 
 from invest.runtime.oracle import normalise as nz
 from invest.runtime.oracle.extract import extract_json
-from invest.runtime.oracle.parsing import cited_ids, find_items
 from invest.runtime.oracle.schemas import Action, MarketAnalysis, TradeAction
 
 _ANALYSIS_ALIASES = {
@@ -147,7 +146,7 @@ def parse_actions(text: str, *, buyable: Collection[str], held: Collection[str])
         buyable: symbols the model may buy (the universe in play).
         held: symbols in the portfolio (the only ones it may sell).
     """
-    items = find_items(extract_json(text))
+    items = nz.find_items(extract_json(text))
     if items is None:
         return ActionsParse((), fatal="no JSON object with actions found")
     actions: list[TradeAction] = []
@@ -197,7 +196,7 @@ def action_item(
                 "action": kind,
                 "symbol": sym,
                 "thesis": nz.text(item.get("thesis")),
-                "headline_ids": cited_ids(item.get("headline_ids"), None, sym, problems),
+                "headline_ids": nz.cited_ids(item.get("headline_ids"), None, sym, problems),
                 **values,
             }
         )

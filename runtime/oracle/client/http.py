@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from invest.runtime.oracle.client import ChatRequest, ChatResponse, Health, Usage
+from invest.runtime.oracle.client.protocol import ChatRequest, ChatResponse, Health, Usage
 from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.errors import LLMAuthError, LLMUnavailableError
 from invest.runtime.oracle.extract import extract_json

@@ -15,18 +15,20 @@ from invest.runtime.data.frame import BarFrame
 from invest.runtime.market import Market
 from invest.runtime.oracle import ChatRequest, MemoryStore, OracleConfig
 from invest.runtime.oracle.errors import LLMUnavailableError
-from invest.runtime.oracle.research import (
+from invest.runtime.research.agent import (
     RESEARCH_SYSTEM,
     ResearchAgent,
     ResearchConfig,
     ScreenRules,
+    parse_ranking,
+    run_research,
+    screen,
+)
+from invest.runtime.research.watchlist import (
     Watchlist,
     effective_universe,
     load_watchlist,
-    parse_ranking,
-    run_research,
     save_watchlist,
-    screen,
     watchlist_symbols,
 )
 from tests.runtime.oracle.support import FixedClock, ScriptedClient
