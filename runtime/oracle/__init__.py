@@ -19,6 +19,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the real names, for type checkers
+    from invest.runtime.config.oracle import (
+        NewsConfig,
+        OracleConfig,
+        UnavailablePolicy,
+    )
     from invest.runtime.oracle.anonymise import (
         CutoffCheck,
         CutoffOverlap,
@@ -44,11 +49,6 @@ if TYPE_CHECKING:  # the real names, for type checkers
         LLMClient,
         OfflineLLMClient,
         Usage,
-    )
-    from invest.runtime.oracle.config import (
-        NewsConfig,
-        OracleConfig,
-        UnavailablePolicy,
     )
     from invest.runtime.oracle.context import (
         OracleContext,
@@ -146,13 +146,13 @@ _EXPORTS: dict[str, str] = {
     "MarketAnalysis": "invest.runtime.oracle.schemas",
     "MarketRegime": "invest.runtime.oracle.schemas",
     "MemoryStore": "invest.runtime.oracle.store",
-    "NewsConfig": "invest.runtime.oracle.config",
+    "NewsConfig": "invest.runtime.config.oracle",
     "NewsDigest": "invest.runtime.oracle.news",
     "NewsItem": "invest.runtime.oracle.news",
     "NewsSource": "invest.runtime.oracle.news_sources",
     "NewsUnavailableError": "invest.runtime.oracle.errors",
     "OfflineLLMClient": "invest.runtime.oracle.client",
-    "OracleConfig": "invest.runtime.oracle.config",
+    "OracleConfig": "invest.runtime.config.oracle",
     "OracleContext": "invest.runtime.oracle.context",
     "OracleError": "invest.runtime.oracle.errors",
     "PortfolioSnapshot": "invest.runtime.oracle.context",
@@ -162,7 +162,7 @@ _EXPORTS: dict[str, str] = {
     "Store": "invest.runtime.oracle.store",
     "SymbolSnapshot": "invest.runtime.oracle.context",
     "TradeAction": "invest.runtime.oracle.schemas",
-    "UnavailablePolicy": "invest.runtime.oracle.config",
+    "UnavailablePolicy": "invest.runtime.config.oracle",
     "Usage": "invest.runtime.oracle.client",
     "UsageTotals": "invest.runtime.oracle.store",
     "Verdict": "invest.runtime.oracle.schemas",

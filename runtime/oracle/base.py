@@ -6,9 +6,9 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from invest.runtime.config.oracle import OracleConfig
 from invest.runtime.oracle.audit import AuditTrail
 from invest.runtime.oracle.client import LLMClient
-from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.session import OracleSession
 from invest.runtime.oracle.store import Store
 

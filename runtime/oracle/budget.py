@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from invest.runtime.config.oracle import OracleConfig
 from invest.runtime.oracle.client import ChatRequest, ChatResponse, Health, LLMClient, Usage
-from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.errors import BudgetExceededError
 from invest.runtime.oracle.store import Store
 

@@ -17,9 +17,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from invest.runtime.config.oracle import OracleConfig
 from invest.runtime.domain import AccountState, Clamp, OrderIntent, Proposal, Side, floor_qty
 from invest.runtime.market import Market
-from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.factory import build_account_oracle
 from invest.runtime.oracle.gate_oracle import GateOracle, GateResult
 from invest.runtime.oracle.news_sources import NewsSource, sources_from_config

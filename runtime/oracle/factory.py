@@ -14,11 +14,11 @@ from typing import TypeVar
 
 import httpx
 
+from invest.runtime.config.oracle import OracleConfig
 from invest.runtime.oracle.base import OracleBase
 from invest.runtime.oracle.budget import BudgetedLLMClient, DailyBudget
 from invest.runtime.oracle.cache import CachingLLMClient
 from invest.runtime.oracle.client import LLMClient
-from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.gate_oracle import GateOracle
 from invest.runtime.oracle.http_client import HttpLLMClient
 from invest.runtime.oracle.manager import ManagerOracle

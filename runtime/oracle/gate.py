@@ -17,7 +17,7 @@ from decimal import ROUND_DOWN, Decimal
 from statistics import median_low
 from typing import Any, Literal
 
-from invest.runtime.oracle.config import UnavailablePolicy
+from invest.runtime.config.oracle import UnavailablePolicy
 from invest.runtime.oracle.news import NewsItem
 from invest.runtime.oracle.schemas import GateVerdict, Verdict
 

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from invest.runtime.config.oracle import OracleConfig
 from invest.runtime.oracle.anonymise import days_before, mask_dates, rebase, series_labels
 from invest.runtime.oracle.client import ChatMessage
-from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.context import OracleContext
 from invest.runtime.oracle.news import NewsItem
 

@@ -10,10 +10,10 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+from invest.runtime.config.oracle import OracleConfig
 from invest.runtime.oracle.audit import AuditTrail
 from invest.runtime.oracle.cache import prompt_hash
 from invest.runtime.oracle.client import ChatMessage, ChatRequest, ChatResponse, LLMClient, Usage
-from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.errors import LLMUnavailableError
 from invest.runtime.oracle.prompts import repair_messages
 

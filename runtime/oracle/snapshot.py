@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import numpy as np
 
+from invest.runtime.config.oracle import NewsConfig
 from invest.runtime.domain import AccountState
 from invest.runtime.market import Market
-from invest.runtime.oracle.config import NewsConfig
 from invest.runtime.oracle.context import (
     OracleContext,
     PortfolioSnapshot,

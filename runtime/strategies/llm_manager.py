@@ -38,11 +38,11 @@ import numpy as np
 import numpy.typing as npt
 
 from invest.runtime.config import AccountConfig, TrendKingParams
+from invest.runtime.config.oracle import NewsConfig
 from invest.runtime.domain import AccountState, ExitPlan, Proposal, Regime
 from invest.runtime.errors import ConfigError
 from invest.runtime.features import FEATURE_NAMES
 from invest.runtime.market import Market
-from invest.runtime.oracle.config import NewsConfig
 from invest.runtime.oracle.context import OracleContext, PreviousDecision
 from invest.runtime.oracle.manager import ManagerOracle, ManagerResult
 from invest.runtime.oracle.news_sources import NewsSource
