@@ -161,7 +161,7 @@ def _train(args: argparse.Namespace, paths: Paths) -> int:
 
 def _robustness(args: argparse.Namespace, paths: Paths) -> int:
     # Its own parser, imported only when used: it pulls in the whole backtester.
-    from invest.runtime.backtest.robustness_cli import add_robustness_command
+    from invest.runtime.robustness_cli import add_robustness_command
 
     parser = argparse.ArgumentParser(prog="invest")
     add_robustness_command(parser.add_subparsers(dest="command"))

@@ -24,11 +24,11 @@ from invest.runtime.config import (
     parse_day,
     with_adhoc_account,
 )
+from invest.runtime.config.engine import engine_options
 from invest.runtime.cycle import AccountRuntime, Sink
 from invest.runtime.data import open_source
 from invest.runtime.data.base import MarketData
 from invest.runtime.engine.account_cycle import run_account_cycle
-from invest.runtime.engine.config import engine_options
 from invest.runtime.errors import ConfigError, DataError, InvestError, LedgerError
 from invest.runtime.explain import explain, headline
 from invest.runtime.ledger import (

@@ -46,8 +46,8 @@ from invest.runtime.strategies import build_strategy
 from invest.runtime.strategies.base import Strategy
 
 if TYPE_CHECKING:
-    from invest.runtime.brokers.alpaca import AlpacaBroker
-    from invest.runtime.notify.secrets import Secrets
+    from invest.runtime.adapters.alpaca.broker import AlpacaBroker
+    from invest.runtime.secrets import Secrets
 
 
 class Sink(Protocol):
@@ -192,7 +192,7 @@ def alpaca_broker(
             f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set; put them "
             "in the secrets file (mode 0600) or the environment"
         )
-    from invest.runtime.brokers.alpaca import AlpacaBroker  # alpaca-py itself loads here
+    from invest.runtime.adapters.alpaca.broker import AlpacaBroker  # alpaca-py itself loads here
 
     # Fills of the restored open orders, from the session each was recorded on: the
     # broker is built anew for every cycle, and with its default floor (now) a fill that

@@ -5,7 +5,7 @@
 model packs with onnxruntime, and ask Alpaca and the LLM servers, so
 ``service.doctor`` imports this module only when it runs them.
 
-Each check returns a :class:`~invest.runtime.service.Check` with what to fix. The
+Each check returns a :class:`~invest.runtime.layout.Check` with what to fix. The
 probes of the broker and the LLM are injectable, so tests use a loopback server or
 a fake instead of the network.
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 
 from invest.runtime.config import Settings, load_config
 from invest.runtime.errors import InvestError, PolicyPackError
-from invest.runtime.notify.secrets import load_secrets, read_secrets_file
-from invest.runtime.service import Check, Layout
+from invest.runtime.layout import Check, Layout
+from invest.runtime.secrets import load_secrets, read_secrets_file
 
 #: Strategies that read a model pack.
 RL_STRATEGIES = ("rl_ensemble", "hybrid")

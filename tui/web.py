@@ -33,8 +33,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from invest.runtime.errors import ConfigError, OptionalDependencyError
-from invest.runtime.notify.secrets import SECRET_NAMES, load_secrets
 from invest.runtime.paths import Paths
+from invest.runtime.secrets import SECRET_NAMES, load_secrets
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000

@@ -21,7 +21,8 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from invest.runtime.control.access import ControlAccess, peer_of
+from invest.runtime.config.control import ControlAccess
+from invest.runtime.control.access import peer_of
 from invest.runtime.control.api import (
     Control,
     EngineNotRunning,

@@ -7,42 +7,48 @@ Open a provider with :func:`open_source`::
     open_source("yfinance", cache_dir=cache)   # Yahoo Finance, cached in SQLite
     open_source("alpaca", cache_dir=cache, api_key=..., secret_key=...)
 
-Importing this package does not import yfinance or alpaca-py (both are slow to
-import); each provider imports its library at first use.
+The online providers are venue adapters (:mod:`invest.runtime.adapters.yahoo`,
+:mod:`invest.runtime.adapters.alpaca`), a layer above this package. The registry
+names them as ``"module:attribute"`` strings (``_ONLINE``) and imports one only
+when it is opened, so this package never imports an adapter (nor yfinance or
+alpaca-py, which each adapter imports at its first load), and the adapters use
+:class:`BarFrame` and :class:`MarketData` from here without a cycle.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from invest.runtime.data.alpaca import AlpacaData
 from invest.runtime.data.base import MarketData
 from invest.runtime.data.cache import BarCache, CachedMarketData
 from invest.runtime.data.csv import CsvData
 from invest.runtime.data.frame import BarFrame
 from invest.runtime.data.sample import SampleData
-from invest.runtime.data.yfinance import YFinanceData
 from invest.runtime.errors import DataError
 
 __all__ = [
     "CACHE_FILE",
     "SPEC_FORMS",
-    "AlpacaData",
     "BarCache",
     "BarFrame",
     "CachedMarketData",
     "CsvData",
     "MarketData",
     "SampleData",
-    "YFinanceData",
     "open_source",
 ]
 
 SPEC_FORMS = ("sample", "csv:PATH", "yfinance", "alpaca")
 CACHE_FILE = "bars.sqlite"
-_ONLINE: dict[str, type[MarketData]] = {"yfinance": YFinanceData, "alpaca": AlpacaData}
+#: The online providers by name: ``"module:attribute"`` of the adapter's class,
+#: imported when the source is opened (see the module docstring).
+_ONLINE: dict[str, str] = {
+    "yfinance": "invest.runtime.adapters.yahoo.data:YFinanceData",
+    "alpaca": "invest.runtime.adapters.alpaca.data:AlpacaData",
+}
 T = TypeVar("T")
 
 
@@ -61,6 +67,12 @@ def _construct(kind: str, cls: type[T], *args: Any, **kwargs: Any) -> T:
             f"bad options for data source {kind!r}: {e}; accepted options: {accepted}"
         ) from None
     return cls(*args, **kwargs)
+
+
+def _online_class(kind: str) -> type[MarketData]:
+    """The adapter class of online provider ``kind``, imported now."""
+    module, _, attr = _ONLINE[kind].partition(":")
+    return cast(type[MarketData], getattr(importlib.import_module(module), attr))
 
 
 def open_source(spec: str, *, cache_dir: Path | None = None, **provider_kwargs: Any) -> MarketData:
@@ -90,7 +102,7 @@ def open_source(spec: str, *, cache_dir: Path | None = None, **provider_kwargs: 
             raise DataError("data source 'csv:' needs a path, as in csv:/srv/prices.csv")
         return _construct(kind, CsvData, Path(arg.strip()), **provider_kwargs)
     if kind in _ONLINE and not sep:
-        inner = _construct(kind, _ONLINE[kind], **provider_kwargs)
+        inner = _construct(kind, _online_class(kind), **provider_kwargs)
         if cache_dir is None:
             return inner
         return CachedMarketData(inner, BarCache(Path(cache_dir) / CACHE_FILE))

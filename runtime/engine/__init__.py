@@ -12,14 +12,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from invest.runtime.engine.config import (
+    from invest.runtime.config.engine import (
         EngineLoop,
         EngineOptions,
         HaltRules,
         Replay,
         engine_options,
     )
-    from invest.runtime.engine.events import (
+    from invest.runtime.notify.events import (
         AccountReport,
         CycleSummary,
         DailyReport,
@@ -61,9 +61,11 @@ __all__ = [
     "WeeklySummary",
     "engine_options",
 ]
-#: The names of ``engine.config``; every other public name lives in ``engine.events``.
+#: The names of ``config.engine``; every other public name lives in ``notify.events``.
 _CONFIG = frozenset({"EngineLoop", "EngineOptions", "HaltRules", "Replay", "engine_options"})
-_HOME = {n: "invest.runtime.engine." + ("config" if n in _CONFIG else "events") for n in __all__}
+_HOME = {
+    n: "invest.runtime." + ("config.engine" if n in _CONFIG else "notify.events") for n in __all__
+}
 
 
 def __getattr__(name: str) -> Any:

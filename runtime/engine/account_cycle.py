@@ -23,20 +23,20 @@ from typing import Any
 from invest.runtime.backtest.runner import MemorySink, load_market
 from invest.runtime.brokers.base import Ack
 from invest.runtime.config import Settings
+from invest.runtime.config.engine import HaltRules
 from invest.runtime.cycle import AccountRuntime, Gate, Sink, mark, run_cycle, send, settle
 from invest.runtime.data import open_source
 from invest.runtime.data.base import MarketData
 from invest.runtime.domain import AccountState, Fill, HaltState, OrderIntent, OrderStatus
-from invest.runtime.engine.config import HaltRules
 from invest.runtime.engine.halt import loss_trip, worst
 from invest.runtime.engine.reconcile import resolve_outbox
 from invest.runtime.ledger import Ledger, LedgerSink
 from invest.runtime.ledger import engine_repo as repo
 from invest.runtime.market import Market
-from invest.runtime.notify.secrets import Secrets, load_secrets
 from invest.runtime.paths import Paths
 from invest.runtime.policy.state import LedgerStateStore, MemoryStateStore
 from invest.runtime.risk.engine import RiskResult
+from invest.runtime.secrets import Secrets, load_secrets
 from invest.runtime.strategies.base import Strategy
 
 __all__ = ["CycleOutcome", "RecordingSink", "StrategyFactory", "run_account_cycle"]

@@ -38,7 +38,7 @@ def add_engine_arguments(p: argparse.ArgumentParser) -> None:
 def engine_command(args: argparse.Namespace, paths: Paths) -> int:
     """``invest engine``: run until SIGTERM or SIGINT."""
     from invest.runtime.config import load_config, parse_day
-    from invest.runtime.engine.config import EngineOptions, Replay, engine_options
+    from invest.runtime.config.engine import EngineOptions, Replay, engine_options
     from invest.runtime.engine.logs import default_log_dir, setup_logging
     from invest.runtime.engine.main import run_engine
 

@@ -31,6 +31,7 @@ from typing import Any
 from invest.runtime import __version__
 from invest.runtime.clock import NEW_YORK, Clock, FixedClock, SystemClock, TradingCalendar
 from invest.runtime.config import Settings
+from invest.runtime.config.engine import EngineOptions
 from invest.runtime.control.api import Reply, Request
 from invest.runtime.cycle import AccountRuntime, Gate
 from invest.runtime.data import open_source
@@ -38,8 +39,6 @@ from invest.runtime.data.base import MarketData
 from invest.runtime.domain import HaltState
 from invest.runtime.engine import jobs
 from invest.runtime.engine.account_cycle import CycleOutcome, StrategyFactory, run_account_cycle
-from invest.runtime.engine.config import EngineOptions
-from invest.runtime.engine.events import ErrorEvent, Notifier
 from invest.runtime.engine.logs import kv
 from invest.runtime.engine.timing import (
     last_completed_session,
@@ -52,9 +51,10 @@ from invest.runtime.errors import StorageError
 from invest.runtime.faults import storage_fault
 from invest.runtime.ledger import Ledger
 from invest.runtime.ledger import engine_repo as repo
-from invest.runtime.notify.secrets import Secrets, load_secrets
+from invest.runtime.notify.events import ErrorEvent, Notifier
 from invest.runtime.paths import Paths
 from invest.runtime.policy.state import LedgerStateStore
+from invest.runtime.secrets import Secrets, load_secrets
 
 __all__ = ["Engine"]
 
@@ -88,7 +88,7 @@ class Engine:
         clock: the engine's time; a :class:`FixedClock` with ``options.loop.replay`` is
             advanced by the loop itself (a replay).
         options: halt rules and loop timings.
-        notifier: where events go (a :class:`~invest.runtime.engine.events.FanOut`).
+        notifier: where events go (a :class:`~invest.runtime.notify.events.FanOut`).
         calendar: the exchange calendar.
         wall: the real time, for the heartbeat (the clock may be a replay).
         sources: opens a market data source from its spec (tests inject failures).

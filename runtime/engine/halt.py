@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from invest.runtime.config.engine import HaltRules
 from invest.runtime.domain import HaltState
-from invest.runtime.engine.config import HaltRules
 from invest.runtime.errors import DataUnavailableError, TemporaryBrokerError
 
 __all__ = ["SEVERITY", "FailureKind", "Failures", "classify", "loss_trip", "worst"]

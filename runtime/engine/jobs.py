@@ -14,16 +14,6 @@ from typing import TYPE_CHECKING, Any
 from invest.runtime.clock import NEW_YORK
 from invest.runtime.domain import HaltState
 from invest.runtime.engine.account_cycle import CycleOutcome
-from invest.runtime.engine.events import (
-    CycleSummary,
-    ErrorEvent,
-    Event,
-    Halted,
-    OrderFilled,
-    OrderRejected,
-    OrderSent,
-    StopTriggered,
-)
 from invest.runtime.engine.halt import Failures, classify
 from invest.runtime.engine.logs import kv
 from invest.runtime.engine.reconcile import (
@@ -36,6 +26,16 @@ from invest.runtime.engine.reconcile import (
 from invest.runtime.engine.reports import daily_report, weekly_summary
 from invest.runtime.engine.timing import is_week_end
 from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.notify.events import (
+    CycleSummary,
+    ErrorEvent,
+    Event,
+    Halted,
+    OrderFilled,
+    OrderRejected,
+    OrderSent,
+    StopTriggered,
+)
 
 if TYPE_CHECKING:
     from invest.runtime.engine.engine import Engine

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 from invest.runtime.control.api import Reply, Request
 from invest.runtime.domain import HaltState
 from invest.runtime.engine.actions import cancel_open_orders, flatten
-from invest.runtime.engine.events import Halted, OrderSent, Resumed
 from invest.runtime.engine.timing import last_completed_session
 from invest.runtime.errors import InvestError
 from invest.runtime.explain import explain, headline
 from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.notify.events import Halted, OrderSent, Resumed
 
 if TYPE_CHECKING:
     from invest.runtime.engine.engine import Engine

@@ -6,8 +6,8 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from invest.runtime.engine.events import AccountReport, DailyReport, WeeklySummary
 from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.notify.events import AccountReport, DailyReport, WeeklySummary
 
 __all__ = ["account_report", "daily_report", "weekly_summary"]
 

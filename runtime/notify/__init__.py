@@ -1,10 +1,11 @@
 """Notifications and chat control: the Telegram bot (thin, over the control channel),
-Telegram and Discord alerts, report charts, secrets and log redaction, and the
+Telegram and Discord alerts, report charts, log redaction, and the
 engine's wiring of them (``build_notifiers``, ``build_extensions``).
 
 The names below load on first use (PEP 562), so that importing
-``invest.runtime.notify.config`` from the config module does not pull in
-python-telegram-bot and httpx.
+:mod:`invest.runtime.notify.events` does not pull in python-telegram-bot and httpx.
+The notifiers' settings live in :mod:`invest.runtime.config.notify`, the secrets in
+:mod:`invest.runtime.secrets`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from invest.runtime.notify.auth import Access, authorized
     from invest.runtime.notify.chart import equity_png, sparkline
-    from invest.runtime.notify.config import ChatAccess, DiscordConfig, TelegramConfig
     from invest.runtime.notify.discord import DiscordNotifier
     from invest.runtime.notify.format import (
         CurveSource,
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
         split_text,
     )
     from invest.runtime.notify.redact import TokenRedactingFilter, install_redaction, redact
-    from invest.runtime.notify.secrets import Secrets, load_secrets
     from invest.runtime.notify.telegram import TelegramBot
     from invest.runtime.notify.telegram_alerts import TelegramNotifier, attach_alerts
     from invest.runtime.notify.wiring import (
@@ -40,9 +39,6 @@ _WHERE = {
     "authorized": "auth",
     "equity_png": "chart",
     "sparkline": "chart",
-    "ChatAccess": "config",
-    "DiscordConfig": "config",
-    "TelegramConfig": "config",
     "DiscordNotifier": "discord",
     "CurveSource": "format",
     "Outgoing": "format",
@@ -52,8 +48,6 @@ _WHERE = {
     "TokenRedactingFilter": "redact",
     "install_redaction": "redact",
     "redact": "redact",
-    "Secrets": "secrets",
-    "load_secrets": "secrets",
     "TelegramBot": "telegram",
     "TelegramNotifier": "telegram_alerts",
     "attach_alerts": "telegram_alerts",
@@ -65,14 +59,10 @@ _WHERE = {
 
 __all__ = [
     "Access",
-    "ChatAccess",
     "CurveSource",
-    "DiscordConfig",
     "DiscordNotifier",
     "Outgoing",
-    "Secrets",
     "TelegramBot",
-    "TelegramConfig",
     "TelegramExtension",
     "TelegramNotifier",
     "TokenRedactingFilter",
@@ -85,7 +75,6 @@ __all__ = [
     "event_message",
     "format_reply",
     "install_redaction",
-    "load_secrets",
     "redact",
     "sparkline",
     "split_text",

@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from telegram import Update
 
-from invest.runtime.notify.config import ChatAccess, Role
+from invest.runtime.config.notify import ChatAccess, Role
 
 __all__ = ["Access", "Verdict", "authorized"]
 

@@ -31,10 +31,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from telegram.request import BaseRequest
 
+from invest.runtime.config.notify import TelegramConfig
 from invest.runtime.control.api import Control, Reply, Request
 from invest.runtime.errors import ConfigError
 from invest.runtime.notify.auth import Access, authorized
-from invest.runtime.notify.config import TelegramConfig
 from invest.runtime.notify.format import format_reply, split_text
 from invest.runtime.notify.redact import install_redaction
 

@@ -23,16 +23,16 @@ from typing import TYPE_CHECKING, Any
 from invest.runtime.errors import ConfigError
 from invest.runtime.ledger import engine_repo as repo
 from invest.runtime.notify.redact import install_redaction
-from invest.runtime.notify.secrets import Secrets, load_secrets
+from invest.runtime.secrets import Secrets, load_secrets
 
 if TYPE_CHECKING:
     from telegram.ext import Application
     from telegram.request import BaseRequest
 
     from invest.runtime.config import Settings
+    from invest.runtime.config.notify import TelegramConfig
     from invest.runtime.control.api import Control
-    from invest.runtime.engine.events import Event, Notifier
-    from invest.runtime.notify.config import TelegramConfig
+    from invest.runtime.notify.events import Event, Notifier
     from invest.runtime.notify.format import CurveSource
     from invest.runtime.notify.telegram_alerts import TelegramNotifier
     from invest.runtime.paths import Paths

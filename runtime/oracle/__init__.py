@@ -27,6 +27,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the real names, for type checkers
+    from invest.runtime.config.oracle import (
+        NewsConfig,
+        OracleConfig,
+        UnavailablePolicy,
+    )
     from invest.runtime.oracle.accounts import (
         build_oracle,
     )
@@ -58,11 +63,6 @@ if TYPE_CHECKING:  # the real names, for type checkers
     )
     from invest.runtime.oracle.client.stack import (
         build_client,
-    )
-    from invest.runtime.oracle.config import (
-        NewsConfig,
-        OracleConfig,
-        UnavailablePolicy,
     )
     from invest.runtime.oracle.context import (
         OracleContext,
@@ -135,11 +135,11 @@ _EXPORTS: dict[str, str] = {
     "ManagerOracle": "invest.runtime.oracle.manager.decide",
     "MarketRegime": "invest.runtime.oracle.schemas",
     "MemoryStore": "invest.runtime.oracle.store",
-    "NewsConfig": "invest.runtime.oracle.config",
+    "NewsConfig": "invest.runtime.config.oracle",
     "NewsDigest": "invest.runtime.oracle.news.items",
     "NewsUnavailableError": "invest.runtime.oracle.errors",
     "OfflineLLMClient": "invest.runtime.oracle.client.protocol",
-    "OracleConfig": "invest.runtime.oracle.config",
+    "OracleConfig": "invest.runtime.config.oracle",
     "OracleContext": "invest.runtime.oracle.context",
     "PortfolioSnapshot": "invest.runtime.oracle.context",
     "PositionSnapshot": "invest.runtime.oracle.context",
@@ -148,7 +148,7 @@ _EXPORTS: dict[str, str] = {
     "Store": "invest.runtime.oracle.store",
     "SymbolSnapshot": "invest.runtime.oracle.context",
     "TradeAction": "invest.runtime.oracle.schemas",
-    "UnavailablePolicy": "invest.runtime.oracle.config",
+    "UnavailablePolicy": "invest.runtime.config.oracle",
     "Usage": "invest.runtime.oracle.client.protocol",
     "Verdict": "invest.runtime.oracle.schemas",
     "YFinanceNewsSource": "invest.runtime.oracle.news.sources",

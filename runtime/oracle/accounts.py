@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from invest.runtime.config import Settings
+from invest.runtime.config.oracle import OracleConfig
 from invest.runtime.oracle.client.protocol import LLMClient
-from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.gate.cycle import CycleGate, build_cycle_gate
 from invest.runtime.oracle.gate.review import GateOracle
 from invest.runtime.oracle.manager.decide import ManagerOracle

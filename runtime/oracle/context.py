@@ -15,9 +15,9 @@ from decimal import Decimal
 
 import numpy as np
 
+from invest.runtime.config.oracle import NewsConfig
 from invest.runtime.domain import AccountState
 from invest.runtime.market import Market
-from invest.runtime.oracle.config import NewsConfig
 from invest.runtime.oracle.news.items import NewsDigest
 from invest.runtime.oracle.news.sources import NewsSource, gather_news
 

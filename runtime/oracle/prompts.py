@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from invest.runtime.config.oracle import OracleConfig
 from invest.runtime.oracle.anonymise import days_before, mask_dates, rebase, series_labels
-from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.context import OracleContext
 from invest.runtime.oracle.news.items import NewsItem
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from invest.runtime.config.oracle import OracleConfig
 from invest.runtime.oracle.client.audit import AuditTrail
 from invest.runtime.oracle.client.cache import prompt_hash
 from invest.runtime.oracle.client.protocol import (
@@ -25,7 +26,6 @@ from invest.runtime.oracle.client.protocol import (
     Usage,
 )
 from invest.runtime.oracle.client.stack import build_client
-from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.errors import LLMUnavailableError
 from invest.runtime.oracle.store import JsonFileStore, Store
 

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
         resolve_pack,
         verify_pack,
     )
-    from invest.runtime.policy.params import RLParams
     from invest.runtime.policy.signal import Decisions, PolicySignal
     from invest.runtime.policy.state import (
         LedgerStateStore,
@@ -61,7 +60,6 @@ __all__ = [
     "Pack",
     "PolicyCheck",
     "PolicySignal",
-    "RLParams",
     "StateSpec",
     "StateStore",
     "StepResult",
@@ -107,7 +105,6 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "resolve_pack",
         "verify_pack",
     ),
-    "params": ("RLParams",),
     "signal": (
         "Decisions",
         "PolicySignal",

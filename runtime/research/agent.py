@@ -35,14 +35,15 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from invest.runtime.config.oracle import OracleConfig
+from invest.runtime.config.research import ResearchConfig, ScreenRules
 from invest.runtime.market import Market
 from invest.runtime.oracle import normalise as nz
 from invest.runtime.oracle.anonymise import days_before, mask_dates, rebase
 from invest.runtime.oracle.client.audit import AuditTrail
 from invest.runtime.oracle.client.protocol import ChatMessage, LLMClient
-from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.context import OracleContext, cycle_time
 from invest.runtime.oracle.extract import extract_json
 from invest.runtime.oracle.news.items import NewsDigest, NewsItem
@@ -66,62 +67,6 @@ prices, indicators and headlines. You may leave candidates out; never name a sym
 that is not a candidate.
 Answer with one JSON object and nothing else:
 {"ranking": [{"symbol": "XYZ", "reason": "one sentence"}]}"""
-
-
-class ScreenRules(BaseModel):
-    """Thresholds of the research agent's rules screen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-    momentum_days: int = Field(126, ge=5, le=400)
-    """Momentum lookback in sessions (126 = six months); the ranking key."""
-    min_momentum: float | None = 0.0
-    """Drop symbols whose momentum is at or below this (0.0: only rising names). None keeps all."""
-    vol_days: int = Field(20, ge=5, le=120)
-    """Volatility window in sessions."""
-    min_volatility: float = Field(0.0, ge=0)
-    """Lower edge of the annualised volatility band (0.10 = 10%)."""
-    max_volatility: float = Field(0.80, gt=0)
-    """Upper edge of the annualised volatility band."""
-    min_dollar_volume: float = Field(1_000_000.0, ge=0)
-    """Minimum average daily dollar volume over ``liquidity_days``. Skipped without volume data."""
-    liquidity_days: int = Field(20, ge=1, le=250)
-    """Window of the dollar-volume average."""
-    candidates: int = Field(20, ge=1, le=100)
-    """How many screened symbols the LLM sees."""
-    size: int = Field(10, ge=1, le=100)
-    """Symbols in the watchlist."""
-    price_days: int = Field(20, ge=2, le=250)
-    """Closes per candidate shown in the prompt (rebased to 100)."""
-
-
-class ResearchConfig(BaseModel):
-    """One research watchlist (a ``[research.NAME]`` config section)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-    symbols: tuple[str, ...] = Field(min_length=1)
-    """Symbols the screen reads (the research universe)."""
-    schedule: str = "0 14 * * mon-fri"
-    """Cron of the daily job, in the engine timezone; only NYSE sessions run."""
-    data: str | None = None
-    """Market data source; None uses engine.data."""
-    rules: ScreenRules = ScreenRules()
-    """The rules screen."""
-    oracle: OracleConfig | None = None
-    """The LLM that ranks the screened candidates; None keeps the screen's order."""
-
-    @field_validator("symbols")
-    @classmethod
-    def _upper(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(s.strip().upper() for s in v))
-
-    @field_validator("schedule")
-    @classmethod
-    def _valid_cron(cls, v: str) -> str:
-        from invest.runtime.schedule import check_cron  # lazy: APScheduler only when validating
-
-        return check_cron(v)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,11 +20,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from invest.runtime.config import TrendKingParams
+from invest.runtime.config.rl import RLParams
 from invest.runtime.domain import AccountState, Proposal
 from invest.runtime.market import Market
 from invest.runtime.policy.ensemble import Ensemble, as_ensemble
 from invest.runtime.policy.pack import Pack
-from invest.runtime.policy.params import RLParams
 from invest.runtime.policy.signal import PolicySignal
 from invest.runtime.policy.state import StateStore
 from invest.runtime.strategies.trend_king import TrendKing

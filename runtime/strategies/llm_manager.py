@@ -38,12 +38,12 @@ import numpy as np
 import numpy.typing as npt
 
 from invest.runtime.config import AccountConfig, Settings, TrendKingParams
+from invest.runtime.config.oracle import NewsConfig
 from invest.runtime.domain import AccountState, ExitPlan, Proposal, Regime
 from invest.runtime.errors import ConfigError
 from invest.runtime.features import FEATURE_NAMES
 from invest.runtime.market import Market
 from invest.runtime.oracle.accounts import Mode, ledger_oracle_store
-from invest.runtime.oracle.config import NewsConfig
 from invest.runtime.oracle.context import OracleContext, PreviousDecision, cycle_context
 from invest.runtime.oracle.manager.decide import ManagerOracle, ManagerResult
 from invest.runtime.oracle.news.sources import NewsSource, sources_from_config

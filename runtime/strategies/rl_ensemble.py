@@ -24,12 +24,12 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from invest.runtime.config.rl import RLParams
 from invest.runtime.domain import AccountState, Proposal
 from invest.runtime.market import Market
 from invest.runtime.policy.contract import level_weights
 from invest.runtime.policy.ensemble import Ensemble, as_ensemble
 from invest.runtime.policy.pack import Pack
-from invest.runtime.policy.params import RLParams
 from invest.runtime.policy.signal import Decisions, PolicySignal
 from invest.runtime.policy.state import StateStore
 from invest.runtime.regime import label

@@ -12,8 +12,8 @@ import pytest
 from invest.runtime import health, service
 from invest.runtime.config import Settings, parse_config
 from invest.runtime.errors import BrokerError
+from invest.runtime.layout import Layout
 from invest.runtime.policy.pack import bundled_packs_dir
-from invest.runtime.service import Layout
 from tests.packaging.support import models_server
 from tests.runtime.policy.support import unpromoted_copy
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from invest.runtime import service
-from invest.runtime.service import Layout
+from invest.runtime.layout import Layout
 
 
 class Recorder:

@@ -9,12 +9,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from invest.runtime.brokers.alpaca import AlpacaBroker
+from invest.runtime.adapters.alpaca.broker import AlpacaBroker
 from invest.runtime.brokers.paper import PaperBroker
 from invest.runtime.config import Settings, parse_config
 from invest.runtime.cycle import AccountRuntime
 from invest.runtime.errors import ConfigError, PolicyPackError
-from invest.runtime.notify.secrets import Secrets
+from invest.runtime.secrets import Secrets
 from tests.runtime.policy.support import unpromoted_copy
 
 

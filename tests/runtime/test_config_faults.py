@@ -96,7 +96,7 @@ def test_a_cron_that_can_never_fire_is_refused_with_its_key_path(
 
 @pytest.mark.parametrize("cron", ["0 0 29 2 *", "0 16 * * mon-fri", "59 23 31 12 *"])
 def test_rare_but_real_crons_still_pass(cron: str) -> None:
-    from invest.runtime.schedule import check_cron
+    from invest.runtime.config.checks import check_cron
 
     assert check_cron(cron) == cron
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from invest.runtime.config.oracle import OracleConfig
 from invest.runtime.oracle.client.protocol import (
     ChatRequest,
     ChatResponse,
@@ -18,7 +19,6 @@ from invest.runtime.oracle.client.protocol import (
     LLMClient,
     Usage,
 )
-from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.errors import BudgetExceededError
 from invest.runtime.oracle.store import Store
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
+from invest.runtime.config.oracle import OracleConfig
 from invest.runtime.oracle.client.protocol import ChatRequest, ChatResponse, Health, Usage
-from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.errors import LLMAuthError, LLMUnavailableError
 from invest.runtime.oracle.extract import extract_json
 

@@ -13,11 +13,11 @@ from datetime import datetime
 
 import httpx
 
+from invest.runtime.config.oracle import OracleConfig
 from invest.runtime.oracle.client.budget import BudgetedLLMClient, DailyBudget
 from invest.runtime.oracle.client.cache import CachingLLMClient
 from invest.runtime.oracle.client.http import HttpLLMClient
 from invest.runtime.oracle.client.protocol import LLMClient
-from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.store import Store
 
 

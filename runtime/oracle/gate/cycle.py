@@ -17,9 +17,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from invest.runtime.config.oracle import OracleConfig
 from invest.runtime.domain import AccountState, Clamp, OrderIntent, Proposal, Side, floor_qty
 from invest.runtime.market import Market
-from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.context import cycle_context
 from invest.runtime.oracle.gate.review import GateOracle, GateResult
 from invest.runtime.oracle.news.sources import NewsSource, sources_from_config

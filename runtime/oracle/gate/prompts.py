@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
+from invest.runtime.config.oracle import OracleConfig
 from invest.runtime.oracle.client.protocol import ChatMessage
-from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.context import OracleContext
 from invest.runtime.oracle.news.items import NewsItem
 from invest.runtime.oracle.prompts import common_body, dumps, num, usd

@@ -21,8 +21,8 @@ from decimal import ROUND_DOWN, Decimal
 from statistics import median_low
 from typing import Any, Literal
 
+from invest.runtime.config.oracle import UnavailablePolicy
 from invest.runtime.oracle.client.protocol import Usage
-from invest.runtime.oracle.config import UnavailablePolicy
 from invest.runtime.oracle.context import OracleContext
 from invest.runtime.oracle.gate.parsing import GateParse, parse_gate
 from invest.runtime.oracle.gate.prompts import gate_messages

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from invest.runtime.config.oracle import OracleConfig
 from invest.runtime.oracle.anonymise import mask_dates
 from invest.runtime.oracle.client.protocol import ChatMessage
-from invest.runtime.oracle.config import OracleConfig
 from invest.runtime.oracle.context import OracleContext
 from invest.runtime.oracle.news.items import NewsItem
 from invest.runtime.oracle.prompts import common_body, dumps, num, usd

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
-from invest.runtime.oracle.config import NewsConfig
+from invest.runtime.config.oracle import NewsConfig
 from invest.runtime.oracle.errors import NewsUnavailableError
 from invest.runtime.oracle.news.items import (
     NewsDigest,

@@ -16,7 +16,6 @@ from invest.runtime.backtest.insample import (
     pack_manifest,
     training_spans,
 )
-from invest.runtime.backtest.robustness_cli import add_robustness_command
 from invest.runtime.backtest.robustness_report import Options
 from invest.runtime.cli import main
 from invest.runtime.config import AccountConfig
@@ -24,6 +23,7 @@ from invest.runtime.data.frame import BarFrame
 from invest.runtime.data.sample import SampleData
 from invest.runtime.paths import Paths
 from invest.runtime.policy.manifest import Manifest
+from invest.runtime.robustness_cli import add_robustness_command
 
 UNIVERSE = "AAPL,MSFT,KO,XOM,JNJ"
 #: The bundled pack ships fold 2022's policies, trained on 1990-01-02..2021-12-01.
@@ -241,7 +241,7 @@ def test_robustness_puts_the_note_before_its_tables(
 
 
 def test_robustness_counts_the_crisis_replays_it_runs() -> None:
-    from invest.runtime.backtest.robustness_cli import _in_sample
+    from invest.runtime.robustness_cli import _in_sample
 
     frame = SampleData().load(("SP500",), None, None)
     acct = _account("hybrid")

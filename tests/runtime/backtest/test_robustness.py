@@ -33,12 +33,12 @@ from invest.runtime.backtest.robustness import (
     summarise,
     warmed,
 )
-from invest.runtime.backtest.robustness_cli import add_robustness_command
 from invest.runtime.backtest.runner import BacktestResult
 from invest.runtime.config import Settings, parse_config
 from invest.runtime.data.frame import BarFrame
 from invest.runtime.data.sample import SampleData
 from invest.runtime.paths import Paths
+from invest.runtime.robustness_cli import add_robustness_command
 
 START, END = date(2021, 1, 4), date(2021, 12, 31)
 

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from invest.runtime.brokers.alpaca import AlpacaBroker, AlpacaConfig
+from invest.runtime.adapters.alpaca.broker import AlpacaBroker
 from invest.runtime.clock import FixedClock
+from invest.runtime.config.alpaca import AlpacaConfig
 from invest.runtime.domain import OrderIntent, Side, client_order_id
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "alpaca_trading"

@@ -8,12 +8,8 @@ import time
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from invest.runtime.brokers.alpaca import (
-    LIVE_CONFIRMATION,
-    AlpacaBroker,
-    AlpacaConfig,
-    RateLimiter,
-)
+from invest.runtime.adapters.alpaca.broker import AlpacaBroker, RateLimiter
+from invest.runtime.config.alpaca import LIVE_CONFIRMATION, AlpacaConfig
 from invest.runtime.errors import ConfigError
 from tests.runtime.brokers.support import KEY, SECRET, Sleeps, make_broker, serve
 

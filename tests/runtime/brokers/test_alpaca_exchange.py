@@ -8,8 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from invest.runtime.brokers.alpaca import AlpacaBroker, AlpacaConfig
+from invest.runtime.adapters.alpaca.broker import AlpacaBroker
 from invest.runtime.clock import FixedClock
+from invest.runtime.config.alpaca import AlpacaConfig
 from invest.runtime.domain import OrderStatus
 from tests.runtime.brokers.exchange import FillingAlpaca, close_price, serve_filling
 from tests.runtime.brokers.support import KEY, SECRET, intent

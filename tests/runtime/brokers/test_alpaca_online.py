@@ -12,8 +12,9 @@ from decimal import Decimal
 
 import pytest
 
-from invest.runtime.brokers.alpaca import AlpacaBroker, AlpacaConfig
+from invest.runtime.adapters.alpaca.broker import AlpacaBroker
 from invest.runtime.clock import SystemClock
+from invest.runtime.config.alpaca import AlpacaConfig
 
 pytestmark = pytest.mark.online
 

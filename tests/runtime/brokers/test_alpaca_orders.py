@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from invest.runtime.brokers.alpaca import AlpacaBroker
+from invest.runtime.adapters.alpaca.broker import AlpacaBroker
 from invest.runtime.brokers.base import Broker
 from invest.runtime.errors import BrokerError, TemporaryBrokerError
 from tests.runtime.brokers.support import (

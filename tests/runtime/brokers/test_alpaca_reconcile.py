@@ -9,7 +9,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from invest.runtime.brokers.alpaca import AlpacaBroker
+from invest.runtime.adapters.alpaca.broker import AlpacaBroker
 from invest.runtime.data.frame import BarFrame
 from invest.runtime.domain import Side
 from invest.runtime.errors import TemporaryBrokerError

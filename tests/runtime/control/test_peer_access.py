@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from invest.runtime.clock import FixedClock
-from invest.runtime.control.access import ControlAccess
+from invest.runtime.config.control import ControlAccess
 from invest.runtime.control.api import Request
 from invest.runtime.control.service import ControlService
 from invest.runtime.control.socket import SOCKET_NAME, ControlClient, ControlServer

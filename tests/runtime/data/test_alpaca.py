@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pydantic import SecretStr
 
-from invest.runtime.data.alpaca import AlpacaData, frame_from_alpaca
+from invest.runtime.adapters.alpaca.data import AlpacaData, frame_from_alpaca
 from invest.runtime.data.base import MarketData
 from invest.runtime.errors import ConfigError, DataError, DataUnavailableError
 

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 import invest.runtime.data as data
+from invest.runtime.adapters.alpaca.data import AlpacaData
+from invest.runtime.adapters.yahoo.data import YFinanceData
 from invest.runtime.data import (
-    AlpacaData,
     BarFrame,
     CachedMarketData,
     CsvData,
     MarketData,
     SampleData,
-    YFinanceData,
     open_source,
 )
 from invest.runtime.errors import ConfigError, DataError

@@ -15,12 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from invest.runtime.adapters.yahoo.data import YFinanceData
+from invest.runtime.adapters.yahoo.parsing import frame_from_yfinance, looks_like_network_failure
 from invest.runtime.data.base import MarketData
-from invest.runtime.data.yfinance import (
-    YFinanceData,
-    frame_from_yfinance,
-    looks_like_network_failure,
-)
 from invest.runtime.errors import DataError, DataUnavailableError
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "yfinance"

@@ -16,15 +16,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from invest.runtime.brokers.alpaca import AlpacaBroker
-from invest.runtime.brokers.alpaca_parsing import sdk
+from invest.runtime.adapters.alpaca.broker import AlpacaBroker
+from invest.runtime.adapters.alpaca.parsing import sdk
 from invest.runtime.brokers.base import Ack
 from invest.runtime.brokers.paper import PaperBroker
 from invest.runtime.clock import FixedClock, nyse
+from invest.runtime.config.engine import Replay
 from invest.runtime.data.sample import SampleData
 from invest.runtime.domain import OrderIntent
 from invest.runtime.engine import main as engine_main
-from invest.runtime.engine.config import Replay
 from invest.runtime.engine.logs import setup_logging
 from invest.runtime.engine.main import run_engine
 from tests.runtime.brokers.exchange import CLOCK_HEADER

@@ -18,7 +18,7 @@ import signal
 import sys
 from typing import Any
 
-from invest.runtime.brokers.alpaca import AlpacaBroker
+from invest.runtime.adapters.alpaca.broker import AlpacaBroker
 from invest.runtime.brokers.paper import PaperBroker
 from invest.runtime.cli import main as invest_main
 

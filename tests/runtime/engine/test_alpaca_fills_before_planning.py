@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from invest.runtime.brokers.alpaca import AlpacaBroker
+from invest.runtime.adapters.alpaca.broker import AlpacaBroker
 from invest.runtime.data.sample import SampleData
 from invest.runtime.engine.account_cycle import run_account_cycle
 from invest.runtime.ledger import Ledger
 from invest.runtime.ledger.integrity import check_integrity
-from invest.runtime.notify.secrets import Secrets
+from invest.runtime.secrets import Secrets
 from tests.runtime.brokers.exchange import FillingAlpaca, serve_filling
 from tests.runtime.brokers.support import KEY, SECRET
 from tests.runtime.engine.support import paths, settings

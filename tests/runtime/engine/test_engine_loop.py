@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from invest.runtime.clock import FixedClock
+from invest.runtime.config.engine import Replay
 from invest.runtime.control.api import TRADER, Request
-from invest.runtime.engine.config import Replay
 from invest.runtime.engine.main import replay_clock
 from invest.runtime.ledger import Ledger
 from tests.runtime.engine.support import drive, make_engine, ny, two_weeks

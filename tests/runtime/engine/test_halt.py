@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from invest.runtime.clock import FixedClock
+from invest.runtime.config.engine import HaltRules
 from invest.runtime.control.api import TRADER, Request
 from invest.runtime.domain import HaltState
 from invest.runtime.engine.account_cycle import run_account_cycle
-from invest.runtime.engine.config import HaltRules
 from invest.runtime.engine.halt import Failures, classify, loss_trip, worst
 from invest.runtime.errors import DataUnavailableError, TemporaryBrokerError
 from invest.runtime.ledger import Ledger

@@ -15,8 +15,8 @@ import httpx
 from telegram import Bot, Update
 from telegram.request import HTTPXRequest
 
+from invest.runtime.config.notify import ChatAccess, TelegramConfig
 from invest.runtime.control.api import Reply, Request
-from invest.runtime.notify.config import ChatAccess, TelegramConfig
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "telegram"
 TOKEN = "7000000001:AAHfakeFAKEfake-TOKEN_never_logged_12345"  # noqa: S105 - fake, for the redaction tests

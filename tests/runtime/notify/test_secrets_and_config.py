@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from invest.runtime.config.notify import ChatAccess, TelegramConfig
 from invest.runtime.errors import ConfigError
-from invest.runtime.notify.config import ChatAccess, TelegramConfig
 from invest.runtime.notify.redact import REDACTED, TokenRedactingFilter, install_redaction
-from invest.runtime.notify.secrets import load_secrets
+from invest.runtime.secrets import load_secrets
 
 
 def write(path: Path, text: str, mode: int = 0o600) -> Path:
@@ -130,8 +130,8 @@ def test_installed_redaction_covers_loggers_and_handlers_made_later(
 
 def test_the_config_models_import_without_telegram_or_alpaca() -> None:
     code = (
-        "import sys, invest.runtime.notify.config, invest.runtime.notify.secrets, "
-        "invest.runtime.brokers.alpaca; "
+        "import sys, invest.runtime.config.notify, invest.runtime.secrets, "
+        "invest.runtime.adapters.alpaca.broker; "
         "print(','.join(m for m in ('telegram', 'httpx', 'alpaca', 'requests', 'pandas') "
         "if m in sys.modules))"
     )

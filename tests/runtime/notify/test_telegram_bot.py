@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from invest.runtime.config.notify import TelegramConfig
 from invest.runtime.control.api import Reply, Request
 from invest.runtime.errors import ConfigError
-from invest.runtime.notify.config import TelegramConfig
 from invest.runtime.notify.telegram import TelegramBot
 from tests.runtime.notify.support import (
     GROUP,

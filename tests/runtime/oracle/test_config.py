@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
+from invest.runtime.config.oracle import MISTRAL_BASE_URL
 from invest.runtime.oracle import OracleConfig, UnavailablePolicy
-from invest.runtime.oracle.config import MISTRAL_BASE_URL
 
 
 def test_defaults_are_a_fail_closed_gate_on_a_local_server() -> None:

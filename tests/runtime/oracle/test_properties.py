@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from invest.runtime.config.oracle import UnavailablePolicy
 from invest.runtime.oracle import GateOracle, MemoryStore, OracleConfig, OracleContext
-from invest.runtime.oracle.config import UnavailablePolicy
 from invest.runtime.oracle.gate.parsing import parse_gate
 from invest.runtime.oracle.gate.review import apply_verdicts
 from invest.runtime.oracle.manager.parsing import parse_actions, parse_analysis

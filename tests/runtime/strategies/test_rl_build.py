@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from invest.runtime.config import AccountConfig
+from invest.runtime.config.rl import RLParams
 from invest.runtime.errors import ConfigError, PolicyPackError
-from invest.runtime.policy.params import RLParams
 from invest.runtime.strategies import Hybrid, RLEnsemble, build_strategy
 from tests.runtime.policy.support import copy_fixture_pack, edit_manifest
 

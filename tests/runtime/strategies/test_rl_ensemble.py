@@ -12,12 +12,12 @@ from invest.runtime.backtest.runner import replay
 from invest.runtime.brokers.fills import FillModel
 from invest.runtime.brokers.paper import PaperBroker
 from invest.runtime.config import AccountConfig
+from invest.runtime.config.rl import RLParams
 from invest.runtime.cycle import AccountRuntime
 from invest.runtime.domain import AccountState, Regime
 from invest.runtime.market import Market
 from invest.runtime.policy.contract import level_weights
 from invest.runtime.policy.pack import load_pack
-from invest.runtime.policy.params import RLParams
 from invest.runtime.policy.state import MemoryStateStore
 from invest.runtime.policy.vote import Action
 from invest.runtime.risk.engine import RiskEngine

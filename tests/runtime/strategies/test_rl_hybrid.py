@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from invest.runtime.config import TrendKingParams
+from invest.runtime.config.rl import RLParams
 from invest.runtime.data.frame import BarFrame
 from invest.runtime.domain import AccountState, Regime
 from invest.runtime.market import Market
 from invest.runtime.policy.pack import load_pack
-from invest.runtime.policy.params import RLParams
 from invest.runtime.policy.state import MemoryStateStore
 from invest.runtime.policy.vote import Action
 from invest.runtime.strategies.hybrid import Hybrid

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from invest.runtime.brokers.alpaca_parsing import api_message
+from invest.runtime.adapters.alpaca.parsing import api_message
 from invest.runtime.data.frame import BarFrame
 from invest.runtime.errors import ConfigError, DataError, DataUnavailableError
 

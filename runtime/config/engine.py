@@ -1,10 +1,8 @@
 """Typed settings of the engine process: halt trips and the loop's timings.
 
-Both models are meant to sit in ``EngineConfig`` (``[engine.halt]`` and
-``[engine.loop]`` in the TOML file). :func:`engine_options` reads them from a
-``Settings`` object and falls back to the defaults while ``EngineConfig`` does
-not carry them yet. This module imports nothing from ``invest.runtime.config``,
-so that module can import these models without a cycle.
+Both models sit in ``EngineConfig`` (``[engine.halt]`` and ``[engine.loop]`` in the
+TOML file). :func:`engine_options` reads them from a ``Settings`` object and falls
+back to the defaults for an object that does not carry them (a test's stand-in).
 """
 
 from __future__ import annotations
@@ -13,16 +11,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from invest.runtime.config.base import Frozen
 
 __all__ = ["EngineLoop", "EngineOptions", "HaltRules", "Replay", "engine_options"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-
-class HaltRules(_Frozen):
+class HaltRules(Frozen):
     """When the engine halts an account on its own. Only a ``resume`` command lifts a halt."""
 
     daily_loss_pct: float | None = Field(0.05, gt=0, lt=1)
@@ -40,7 +36,7 @@ class HaltRules(_Frozen):
     """HALT an account after this many runs in a row found its broker unreachable."""
 
 
-class Replay(_Frozen):
+class Replay(Frozen):
     """A replay clock: the real engine on past sessions, one due job per tick (tests, demos)."""
 
     start: date
@@ -51,7 +47,7 @@ class Replay(_Frozen):
     """The clock stops advancing after this day (the engine then idles); None runs on."""
 
 
-class EngineLoop(_Frozen):
+class EngineLoop(Frozen):
     """Timings of the engine process."""
 
     heartbeat_s: float = Field(30.0, gt=0, le=3600)

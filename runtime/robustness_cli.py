@@ -2,13 +2,13 @@
 
 Wiring (in ``runtime/cli.py``)::
 
-    from invest.runtime.backtest.robustness_cli import add_robustness_command
+    from invest.runtime.robustness_cli import add_robustness_command
     add_robustness_command(sub)   # sets the handler through set_defaults
 
 The account comes from ``--account`` (config) or ``--strategy`` (default
 parameters), exactly as for ``invest backtest``. The Monte Carlo window is
 ``--start``/``--end``, by default the last five years of the data; the crisis
-replays use their own fixed windows (see ``robustness.CRISES``).
+replays use their own fixed windows (see ``backtest.robustness.CRISES``).
 """
 
 from __future__ import annotations

@@ -1,14 +1,16 @@
 """Typed settings of the notifiers: who may talk to the Telegram bot, where alerts go.
 
 Secrets (the bot token, the Discord webhook URL) are not here: they come from the
-secrets file or the environment (:mod:`invest.runtime.notify.secrets`).
+secrets file or the environment (:mod:`invest.runtime.secrets`).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from invest.runtime.config.base import Frozen
 
 __all__ = ["ChatAccess", "DiscordConfig", "Level", "Role", "TelegramConfig"]
 
@@ -16,11 +18,7 @@ Role = Literal["viewer", "trader"]
 Level = Literal["info", "warning", "critical"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-
-class ChatAccess(_Frozen):
+class ChatAccess(Frozen):
     """One allowlist entry: these users, in this chat, with this role."""
 
     chat_id: int
@@ -33,7 +31,7 @@ class ChatAccess(_Frozen):
     """Send engine alerts (orders, halts, reports) to this chat."""
 
 
-class TelegramConfig(_Frozen):
+class TelegramConfig(Frozen):
     """The Telegram bot. Denied by default: an empty allowlist serves nobody."""
 
     enabled: bool = False
@@ -63,7 +61,7 @@ class TelegramConfig(_Frozen):
         return v
 
 
-class DiscordConfig(_Frozen):
+class DiscordConfig(Frozen):
     """Alerts to a Discord channel through a webhook (needs DISCORD_WEBHOOK_URL). Send-only."""
 
     enabled: bool = False

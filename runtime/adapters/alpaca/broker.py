@@ -16,7 +16,7 @@
   never resends on its own (the outbox recovery decides that).
 * **Rate limit.** Every HTTP request takes a token from a thread-safe bucket that
   stays under Alpaca's 200 requests a minute (``rate_limit_per_min + burst``).
-* **Errors** are translated in :mod:`.alpaca_parsing`; 429, 5xx and timeouts are
+* **Errors** are translated in :mod:`.parsing`; 429, 5xx and timeouts are
   retried with a bounded exponential backoff.
 * **Fills** come from the account activities (``FILL``): one :class:`Fill` per
   execution, so a partial fill gives several fills with the same client id.
@@ -32,11 +32,11 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import SecretStr
 
-from invest.runtime.brokers.alpaca_parsing import (
+from invest.runtime.adapters.alpaca.parsing import (
     DEAD_STATUSES,
     DuplicateClientIdError,
     NotFoundError,
@@ -52,6 +52,7 @@ from invest.runtime.brokers.alpaca_parsing import (
 )
 from invest.runtime.brokers.base import Ack
 from invest.runtime.clock import Clock, SystemClock
+from invest.runtime.config.alpaca import AlpacaConfig, endpoint_problem
 from invest.runtime.domain import Fill, OrderIntent, OrderStatus
 from invest.runtime.errors import (
     BrokerError,
@@ -67,69 +68,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-LIVE_CONFIRMATION = "I understand this trades real money"
-#: Alpaca's documented limit per API key; the bucket stays strictly below it.
-ALPACA_MAX_PER_MIN = 200
 #: Activities are read again this far behind the newest one seen (late arrivals).
 _FILL_OVERLAP = timedelta(minutes=10)
 _PAGE = 100
-
-
-class AlpacaConfig(BaseModel):
-    """Settings of the Alpaca broker. The keys are secrets: they are not here."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-    paper: bool = True
-    """Trade on the paper endpoint. false = the live endpoint (needs live and live_confirm)."""
-    live: bool = False
-    """Must be true, together with paper = false, to trade real money."""
-    live_confirm: str = ""
-    """Must read exactly "I understand this trades real money" for live trading."""
-    feed: Literal["iex", "sip", "delayed_sip", "otc", "boats", "overnight"] = "iex"
-    """Market data feed for prices read through Alpaca (iex is free; sip needs a plan)."""
-    fractional: bool = True
-    """Send fractional share quantities. Off: quantities are floored to whole shares."""
-    notional_buys: bool = True
-    """Send buys as dollar amounts (needs fractional). Sells always go as shares."""
-    rate_limit_per_min: int = Field(180, gt=0, le=ALPACA_MAX_PER_MIN)
-    """Sustained HTTP requests per minute (Alpaca allows 200 per key)."""
-    burst: int = Field(10, ge=1, le=50)
-    """Requests allowed back to back; rate_limit_per_min + burst stays under 200."""
-    connect_timeout_s: float = Field(5.0, gt=0, le=60)
-    """Seconds to wait for a connection to Alpaca."""
-    read_timeout_s: float = Field(15.0, gt=0, le=120)
-    """Seconds to wait for an answer; then the order is looked up by its client id."""
-    retries: int = Field(3, ge=0, le=10)
-    """Extra attempts after a 429, a 5xx or a timeout."""
-    backoff_s: float = Field(0.5, ge=0, le=30)
-    """First wait before a retry; doubled each time."""
-    backoff_max_s: float = Field(8.0, ge=0, le=120)
-    """Longest wait between two retries."""
-
-    @model_validator(mode="after")
-    def _live_is_explicit(self) -> AlpacaConfig:
-        problem = endpoint_problem(self)
-        if problem:
-            raise ValueError(problem)
-        if self.rate_limit_per_min + self.burst >= ALPACA_MAX_PER_MIN:
-            raise ValueError(
-                f"rate_limit_per_min + burst must stay under {ALPACA_MAX_PER_MIN} "
-                f"(Alpaca's limit); got {self.rate_limit_per_min} + {self.burst}"
-            )
-        return self
-
-
-def endpoint_problem(config: AlpacaConfig) -> str:
-    """Why ``config`` may not pick its endpoint, or "" when it may."""
-    if config.paper and config.live:
-        return "alpaca: live = true needs paper = false (they contradict each other)"
-    if not config.paper and not (config.live and config.live_confirm == LIVE_CONFIRMATION):
-        return (
-            "alpaca: paper = false trades real money; it also needs live = true and "
-            f'live_confirm = "{LIVE_CONFIRMATION}"'
-        )
-    return ""
 
 
 class RateLimiter:

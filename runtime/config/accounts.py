@@ -1,0 +1,164 @@
+"""Accounts and what they are made of: risk profiles, fills, strategy parameters.
+
+The RL parameters (:mod:`.rl`) and the oracle settings (:mod:`.oracle`) have their
+own modules; an account holds one of each.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from invest.runtime.config.base import Frozen
+from invest.runtime.config.checks import check_cron
+from invest.runtime.config.oracle import OracleConfig
+from invest.runtime.config.rl import RLParams
+
+__all__ = [
+    "DEFAULT_RISK_PROFILES",
+    "AccountConfig",
+    "FillSettings",
+    "RiskProfile",
+    "TrendKingParams",
+]
+
+
+class RiskProfile(Frozen):
+    """Hard risk rules. Nobody (strategy, RL or LLM) can override them."""
+
+    max_position_pct: float = Field(0.20, gt=0, le=1)
+    """Largest weight of one symbol in equity (0.20 = 20%)."""
+    min_cash_pct: float = Field(0.05, ge=0, lt=1)
+    """Cash reserve kept out of the market; buys are sized from cash minus this."""
+    min_price: float = Field(5.0, ge=0)
+    """No buys below this price. Skipped on back-adjusted data, where an old close is not a traded price."""
+    min_dollar_volume: float = Field(1_000_000.0, ge=0)
+    """Minimum 20-day average dollar volume for buys. Skipped when the data has no volume."""
+    stop_loss_pct: float | None = Field(0.15, gt=0, lt=1)
+    """Sell a position that falls this far below its average cost. None disables."""
+    take_profit_pct: float | None = Field(None, gt=0)
+    """Sell a position that gains this much over its average cost. None disables."""
+    time_stop_days: int | None = Field(None, gt=0)
+    """Sell a position held this many calendar days. None disables."""
+    drawdown_brake_pct: float = Field(0.20, gt=0, lt=1)
+    """When equity falls this far below its peak (realised losses included), cut the book."""
+    drawdown_cut: float = Field(0.5, gt=0, le=1)
+    """Fraction of the book kept while the drawdown brake is engaged (0.5 = cut by half)."""
+    min_holding_days: int = Field(5, ge=0)
+    """A rebalancing sell waits until a position is this old. Stops ignore it."""
+    max_trades_per_cycle: int = Field(10, gt=0)
+    """At most this many orders per cycle; sells first, then the largest buys."""
+    correlation_warn: float = Field(0.90, gt=0, le=1)
+    """Warn when a buy's 60-day return correlation with a holding exceeds this."""
+    rebalance_band: float = Field(0.05, ge=0, lt=1)
+    """Skip resizing a holding by less than this weight (tolerance band); opening a new position or closing one is never skipped."""
+
+
+DEFAULT_RISK_PROFILES: dict[str, RiskProfile] = {
+    "balanced": RiskProfile(),
+    "conservative": RiskProfile(
+        max_position_pct=0.15, min_cash_pct=0.10, stop_loss_pct=0.10, drawdown_brake_pct=0.15
+    ),
+    "aggressive": RiskProfile(
+        max_position_pct=0.25, min_cash_pct=0.02, stop_loss_pct=0.20, min_holding_days=1
+    ),
+}
+
+
+class FillSettings(Frozen):
+    """The fill and cost model shared by the paper broker, the backtester and the trainer."""
+
+    slippage_bps: float = Field(5.0, ge=0, le=500)
+    """Adverse price move applied to every fill, in basis points."""
+    commission_pct: float = Field(0.0, ge=0, le=0.05)
+    """Commission as a fraction of notional."""
+    min_commission: float = Field(0.0, ge=0)
+    """Minimum commission per order, in account currency."""
+    fractional: bool = True
+    """Trade fractional shares (Alpaca supports them); False rounds down to whole shares."""
+
+
+class TrendKingParams(Frozen):
+    """Parameters of the trend_king rules strategy (AEGIS seed)."""
+
+    regime_symbol: str | None = None
+    """Index used for the regime; None uses the account benchmark."""
+    sma_window: int = Field(200, ge=20, le=400)
+    """Length of the regime moving average."""
+    hysteresis: float = Field(0.02, ge=0, lt=0.2)
+    """Band around the average: ATTACK above avg*(1+h), DEFENSE below avg*(1-h)."""
+    top_n: int = Field(5, ge=1, le=50)
+    """How many names to hold in ATTACK."""
+    exit_rank: int | None = Field(None, ge=1)
+    """A holding is kept while it ranks within this; None means 2 * top_n (rank hysteresis)."""
+    momentum_days: int = Field(126, ge=20, le=400)
+    """Momentum lookback (126 sessions = 6 months)."""
+    vol_days: int = Field(20, ge=5, le=120)
+    """Volatility window for risk adjustment and inverse-vol weights."""
+    max_weight: float = Field(0.25, gt=0, le=1)
+    """Strategy cap per name before the risk profile's own cap."""
+    defensive: tuple[str, ...] = ()
+    """Assets held in DEFENSE (equal weight); empty means cash."""
+
+    @model_validator(mode="after")
+    def _exit_rank_not_below_top_n(self) -> TrendKingParams:
+        if self.exit_rank is not None and self.exit_rank < self.top_n:
+            raise ValueError(f"exit_rank ({self.exit_rank}) must be >= top_n ({self.top_n})")
+        return self
+
+
+class AccountConfig(Frozen):
+    """One virtual, paper or live portfolio."""
+
+    strategy: Literal["trend_king", "rl_ensemble", "hybrid", "llm_manager"] = "trend_king"
+    """Decision logic: trend_king (rules), rl_ensemble (the model pack's policies vote), hybrid (trend_king with an RL veto), llm_manager (the LLM decides trades; the risk engine clamps them; needs an oracle section with mode = "manager"). The RL strategies step their policies once per cycle: give them a daily schedule."""
+    universe: tuple[str, ...] = Field(min_length=1)
+    """Symbols the strategy may hold."""
+    benchmark: str = "SP500"
+    """Symbol compared against in reports (and the default regime index)."""
+    schedule: str = "0 16 * * mon-fri"
+    """Cron (minute hour day month weekday) in the engine timezone; only NYSE sessions run."""
+    broker: Literal["paper", "alpaca"] = "paper"
+    """Where live orders go (invest run, the engine): paper (simulated fills) or alpaca (the engine.alpaca endpoint, paper unless it says otherwise; needs ALPACA_API_KEY and ALPACA_SECRET_KEY). A backtest always replays with the paper broker."""
+    risk: str = "balanced"
+    """Name of a risk profile (built-in: balanced, conservative, aggressive)."""
+    cash: float = Field(10_000.0, gt=0)
+    """Starting cash."""
+    data: str | None = None
+    """Market data source for this account; None uses engine.data."""
+    trend_king: TrendKingParams = TrendKingParams()
+    """trend_king parameters (also the regime and ranking of hybrid)."""
+    rl: RLParams = RLParams()
+    """RL ensemble parameters (rl_ensemble and hybrid)."""
+    oracle: OracleConfig | None = None
+    """LLM oracle (gate mode): may veto or shrink this account's buys. None: no LLM."""
+    watchlist: str | None = None
+    """Name of a research watchlist (a [research.NAME] section): its newest symbols join the universe's candidates."""
+
+    @model_validator(mode="after")
+    def _manager_needs_an_oracle(self) -> AccountConfig:
+        if self.strategy == "llm_manager" and (
+            self.oracle is None or self.oracle.mode != "manager"
+        ):
+            raise ValueError('strategy "llm_manager" needs an oracle section with mode = "manager"')
+        if (
+            self.strategy != "llm_manager"
+            and self.oracle is not None
+            and self.oracle.mode == "manager"
+        ):
+            raise ValueError('oracle mode "manager" needs strategy = "llm_manager"')
+        return self
+
+    @field_validator("universe")
+    @classmethod
+    def _unique_symbols(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        dupes = sorted({s for s in v if v.count(s) > 1})
+        if dupes:
+            raise ValueError(f"duplicate symbols: {', '.join(dupes)}")
+        return tuple(s.upper() for s in v)
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_cron(cls, v: str) -> str:
+        return check_cron(v)
