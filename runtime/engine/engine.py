@@ -40,7 +40,6 @@ from invest.runtime.engine import jobs
 from invest.runtime.engine.account_cycle import CycleOutcome, StrategyFactory, run_account_cycle
 from invest.runtime.engine.config import EngineOptions
 from invest.runtime.engine.events import ErrorEvent, Notifier
-from invest.runtime.engine.logs import kv
 from invest.runtime.engine.timing import (
     last_completed_session,
     next_fire,
@@ -52,6 +51,7 @@ from invest.runtime.errors import StorageError
 from invest.runtime.faults import storage_fault
 from invest.runtime.ledger import Ledger
 from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.logs import kv
 from invest.runtime.notify.secrets import Secrets, load_secrets
 from invest.runtime.paths import Paths
 from invest.runtime.policy.state import LedgerStateStore

@@ -25,7 +25,6 @@ from invest.runtime.engine.events import (
     StopTriggered,
 )
 from invest.runtime.engine.halt import Failures, classify
-from invest.runtime.engine.logs import kv
 from invest.runtime.engine.reconcile import (
     apply_reconciliation,
     compare,
@@ -36,6 +35,7 @@ from invest.runtime.engine.reconcile import (
 from invest.runtime.engine.reports import daily_report, weekly_summary
 from invest.runtime.engine.timing import is_week_end
 from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.logs import kv
 
 if TYPE_CHECKING:
     from invest.runtime.engine.engine import Engine

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from invest.runtime.errors import ConfigError
 from invest.runtime.ledger import engine_repo as repo
-from invest.runtime.notify.redact import install_redaction
 from invest.runtime.notify.secrets import Secrets, load_secrets
+from invest.runtime.redact import install_redaction
 
 if TYPE_CHECKING:
     from telegram.ext import Application

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 
 from invest.runtime.errors import ConfigError
 from invest.runtime.notify.config import ChatAccess, TelegramConfig
-from invest.runtime.notify.redact import REDACTED, TokenRedactingFilter, install_redaction
 from invest.runtime.notify.secrets import load_secrets
+from invest.runtime.redact import REDACTED, TokenRedactingFilter, install_redaction
 
 
 def write(path: Path, text: str, mode: int = 0o600) -> Path:
