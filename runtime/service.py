@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Literal, TextIO
@@ -496,13 +496,13 @@ def _server_date(url: str, timeout_s: float) -> datetime:
 
 def check_clock(
     server_date: Callable[[], datetime] | None = None,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    now: Callable[[], datetime] | None = None,
 ) -> Check:
     """Compare the local clock with an HTTPS server's Date header (1 s resolution).
 
     Args:
         server_date: Returns the server's time; an HTTPS HEAD to INVEST_TIME_URL by default.
-        now: The local clock.
+        now: The local clock; :class:`~invest.runtime.clock.SystemClock` by default.
 
     Returns:
         SKIP when offline, else OK, WARN (> 5 s) or FAIL (> 60 s).
@@ -513,6 +513,10 @@ def check_clock(
         remote = fetch()
     except (OSError, urllib.error.URLError, ValueError) as e:
         return Check("clock", "SKIP", f"offline, clock skew not checked ({e})")
+    if now is None:
+        from invest.runtime.clock import SystemClock
+
+        now = SystemClock().now
     skew = (now() - remote).total_seconds()
     detail = f"local clock is {skew:+.0f} s from the server's"
     fix = "enable NTP: timedatectl set-ntp true"
