@@ -8,7 +8,9 @@ The installer (install.sh, installer/lib.sh) lays the appliance out as:
 - ``$PREFIX/var/lib/invest`` (ledger, packs, cache) and ``$PREFIX/var/log/invest``;
 - the Supervisor program ``invest-engine`` (or the systemd unit of the same name).
 
-Everything here uses the standard library only, so it works in a broken venv too.
+Everything here uses the standard library only, so it works in a broken venv too; the
+modules only some commands need (subprocess, urllib) are imported by those, so that
+``invest`` starts fast.
 """
 
 from __future__ import annotations
@@ -18,18 +20,14 @@ import errno
 import os
 import shutil
 import sqlite3
-import subprocess
 import sys
 import time
 import tomllib
-import urllib.error
-import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Literal, TextIO
 
@@ -151,6 +149,8 @@ class Check:
 def _run(argv: Sequence[str]) -> int:
     # The commands are fixed program names (supervisorctl, systemctl, bash install.sh)
     # with arguments from our own files and argparse choices, never a shell string.
+    import subprocess
+
     return subprocess.run(list(argv), check=False).returncode  # noqa: S603
 
 
@@ -486,6 +486,9 @@ def check_disk(paths: Layout) -> Check:
 
 
 def _server_date(url: str, timeout_s: float) -> datetime:
+    import urllib.request
+    from email.utils import parsedate_to_datetime
+
     request = urllib.request.Request(url, method="HEAD")  # noqa: S310 (a fixed https URL)
     with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
         header = response.headers.get("Date")
@@ -507,6 +510,8 @@ def check_clock(
     Returns:
         SKIP when offline, else OK, WARN (> 5 s) or FAIL (> 60 s).
     """
+    import urllib.error
+
     url = os.environ.get("INVEST_TIME_URL", _TIME_URL)
     fetch = server_date or (lambda: _server_date(url, timeout_s=3.0))
     try:
