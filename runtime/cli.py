@@ -195,16 +195,6 @@ def _handlers() -> dict[str, Handler]:
     }
 
 
-def _setup_logging(debug: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("httpx", "httpcore", "urllib3", "yfinance", "peewee"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``invest`` console script."""
     parser = build_parser()
@@ -213,7 +203,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command in DELEGATED:
         args.rest = [*extra, *args.rest]
-    _setup_logging(args.debug)
+    from invest.runtime.logs import CONSOLE_FORMAT, setup_logging
+
+    setup_logging(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        stream=sys.stderr,
+        fmt=CONSOLE_FORMAT,
+        keep_existing=True,
+    )
     paths = Paths.resolve(args.config)
     if args.debug:
         print(paths.describe(), file=sys.stderr)

@@ -8,56 +8,55 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
-from invest.runtime.backtest.insample import in_sample_notes
-from invest.runtime.backtest.report import report_dict, run_params, summary_rows, write_outputs
-from invest.runtime.backtest.runner import BacktestResult, load_market, replay
-from invest.runtime.config import (
-    Settings,
-    load_config,
-    parse_config,
-    parse_day,
-    with_adhoc_account,
-)
-from invest.runtime.config.engine import engine_options
-from invest.runtime.cycle import AccountRuntime, Sink
-from invest.runtime.data import open_source
-from invest.runtime.data.base import MarketData
-from invest.runtime.engine.account_cycle import run_account_cycle
 from invest.runtime.errors import ConfigError, DataError, InvestError, LedgerError
-from invest.runtime.explain import explain, headline
-from invest.runtime.ledger import (
-    DEMO_EVENT,
-    Ledger,
-    LedgerSink,
-    demo_ledger_at,
-    remove_ledger,
-    set_aside_demo,
-)
-from invest.runtime.ledger.lock import WriterLock
-from invest.runtime.market import Market
-from invest.runtime.oracle.accounts import Mode
-from invest.runtime.oracle.gate.cycle import CycleGate
 from invest.runtime.paths import Paths, example_config
-from invest.runtime.strategies.base import Strategy
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from invest.runtime.backtest.runner import BacktestResult
+    from invest.runtime.config import Settings
+    from invest.runtime.cycle import AccountRuntime, Sink
+    from invest.runtime.data.base import MarketData
+    from invest.runtime.ledger import Ledger
+    from invest.runtime.market import Market
+    from invest.runtime.oracle.accounts import Mode
+    from invest.runtime.oracle.gate.cycle import CycleGate
+    from invest.runtime.strategies.base import Strategy
+
+
+@cache
+def _console(stderr: bool) -> Console:
+    """The rich console of results (stdout) or diagnostics (stderr), made on first use."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _out() -> Console:
+    return _console(False)
+
+
+def _err() -> Console:
+    return _console(True)
 
 
 @contextmanager
 def _progress(label: str) -> Iterator[Progress]:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     bar = Progress(
         TextColumn(label),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
         TimeElapsedColumn(),
-        console=err,
+        console=_err(),
         transient=True,
     )
     with bar:
@@ -73,6 +72,8 @@ def _replay(
     mirror: Sink | None = None,
     market: Market | None = None,
 ) -> BacktestResult:
+    from invest.runtime.backtest.runner import load_market, replay
+
     market = market or load_market(market_data, acct, end)
     with _progress(f"{acct.name:<18}") as bar:
         task = bar.add_task("", total=1)
@@ -87,6 +88,8 @@ def _replay(
 
 
 def _table(title: str, header: list[str], rows: list[list[str]]) -> Table:
+    from rich.table import Table
+
     t = Table(title=title, title_justify="left")
     for i, h in enumerate(header):
         t.add_column(h, justify="left" if i == 0 else "right")
@@ -96,15 +99,22 @@ def _table(title: str, header: list[str], rows: list[list[str]]) -> Table:
 
 
 def _settings(paths: Paths) -> Settings:
+    from invest.runtime.config import load_config
+
     return load_config(paths.config)
 
 
 def _source(spec: str, paths: Paths) -> MarketData:
+    from invest.runtime.data import open_source
+
     return open_source(spec, cache_dir=paths.cache)
 
 
 def demo(args: argparse.Namespace, paths: Paths) -> int:
     """Replay the bundled data through the example accounts into a ledger, and explain."""
+    from invest.runtime.config import load_config
+    from invest.runtime.ledger.lock import WriterLock
+
     settings = load_config(example_config())
     ledger_path = Path(args.ledger) if args.ledger else paths.ledger
     with WriterLock(ledger_path, "invest demo"):  # one writer: the engine, a run, a demo
@@ -113,13 +123,16 @@ def demo(args: argparse.Namespace, paths: Paths) -> int:
 
 def _demo(args: argparse.Namespace, paths: Paths, settings: Settings, ledger_path: Path) -> int:
     """The demo, under the ledger's writer lock."""
+    from invest.runtime.cycle import AccountRuntime
+    from invest.runtime.ledger import DEMO_EVENT, Ledger, LedgerSink, remove_ledger
+
     _check_demo_target(ledger_path)
     remove_ledger(ledger_path)  # the demo ledger is rebuilt from scratch each time
     ledger = Ledger(ledger_path)
     ledger.event(None, DEMO_EVENT, {"note": "replayed by `invest demo`: not trading"})
     source = _source("sample", paths)
     start = date(2022, 1, 3) if args.quick else None
-    out.print(
+    _out().print(
         f"[bold]Invest demo[/]: replaying the bundled S&P 500 sample ({'2022' if args.quick else '1990-2022'}) "
         "through the live cycle with the paper broker. Offline.\n"
     )
@@ -133,12 +146,12 @@ def _demo(args: argparse.Namespace, paths: Paths, settings: Settings, ledger_pat
             ledger.save_state(acct.state, r.days[-1].isoformat())
         _in_sample(acct, r, paths)  # before the account's summary
         _print_result(r, decisions=5)
-    out.print(
+    _out().print(
         f"Ledger written to {ledger_path}. Open it with `invest` (TUI) or query it with sqlite3."
     )
     ledger.close()
     for note in r.notes:
-        out.print(f"[dim]Note: {note}[/]")
+        _out().print(f"[dim]Note: {note}[/]")
     return 0
 
 
@@ -148,6 +161,8 @@ def _check_demo_target(path: Path) -> None:
     Raises:
         ConfigError: ``path`` holds a trading ledger, or a file that is not a ledger.
     """
+    from invest.runtime.ledger import Ledger
+
     if not path.exists():
         return
     try:
@@ -163,7 +178,7 @@ def _check_demo_target(path: Path) -> None:
         if _replayed_sample_only(ledger):
             # Written by a demo from before the marker existed: only replayed sample days,
             # and no engine ever ran on it. Trading on live data writes later days.
-            out.print(
+            _out().print(
                 f"[dim]{path} holds only replayed sample history (an earlier demo): rebuilt.[/]"
             )
             return
@@ -188,23 +203,28 @@ def _replayed_sample_only(ledger: Ledger) -> bool:
 
 
 def _print_result(r: BacktestResult, decisions: int) -> None:
+    from invest.runtime.backtest.report import summary_rows
+    from invest.runtime.explain import explain
+
     trades = [d for d in r.decisions if d["orders"]]
-    out.print(
+    _out().print(
         f"[bold]{r.account}[/]: {len(r.days)} sessions {r.days[0]} .. {r.days[-1]}, "
         f"{len(r.decisions)} cycles, {len(r.fills)} fills, {r.seconds:.2f} s"
     )
     if decisions:
-        out.print(f"Last {min(decisions, len(trades))} decisions with trades, and why:")
+        _out().print(f"Last {min(decisions, len(trades))} decisions with trades, and why:")
         for rec in trades[-decisions:]:
-            out.print(explain(rec), markup=False)
+            _out().print(explain(rec), markup=False)
     header, rows = summary_rows(r)
-    out.print(_table(f"{r.account} against both benchmarks", header, rows))
+    _out().print(_table(f"{r.account} against both benchmarks", header, rows))
 
 
 def _adhoc_settings(
     args: argparse.Namespace, settings: Settings, source: MarketData
 ) -> tuple[Settings, str]:
     """A settings object with one account built from --strategy/--universe/--benchmark/--cash."""
+    from invest.runtime.config import with_adhoc_account
+
     benchmark = (args.benchmark or "SP500").upper()
     if args.universe:
         universe = [s.strip().upper() for s in args.universe.split(",") if s.strip()]
@@ -228,6 +248,8 @@ def account_settings(
     ``--benchmark`` overriding its values; otherwise ``--strategy`` builds an ad-hoc
     account (:func:`_adhoc_settings`). ``invest backtest`` and ``invest robustness`` share it.
     """
+    from invest.runtime.config import parse_config
+
     settings = _settings(paths) if args.account else _settings_or_default(paths)
     spec = args.data or settings.engine.data
     source = _source(spec, paths)
@@ -250,6 +272,11 @@ def account_settings(
 
 def backtest(args: argparse.Namespace, paths: Paths) -> int:
     """``invest backtest``: replay, write the four files, print the summary."""
+    from invest.runtime.backtest.report import report_dict, run_params, write_outputs
+    from invest.runtime.backtest.runner import load_market
+    from invest.runtime.config import parse_day
+    from invest.runtime.cycle import AccountRuntime
+
     settings, name, spec, source = account_settings(args, paths)
     start, end = parse_day(args.start, "--start"), parse_day(args.end, "--end")
     gate = _gate(settings, name, paths, args.oracle)
@@ -274,13 +301,13 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
     r.params = run_params(settings, name, spec, args.start, args.end)
     if args.out:
         for p in write_outputs(r, Path(args.out)):
-            err.print(f"wrote {p}")
+            _err().print(f"wrote {p}")
     if args.json:
         print(json.dumps(report_dict(r), indent=2))
     else:
         _print_result(r, decisions=0)
         for note in r.notes[len(in_sample) :]:  # the in-sample ones came before the table
-            out.print(f"[dim]Note: {note}[/]")
+            _out().print(f"[dim]Note: {note}[/]")
     return 0
 
 
@@ -293,11 +320,13 @@ def _in_sample(
         The notes (also for the report), empty for a run outside the pack's training
         span or an account without a pack.
     """
+    from invest.runtime.backtest.insample import in_sample_notes
+
     if not r.days:
         return []
     notes = in_sample_notes(acct.config, r.days[0], r.days[-1], paths.packs)
     for note in notes:
-        (err if json_out else out).print(f"[yellow]Note: {note}[/]", soft_wrap=True)
+        (_err() if json_out else _out()).print(f"[yellow]Note: {note}[/]", soft_wrap=True)
     return notes
 
 
@@ -330,7 +359,7 @@ def _data_errors(market: Market, spec: str, *, strict: bool, json_out: bool) -> 
         "those bars are not traded or marked, and the figures below rest on the rest "
         f"(`invest data validate --data {spec}` for all):"
     )
-    (err if json_out else out).print(
+    (_err() if json_out else _out()).print(
         "\n".join([head, *(f"  {x}" for x in lines)]), markup=False, soft_wrap=True
     )
     return [head, *lines]
@@ -367,13 +396,17 @@ def _oracle_notes(settings: Settings, name: str, r: BacktestResult, mode: str) -
 
 
 def _settings_or_default(paths: Paths) -> Settings:
+    from invest.runtime.config import Settings, load_config
+
     return load_config(paths.config) if paths.config.exists() else Settings()
 
 
 def _set_aside_demo(paths: Paths) -> None:
+    from invest.runtime.ledger import set_aside_demo
+
     moved = set_aside_demo(paths.ledger)
     if moved is not None:
-        out.print(f"[yellow]The demo's ledger moved to {moved}; starting a fresh ledger.[/]")
+        _out().print(f"[yellow]The demo's ledger moved to {moved}; starting a fresh ledger.[/]")
 
 
 def _run_one(name: str, settings: Settings, paths: Paths, dry_run: bool) -> None:
@@ -384,6 +417,9 @@ def _run_one(name: str, settings: Settings, paths: Paths, dry_run: bool) -> None
     ledger's only writer. A dry run reads the ledger (when there is one) and writes
     nothing: its LSTM states go to a memory overlay and its records to a memory sink.
     """
+    from invest.runtime.ledger import Ledger, demo_ledger_at
+    from invest.runtime.ledger.lock import WriterLock
+
     if dry_run:
         # The demo's replayed positions are no state to start a real cycle from.
         known = paths.ledger.exists() and not demo_ledger_at(paths.ledger)
@@ -412,6 +448,10 @@ def _cycle(
     name: str, settings: Settings, paths: Paths, ledger: Ledger | None, *, dry_run: bool
 ) -> None:
     """Run one cycle of ``name`` on ``ledger`` and print its explanation."""
+    from invest.runtime.config.engine import engine_options
+    from invest.runtime.engine.account_cycle import run_account_cycle
+    from invest.runtime.explain import explain, headline
+
     cfg = settings.account(name)
     gate = _gate(settings, name, paths, "live", ledger)
     try:
@@ -434,7 +474,7 @@ def _cycle(
         if done.latest
         else headline({"day": done.day.isoformat(), "account": name, "equity": done.result.equity})
     )
-    out.print(("[dry run] " if dry_run else "") + text, markup=False)
+    _out().print(("[dry run] " if dry_run else "") + text, markup=False)
 
 
 def _run_in_engine(name: str, paths: Paths) -> bool:
@@ -450,7 +490,7 @@ def _run_in_engine(name: str, paths: Paths) -> bool:
         return False
     if not reply.ok:
         raise InvestError(reply.error)
-    out.print(reply.data["text"], markup=False)
+    _out().print(reply.data["text"], markup=False)
     return True
 
 
@@ -470,11 +510,13 @@ def run_all(args: argparse.Namespace, paths: Paths) -> int:
 
 def config_check(args: argparse.Namespace, paths: Paths) -> int:
     """``invest config check [PATH]``: validate and summarise."""
+    from invest.runtime.config import load_config
+
     path = Path(args.path) if args.path else paths.config
     s = load_config(path)
-    out.print(f"{path}: OK, {len(s.accounts)} account(s)")
+    _out().print(f"{path}: OK, {len(s.accounts)} account(s)")
     for name, a in s.accounts.items():
-        out.print(
+        _out().print(
             f"  {name}: {a.strategy}, {len(a.universe)} symbols, risk {a.risk}, schedule '{a.schedule}', "
             f"cash {a.cash:,.2f}, broker {a.broker}"
         )
@@ -501,7 +543,7 @@ def data_validate(args: argparse.Namespace, paths: Paths) -> int:
     if args.json:
         print(json.dumps(report.report_dict(), indent=2, default=str))
     else:
-        out.print(report.format(), markup=False)
+        _out().print(report.format(), markup=False)
     return 0 if report.ok else 1
 
 
@@ -522,7 +564,7 @@ def llm_check(args: argparse.Namespace, paths: Paths) -> int:
     settings = _settings(paths)
     rows = [(n, a.oracle) for n, a in settings.accounts.items() if a.oracle is not None]
     if not rows:
-        out.print("no account has an oracle section: nothing to check")
+        _out().print("no account has an oracle section: nothing to check")
         return 0
     failed = 0
     for name, cfg in rows:
@@ -531,29 +573,31 @@ def llm_check(args: argparse.Namespace, paths: Paths) -> int:
         probes = probe_chat(cfg) if health.ok else []
         ok = health.ok and all(p.ok for p in probes)
         failed += not ok
-        out.print(
+        _out().print(
             f"{name}: {cfg.provider} {cfg.api_base} models {', '.join(cfg.models)}: "
             f"{'OK' if ok else 'FAIL'} ({health.detail})",
             markup=False,
         )
         for p in probes:
-            out.print(f"  {p.model}: {'OK' if p.ok else 'FAIL'} ({p.detail})", markup=False)
+            _out().print(f"  {p.model}: {'OK' if p.ok else 'FAIL'} ({p.detail})", markup=False)
     return 1 if failed else 0
 
 
 def compare(args: argparse.Namespace, paths: Paths) -> int:
     """``invest compare A B``: two accounts from the ledger, side by side."""
     from invest.runtime.backtest.compare import compare_accounts
+    from invest.runtime.ledger import Ledger
 
     ledger = Ledger(paths.ledger, readonly=True)
     header, rows = compare_accounts(ledger, args.a, args.b)
-    out.print(_table(f"{args.a} vs {args.b}", header, rows))
+    _out().print(_table(f"{args.a} vs {args.b}", header, rows))
     return 0
 
 
 def research_run(args: argparse.Namespace, paths: Paths) -> int:
     """``invest research run NAME``: screen, rank with the LLM, save the watchlist."""
     from invest.runtime.clock import SystemClock
+    from invest.runtime.market import Market
     from invest.runtime.research.agent import run_research
 
     settings = _settings(paths)
@@ -569,11 +613,11 @@ def research_run(args: argparse.Namespace, paths: Paths) -> int:
     if args.json:
         print(json.dumps(wl.as_dict(), indent=2, default=str))
         return 0
-    out.print(
+    _out().print(
         f"{wl.name} {wl.day} ({wl.source}): {', '.join(wl.symbols) or 'nothing passed the screen'}"
     )
     for sym in wl.symbols:
-        out.print(f"  {sym}: {wl.reasons.get(sym, '')}", markup=False)
+        _out().print(f"  {sym}: {wl.reasons.get(sym, '')}", markup=False)
     if wl.note:
-        out.print(f"[dim]{wl.note}[/]")
+        _out().print(f"[dim]{wl.note}[/]")
     return 0

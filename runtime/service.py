@@ -8,7 +8,9 @@ The installer (install.sh, installer/lib.sh) lays the appliance out as:
 - ``$PREFIX/var/lib/invest`` (ledger, packs, cache) and ``$PREFIX/var/log/invest``;
 - the Supervisor program ``invest-engine`` (or the systemd unit of the same name).
 
-Everything here uses the standard library only, so it works in a broken venv too.
+Everything here uses the standard library only, so it works in a broken venv too; the
+modules only some commands need (subprocess, urllib) are imported by those, so that
+``invest`` starts fast.
 """
 
 from __future__ import annotations
@@ -18,17 +20,13 @@ import errno
 import os
 import shutil
 import sqlite3
-import subprocess
 import sys
 import time
 import tomllib
-import urllib.error
-import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import closing
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Literal, TextIO
 
@@ -63,6 +61,8 @@ _TIME_URL = "https://pypi.org/"
 def _run(argv: Sequence[str]) -> int:
     # The commands are fixed program names (supervisorctl, systemctl, bash install.sh)
     # with arguments from our own files and argparse choices, never a shell string.
+    import subprocess
+
     return subprocess.run(list(argv), check=False).returncode  # noqa: S603
 
 
@@ -398,6 +398,9 @@ def check_disk(paths: Layout) -> Check:
 
 
 def _server_date(url: str, timeout_s: float) -> datetime:
+    import urllib.request
+    from email.utils import parsedate_to_datetime
+
     request = urllib.request.Request(url, method="HEAD")  # noqa: S310 (a fixed https URL)
     with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
         header = response.headers.get("Date")
@@ -408,23 +411,29 @@ def _server_date(url: str, timeout_s: float) -> datetime:
 
 def check_clock(
     server_date: Callable[[], datetime] | None = None,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    now: Callable[[], datetime] | None = None,
 ) -> Check:
     """Compare the local clock with an HTTPS server's Date header (1 s resolution).
 
     Args:
         server_date: Returns the server's time; an HTTPS HEAD to INVEST_TIME_URL by default.
-        now: The local clock.
+        now: The local clock; :class:`~invest.runtime.clock.SystemClock` by default.
 
     Returns:
         SKIP when offline, else OK, WARN (> 5 s) or FAIL (> 60 s).
     """
+    import urllib.error
+
     url = os.environ.get("INVEST_TIME_URL", _TIME_URL)
     fetch = server_date or (lambda: _server_date(url, timeout_s=3.0))
     try:
         remote = fetch()
     except (OSError, urllib.error.URLError, ValueError) as e:
         return Check("clock", "SKIP", f"offline, clock skew not checked ({e})")
+    if now is None:
+        from invest.runtime.clock import SystemClock
+
+        now = SystemClock().now
     skew = (now() - remote).total_seconds()
     detail = f"local clock is {skew:+.0f} s from the server's"
     fix = "enable NTP: timedatectl set-ntp true"

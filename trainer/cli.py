@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from invest.runtime.logs import setup_logging
+
 from .config import TrainConfig, TrainConfigError, load_train_config
 from .export import ParityError
 from .optimise import OptunaMissingError
@@ -158,7 +160,9 @@ def main(argv: list[str]) -> int:
         parity or pack error, printed as one line on stderr.
     """
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(message)s")
+    setup_logging(
+        level=logging.INFO, stream=sys.stderr, fmt="%(levelname)s %(message)s", keep_existing=True
+    )
     try:
         config = resolve_config(args)
         stamp = datetime.now(tz=UTC).strftime("%Y%m%d-%H%M%S")

@@ -20,9 +20,8 @@ import socketserver
 import threading
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from invest.runtime.config.control import ControlAccess
-from invest.runtime.control.access import peer_of
 from invest.runtime.control.api import (
     Control,
     EngineNotRunning,
@@ -34,6 +33,10 @@ from invest.runtime.control.api import (
     encode_request,
 )
 from invest.runtime.errors import InvestError
+
+if TYPE_CHECKING:
+    # pydantic, needed by the server only: a client (`invest halt`) starts without it.
+    from invest.runtime.config.control import ControlAccess
 
 __all__ = ["SOCKET_NAME", "ControlClient", "ControlServer"]
 
@@ -55,6 +58,8 @@ class _Handler(socketserver.StreamRequestHandler):
     server: _Server
 
     def handle(self) -> None:
+        from invest.runtime.control.access import peer_of
+
         peer = peer_of(self.request)
         role = self.server.access.role_of(peer.uid, self.server.service_uid)
         while True:
@@ -124,6 +129,8 @@ class ControlServer:
         access: ControlAccess | None = None,
         service_uid: int | None = None,
     ) -> None:
+        from invest.runtime.config.control import ControlAccess
+
         self.path = Path(path)
         self.control = control
         self.mode = mode

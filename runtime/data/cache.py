@@ -37,13 +37,13 @@ import sqlite3
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import sqlite_utils
 
+from invest.runtime.clock import SystemClock, today_in_new_york
 from invest.runtime.data.base import MarketData
 from invest.runtime.data.frame import OPTIONAL_FIELDS, BarFrame
 from invest.runtime.errors import DataError
@@ -51,7 +51,6 @@ from invest.runtime.paths import private_file
 
 log = logging.getLogger(__name__)
 
-NEW_YORK = ZoneInfo("America/New_York")
 BEGINNING = date.min  # coverage start for start=None
 OVERLAP_RTOL = 1e-4
 ONE_DAY = timedelta(days=1)
@@ -60,11 +59,6 @@ FIELDS = ("open", "high", "low", "close", "volume")
 # (day, open, high, low, close, volume, adjusted)
 Row = tuple[str, float | None, float | None, float | None, float, float | None, bool]
 Range = tuple[date, date]
-
-
-def new_york_today() -> date:
-    """Today's date in New York, where the sessions are dated."""
-    return datetime.now(NEW_YORK).date()
 
 
 def gaps(covered: Iterable[Range], lo: date, hi: date) -> list[Range]:
@@ -198,7 +192,7 @@ class BarCache:
 
     def store(self, source: str, symbol: str, rows: Iterable[Row]) -> int:
         """Upsert bars of one symbol; returns how many were written."""
-        fetched_at = datetime.now(UTC).isoformat(timespec="seconds")
+        fetched_at = SystemClock().now().isoformat(timespec="seconds")
         records = [
             (source, symbol, day, o, h, lo, c, v, int(adj), fetched_at)
             for day, o, h, lo, c, v, adj in rows
@@ -313,7 +307,7 @@ class CachedMarketData:
         inner: MarketData,
         cache: BarCache,
         *,
-        today: Callable[[], date] = new_york_today,
+        today: Callable[[], date] = today_in_new_york,
     ) -> None:
         self.inner = inner
         self.cache = cache

@@ -39,8 +39,8 @@ def engine_command(args: argparse.Namespace, paths: Paths) -> int:
     """``invest engine``: run until SIGTERM or SIGINT."""
     from invest.runtime.config import load_config, parse_day
     from invest.runtime.config.engine import EngineOptions, Replay, engine_options
-    from invest.runtime.engine.logs import default_log_dir, setup_logging
     from invest.runtime.engine.main import run_engine
+    from invest.runtime.logs import default_log_dir, setup_logging
 
     settings = load_config(paths.config)
     opts = engine_options(settings)

@@ -39,7 +39,6 @@ from invest.runtime.data.base import MarketData
 from invest.runtime.domain import HaltState
 from invest.runtime.engine import jobs
 from invest.runtime.engine.account_cycle import CycleOutcome, StrategyFactory, run_account_cycle
-from invest.runtime.engine.logs import kv
 from invest.runtime.engine.timing import (
     last_completed_session,
     next_fire,
@@ -51,6 +50,7 @@ from invest.runtime.errors import StorageError
 from invest.runtime.faults import storage_fault
 from invest.runtime.ledger import Ledger
 from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.logs import kv
 from invest.runtime.notify.events import ErrorEvent, Notifier
 from invest.runtime.paths import Paths
 from invest.runtime.policy.state import LedgerStateStore

@@ -15,7 +15,6 @@ from invest.runtime.clock import NEW_YORK
 from invest.runtime.domain import HaltState
 from invest.runtime.engine.account_cycle import CycleOutcome
 from invest.runtime.engine.halt import Failures, classify
-from invest.runtime.engine.logs import kv
 from invest.runtime.engine.reconcile import (
     apply_reconciliation,
     compare,
@@ -26,6 +25,7 @@ from invest.runtime.engine.reconcile import (
 from invest.runtime.engine.reports import daily_report, weekly_summary
 from invest.runtime.engine.timing import is_week_end
 from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.logs import kv
 from invest.runtime.notify.events import (
     CycleSummary,
     ErrorEvent,

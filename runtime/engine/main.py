@@ -33,12 +33,12 @@ from invest.runtime.control.api import Control
 from invest.runtime.control.service import ControlService
 from invest.runtime.control.socket import SOCKET_NAME, ControlServer
 from invest.runtime.engine.engine import Engine, GateFactory, SourceFactory, StrategiesFactory
-from invest.runtime.engine.logs import default_log_dir, setup_logging
 from invest.runtime.engine.sdnotify import SystemdNotifier
 from invest.runtime.errors import InvestError
 from invest.runtime.ledger import Ledger, set_aside_demo
 from invest.runtime.ledger import engine_repo as repo
 from invest.runtime.ledger.lock import ENGINE, WriterLock
+from invest.runtime.logs import default_log_dir, setup_logging
 from invest.runtime.notify.events import FanOut, LogNotifier, Notifier
 from invest.runtime.paths import Paths
 

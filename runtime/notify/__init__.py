@@ -1,5 +1,5 @@
 """Notifications and chat control: the Telegram bot (thin, over the control channel),
-Telegram and Discord alerts, report charts, log redaction, and the
+Telegram and Discord alerts, report charts, and the
 engine's wiring of them (``build_notifiers``, ``build_extensions``).
 
 The names below load on first use (PEP 562), so that importing
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
         format_reply,
         split_text,
     )
-    from invest.runtime.notify.redact import TokenRedactingFilter, install_redaction, redact
     from invest.runtime.notify.telegram import TelegramBot
     from invest.runtime.notify.telegram_alerts import TelegramNotifier, attach_alerts
     from invest.runtime.notify.wiring import (
@@ -45,9 +44,6 @@ _WHERE = {
     "event_message": "format",
     "format_reply": "format",
     "split_text": "format",
-    "TokenRedactingFilter": "redact",
-    "install_redaction": "redact",
-    "redact": "redact",
     "TelegramBot": "telegram",
     "TelegramNotifier": "telegram_alerts",
     "attach_alerts": "telegram_alerts",
@@ -65,7 +61,6 @@ __all__ = [
     "TelegramBot",
     "TelegramExtension",
     "TelegramNotifier",
-    "TokenRedactingFilter",
     "attach_alerts",
     "authorized",
     "build_extensions",
@@ -74,8 +69,6 @@ __all__ = [
     "equity_png",
     "event_message",
     "format_reply",
-    "install_redaction",
-    "redact",
     "sparkline",
     "split_text",
 ]

@@ -27,7 +27,7 @@ from invest.runtime.config.notify import DiscordConfig
 from invest.runtime.errors import ConfigError
 from invest.runtime.notify.events import Event
 from invest.runtime.notify.format import CurveSource, event_message, passes, split_text
-from invest.runtime.notify.redact import install_redaction
+from invest.runtime.redact import install_redaction
 
 __all__ = ["DISCORD_LIMIT", "DiscordNotifier"]
 

@@ -36,7 +36,7 @@ from invest.runtime.control.api import Control, Reply, Request
 from invest.runtime.errors import ConfigError
 from invest.runtime.notify.auth import Access, authorized
 from invest.runtime.notify.format import format_reply, split_text
-from invest.runtime.notify.redact import install_redaction
+from invest.runtime.redact import install_redaction
 
 __all__ = ["MESSAGE_LIMIT", "TelegramBot", "application"]
 

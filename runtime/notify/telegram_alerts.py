@@ -35,7 +35,7 @@ from telegram.warnings import PTBDeprecationWarning
 from invest.runtime.config.notify import Level, TelegramConfig
 from invest.runtime.notify.events import Event
 from invest.runtime.notify.format import CurveSource, event_message, passes, split_text
-from invest.runtime.notify.redact import install_redaction
+from invest.runtime.redact import install_redaction
 
 __all__ = ["CAPTION_LIMIT", "TelegramNotifier", "attach_alerts"]
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from invest.runtime.errors import ConfigError
 from invest.runtime.ledger import engine_repo as repo
-from invest.runtime.notify.redact import install_redaction
+from invest.runtime.redact import install_redaction
 from invest.runtime.secrets import Secrets, load_secrets
 
 if TYPE_CHECKING:

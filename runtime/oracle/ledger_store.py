@@ -3,7 +3,7 @@
 Tables (ledger migration 4): ``llm_cache`` (answers by prompt hash), ``llm_audit``
 (every prompt, response, parse result and verdict, per cycle) and ``llm_usage``
 (tokens and cost per account and day). The per-cycle JSON file that people read
-is written by :class:`~invest.runtime.oracle.audit.AuditTrail` next to it.
+is written by :class:`~invest.runtime.oracle.client.audit.AuditTrail` next to it.
 
 Writes join the caller's open transaction (the cycle's, in ``invest run``) and
 commit on their own otherwise. A read-only ledger (``invest run --dry-run``)

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from invest.runtime.paths import Paths
-from invest.runtime.policy.cli import cell as _cell
+from invest.runtime.policy.summary import cell, summary_lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,34 +31,6 @@ class PackInfo:
     wf_metric: str = ""
 
 
-def _lines(m: Any, sha: str) -> list[str]:
-    fs = m.feature_spec
-    lines = [
-        f"created {m.created.isoformat() if m.created else '-'}, format {m.format}, sha {sha[:12]}",
-        f"feature spec {fs.version} (hash {fs.hash[:12]}, {'ohlc' if fs.ohlc else 'closes only'})",
-        f"observation {m.observation.dim}, LSTM {m.lstm.layers} x {m.lstm.hidden}, "
-        f"actions {', '.join(m.actions)}",
-        f"policies: {len(m.policies)} (seeds " + ", ".join(_cell(p.seed) for p in m.policies) + ")",
-    ]
-    if m.universe:
-        lines.append(f"universe: {m.universe.rule or '-'} ({len(m.universe.tickers)} tickers)")
-    if t := m.training:
-        lines.append(
-            f"training: {len(t.windows)} folds, seeds {','.join(map(str, t.seeds)) or '-'}, "
-            f"{_cell(t.timesteps)} timesteps"
-        )
-    if pr := m.promotion:
-        lines.append(f"promotion: {'passed' if pr.passed else 'NOT passed'} ({pr.rule or '-'})")
-    if pa := m.parity:
-        lines.append(
-            f"parity: {_cell(pa.steps)} steps, max |logit diff| {_cell(pa.max_abs_logit_diff)}, "
-            f"action agreement {_cell(pa.action_agreement)}"
-        )
-    if m.versions:
-        lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in m.versions.items()))
-    return lines
-
-
 def pack_info(path: Path, where: str, check_models: bool = False) -> PackInfo:
     """Read and check one pack (``check_models`` also loads it into onnxruntime)."""
     from invest.runtime.policy.pack import pack_sha, verify_pack
@@ -78,9 +49,9 @@ def pack_info(path: Path, where: str, check_models: bool = False) -> PackInfo:
         ok=report.ok,
         reason=report.reason,
         where=where,
-        lines=_lines(m, pack_sha(m)),
+        lines=summary_lines(m, report, pack_sha(m), status=False, walk_forward=False),
         wf_columns=list(wf.columns) if wf else [],
-        wf_rows=[[_cell(x) for x in row] for row in wf.rows] if wf else [],
+        wf_rows=[[cell(x) for x in row] for row in wf.rows] if wf else [],
         wf_metric=wf.metric if wf else "",
     )
 

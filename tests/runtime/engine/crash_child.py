@@ -25,8 +25,8 @@ from invest.runtime.config.engine import Replay
 from invest.runtime.data.sample import SampleData
 from invest.runtime.domain import OrderIntent
 from invest.runtime.engine import main as engine_main
-from invest.runtime.engine.logs import setup_logging
 from invest.runtime.engine.main import run_engine
+from invest.runtime.logs import setup_logging
 from tests.runtime.brokers.exchange import CLOCK_HEADER
 from tests.runtime.engine.support import options, paths, settings
 

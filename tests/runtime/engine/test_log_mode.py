@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from invest.runtime.engine.logs import setup_logging
+from invest.runtime.logs import setup_logging
 
 
 @pytest.fixture

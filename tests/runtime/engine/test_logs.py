@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from invest.runtime.engine.logs import RedactionFilter, redact, setup_logging
+from invest.runtime.logs import setup_logging
+from invest.runtime.redact import RedactionFilter, redact
 
 TOKEN = "123456789:AAHk3jT9vQx2LmN8pQrStUvWxYz0123456789"  # noqa: S105 - a fake token to mask
 SECRET = "s3cr3t-Alpaca-Secret-Key-40charsXyZ0123456"  # noqa: S105 - a fake secret to mask

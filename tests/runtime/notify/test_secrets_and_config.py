@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from invest.runtime.config.notify import ChatAccess, TelegramConfig
 from invest.runtime.errors import ConfigError
-from invest.runtime.notify.redact import REDACTED, TokenRedactingFilter, install_redaction
+from invest.runtime.redact import REDACTED, TokenRedactingFilter, install_redaction
 from invest.runtime.secrets import load_secrets
 
 
