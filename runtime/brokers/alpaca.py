@@ -50,9 +50,8 @@ from invest.runtime.brokers.alpaca_parsing import (
     sdk,
     translate,
 )
-from invest.runtime.brokers.base import Ack
 from invest.runtime.clock import Clock, SystemClock
-from invest.runtime.domain import Fill, OrderIntent, OrderStatus
+from invest.runtime.domain import Ack, Fill, OrderIntent, OrderStatus
 from invest.runtime.errors import (
     BrokerError,
     ConfigError,

@@ -51,7 +51,7 @@ from invest.runtime.engine.timing import (
 from invest.runtime.errors import StorageError
 from invest.runtime.faults import storage_fault
 from invest.runtime.ledger import Ledger
-from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.ledger import engine_state as repo
 from invest.runtime.notify.secrets import Secrets, load_secrets
 from invest.runtime.paths import Paths
 from invest.runtime.policy.state import LedgerStateStore
@@ -149,7 +149,7 @@ class Engine:
     def start(self) -> None:
         """Create missing rows, beat, reconcile every account, and plan the jobs."""
         self._owner = threading.get_ident()
-        conn = self.ledger.db.conn
+        conn = self.ledger.conn
         with self.ledger.transaction():
             for name in self.accounts:
                 self.ledger.ensure_account(name, self.settings.account(name))
@@ -214,9 +214,7 @@ class Engine:
         """Record a clean stop in the heartbeat row and close the ledger."""
         try:
             with self.ledger.transaction():
-                repo.mark_stopped(
-                    self.ledger.db.conn, self.wall.now().isoformat(timespec="seconds")
-                )
+                repo.mark_stopped(self.ledger.conn, self.wall.now().isoformat(timespec="seconds"))
         except Exception as e:
             fault = storage_fault(e, self.ledger.path)
             if fault is None:
@@ -271,7 +269,7 @@ class Engine:
     def _plan(self, now: datetime) -> None:
         loop = self.options.loop
         grace = timedelta(seconds=loop.misfire_grace_s)
-        conn = self.ledger.db.conn
+        conn = self.ledger.conn
         self._jobs = []
         for name in self.accounts:
             cfg = self.settings.account(name)
@@ -348,7 +346,7 @@ class Engine:
                 market,
                 self.paths.home,
                 now=self.clock.now,
-                store=LedgerOracleStore(self.ledger.db),
+                store=LedgerOracleStore(self.ledger.conn),
             )
         logger.info("research %s: %s (%s)", name, ", ".join(wl.symbols), wl.source)
 
@@ -401,7 +399,7 @@ class Engine:
                 logger.exception("the daily report of %s failed", job.session)
             return
         assert job.account is not None
-        if job.kind == "cycle" and repo.engine_account(self.ledger.db.conn, job.account).paused:
+        if job.kind == "cycle" and repo.engine_account(self.ledger.conn, job.account).paused:
             logger.info("%s: paused: scheduled cycle skipped", job.account)
             return
         self.run_account(job.account, monitor_only=job.kind == "monitor")
@@ -532,7 +530,7 @@ class Engine:
             self.ledger.load_state(name),
             self.ledger.open_orders(name),
             packs_dir=self.paths.packs,
-            state_store=LedgerStateStore(self.ledger.db),
+            state_store=LedgerStateStore(self.ledger.conn),
             strategy=factory(self.ledger) if factory is not None else None,
             secrets=self._secrets(name),
         )
@@ -573,7 +571,7 @@ class Engine:
         try:
             with self.ledger.transaction():
                 repo.beat(
-                    self.ledger.db.conn,
+                    self.ledger.conn,
                     pid=os.getpid(),
                     version=__version__,
                     started_at=self.started_at,

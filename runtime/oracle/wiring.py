@@ -30,7 +30,7 @@ def _store(ledger: Ledger | None) -> Store | None:
         return None
     from invest.runtime.oracle.ledger_store import LedgerOracleStore
 
-    return LedgerOracleStore(ledger.db, readonly=ledger.readonly)
+    return LedgerOracleStore(ledger.conn, readonly=ledger.readonly)
 
 
 def build_gate(

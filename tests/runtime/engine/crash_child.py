@@ -18,11 +18,10 @@ from typing import Any
 
 from invest.runtime.brokers.alpaca import AlpacaBroker
 from invest.runtime.brokers.alpaca_parsing import sdk
-from invest.runtime.brokers.base import Ack
 from invest.runtime.brokers.paper import PaperBroker
 from invest.runtime.clock import FixedClock, nyse
 from invest.runtime.data.sample import SampleData
-from invest.runtime.domain import OrderIntent
+from invest.runtime.domain import Ack, OrderIntent
 from invest.runtime.engine import main as engine_main
 from invest.runtime.engine.config import Replay
 from invest.runtime.engine.logs import setup_logging

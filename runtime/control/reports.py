@@ -7,43 +7,25 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from invest.runtime.engine.events import AccountReport, DailyReport, WeeklySummary
-from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.ledger import engine_state as repo
+from invest.runtime.ledger import reads
 
 __all__ = ["account_report", "daily_report", "weekly_summary"]
 
 
 def account_report(conn: sqlite3.Connection, account: str, day: date, since: date) -> AccountReport:
     """The account at the mark of ``day`` (or the latest before), against the mark before ``since``."""
-    rows = conn.execute(
-        "SELECT day, equity FROM equity WHERE account = ? AND day <= ? ORDER BY day DESC LIMIT 1",
-        (account, day.isoformat()),
-    ).fetchone()
-    base = conn.execute(
-        "SELECT equity FROM equity WHERE account = ? AND day < ? ORDER BY day DESC LIMIT 1",
-        (account, since.isoformat()),
-    ).fetchone()
-    start = conn.execute("SELECT start_cash FROM accounts WHERE name = ?", (account,)).fetchone()
-    equity = float(rows[1]) if rows else float(start[0]) if start else 0.0
-    before = float(base[0]) if base else (float(start[0]) if start else equity)
-    trades = conn.execute(
-        "SELECT COUNT(*) FROM fills WHERE account = ? AND day >= ? AND day <= ?",
-        (account, since.isoformat(), day.isoformat()),
-    ).fetchone()[0]
-    held = conn.execute("SELECT COUNT(*) FROM positions WHERE account = ?", (account,)).fetchone()[
-        0
-    ]
-    latest = repo.decisions(conn, account, 5)
-    regime = next((r.get("regime") for r in latest if r.get("regime")), None)
-    change = equity - before
+    row = reads.report_row(conn, account, day, since)
+    change = row.equity - row.before
     return AccountReport(
         account,
-        round(equity, 2),
+        round(row.equity, 2),
         round(change, 2),
-        change / before if before else 0.0,
-        int(trades),
-        int(held),
+        change / row.before if row.before else 0.0,
+        row.trades,
+        row.held,
         repo.account_halt(conn, account).value,
-        regime,
+        row.regime,
     )
 
 
