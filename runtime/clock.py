@@ -52,6 +52,11 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+def utcnow() -> datetime:
+    """The current time from :class:`SystemClock` (tz-aware UTC): the default ``now`` of stores."""
+    return SystemClock().now()
+
+
 def _require_aware(dt: datetime, what: str) -> datetime:
     if dt.tzinfo is None or dt.tzinfo.utcoffset(dt) is None:
         raise ValueError(f"{what} must be timezone-aware (got naive {dt.isoformat()})")

@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from invest.runtime.brokers.base import Ack, Broker
+from invest.runtime.brokers.base import Broker
 from invest.runtime.brokers.fills import FillModel
 from invest.runtime.brokers.paper import PaperBroker
 from invest.runtime.clock import NEW_YORK
 from invest.runtime.config import AccountConfig, Settings
 from invest.runtime.domain import (
     AccountState,
+    Ack,
     Clamp,
     Fill,
     OrderIntent,

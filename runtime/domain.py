@@ -42,6 +42,15 @@ class HaltState(StrEnum):
     HALTED = "HALTED"
 
 
+#: Order of severity of the halt states.
+SEVERITY = {HaltState.ACTIVE: 0, HaltState.REDUCING: 1, HaltState.HALTED: 2}
+
+
+def worst(*states: HaltState) -> HaltState:
+    """The most severe of ``states`` (ACTIVE when none)."""
+    return max(states, key=SEVERITY.__getitem__, default=HaltState.ACTIVE)
+
+
 class OrderStatus(StrEnum):
     """Life cycle of an order in the ledger."""
 
@@ -60,6 +69,25 @@ UNANSWERED: tuple[str, ...] = (OrderStatus.PENDING.value, OrderStatus.UNKNOWN.va
 OPEN: tuple[str, ...] = (*UNANSWERED, OrderStatus.SUBMITTED.value, OrderStatus.PARTIAL.value)
 #: ``OPEN`` as an SQL list, for ``status IN (...)`` (fixed names, never user input).
 OPEN_SQL = ",".join(f"'{s}'" for s in OPEN)
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """The broker's answer to one order, recorded in the ledger after the send.
+
+    Attributes:
+        client_order_id: the order.
+        status: ``SUBMITTED`` (accepted; it may have filled already, the fill comes
+            through ``poll``), ``REJECTED`` or ``CANCELLED`` (final, never filled), or
+            ``UNKNOWN`` (sent, but the answer was lost: look it up by client id).
+        broker_order_id: the broker's own id, when it gave one.
+        detail: why it was rejected, or what went wrong.
+    """
+
+    client_order_id: str
+    status: OrderStatus
+    broker_order_id: str | None = None
+    detail: str = ""
 
 
 def money(value: float | Decimal | str) -> Decimal:

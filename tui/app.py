@@ -19,6 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from invest.runtime.ledger.views import LedgerReader
 from invest.runtime.paths import Paths
 
 from .data.engine import (
@@ -29,7 +30,6 @@ from .data.engine import (
     EngineStatus,
     stale_status,
 )
-from .data.ledger import LedgerReader
 from .messages import ControlFinished, EngineStatusChanged
 from .screens.overview import OverviewScreen
 

@@ -12,9 +12,10 @@ from typing import Any
 
 from textual.message import Message
 
+from invest.runtime.ledger.views import AccountDetail, AccountSummary
+
 from .data.engine import EngineStatus
 from .data.enrich import AccountExtras, Extras
-from .data.ledger import AccountDetail, AccountSummary
 from .data.logs import LogLine
 
 

@@ -19,13 +19,12 @@ import numpy as np
 import numpy.typing as npt
 
 from invest.runtime.backtest.metrics import Metrics, curve_metrics, round_trip_pnls, with_trading
-from invest.runtime.brokers.base import Ack
 from invest.runtime.clock import today_in_new_york
 from invest.runtime.cycle import AccountRuntime, Sink, mark, run_cycle, settle
 from invest.runtime.data.base import MarketData
 from invest.runtime.data.frame import BarFrame
 from invest.runtime.data.sample import SURVIVORSHIP_NOTE
-from invest.runtime.domain import Fill, OrderIntent, OrderStatus
+from invest.runtime.domain import Ack, Fill, OrderIntent, OrderStatus
 from invest.runtime.errors import DataError, DataUnavailableError
 from invest.runtime.market import Market
 from invest.runtime.schedule import fires_on

@@ -3,34 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
-from invest.runtime.domain import Fill, OrderIntent, OrderStatus
+from invest.runtime.domain import Ack, Fill, OrderIntent
 
 if TYPE_CHECKING:  # the Market loads the data providers (pandas): Ack users need none of it
     from invest.runtime.market import Market
-
-
-@dataclass(frozen=True, slots=True)
-class Ack:
-    """The broker's answer to one order, recorded in the ledger after the send.
-
-    Attributes:
-        client_order_id: the order.
-        status: ``SUBMITTED`` (accepted; it may have filled already, the fill comes
-            through ``poll``), ``REJECTED`` or ``CANCELLED`` (final, never filled), or
-            ``UNKNOWN`` (sent, but the answer was lost: look it up by client id).
-        broker_order_id: the broker's own id, when it gave one.
-        detail: why it was rejected, or what went wrong.
-    """
-
-    client_order_id: str
-    status: OrderStatus
-    broker_order_id: str | None = None
-    detail: str = ""
 
 
 class Broker(Protocol):

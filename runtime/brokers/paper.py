@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
-from invest.runtime.brokers.base import Ack
 from invest.runtime.brokers.fills import FillModel
-from invest.runtime.domain import Fill, OrderIntent, OrderStatus, Side, money
+from invest.runtime.domain import Ack, Fill, OrderIntent, OrderStatus, Side, money
 from invest.runtime.market import Market
 
 logger = logging.getLogger(__name__)

@@ -21,6 +21,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,7 +31,7 @@ from invest.runtime.config import Settings
 from invest.runtime.control.api import READ_OPS, ROLES, WRITE_OPS, Reply, Request, allowed
 from invest.runtime.errors import InvestError
 from invest.runtime.explain import explain
-from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.ledger import reads
 
 __all__ = ["ControlService", "EngineHandle"]
 
@@ -126,7 +127,7 @@ class ControlService:
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
-        with closing(repo.connect_readonly(self.ledger_path)) as conn:
+        with closing(reads.connect_readonly(self.ledger_path)) as conn:
             yield conn
 
     # -- reads -------------------------------------------------------------------------------
@@ -146,13 +147,13 @@ class ControlService:
                 return self._status(conn)
             if op == "positions":
                 return {
-                    "positions": {a: repo.positions(conn, a) for a in self._accounts(conn, args)}
+                    "positions": {a: reads.positions(conn, a) for a in self._accounts(conn, args)}
                 }
             if op == "pnl":
                 return {"pnl": {a: self._pnl(conn, a) for a in self._accounts(conn, args)}}
             if op == "trades":
                 limit = _int(args.get("n", args.get("limit", 10)), 1, 500)
-                return {"trades": repo.recent_fills(conn, self._one(conn, args), limit)}
+                return {"trades": reads.recent_fills(conn, self._one(conn, args), limit)}
             if op == "regime":
                 return {"regime": {a: self._regime(conn, a) for a in self._accounts(conn, args)}}
             if op == "why":
@@ -160,7 +161,7 @@ class ControlService:
             return self._report(conn)
 
     def _status(self, conn: sqlite3.Connection) -> dict[str, Any]:
-        from invest.runtime.engine.status import collect_status
+        from invest.runtime.control.status import collect_status  # lazy: the calendar, cron
 
         live = self.engine.live() if self.engine else None
         data = collect_status(
@@ -176,7 +177,7 @@ class ControlService:
 
     @staticmethod
     def _names(conn: sqlite3.Connection) -> list[str]:
-        return [r[0] for r in conn.execute("SELECT name FROM accounts ORDER BY name")]
+        return reads.account_names(conn)
 
     def _one(self, conn: sqlite3.Connection, args: dict[str, Any]) -> str | None:
         name = args.get("account")
@@ -192,34 +193,26 @@ class ControlService:
 
     @staticmethod
     def _pnl(conn: sqlite3.Connection, account: str) -> dict[str, Any]:
-        start = conn.execute(
-            "SELECT start_cash FROM accounts WHERE name = ?", (account,)
-        ).fetchone()
-        state = conn.execute(
-            "SELECT realised_pnl, peak_equity FROM account_state WHERE account = ?", (account,)
-        ).fetchone()
-        eq = repo.equity_rows(conn, account, 2)
-        equity = eq[0][1] if eq else float(start[0])
-        base = float(start[0])
-        unrealised = sum(p["unrealised"] for p in repo.positions(conn, account))
+        row = reads.pnl_row(conn, account)
+        eq = reads.equity_rows(conn, account, 2)
+        base = row.start_cash
+        equity = eq[0][1] if eq else base
+        unrealised = sum(p["unrealised"] for p in reads.positions(conn, account))
+        peak = row.peak_equity
         return {
             "day": eq[0][0] if eq else None,
             "equity": round(equity, 2),
             "day_pnl": round(eq[0][1] - eq[1][1], 2) if len(eq) > 1 else None,
             "total_pnl": round(equity - base, 2),
             "total_pct": round(equity / base - 1, 6) if base else None,
-            "realised": float(state[0]) if state else 0.0,
+            "realised": row.realised if row.realised is not None else 0.0,
             "unrealised": round(unrealised, 2),
-            "drawdown": round(1 - equity / state[1], 6) if state and state[1] else 0.0,
+            "drawdown": round(1 - equity / peak, 6) if peak else 0.0,
         }
 
     @staticmethod
     def _regime(conn: sqlite3.Connection, account: str) -> dict[str, Any] | None:
-        row = conn.execute(
-            "SELECT day, regime FROM decisions WHERE account = ? AND regime IS NOT NULL "
-            "ORDER BY day DESC, id DESC LIMIT 1",
-            (account,),
-        ).fetchone()
+        row = reads.latest_regime(conn, account)
         return {"day": row[0], "regime": row[1]} if row else None
 
     def _why(self, conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
@@ -227,7 +220,7 @@ class ControlService:
         if not symbol:
             raise InvestError("why needs a symbol, e.g. why AAPL")
         ranked = None
-        for rec in repo.decisions(conn, self._one(conn, args), _SEARCH_DEPTH):
+        for rec in reads.decisions(conn, self._one(conn, args), _SEARCH_DEPTH):
             if _mentions(rec, symbol):
                 return _why_reply(rec, symbol)
             if ranked is None and symbol in (rec.get("scores") or {}):
@@ -237,15 +230,13 @@ class ControlService:
         return {"symbol": symbol, "text": f"no recent decision mentions {symbol}"}
 
     def _report(self, conn: sqlite3.Connection) -> dict[str, Any]:
-        from datetime import date
-
-        from invest.runtime.engine.reports import daily_report, weekly_summary
+        from invest.runtime.control.reports import daily_report, weekly_summary
 
         names = self._names(conn)
-        row = conn.execute("SELECT MAX(day) FROM equity").fetchone()
-        if not row or not row[0]:
+        latest = reads.latest_equity_day(conn)
+        if latest is None:
             return {"text": "no session marked yet", "accounts": []}
-        day = date.fromisoformat(row[0])
+        day = date.fromisoformat(latest)
         at = self.clock.now()
         daily, weekly = daily_report(conn, names, day, at), weekly_summary(conn, names, day, at)
         return {
@@ -302,7 +293,7 @@ class ControlService:
         with self._conn() as conn:
             if account not in self._names(conn):
                 return Reply(False, error=f"no account {account!r} in the ledger")
-            held = repo.positions(conn, account)
+            held = reads.positions(conn, account)
         token = secrets.token_urlsafe(9)
         with self._lock:
             self._tokens[token] = _Pending(account, request.actor, now + self.token_ttl_s)

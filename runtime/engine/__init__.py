@@ -19,7 +19,7 @@ if TYPE_CHECKING:
         Replay,
         engine_options,
     )
-    from invest.runtime.notify.events import (
+    from invest.runtime.events import (
         AccountReport,
         CycleSummary,
         DailyReport,
@@ -61,11 +61,9 @@ __all__ = [
     "WeeklySummary",
     "engine_options",
 ]
-#: The names of ``config.engine``; every other public name lives in ``notify.events``.
+#: The names of ``config.engine``; every other public name lives in ``events``.
 _CONFIG = frozenset({"EngineLoop", "EngineOptions", "HaltRules", "Replay", "engine_options"})
-_HOME = {
-    n: "invest.runtime." + ("config.engine" if n in _CONFIG else "notify.events") for n in __all__
-}
+_HOME = {n: "invest.runtime." + ("config.engine" if n in _CONFIG else "events") for n in __all__}
 
 
 def __getattr__(name: str) -> Any:

@@ -21,17 +21,24 @@ from datetime import date
 from typing import Any
 
 from invest.runtime.backtest.runner import MemorySink, load_market
-from invest.runtime.brokers.base import Ack
 from invest.runtime.config import Settings
 from invest.runtime.config.engine import HaltRules
 from invest.runtime.cycle import AccountRuntime, Gate, Sink, mark, run_cycle, send, settle
 from invest.runtime.data import open_source
 from invest.runtime.data.base import MarketData
-from invest.runtime.domain import AccountState, Fill, HaltState, OrderIntent, OrderStatus
-from invest.runtime.engine.halt import loss_trip, worst
+from invest.runtime.domain import (
+    AccountState,
+    Ack,
+    Fill,
+    HaltState,
+    OrderIntent,
+    OrderStatus,
+    worst,
+)
+from invest.runtime.engine.halt import loss_trip
 from invest.runtime.engine.reconcile import resolve_outbox
-from invest.runtime.ledger import Ledger, LedgerSink
-from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.ledger import Ledger, LedgerSink, reads
+from invest.runtime.ledger import engine_state as repo
 from invest.runtime.market import Market
 from invest.runtime.paths import Paths
 from invest.runtime.policy.state import LedgerStateStore, MemoryStateStore
@@ -187,7 +194,7 @@ def run_account_cycle(
         known = ledger
     elif ledger is not None and name in ledger.accounts():
         known = ledger
-    base = LedgerStateStore(known.db) if known is not None else None
+    base = LedgerStateStore(known.conn) if known is not None else None
     if secrets is None and writing and cfg.broker == "alpaca":
         secrets = load_secrets(paths.secrets)
     acct = AccountRuntime.build(
@@ -203,13 +210,13 @@ def run_account_cycle(
         paper=not writing,  # a dry run never sends anything to a broker
     )
     if known is not None:
-        from invest.runtime.oracle.ledger_store import load_exit_plans
+        from invest.runtime.ledger.exit_plans import load_exit_plans
 
-        acct.state.exit_plans = load_exit_plans(known.db, name)
+        acct.state.exit_plans = load_exit_plans(known.conn, name)
     market = load_market(source, acct, end, live=True)
     acct.strategy.prepare(market)
     t = len(market) - 1
-    engine_state = repo.engine_halt(ledger.db.conn)[0] if ledger is not None else HaltState.ACTIVE
+    engine_state = repo.engine_halt(ledger.conn)[0] if ledger is not None else HaltState.ACTIVE
     if ledger is None or not writing:
         return _dry(acct, market, t, engine_state, monitor_only)
     return _live(acct, market, t, ledger, engine_state, monitor_only, rules)
@@ -270,8 +277,8 @@ def _live(
         why = f"the data ends on {day}, before the last session marked ({last})"
         logger.warning("%s: cycle skipped: %s", acct.name, why)
         return _outcome(acct, market, t, monitor_only, skipped=why)
-    conn = ledger.db.conn
-    previous = next((e for d, e, _ in repo.equity_rows(conn, acct.name, 5) if d < day), None)
+    conn = ledger.conn
+    previous = next((e for d, e, _ in reads.equity_rows(conn, acct.name, 5) if d < day), None)
     own = acct.state.halt
     sink = RecordingSink(LedgerSink(ledger))
     tripped = ""
@@ -290,9 +297,9 @@ def _live(
                 ledger, acct.state, rules, equity, previous, new=last is None or day > last
             )
         ledger.save_state(acct.state, day)
-        from invest.runtime.oracle.ledger_store import save_exit_plans
+        from invest.runtime.ledger.exit_plans import save_exit_plans
 
-        save_exit_plans(ledger.db, acct.name, acct.state.exit_plans)
+        save_exit_plans(ledger.conn, acct.name, acct.state.exit_plans)
         repo.save_marks(conn, acct.name, day, market.marks(acct.state.positions, t))
     # Committed: only now may the orders reach the broker. Each answer is its own
     # transaction; a crash before it leaves the order in the outbox for resolve_outbox.
@@ -332,7 +339,7 @@ def _trip(
     once. The daily loss is checked once per session (``new``): a rerun of the same
     session after a resume does not trip it again.
     """
-    conn = ledger.db.conn
+    conn = ledger.conn
     stored = repo.engine_account(conn, state.name).trip_peak
     peak = max(stored if stored is not None else state.peak_equity, equity)
     repo.update_engine_account(conn, state.name, ledger.ts(), trip_peak=peak)

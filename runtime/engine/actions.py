@@ -14,8 +14,7 @@ from decimal import Decimal
 
 from invest.runtime.cycle import AccountRuntime, send
 from invest.runtime.domain import HaltState, OrderIntent, OrderStatus, Side, client_order_id
-from invest.runtime.ledger import Ledger, LedgerSink
-from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.ledger import Ledger, LedgerSink, reads
 
 __all__ = ["cancel_open_orders", "flatten"]
 
@@ -40,11 +39,7 @@ def cancel_open_orders(ledger: Ledger, acct: AccountRuntime, reason: str) -> lis
 
 def _flatten_cycle(ledger: Ledger, account: str, day: date) -> str:
     prefix = f"{account}:{day.isoformat()}:flatten"
-    n = ledger.db.execute(
-        "SELECT COUNT(DISTINCT cycle_id) FROM orders WHERE account = ? AND cycle_id LIKE ?",
-        [account, prefix + "%"],
-    ).fetchone()[0]
-    return f"{prefix}{int(n) + 1}"
+    return f"{prefix}{reads.flatten_cycles(ledger.conn, account, prefix) + 1}"
 
 
 def flatten(ledger: Ledger, acct: AccountRuntime, day: date, actor: str) -> list[OrderIntent]:
@@ -63,7 +58,7 @@ def flatten(ledger: Ledger, acct: AccountRuntime, day: date, actor: str) -> list
         The sell orders sent.
     """
     cancel_open_orders(ledger, acct, f"flatten by {actor}")
-    last = repo.marks(ledger.db.conn, acct.name)
+    last = reads.marks(ledger.conn, acct.name)
     cycle_id = _flatten_cycle(ledger, acct.name, day)
     intents = [
         OrderIntent(

@@ -78,12 +78,12 @@ def status_command(args: argparse.Namespace, paths: Paths) -> int:
     """
     if args.heartbeat_max_age is not None:
         from invest.runtime.clock import SystemClock
-        from invest.runtime.engine.status import check_heartbeat
+        from invest.runtime.control.status import check_heartbeat
 
         ok, line = check_heartbeat(paths.ledger, args.heartbeat_max_age, SystemClock().now())
         print(line, file=sys.stdout if ok else sys.stderr)
         return 0 if ok else 1
-    from invest.runtime.engine.status import as_json, format_status
+    from invest.runtime.control.status import as_json, format_status
 
     data = _status_from_engine(paths) or _status_from_ledger(paths)
     print(as_json(data) if args.json else format_status(data))
@@ -108,8 +108,8 @@ def _status_from_ledger(paths: Paths) -> dict[str, Any]:
 
     from invest.runtime.clock import SystemClock, nyse
     from invest.runtime.config import load_config
-    from invest.runtime.engine.status import collect_status
-    from invest.runtime.ledger.engine_repo import connect_readonly
+    from invest.runtime.control.status import collect_status
+    from invest.runtime.ledger.reads import connect_readonly
 
     settings = load_config(paths.config) if paths.config.exists() else None
     now = SystemClock().now()

@@ -1,6 +1,6 @@
 """The engine: one thread that owns the ledger, runs each job when it is due, executes commands.
 
-Jobs (all on the NYSE calendar, see :mod:`invest.runtime.engine.timing`):
+Jobs (all on the NYSE calendar, see :mod:`invest.runtime.timing`):
 
 * ``cycle``: each account's cron; a paused account skips it;
 * ``monitor``: each account's position monitors (stops), every
@@ -39,22 +39,22 @@ from invest.runtime.data.base import MarketData
 from invest.runtime.domain import HaltState
 from invest.runtime.engine import jobs
 from invest.runtime.engine.account_cycle import CycleOutcome, StrategyFactory, run_account_cycle
-from invest.runtime.engine.timing import (
+from invest.runtime.errors import StorageError
+from invest.runtime.events import ErrorEvent, Notifier
+from invest.runtime.faults import storage_fault
+from invest.runtime.ledger import Ledger
+from invest.runtime.ledger import engine_state as repo
+from invest.runtime.logs import kv
+from invest.runtime.paths import Paths
+from invest.runtime.policy.state import LedgerStateStore
+from invest.runtime.secrets import Secrets, load_secrets
+from invest.runtime.timing import (
     last_completed_session,
     next_fire,
     next_monitor,
     next_report,
     previous_fire,
 )
-from invest.runtime.errors import StorageError
-from invest.runtime.faults import storage_fault
-from invest.runtime.ledger import Ledger
-from invest.runtime.ledger import engine_repo as repo
-from invest.runtime.logs import kv
-from invest.runtime.notify.events import ErrorEvent, Notifier
-from invest.runtime.paths import Paths
-from invest.runtime.policy.state import LedgerStateStore
-from invest.runtime.secrets import Secrets, load_secrets
 
 __all__ = ["Engine"]
 
@@ -88,7 +88,7 @@ class Engine:
         clock: the engine's time; a :class:`FixedClock` with ``options.loop.replay`` is
             advanced by the loop itself (a replay).
         options: halt rules and loop timings.
-        notifier: where events go (a :class:`~invest.runtime.notify.events.FanOut`).
+        notifier: where events go (a :class:`~invest.runtime.events.FanOut`).
         calendar: the exchange calendar.
         wall: the real time, for the heartbeat (the clock may be a replay).
         sources: opens a market data source from its spec (tests inject failures).
@@ -149,7 +149,7 @@ class Engine:
     def start(self) -> None:
         """Create missing rows, beat, reconcile every account, and plan the jobs."""
         self._owner = threading.get_ident()
-        conn = self.ledger.db.conn
+        conn = self.ledger.conn
         with self.ledger.transaction():
             for name in self.accounts:
                 self.ledger.ensure_account(name, self.settings.account(name))
@@ -214,9 +214,7 @@ class Engine:
         """Record a clean stop in the heartbeat row and close the ledger."""
         try:
             with self.ledger.transaction():
-                repo.mark_stopped(
-                    self.ledger.db.conn, self.wall.now().isoformat(timespec="seconds")
-                )
+                repo.mark_stopped(self.ledger.conn, self.wall.now().isoformat(timespec="seconds"))
         except Exception as e:
             fault = storage_fault(e, self.ledger.path)
             if fault is None:
@@ -271,7 +269,7 @@ class Engine:
     def _plan(self, now: datetime) -> None:
         loop = self.options.loop
         grace = timedelta(seconds=loop.misfire_grace_s)
-        conn = self.ledger.db.conn
+        conn = self.ledger.conn
         self._jobs = []
         for name in self.accounts:
             cfg = self.settings.account(name)
@@ -348,7 +346,7 @@ class Engine:
                 market,
                 self.paths.home,
                 now=self.clock.now,
-                store=LedgerOracleStore(self.ledger.db),
+                store=LedgerOracleStore(self.ledger.conn),
             )
         logger.info("research %s: %s (%s)", name, ", ".join(wl.symbols), wl.source)
 
@@ -401,7 +399,7 @@ class Engine:
                 logger.exception("the daily report of %s failed", job.session)
             return
         assert job.account is not None
-        if job.kind == "cycle" and repo.engine_account(self.ledger.db.conn, job.account).paused:
+        if job.kind == "cycle" and repo.engine_account(self.ledger.conn, job.account).paused:
             logger.info("%s: paused: scheduled cycle skipped", job.account)
             return
         self.run_account(job.account, monitor_only=job.kind == "monitor")
@@ -532,7 +530,7 @@ class Engine:
             self.ledger.load_state(name),
             self.ledger.open_orders(name),
             packs_dir=self.paths.packs,
-            state_store=LedgerStateStore(self.ledger.db),
+            state_store=LedgerStateStore(self.ledger.conn),
             strategy=factory(self.ledger) if factory is not None else None,
             secrets=self._secrets(name),
         )
@@ -573,7 +571,7 @@ class Engine:
         try:
             with self.ledger.transaction():
                 repo.beat(
-                    self.ledger.db.conn,
+                    self.ledger.conn,
                     pid=os.getpid(),
                     version=__version__,
                     started_at=self.started_at,

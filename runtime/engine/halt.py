@@ -13,21 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from invest.runtime.config.engine import HaltRules
-from invest.runtime.domain import HaltState
 from invest.runtime.errors import DataUnavailableError, TemporaryBrokerError
 
-__all__ = ["SEVERITY", "FailureKind", "Failures", "classify", "loss_trip", "worst"]
-
-#: Order of severity of the halt states.
-SEVERITY = {HaltState.ACTIVE: 0, HaltState.REDUCING: 1, HaltState.HALTED: 2}
+__all__ = ["FailureKind", "Failures", "classify", "loss_trip"]
 
 FailureKind = str
 """``errors`` (unexpected), ``data_outages`` or ``broker_outages``: the ledger's counter names."""
-
-
-def worst(*states: HaltState) -> HaltState:
-    """The most severe of ``states`` (ACTIVE when none)."""
-    return max(states, key=SEVERITY.__getitem__, default=HaltState.ACTIVE)
 
 
 def loss_trip(rules: HaltRules, equity: float, previous: float | None, peak: float) -> str | None:

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from invest.runtime.clock import NEW_YORK
+from invest.runtime.control.reports import daily_report, weekly_summary
 from invest.runtime.domain import HaltState
 from invest.runtime.engine.account_cycle import CycleOutcome
 from invest.runtime.engine.halt import Failures, classify
@@ -22,11 +23,7 @@ from invest.runtime.engine.reconcile import (
     reconciling_broker,
     resolve_outbox,
 )
-from invest.runtime.engine.reports import daily_report, weekly_summary
-from invest.runtime.engine.timing import is_week_end
-from invest.runtime.ledger import engine_repo as repo
-from invest.runtime.logs import kv
-from invest.runtime.notify.events import (
+from invest.runtime.events import (
     CycleSummary,
     ErrorEvent,
     Event,
@@ -36,6 +33,10 @@ from invest.runtime.notify.events import (
     OrderSent,
     StopTriggered,
 )
+from invest.runtime.ledger import engine_state as repo
+from invest.runtime.ledger import reads
+from invest.runtime.logs import kv
+from invest.runtime.timing import is_week_end
 
 if TYPE_CHECKING:
     from invest.runtime.engine.engine import Engine
@@ -59,7 +60,7 @@ def record_failure(engine: Engine, name: str, error: Exception) -> None:
     """Count a failed run of ``name`` by kind; HALT the account when a limit is reached."""
     kind = classify(error)
     ledger = engine.ledger
-    conn = ledger.db.conn
+    conn = ledger.conn
     row = repo.engine_account(conn, name)
     failures = Failures(row.errors, row.data_outages, row.broker_outages).add(kind)
     trip = failures.trip(engine.options.halt)
@@ -97,7 +98,7 @@ def record_success(engine: Engine, out: CycleOutcome) -> None:
     if not out.monitor_only:
         values.update(last_cycle_at=engine.clock.now().isoformat(), last_cycle_id=out.cycle_id)
     with engine.ledger.transaction():
-        repo.update_engine_account(engine.ledger.db.conn, out.account, engine.ledger.ts(), **values)
+        repo.update_engine_account(engine.ledger.conn, out.account, engine.ledger.ts(), **values)
     busy = out.sent or out.fills or out.cancelled or out.skipped or not out.monitor_only
     logger.log(
         logging.INFO if busy else logging.DEBUG,
@@ -113,7 +114,7 @@ def record_success(engine: Engine, out: CycleOutcome) -> None:
         ),
     )
     cancelled = dict(out.cancelled)
-    rows = repo.order_rows(engine.ledger.db.conn, out.account) if cancelled else {}
+    rows = reads.order_rows(engine.ledger.conn, out.account) if cancelled else {}
     symbols = {c: str(r["symbol"]) for c, r in rows.items() if c in cancelled}
     for event in cycle_events(out, engine.clock.now(), symbols):
         engine.notifier.notify(event)
@@ -183,7 +184,7 @@ def cycle_events(out: CycleOutcome, at: datetime, symbols: dict[str, str]) -> li
 
 def reconcile_accounts(engine: Engine) -> None:
     """Reconcile every account with its broker; a failure counts like a failed cycle."""
-    conn = engine.ledger.db.conn
+    conn = engine.ledger.conn
     now = engine.clock.now()
     today = now.astimezone(NEW_YORK).date()
     for name in engine.accounts:
@@ -216,12 +217,8 @@ def reconcile_accounts(engine: Engine) -> None:
 
 def send_reports(engine: Engine, day: date) -> None:
     """Send the daily report of ``day`` (and the weekly summary on a week's end), once."""
-    conn = engine.ledger.db.conn
-    done = conn.execute(
-        "SELECT 1 FROM events WHERE kind = 'daily_report' AND json_extract(detail_json, '$.day') = ?",
-        [day.isoformat()],
-    ).fetchone()
-    if done:
+    conn = engine.ledger.conn
+    if reads.daily_report_sent(conn, day):
         return
     at = engine.clock.now()
     engine.notifier.notify(daily_report(conn, engine.accounts, day, at))

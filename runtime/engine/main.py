@@ -35,11 +35,11 @@ from invest.runtime.control.socket import SOCKET_NAME, ControlServer
 from invest.runtime.engine.engine import Engine, GateFactory, SourceFactory, StrategiesFactory
 from invest.runtime.engine.sdnotify import SystemdNotifier
 from invest.runtime.errors import InvestError
+from invest.runtime.events import FanOut, LogNotifier, Notifier
 from invest.runtime.ledger import Ledger, set_aside_demo
-from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.ledger import engine_state as repo
 from invest.runtime.ledger.lock import ENGINE, WriterLock
 from invest.runtime.logs import default_log_dir, setup_logging
-from invest.runtime.notify.events import FanOut, LogNotifier, Notifier
 from invest.runtime.paths import Paths
 
 __all__ = ["EngineLock", "Extension", "replay_clock", "run_engine"]
@@ -103,7 +103,7 @@ class EngineLock:
 def replay_clock(replay: Replay, ledger: Ledger) -> FixedClock:
     """A replay clock at the replay's start, or where the last run on this ledger left it."""
     start = datetime.combine(replay.start, time(0), NEW_YORK)
-    hb = repo.heartbeat(ledger.db.conn)
+    hb = repo.heartbeat(ledger.conn)
     if hb is not None and hb.clock_at > start:
         start = hb.clock_at
     return FixedClock(start)

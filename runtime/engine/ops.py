@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 from invest.runtime.control.api import Reply, Request
 from invest.runtime.domain import HaltState
 from invest.runtime.engine.actions import cancel_open_orders, flatten
-from invest.runtime.engine.timing import last_completed_session
 from invest.runtime.errors import InvestError
+from invest.runtime.events import Halted, OrderSent, Resumed
 from invest.runtime.explain import explain, headline
-from invest.runtime.ledger import engine_repo as repo
-from invest.runtime.notify.events import Halted, OrderSent, Resumed
+from invest.runtime.ledger import engine_state as repo
+from invest.runtime.ledger import reads
+from invest.runtime.timing import last_completed_session
 
 if TYPE_CHECKING:
     from invest.runtime.engine.engine import Engine
@@ -79,8 +80,8 @@ def _account(engine: Engine, request: Request, required: bool = True) -> str | N
 
 
 def _resume_account(engine: Engine, name: str, actor: str) -> None:
-    conn = engine.ledger.db.conn
-    rows = repo.equity_rows(conn, name, 1)
+    conn = engine.ledger.conn
+    rows = reads.equity_rows(conn, name, 1)
     with engine.ledger.transaction():
         repo.update_engine_account(
             conn,
@@ -100,7 +101,7 @@ def _pause(engine: Engine, request: Request) -> dict[str, Any]:
     name = _account(engine, request)
     assert name is not None
     with engine.ledger.transaction():
-        repo.update_engine_account(engine.ledger.db.conn, name, engine.ledger.ts(), paused=1)
+        repo.update_engine_account(engine.ledger.conn, name, engine.ledger.ts(), paused=1)
     return {"account": name, "paused": True}
 
 
@@ -109,7 +110,7 @@ def _resume(engine: Engine, request: Request) -> dict[str, Any]:
     assert name is not None
     _resume_account(engine, name, request.actor)
     engine.notifier.notify(Resumed(at=engine.clock.now(), account=name, actor=request.actor))
-    state, _ = repo.engine_halt(engine.ledger.db.conn)
+    state, _ = repo.engine_halt(engine.ledger.conn)
     return {
         "account": name,
         "halt": HaltState.ACTIVE.value,
@@ -129,7 +130,7 @@ def _cancel_all(engine: Engine, name: str, reason: str) -> int:
 def _halt(engine: Engine, request: Request) -> dict[str, Any]:
     name = _account(engine, request, required=False)
     reason = str(request.args.get("reason") or f"halted by {request.actor}")
-    conn = engine.ledger.db.conn
+    conn = engine.ledger.conn
     with engine.ledger.transaction():
         if name is None:
             repo.set_engine_halt(conn, HaltState.HALTED, reason, engine.ledger.ts())
@@ -151,7 +152,7 @@ def _halt(engine: Engine, request: Request) -> dict[str, Any]:
 
 
 def _resume_all(engine: Engine, request: Request) -> dict[str, Any]:
-    conn = engine.ledger.db.conn
+    conn = engine.ledger.conn
     reason = f"resumed by {request.actor}"
     with engine.ledger.transaction():
         repo.set_engine_halt(conn, HaltState.ACTIVE, reason, engine.ledger.ts())

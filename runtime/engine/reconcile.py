@@ -46,12 +46,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
-from invest.runtime.brokers.base import Ack, Broker
+from invest.runtime.brokers.base import Broker
 from invest.runtime.brokers.paper import PaperBroker
-from invest.runtime.domain import OPEN, Fill, HaltState, OrderIntent, OrderStatus, Side
+from invest.runtime.domain import OPEN, Ack, Fill, HaltState, OrderIntent, OrderStatus, Side
 from invest.runtime.errors import TemporaryBrokerError
-from invest.runtime.ledger import Ledger
-from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.ledger import Ledger, reads
+from invest.runtime.ledger import engine_state as repo
 
 __all__ = [
     "CLIENT_ID_PREFIX",
@@ -141,7 +141,7 @@ class PaperReconciler:
 
     def positions(self) -> dict[str, Decimal]:
         """Buys minus sells per symbol, from the fills."""
-        return repo.fill_totals(self.conn, self.account)
+        return reads.fill_totals(self.conn, self.account)
 
     def open_orders(self) -> list[OrderIntent]:
         """The orders the paper broker is holding."""
@@ -175,18 +175,12 @@ class LedgerView:
 
 def ledger_view(conn: sqlite3.Connection, account: str) -> LedgerView:
     """Read the account's orders, positions snapshot and filled quantities."""
-    positions = {
-        str(s): Decimal(q)
-        for s, q in conn.execute(
-            "SELECT symbol, quantity FROM positions WHERE account = ?", (account,)
-        )
-    }
-    filled: dict[str, Decimal] = {}
-    for coid, qty in conn.execute(
-        "SELECT client_order_id, quantity FROM fills WHERE account = ?", (account,)
-    ):
-        filled[coid] = filled.get(coid, Decimal(0)) + Decimal(qty)
-    return LedgerView(account, repo.order_rows(conn, account), positions, filled)
+    return LedgerView(
+        account,
+        reads.order_rows(conn, account),
+        reads.position_quantities(conn, account),
+        reads.filled_quantities(conn, account),
+    )
 
 
 @dataclass
@@ -328,7 +322,7 @@ def apply_reconciliation(ledger: Ledger, rec: Reconciliation, synced_at: str) ->
                 ledger.set_halt(
                     name, HaltState.HALTED, "reconciliation: " + "; ".join(rec.mismatches[:3])
                 )
-        repo.update_engine_account(ledger.db.conn, name, ledger.ts(), synced_at=synced_at)
+        repo.update_engine_account(ledger.conn, name, ledger.ts(), synced_at=synced_at)
     quiet = not (rec.mismatches or rec.adopt_fills or rec.adopt_orders or rec.cancel)
     level = logging.WARNING if rec.mismatches else logging.DEBUG if quiet else logging.INFO
     logger.log(level, "reconciled %s", rec.summary())

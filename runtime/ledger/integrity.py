@@ -23,6 +23,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from invest.runtime.domain import money
+from invest.runtime.ledger.reads import position_quantities
 
 __all__ = ["check_integrity"]
 
@@ -132,12 +133,7 @@ def _accounts(conn: sqlite3.Connection) -> list[str]:
             held[sym] = held.get(sym, Decimal(0)) + sign * q
             expected_cash += -sign * gross - Decimal(fees)
         held = {s: q for s, q in held.items() if q != 0}
-        positions = {
-            str(s): Decimal(q)
-            for s, q in conn.execute(
-                "SELECT symbol, quantity FROM positions WHERE account = ?", (account,)
-            )
-        }
+        positions = position_quantities(conn, account)
         for sym in sorted(set(held) | set(positions)):
             mine, fills = positions.get(sym, Decimal(0)), held.get(sym, Decimal(0))
             if mine != fills:

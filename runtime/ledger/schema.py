@@ -1,9 +1,59 @@
 """Ledger schema as ordered migrations. ``PRAGMA user_version`` holds the applied count.
 
 A migration is never edited once released: add a new one at the end.
+:func:`migrate` applies the missing ones, each in its own transaction.
 """
 
 from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from invest.runtime.errors import LedgerError
+
+__all__ = [
+    "ENGINE_SCHEMA",
+    "MIGRATIONS",
+    "check_version",
+    "has_engine_tables",
+    "migrate",
+    "version",
+]
+
+#: The schema version (``PRAGMA user_version``) that adds the engine tables.
+ENGINE_SCHEMA = 3
+
+
+def version(conn: sqlite3.Connection) -> int:
+    """The number of migrations applied to the ledger behind ``conn``."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def has_engine_tables(conn: sqlite3.Connection) -> bool:
+    """True when the ledger's schema has the engine tables."""
+    return version(conn) >= ENGINE_SCHEMA
+
+
+def check_version(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a ledger written by a newer appliance.
+
+    Raises:
+        LedgerError: the schema is newer than :data:`MIGRATIONS`.
+    """
+    if version(conn) > len(MIGRATIONS):
+        raise LedgerError(
+            f"ledger {path} has schema {version(conn)}, newer than this version "
+            f"understands ({len(MIGRATIONS)}): upgrade the appliance"
+        )
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Apply the migrations the ledger lacks, each in its own transaction."""
+    check_version(conn, path)
+    for n, script in enumerate(MIGRATIONS[version(conn) :], start=version(conn) + 1):
+        with conn:
+            conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={n};\nCOMMIT;")
+
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the foundation tables.
@@ -148,9 +198,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (account, symbol)
     );
     """,
-    # 4: the LLM oracle (invest.runtime.oracle.ledger_store): answers cached by prompt hash,
+    # 4: the LLM oracle (invest.runtime.ledger.llm): answers cached by prompt hash,
     # the audit trail of every prompt, response, parse result and verdict, tokens and cost per
-    # account and day; and the exits the LLM manager set for buys that have not filled yet.
+    # account and day; and the exits the LLM manager set for buys that have not filled yet
+    # (invest.runtime.ledger.exit_plans).
     """
     CREATE TABLE llm_cache (
         key TEXT PRIMARY KEY,

@@ -1,4 +1,4 @@
-"""The SQLite ledger (sqlite-utils, WAL): one writer at a time (see ``lock.py``).
+"""The SQLite ledger's writer (plain sqlite3, WAL): one writer at a time (see ``lock.py``).
 
 Readers (TUI, Telegram, ``invest status``) open it read-only. Writes of one
 cycle happen in one transaction, and orders go out through an outbox: the
@@ -11,27 +11,28 @@ broker by client id, and never sends a second order.
 Durability: WAL with ``synchronous=FULL`` (each commit is fsynced before it
 returns), so a power loss after a COMMIT, an order sent to the broker on the
 strength of it, cannot roll the order row back. See docs/architecture.md.
+
+The connection is in autocommit mode (``isolation_level=None``): a write outside
+:meth:`Ledger.transaction` commits at once, a write inside it commits with the block.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
-
-from invest.runtime.brokers.base import Ack
-from invest.runtime.config import AccountConfig
 from invest.runtime.domain import (
     OPEN_SQL,
     UNANSWERED,
     AccountState,
+    Ack,
     Fill,
     HaltState,
     OrderIntent,
@@ -41,13 +42,24 @@ from invest.runtime.domain import (
 )
 from invest.runtime.errors import LedgerError
 from invest.runtime.faults import storage_fault
-from invest.runtime.ledger.schema import MIGRATIONS
-from invest.runtime.paths import private_file
+from invest.runtime.ledger import reads, schema
+from invest.runtime.ledger.reads import DEMO_EVENT
+
+if TYPE_CHECKING:  # config loads pydantic: the ledger only reads an account's fields
+    from invest.runtime.config import AccountConfig
+
+__all__ = [
+    "DEMO_EVENT",
+    "DEMO_NAME",
+    "Ledger",
+    "LedgerSink",
+    "demo_ledger_at",
+    "remove_ledger",
+    "set_aside_demo",
+]
 
 Now = Callable[[], datetime]
 
-#: Event kind that marks a ledger written by ``invest demo``: replayed history, not trading.
-DEMO_EVENT = "demo"
 #: Where a demo ledger goes when real trading needs the ledger's place (see :func:`set_aside_demo`).
 DEMO_NAME = "demo-ledger.sqlite"
 _SIDECARS = ("", "-wal", "-shm")
@@ -55,7 +67,21 @@ _UNANSWERED_SQL = ",".join(f"'{s}'" for s in UNANSWERED)
 
 
 def _utcnow() -> datetime:
-    return datetime.now(UTC)
+    from invest.runtime.clock import utcnow  # lazy: the clock module loads numpy (the calendar)
+
+    return utcnow()
+
+
+def _rollback(conn: sqlite3.Connection, savepoint: str | None) -> None:
+    """Undo a failed block: to its savepoint, or the whole transaction (no-op when an error
+    already rolled the transaction back)."""
+    if not conn.in_transaction:
+        return
+    if savepoint is None:
+        conn.execute("ROLLBACK")
+    else:
+        conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
+        conn.execute(f"RELEASE SAVEPOINT {savepoint}")
 
 
 class Ledger:
@@ -72,27 +98,32 @@ class Ledger:
                         f"no ledger at {self.path}: run `invest demo` or start the engine"
                     )
                 conn = sqlite3.connect(
-                    f"file:{self.path}?mode=ro", uri=True, check_same_thread=False
+                    f"file:{self.path}?mode=ro",
+                    uri=True,
+                    check_same_thread=False,
+                    isolation_level=None,
                 )
             else:
+                from invest.runtime.paths import private_file  # lazy: platformdirs
+
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 private_file(self.path)  # 0640 before SQLite makes -wal and -shm from it
-                conn = sqlite3.connect(self.path, check_same_thread=False)
+                conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         except (sqlite3.Error, OSError) as e:
             fault = storage_fault(e, self.path)
             if fault is None and isinstance(e, OSError):
                 raise
             raise fault or LedgerError(f"cannot open ledger {self.path}: {e}") from e
+        self.conn = conn
         try:
-            self.db = sqlite_utils.Database(conn)
             if not readonly:
-                self.db.enable_wal()
+                conn.execute("PRAGMA journal_mode=wal")
                 # FULL: a COMMIT is on disk before the broker is called on its strength.
                 conn.execute("PRAGMA synchronous=FULL")
-                self._migrate()
+                schema.migrate(conn, self.path)
             else:
-                self._check_version()
-                if self._version() == 0:
+                schema.check_version(conn, self.path)
+                if schema.version(conn) == 0:
                     raise LedgerError(
                         f"{self.path} is not an invest ledger (no schema): "
                         "run `invest demo` or start the engine"
@@ -105,37 +136,20 @@ class Ledger:
             fault = storage_fault(e, self.path)
             raise fault or LedgerError(f"cannot open ledger {self.path}: {e}") from e
 
-    def _version(self) -> int:
-        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
-
-    def _check_version(self) -> None:
-        if self._version() > len(MIGRATIONS):
-            raise LedgerError(
-                f"ledger {self.path} has schema {self._version()}, newer than this version "
-                f"understands ({len(MIGRATIONS)}): upgrade the appliance"
-            )
-
-    def _migrate(self) -> None:
-        self._check_version()
-        for n, script in enumerate(MIGRATIONS[self._version() :], start=self._version() + 1):
-            with self.db.conn:
-                self.db.conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={n};\nCOMMIT;")
-
     def is_demo(self) -> bool:
         """Whether ``invest demo`` wrote this ledger (it carries a ``demo`` event)."""
-        row = self.db.execute("SELECT 1 FROM events WHERE kind = ? LIMIT 1", [DEMO_EVENT])
-        return row.fetchone() is not None
+        return reads.is_demo(self.conn)
 
     def is_empty(self) -> bool:
         """No account, order or fill recorded yet."""
         return not any(
-            self.db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone()  # noqa: S608 - fixed names
+            self.conn.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone()  # noqa: S608 - fixed names
             for t in ("accounts", "orders", "fills")
         )
 
     def latest_day(self) -> str | None:
         """The latest session of any account with an equity mark or a decision (ISO date)."""
-        row = self.db.execute(
+        row = self.conn.execute(
             "SELECT max(d) FROM (SELECT max(day) AS d FROM equity UNION ALL "
             "SELECT max(day) FROM decisions)"
         ).fetchone()
@@ -143,19 +157,30 @@ class Ledger:
 
     def engine_ever_ran(self) -> bool:
         """Whether an engine ever wrote its heartbeat here."""
-        return self.db.execute("SELECT 1 FROM engine_heartbeat LIMIT 1").fetchone() is not None
+        return self.conn.execute("SELECT 1 FROM engine_heartbeat LIMIT 1").fetchone() is not None
 
     def close(self) -> None:
         """Close the connection."""
-        self.db.conn.close()
+        self.conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Group writes: all or nothing (a nested call is a savepoint)."""
-        # Not ``with conn:``: sqlite-utils commits every write made outside an explicit
-        # transaction at once, so only an explicit BEGIN makes the block atomic.
-        with self.db.atomic():
+        # Not ``with conn:``: the connection commits every write made outside an explicit
+        # transaction at once (autocommit), so only an explicit BEGIN makes the block atomic.
+        conn = self.conn
+        savepoint = f"ledger_{secrets.token_hex(8)}" if conn.in_transaction else None
+        conn.execute(f"SAVEPOINT {savepoint}" if savepoint else "BEGIN")
+        try:
             yield
+        except BaseException:
+            _rollback(conn, savepoint)
+            raise
+        try:
+            conn.execute(f"RELEASE SAVEPOINT {savepoint}" if savepoint else "COMMIT")
+        except BaseException:
+            _rollback(conn, savepoint)
+            raise
 
     def ts(self) -> str:
         """Current time from the injected clock, ISO 8601 UTC."""
@@ -164,25 +189,22 @@ class Ledger:
     # -- accounts and state ---------------------------------------------------------------
     def ensure_account(self, name: str, cfg: AccountConfig) -> None:
         """Create the account row and its initial state on first sight."""
-        if self.db.table("accounts").count_where("name = ?", [name]):
+        if self.conn.execute("SELECT 1 FROM accounts WHERE name = ?", [name]).fetchone():
             return
         with self.transaction():
-            self.db.table("accounts").insert(
-                {
-                    "name": name,
-                    "strategy": cfg.strategy,
-                    "start_cash": str(cfg.cash),
-                    "config_json": cfg.model_dump_json(),
-                    "created_at": self.ts(),
-                }
+            self.conn.execute(
+                "INSERT INTO accounts (name, strategy, start_cash, config_json, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [name, cfg.strategy, str(cfg.cash), cfg.model_dump_json(), self.ts()],
             )
-            self.db.table("account_state").insert(
-                {
-                    "account": name,
-                    "cash": str(Decimal(str(cfg.cash)).quantize(Decimal("0.01"))),
-                    "halt": HaltState.ACTIVE.value,
-                    "updated_at": self.ts(),
-                }
+            self.conn.execute(
+                "INSERT INTO account_state (account, cash, halt, updated_at) VALUES (?, ?, ?, ?)",
+                [
+                    name,
+                    str(Decimal(str(cfg.cash)).quantize(Decimal("0.01"))),
+                    HaltState.ACTIVE.value,
+                    self.ts(),
+                ],
             )
 
     def load_state(self, name: str) -> AccountState:
@@ -191,71 +213,80 @@ class Ledger:
         Raises:
             LedgerError: the account was never created.
         """
-        rows = list(self.db.query("SELECT * FROM account_state WHERE account = ?", [name]))
-        if not rows:
+        r = self.conn.execute(
+            "SELECT cash, halt, peak_equity, realised_pnl, brake FROM account_state "
+            "WHERE account = ?",
+            [name],
+        ).fetchone()
+        if r is None:
             raise LedgerError(f"account {name!r} is not in the ledger {self.path}")
-        r = rows[0]
         state = AccountState(
             name,
-            Decimal(r["cash"]),
-            halt=HaltState(r["halt"]),
-            peak_equity=r["peak_equity"],
-            realised_pnl=Decimal(r["realised_pnl"]),
-            brake=bool(r["brake"]),
+            Decimal(r[0]),
+            halt=HaltState(r[1]),
+            peak_equity=r[2],
+            realised_pnl=Decimal(r[3]),
+            brake=bool(r[4]),
         )
-        for p in self.db.query("SELECT * FROM positions WHERE account = ?", [name]):
-            state.positions[p["symbol"]] = Position(
-                p["symbol"],
-                Decimal(p["quantity"]),
-                Decimal(p["avg_cost"]),
-                date.fromisoformat(p["opened"]),
-                p["stop_loss_pct"],
-                p["take_profit_pct"],
-                p["time_stop_days"],
+        for sym, qty, cost, opened, stop, take, days in self.conn.execute(
+            "SELECT symbol, quantity, avg_cost, opened, stop_loss_pct, take_profit_pct, "
+            "time_stop_days FROM positions WHERE account = ?",
+            [name],
+        ):
+            state.positions[sym] = Position(
+                sym, Decimal(qty), Decimal(cost), date.fromisoformat(opened), stop, take, days
             )
         return state
 
     def last_day(self, name: str) -> str | None:
         """The last session this account was marked on."""
-        row = self.db.execute(
+        row = self.conn.execute(
             "SELECT last_day FROM account_state WHERE account = ?", [name]
         ).fetchone()
         return row[0] if row else None
 
     def save_state(self, state: AccountState, last_day: str | None = None) -> None:
         """Persist cash, halt state and the positions snapshot (call inside a transaction)."""
-        self.db.table("account_state").upsert(
-            {
-                "account": state.name,
-                "cash": str(state.cash),
-                "halt": state.halt.value,
-                "peak_equity": state.peak_equity,
-                "brake": int(state.brake),
-                "realised_pnl": str(state.realised_pnl),
-                "last_day": last_day,
-                "updated_at": self.ts(),
-            },
-            pk="account",
+        self.conn.execute(
+            "INSERT INTO account_state (account, cash, halt, peak_equity, brake, realised_pnl, "
+            "last_day, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(account) DO UPDATE "
+            "SET cash = excluded.cash, halt = excluded.halt, peak_equity = excluded.peak_equity, "
+            "brake = excluded.brake, realised_pnl = excluded.realised_pnl, "
+            "last_day = excluded.last_day, updated_at = excluded.updated_at",
+            [
+                state.name,
+                str(state.cash),
+                state.halt.value,
+                state.peak_equity,
+                int(state.brake),
+                str(state.realised_pnl),
+                last_day,
+                self.ts(),
+            ],
         )
-        self.db.execute("DELETE FROM positions WHERE account = ?", [state.name])
-        self.db.table("positions").insert_all(
-            {
-                "account": state.name,
-                "symbol": p.symbol,
-                "quantity": str(p.quantity),
-                "avg_cost": str(p.avg_cost),
-                "opened": p.opened.isoformat(),
-                "stop_loss_pct": p.stop_loss_pct,
-                "take_profit_pct": p.take_profit_pct,
-                "time_stop_days": p.time_stop_days,
-            }
-            for p in state.positions.values()
+        self.conn.execute("DELETE FROM positions WHERE account = ?", [state.name])
+        self.conn.executemany(
+            "INSERT INTO positions (account, symbol, quantity, avg_cost, opened, stop_loss_pct, "
+            "take_profit_pct, time_stop_days) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    state.name,
+                    p.symbol,
+                    str(p.quantity),
+                    str(p.avg_cost),
+                    p.opened.isoformat(),
+                    p.stop_loss_pct,
+                    p.take_profit_pct,
+                    p.time_stop_days,
+                )
+                for p in state.positions.values()
+            ],
         )
 
     def set_halt(self, account: str, halt: HaltState, reason: str) -> None:
         """Persist a halt state change and its event."""
         with self.transaction():
-            self.db.execute(
+            self.conn.execute(
                 "UPDATE account_state SET halt = ?, updated_at = ? WHERE account = ?",
                 [halt.value, self.ts(), account],
             )
@@ -271,7 +302,7 @@ class Ledger:
         broker has already with ``status=SUBMITTED``.
         """
         try:
-            self.db.execute(
+            self.conn.execute(
                 "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     intent.client_order_id,
@@ -302,31 +333,23 @@ class Ledger:
         return self._orders(account, _UNANSWERED_SQL)
 
     def _orders(self, account: str, statuses: str) -> list[tuple[OrderIntent, date, OrderStatus]]:
-        rows = self.db.query(
-            f"SELECT * FROM orders WHERE account = ? AND status IN ({statuses})",  # noqa: S608 - fixed status names
+        rows = self.conn.execute(
+            "SELECT account, cycle_id, symbol, side, quantity, ref_price, reason, client_order_id, "  # noqa: S608 - fixed status names
+            f"day, status FROM orders WHERE account = ? AND status IN ({statuses})",
             [account],
         )
         return [
             (
-                OrderIntent(
-                    r["account"],
-                    r["cycle_id"],
-                    r["symbol"],
-                    Side(r["side"]),
-                    Decimal(r["quantity"]),
-                    Decimal(r["ref_price"]),
-                    r["reason"],
-                    r["client_order_id"],
-                ),
-                date.fromisoformat(r["day"]),
-                OrderStatus(r["status"]),
+                OrderIntent(a, cycle, sym, Side(side), Decimal(qty), Decimal(ref), why, coid),
+                date.fromisoformat(day),
+                OrderStatus(status),
             )
-            for r in rows
+            for a, cycle, sym, side, qty, ref, why, coid, day, status in rows
         ]
 
     def order_status(self, client_order_id: str) -> str | None:
         """The ledger's status of an order; None when there is no such row."""
-        row = self.db.execute(
+        row = self.conn.execute(
             "SELECT status FROM orders WHERE client_order_id = ?", [client_order_id]
         ).fetchone()
         return None if row is None else str(row[0])
@@ -338,7 +361,7 @@ class Ledger:
         cancellation recorded since); a rejection or a cancellation gets an audit event.
         """
         with self.transaction():
-            cur = self.db.execute(
+            cur = self.conn.execute(
                 "UPDATE orders SET status = ?, broker_order_id = coalesce(?, broker_order_id), "  # noqa: S608 - fixed status names
                 f"updated_at = ? WHERE client_order_id = ? AND status IN ({_UNANSWERED_SQL})",
                 [ack.status.value, ack.broker_order_id, self.ts(), ack.client_order_id],
@@ -358,36 +381,38 @@ class Ledger:
 
     def set_order_status(self, client_order_id: str, status: OrderStatus) -> None:
         """Update an order's status."""
-        self.db.execute(
+        self.conn.execute(
             "UPDATE orders SET status = ?, updated_at = ? WHERE client_order_id = ?",
             [status.value, self.ts(), client_order_id],
         )
 
     def record_fill(self, fill: Fill) -> None:
         """Insert a fill and mark its order filled."""
-        seq = self.db.execute(
+        seq = self.conn.execute(
             "SELECT COUNT(*) FROM fills WHERE client_order_id = ?", [fill.client_order_id]
         ).fetchone()[0]
-        self.db.table("fills").insert(
-            {
-                "client_order_id": fill.client_order_id,
-                "seq": seq,
-                "account": fill.account,
-                "symbol": fill.symbol,
-                "side": fill.side.value,
-                "quantity": str(fill.quantity),
-                "price": str(fill.price),
-                "fees": str(fill.fees),
-                "day": fill.day.isoformat(),
-                "reason": fill.reason,
-            }
+        self.conn.execute(
+            "INSERT INTO fills (client_order_id, seq, account, symbol, side, quantity, price, "
+            "fees, day, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                fill.client_order_id,
+                seq,
+                fill.account,
+                fill.symbol,
+                fill.side.value,
+                str(fill.quantity),
+                str(fill.price),
+                str(fill.fees),
+                fill.day.isoformat(),
+                fill.reason,
+            ],
         )
         self.set_order_status(fill.client_order_id, OrderStatus.FILLED)
 
     # -- records ------------------------------------------------------------------------------
     def fills(self, account: str) -> list[Fill]:
         """Every fill of ``account``, in the order recorded."""
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT client_order_id, account, symbol, side, quantity, price, fees, day, reason "
             "FROM fills WHERE account = ? ORDER BY id",
             [account],
@@ -409,7 +434,7 @@ class Ledger:
 
     def record_decision(self, rec: dict[str, Any]) -> None:
         """Insert an explanation record (once per cycle id)."""
-        self.db.execute(
+        self.conn.execute(
             "INSERT OR IGNORE INTO decisions (account, cycle_id, day, regime, record_json) VALUES (?,?,?,?,?)",
             [
                 rec["account"],
@@ -422,43 +447,35 @@ class Ledger:
 
     def has_decision(self, cycle_id: str) -> bool:
         """True when an explanation record exists for ``cycle_id``."""
-        row = self.db.execute("SELECT 1 FROM decisions WHERE cycle_id = ?", [cycle_id]).fetchone()
+        row = self.conn.execute("SELECT 1 FROM decisions WHERE cycle_id = ?", [cycle_id]).fetchone()
         return row is not None
 
     def record_equity(self, account: str, day: str, equity: float, cash: float) -> None:
         """Upsert the end-of-day equity."""
-        self.db.execute(
+        self.conn.execute(
             "INSERT OR REPLACE INTO equity VALUES (?,?,?,?)",
             [account, day, round(equity, 2), round(cash, 2)],
         )
 
     def event(self, account: str | None, kind: str, detail: dict[str, Any]) -> None:
         """Append an audit event."""
-        self.db.table("events").insert(
-            {"ts": self.ts(), "account": account, "kind": kind, "detail_json": json.dumps(detail)}
+        self.conn.execute(
+            "INSERT INTO events (ts, account, kind, detail_json) VALUES (?, ?, ?, ?)",
+            [self.ts(), account, kind, json.dumps(detail)],
         )
 
     # -- reads ----------------------------------------------------------------------------------
     def accounts(self) -> list[str]:
         """Account names in the ledger."""
-        return [r["name"] for r in self.db.query("SELECT name FROM accounts ORDER BY name")]
+        return reads.account_names(self.conn)
 
     def decisions(self, account: str, limit: int = 50) -> list[dict[str, Any]]:
         """The latest explanation records of ``account``, newest first."""
-        rows = self.db.query(
-            "SELECT record_json FROM decisions WHERE account = ? ORDER BY day DESC, id DESC LIMIT ?",
-            [account, limit],
-        )
-        return [json.loads(r["record_json"]) for r in rows]
+        return reads.decisions(self.conn, account, limit)
 
     def equity_curve(self, account: str) -> list[tuple[str, float]]:
         """(day, equity) rows of ``account`` in order."""
-        return [
-            (r[0], r[1])
-            for r in self.db.execute(
-                "SELECT day, equity FROM equity WHERE account = ? ORDER BY day", [account]
-            ).fetchall()
-        ]
+        return reads.equity_curve(self.conn, account)
 
 
 class LedgerSink:

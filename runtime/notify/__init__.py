@@ -2,9 +2,9 @@
 Telegram and Discord alerts, report charts, and the
 engine's wiring of them (``build_notifiers``, ``build_extensions``).
 
-The names below load on first use (PEP 562), so that importing
-:mod:`invest.runtime.notify.events` does not pull in python-telegram-bot and httpx.
-The notifiers' settings live in :mod:`invest.runtime.config.notify`, the secrets in
+The names below load on first use (PEP 562), so that importing one module of
+the package does not pull in python-telegram-bot and httpx. The events they
+deliver live in :mod:`invest.runtime.events`; the notifiers' settings live in :mod:`invest.runtime.config.notify`, the secrets in
 :mod:`invest.runtime.secrets`.
 """
 

@@ -8,7 +8,7 @@ message dropped. The webhook URL embeds a token: it is redacted from every log
 record, and log lines name only the HTTP status.
 
 ``notify`` blocks while it posts: the engine calls it from its notifier thread
-(:class:`~invest.runtime.notify.events.FanOut`), never from a cycle.
+(:class:`~invest.runtime.events.FanOut`), never from a cycle.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pydantic import SecretStr
 
 from invest.runtime.config.notify import DiscordConfig
 from invest.runtime.errors import ConfigError
-from invest.runtime.notify.events import Event
+from invest.runtime.events import Event
 from invest.runtime.notify.format import CurveSource, event_message, passes, split_text
 from invest.runtime.redact import install_redaction
 
@@ -38,7 +38,7 @@ _MAX_WAIT_S = 30.0
 
 
 class DiscordNotifier:
-    """The :class:`~invest.runtime.notify.events.Notifier` for a Discord webhook.
+    """The :class:`~invest.runtime.events.Notifier` for a Discord webhook.
 
     Args:
         config: the ``discord`` config section.

@@ -12,9 +12,9 @@ from typing import Any
 
 from invest.runtime.config.notify import Level
 from invest.runtime.control.api import Reply
+from invest.runtime.events import CycleSummary, DailyReport, Event, WeeklySummary
 from invest.runtime.explain import explain
 from invest.runtime.notify.chart import equity_png, sparkline
-from invest.runtime.notify.events import CycleSummary, DailyReport, Event, WeeklySummary
 
 __all__ = [
     "CurveSource",

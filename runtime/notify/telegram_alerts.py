@@ -33,7 +33,7 @@ from telegram.ext import Application
 from telegram.warnings import PTBDeprecationWarning
 
 from invest.runtime.config.notify import Level, TelegramConfig
-from invest.runtime.notify.events import Event
+from invest.runtime.events import Event
 from invest.runtime.notify.format import CurveSource, event_message, passes, split_text
 from invest.runtime.redact import install_redaction
 
@@ -60,7 +60,7 @@ def _retry_seconds(err: RetryAfter) -> float:
 
 
 class TelegramNotifier:
-    """The :class:`~invest.runtime.notify.events.Notifier` for Telegram.
+    """The :class:`~invest.runtime.events.Notifier` for Telegram.
 
     Args:
         bot: a python-telegram-bot ``Bot`` (the bot application's ``app.bot``).

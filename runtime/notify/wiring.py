@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from invest.runtime.errors import ConfigError
-from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.ledger import reads
 from invest.runtime.redact import install_redaction
 from invest.runtime.secrets import Secrets, load_secrets
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from invest.runtime.config import Settings
     from invest.runtime.config.notify import TelegramConfig
     from invest.runtime.control.api import Control
-    from invest.runtime.notify.events import Event, Notifier
+    from invest.runtime.events import Event, Notifier
     from invest.runtime.notify.format import CurveSource
     from invest.runtime.notify.telegram_alerts import TelegramNotifier
     from invest.runtime.paths import Paths
@@ -79,8 +79,8 @@ def ledger_curves(ledger_path: Path, days: int = 90) -> CurveSource:
         names = [r.account for r in getattr(event, "accounts", ())]
         if not names or not ledger_path.exists():
             return {}
-        with closing(repo.connect_readonly(ledger_path)) as conn:
-            return {n: [e for _, e, _ in reversed(repo.equity_rows(conn, n, days))] for n in names}
+        with closing(reads.connect_readonly(ledger_path)) as conn:
+            return {n: [e for _, e, _ in reversed(reads.equity_rows(conn, n, days))] for n in names}
 
     return curves
 

@@ -36,7 +36,7 @@ def ledger_oracle_store(ledger: Ledger | None) -> Store | None:
         return None
     from invest.runtime.oracle.ledger_store import LedgerOracleStore
 
-    return LedgerOracleStore(ledger.db, readonly=ledger.readonly)
+    return LedgerOracleStore(ledger.conn, readonly=ledger.readonly)
 
 
 def build_gate(

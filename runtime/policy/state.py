@@ -11,8 +11,8 @@ seen, when the state belongs to another pack, or when its last bar was unusable:
 a data gap is saved as a reset marker (``None``).
 
 :class:`MemoryStateStore` serves backtests; :class:`LedgerStateStore` persists in
-the ledger table ``lstm_state`` (created by the ledger's migration 2,
-:mod:`invest.runtime.ledger.schema`), in the caller's transaction.
+the ledger table ``lstm_state`` (created by the ledger's migration 2; its rows are
+read and written by :mod:`invest.runtime.ledger.lstm_state`), in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
-import sqlite_utils
 
-from invest.runtime.errors import LedgerError
+from invest.runtime.ledger import lstm_state
 
 Float32Array = npt.NDArray[np.float32]
 
@@ -121,15 +120,20 @@ class MemoryStateStore:
             self._rows[(account, sym)] = rows[-2:]
 
 
+class _HasConn(Protocol):
+    conn: sqlite3.Connection
+
+
 class LedgerStateStore:
     """States in the ledger's ``lstm_state`` table, written in the caller's transaction.
 
     Args:
-        db: the ledger connection (``Ledger.db`` or a plain sqlite3 connection).
+        db: the ledger connection (``Ledger.conn``), or an object holding it as ``conn``
+            (a sqlite-utils ``Database``).
     """
 
-    def __init__(self, db: sqlite_utils.Database | sqlite3.Connection) -> None:
-        self.conn: sqlite3.Connection = db.conn if isinstance(db, sqlite_utils.Database) else db
+    def __init__(self, db: sqlite3.Connection | _HasConn) -> None:
+        self.conn: sqlite3.Connection = db if isinstance(db, sqlite3.Connection) else db.conn
 
     def load(
         self, account: str, spec: StateSpec, symbols: Sequence[str], before: str
@@ -139,12 +143,7 @@ class LedgerStateStore:
         Raises:
             LedgerError: the ledger has no ``lstm_state`` table (schema too old).
         """
-        rows = self._query(
-            "SELECT symbol, policy, pack_sha, h, c FROM lstm_state AS s "
-            "WHERE account = ? AND day = (SELECT MAX(day) FROM lstm_state "
-            "WHERE account = s.account AND symbol = s.symbol AND day < ?)",
-            (account, before),
-        )
+        rows = lstm_state.latest_states(self.conn, account, before)
         wanted = set(symbols)
         size = spec.layers * spec.hidden * 4
         parts: dict[str, dict[int, tuple[bytes, bytes]]] = {}
@@ -175,28 +174,9 @@ class LedgerStateStore:
         Raises:
             LedgerError: the ledger has no ``lstm_state`` table (schema too old).
         """
-        rows = list(_rows(account, spec, day, states))
-        syms = [(account, s, account, s, day) for s in states]
-        try:
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO lstm_state "
-                "(account, symbol, pack_sha, policy, h, c, day) VALUES (?,?,?,?,?,?,?)",
-                rows,
-            )
-            # Keep two sessions per symbol: the one just saved and the input of its step.
-            self.conn.executemany(
-                "DELETE FROM lstm_state WHERE account = ? AND symbol = ? AND day < "
-                "(SELECT MAX(day) FROM lstm_state WHERE account = ? AND symbol = ? AND day < ?)",
-                syms,
-            )
-        except sqlite3.OperationalError as e:
-            raise _ledger_error(e) from e
-
-    def _query(self, sql: str, params: tuple[str, ...]) -> list[tuple[str, int, str, bytes, bytes]]:
-        try:
-            return list(self.conn.execute(sql, params).fetchall())
-        except sqlite3.OperationalError as e:
-            raise _ledger_error(e) from e
+        lstm_state.save_states(
+            self.conn, account, day, list(states), _rows(account, spec, day, states)
+        )
 
 
 def _rows(
@@ -216,12 +196,3 @@ def _unpack(blobs: list[bytes], shape: tuple[int, int]) -> Float32Array:
     """``(policies, layers, hidden)`` float32 from one little-endian blob per policy."""
     arrays = [np.frombuffer(b, dtype="<f4").reshape(shape) for b in blobs]
     return np.stack(arrays).astype(np.float32)
-
-
-def _ledger_error(e: sqlite3.OperationalError) -> LedgerError:
-    if "no such table" in str(e):
-        return LedgerError(
-            "the ledger has no lstm_state table: its schema is older than this appliance "
-            "(open it once with the engine or `invest run` to migrate)"
-        )
-    return LedgerError(f"cannot read or write LSTM states in the ledger: {e}")

@@ -18,7 +18,7 @@ from tests.runtime.engine.support import make_engine, ny
 def test_a_locked_ledger_pauses_the_account_alerts_once_and_resumes(tmp_path: Path) -> None:
     clock = FixedClock(ny("2022-06-06", "08:00"))
     engine, events = make_engine(tmp_path, clock)
-    engine.ledger.db.conn.execute("PRAGMA busy_timeout = 50")
+    engine.ledger.conn.execute("PRAGMA busy_timeout = 50")
     holder = sqlite3.connect(tmp_path / "ledger.sqlite", isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
@@ -49,7 +49,7 @@ def test_a_cycle_that_met_a_locked_ledger_is_retried_with_backoff_the_same_sessi
     """
     clock = FixedClock(ny("2022-06-06", "16:29"))
     engine, _ = make_engine(tmp_path, clock)
-    engine.ledger.db.conn.execute("PRAGMA busy_timeout = 50")
+    engine.ledger.conn.execute("PRAGMA busy_timeout = 50")
     job = next(j for j in engine._jobs if j.kind == "cycle" and j.account == "daily")
     assert job.next_at == ny("2022-06-06", "16:30")
     holder = sqlite3.connect(tmp_path / "ledger.sqlite", isolation_level=None)

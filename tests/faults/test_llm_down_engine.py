@@ -62,7 +62,7 @@ def test_with_the_llm_down_a_stop_still_sells_and_no_new_buy_goes_out(tmp_path: 
     engine.shutdown()
     ledger = Ledger(tmp_path / "ledger.sqlite", readonly=True)
     held = sorted(ledger.load_state("daily").positions)
-    orders_before = ledger.db.execute(
+    orders_before = ledger.conn.execute(
         "SELECT count(*) FROM orders WHERE account = 'daily'"
     ).fetchone()[0]
     ledger.close()
@@ -84,14 +84,14 @@ def test_with_the_llm_down_a_stop_still_sells_and_no_new_buy_goes_out(tmp_path: 
 
     ledger = Ledger(tmp_path / "ledger.sqlite", readonly=True)
     try:
-        new = ledger.db.execute(
+        new = ledger.conn.execute(
             "SELECT symbol, side, reason FROM orders WHERE account = 'daily' "
             "ORDER BY rowid LIMIT -1 OFFSET ?",
             [orders_before],
         ).fetchall()
         vetoed = [
             json.loads(r[0])
-            for r in ledger.db.execute(
+            for r in ledger.conn.execute(
                 "SELECT record_json FROM decisions WHERE account = 'daily' AND day >= '2021-10-18'"
             )
         ]

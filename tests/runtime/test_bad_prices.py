@@ -74,7 +74,7 @@ defensive = {DEFENSIVE!r}
     def orders(self, day: str) -> list[tuple[str, str, float, str]]:
         """(symbol, side, ref price, reason) of the orders of the cycle of ``day``."""
         with closing(self.ledger()) as led:
-            rows = led.db.execute(
+            rows = led.conn.execute(
                 "SELECT symbol, side, ref_price, reason FROM orders WHERE cycle_id = ?",
                 [f"acct:{day}"],
             ).fetchall()

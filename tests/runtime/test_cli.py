@@ -106,7 +106,7 @@ def test_run_twice_on_the_same_bar_sends_no_second_order(
     from invest.runtime.paths import Paths
 
     ledger = Ledger(Paths.resolve().ledger, readonly=True)
-    ids = [r[0] for r in ledger.db.execute("SELECT client_order_id FROM orders").fetchall()]
+    ids = [r[0] for r in ledger.conn.execute("SELECT client_order_id FROM orders").fetchall()]
     assert len(ids) == 5
     assert len(set(ids)) == 5
     assert len(ledger.decisions("defensive-weekly")) == 1

@@ -19,8 +19,8 @@ DEMO_ACCOUNTS = ["defensive-weekly", "hybrid-daily", "trend-daily"]
 def _counts(path: Path) -> tuple[list[str], int, int]:
     ledger = Ledger(path, readonly=True)
     try:
-        fills = ledger.db.execute("SELECT count(*) FROM fills").fetchone()[0]
-        decisions = ledger.db.execute("SELECT count(*) FROM decisions").fetchone()[0]
+        fills = ledger.conn.execute("SELECT count(*) FROM fills").fetchone()[0]
+        decisions = ledger.conn.execute("SELECT count(*) FROM decisions").fetchone()[0]
         return ledger.accounts(), fills, decisions
     finally:
         ledger.close()
@@ -31,8 +31,8 @@ def _unmark(path: Path, *sql: str) -> None:
     ledger = Ledger(path)
     try:
         for statement in ("DELETE FROM events WHERE kind = 'demo'", *sql):
-            ledger.db.execute(statement)
-        ledger.db.conn.commit()
+            ledger.conn.execute(statement)
+        ledger.conn.commit()
     finally:
         ledger.close()
 

@@ -23,13 +23,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from invest.runtime.backtest.runner import replay
-from invest.runtime.brokers.base import Ack
 from invest.runtime.brokers.fills import FillModel
 from invest.runtime.brokers.paper import PaperBroker
 from invest.runtime.config import AccountConfig, RiskProfile
 from invest.runtime.cycle import AccountRuntime, mark, run_cycle, settle
 from invest.runtime.domain import (
     AccountState,
+    Ack,
     Fill,
     HaltState,
     OrderIntent,
@@ -425,14 +425,14 @@ class _LedgerView:
         self.ledger = ledger
 
     def __contains__(self, cid: object) -> bool:
-        row = self.ledger.db.execute(
+        row = self.ledger.conn.execute(
             "SELECT 1 FROM orders WHERE client_order_id = ?", [cid]
         ).fetchone()
         return row is not None
 
 
 def _check_ledger(ledger: Ledger, acct: AccountRuntime) -> None:
-    ids = [r[0] for r in ledger.db.execute("SELECT client_order_id FROM orders").fetchall()]
+    ids = [r[0] for r in ledger.conn.execute("SELECT client_order_id FROM orders").fetchall()]
     assert len(ids) == len(set(ids))
     fills = [
         Fill(
@@ -445,7 +445,7 @@ def _check_ledger(ledger: Ledger, acct: AccountRuntime) -> None:
             Decimal(r[6]),
             date.fromisoformat(r[7]),
         )
-        for r in ledger.db.execute(
+        for r in ledger.conn.execute(
             "SELECT client_order_id, account, symbol, side, quantity, price, fees, day "
             "FROM fills ORDER BY id"
         ).fetchall()

@@ -71,7 +71,7 @@ def _fill(intent: OrderIntent) -> Fill:
 
 
 def _count(led: Ledger, table: str) -> int:
-    return int(led.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608
+    return int(led.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608
 
 
 def _user_version(p: Path) -> int:
@@ -96,7 +96,9 @@ def _set_user_version(p: Path, v: int) -> None:
 
 def test_a_new_ledger_gets_every_migration_and_its_tables(ledger: Ledger, path: Path) -> None:
     assert _user_version(path) == len(MIGRATIONS)
-    tables = set(ledger.db.table_names())
+    tables = {
+        r[0] for r in ledger.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    }
     assert {"accounts", "account_state", "orders", "fills", "positions", "equity"} <= tables
     assert {"decisions", "events"} <= tables
 
@@ -225,7 +227,7 @@ def test_saving_state_replaces_the_positions_snapshot(ledger: Ledger) -> None:
 def test_a_halt_change_is_persisted_with_an_event(ledger: Ledger) -> None:
     ledger.set_halt("acct", HaltState.HALTED, "daily loss 6%")
     assert ledger.load_state("acct").halt is HaltState.HALTED
-    row = ledger.db.execute("SELECT kind, detail_json FROM events").fetchone()
+    row = ledger.conn.execute("SELECT kind, detail_json FROM events").fetchone()
     assert row[0] == "halt"
     assert "daily loss 6%" in row[1]
 
@@ -292,11 +294,11 @@ def test_a_filled_order_is_no_longer_open(ledger: Ledger) -> None:
     ledger.record_order(sell, "2022-03-01")
     ledger.record_fill(_fill(buy))
     assert [i for i, _ in ledger.open_orders("acct")] == [sell]
-    row = ledger.db.execute(
+    row = ledger.conn.execute(
         "SELECT status FROM orders WHERE client_order_id = ?", [buy.client_order_id]
     ).fetchone()
     assert row[0] == OrderStatus.FILLED.value
-    fill = ledger.db.execute("SELECT quantity, price, fees, day, seq FROM fills").fetchone()
+    fill = ledger.conn.execute("SELECT quantity, price, fees, day, seq FROM fills").fetchone()
     assert fill == ("3.5", "101.30", "0.35", "2022-03-02", 0)
 
 

@@ -57,8 +57,8 @@ def _trade(ledger: Ledger, state: AccountState, n: int) -> str:
 def test_the_ledger_commits_with_synchronous_full(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite")
     try:
-        assert ledger.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-        assert ledger.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert ledger.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert ledger.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         ledger.close()
 
@@ -67,8 +67,10 @@ def test_a_wal_cut_anywhere_keeps_or_drops_whole_transactions(tmp_path: Path) ->
     path = tmp_path / "ledger.sqlite"
     ledger = Ledger(path)
     ledger.ensure_account(ACCOUNT, AccountConfig(universe=["S000"], cash=100_000))
-    ledger.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the schema and the account: in the file
-    ledger.db.execute("PRAGMA wal_autocheckpoint = 0")  # every trade from here: in the WAL
+    ledger.conn.execute(
+        "PRAGMA wal_checkpoint(TRUNCATE)"
+    )  # the schema and the account: in the file
+    ledger.conn.execute("PRAGMA wal_autocheckpoint = 0")  # every trade from here: in the WAL
     state = ledger.load_state(ACCOUNT)
     ids = [_trade(ledger, state, n) for n in range(12)]
     wal = Path(f"{path}-wal")

@@ -39,7 +39,7 @@ class FakeEngine:
         self.requests.append(request)
         if request.op == "ping":
             return Reply(True, {"pong": True, "engine": True, "pid": 4242, "version": "0.1.0"})
-        if request.op == "status":  # the shape of invest.runtime.engine.status.collect_status
+        if request.op == "status":  # the shape of invest.runtime.control.status.collect_status
             return Reply(
                 True,
                 {

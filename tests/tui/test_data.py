@@ -10,8 +10,8 @@ import pytest
 
 from invest.runtime.control.api import EngineNotRunning, Reply, Request
 from invest.runtime.errors import LedgerError
+from invest.runtime.ledger.views import LedgerReader
 from invest.tui.data.engine import EngineDownError, EngineLink, is_not_running
-from invest.tui.data.ledger import LedgerReader
 from invest.tui.data.schedule import next_cycle
 
 from .conftest import NOW, FakeEngine

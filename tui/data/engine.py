@@ -25,9 +25,8 @@ from invest.runtime.control.api import (
     Request,
 )
 from invest.runtime.errors import InvestError
+from invest.runtime.ledger.views import LedgerReader
 from invest.runtime.paths import Paths
-
-from .ledger import LedgerReader
 
 ACTOR = "tui"
 #: Set by ``invest web`` for the TUI process it spawns per browser session, so

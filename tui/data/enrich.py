@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from invest.runtime.ledger.views import AccountDetail, AccountSummary
 from invest.runtime.paths import Paths
 
-from .ledger import AccountDetail, AccountSummary
 from .market import account_prices, benchmark_curve, benchmark_return
 from .schedule import engine_timezone, next_cycle
 from .settings import engine_value, stop_loss_pct

@@ -11,8 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from invest.runtime.errors import InvestError
-
-from .ledger import AccountInfo
+from invest.runtime.ledger.views import AccountInfo
 
 
 def is_offline(spec: str) -> bool:

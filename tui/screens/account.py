@@ -15,10 +15,10 @@ from textual.widgets import DataTable, Footer, Label, Static
 from textual.worker import get_current_worker
 
 from invest.runtime.errors import InvestError
+from invest.runtime.ledger.views import AccountDetail, PositionRow
 
 from .. import format as fmt
 from ..data.enrich import AccountExtras, account_extras
-from ..data.ledger import AccountDetail, PositionRow
 from ..data.schedule import engine_timezone
 from ..messages import AccountEnriched, AccountLoaded, LedgerFailed
 from ..widgets.chart import EquityChart

@@ -13,10 +13,10 @@ from textual.widgets import DataTable, Footer, Label, Static
 from textual.worker import get_current_worker
 
 from invest.runtime.errors import InvestError
+from invest.runtime.ledger.views import AccountSummary
 
 from .. import format as fmt
 from ..data.enrich import Extras, overview_extras
-from ..data.ledger import AccountSummary
 from ..data.schedule import engine_timezone
 from ..messages import LedgerFailed, OverviewEnriched, OverviewLoaded
 from ..widgets.status import EngineBar

@@ -50,10 +50,9 @@ from invest.runtime.adapters.alpaca.parsing import (
     sdk,
     translate,
 )
-from invest.runtime.brokers.base import Ack
 from invest.runtime.clock import Clock, SystemClock
 from invest.runtime.config.alpaca import AlpacaConfig, endpoint_problem
-from invest.runtime.domain import Fill, OrderIntent, OrderStatus
+from invest.runtime.domain import Ack, Fill, OrderIntent, OrderStatus
 from invest.runtime.errors import (
     BrokerError,
     ConfigError,

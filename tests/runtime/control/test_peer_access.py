@@ -26,7 +26,7 @@ from invest.runtime.control.service import ControlService
 from invest.runtime.control.socket import SOCKET_NAME, ControlClient, ControlServer
 from invest.runtime.domain import HaltState
 from invest.runtime.engine.engine import Engine
-from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.ledger import engine_state as repo
 from tests.runtime.engine.support import make_engine, ny, settings
 
 NOBODY = 65534
@@ -102,14 +102,14 @@ def test_an_unlisted_uid_in_the_group_cannot_halt_by_claiming_trader(
     assert not halt["ok"]
     assert halt["error"].startswith("denied: uid 65534 nobody may not use the control socket")
     assert not status["ok"]
-    assert repo.engine_halt(engine.ledger.db.conn)[0] is HaltState.ACTIVE
+    assert repo.engine_halt(engine.ledger.conn)[0] is HaltState.ACTIVE
 
 
 def test_root_may_halt_and_the_audit_log_names_its_uid(unlisted: tuple[Engine, Path]) -> None:
     engine, sock = unlisted
     reply = ControlClient(sock).request(Request("halt", {}, actor="tui"))
     assert reply.ok, reply.error
-    assert repo.engine_halt(engine.ledger.db.conn) == (
+    assert repo.engine_halt(engine.ledger.conn) == (
         HaltState.HALTED,
         "halted by tui (uid 0 root)",
     )
@@ -131,8 +131,8 @@ def test_a_listed_viewer_reads_status_but_cannot_halt_or_flatten(
         assert not denied["ok"]
         assert denied["error"].startswith("denied: ")
         assert "is viewer" in denied["error"]
-    assert repo.engine_halt(engine.ledger.db.conn)[0] is HaltState.ACTIVE
-    assert repo.account_halt(engine.ledger.db.conn, "daily") is HaltState.ACTIVE
+    assert repo.engine_halt(engine.ledger.conn)[0] is HaltState.ACTIVE
+    assert repo.account_halt(engine.ledger.conn, "daily") is HaltState.ACTIVE
 
 
 def test_an_unknown_user_name_in_the_config_is_a_one_line_error() -> None:

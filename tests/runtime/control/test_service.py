@@ -15,7 +15,7 @@ from invest.runtime.control.api import READ_OPS, TRADER, VIEWER, WRITE_OPS, Requ
 from invest.runtime.control.service import ControlService
 from invest.runtime.domain import HaltState, OrderStatus
 from invest.runtime.engine.engine import Engine
-from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.ledger import engine_state as repo
 from tests.runtime.engine.support import drive, make_engine, ny, settings, two_weeks
 
 
@@ -133,7 +133,7 @@ def test_pause_skips_scheduled_cycles_but_monitors_still_run_and_resume_undoes_i
     engine, service, _ = world
     ask(service, "pause", account="daily")
     drive(engine, engine.clock, ny("2022-06-16", "18:00"))
-    conn = engine.ledger.db.conn
+    conn = engine.ledger.conn
     assert repo.engine_account(conn, "daily").last_cycle_id == "daily:2022-06-14"
     assert engine.ledger.last_day("daily") == "2022-06-15"  # the monitors marked it
     ask(service, "resume", account="daily")
@@ -146,7 +146,7 @@ def test_halt_halts_the_engine_and_cancels_open_orders_and_resume_all_lifts_it(w
     reply = ask(service, "run", account="weekly")  # may leave open orders
     assert reply["day"] == "2022-06-14"
     data = ask(service, "halt", actor="tui")
-    conn = engine.ledger.db.conn
+    conn = engine.ledger.conn
     assert data["halted"] == "engine"
     assert repo.engine_halt(conn) == (HaltState.HALTED, "halted by tui")
     assert not engine.ledger.open_orders("daily")
@@ -174,7 +174,7 @@ def test_flatten_needs_a_token_from_a_first_call_then_sells_everything(world: An
     assert engine.ledger.load_state("weekly").positions
     done = ask(service, "flatten", account="weekly", actor="telegram:42", confirm=first["confirm"])
     assert {o["symbol"] for o in done["orders"]} == held
-    assert repo.account_halt(engine.ledger.db.conn, "weekly") is HaltState.HALTED
+    assert repo.account_halt(engine.ledger.conn, "weekly") is HaltState.HALTED
     sells = engine.ledger.open_orders("weekly")
     assert {i.symbol for i, _ in sells} == held
     assert all(i.side.value == "sell" for i, _ in sells)
@@ -221,7 +221,7 @@ def test_write_ops_need_a_running_engine(home: Path) -> None:
 def test_every_control_write_leaves_an_audit_event_with_the_actor(world: Any) -> None:
     engine, service, _ = world
     ask(service, "pause", account="daily", actor="telegram:9")
-    row = engine.ledger.db.execute(
+    row = engine.ledger.conn.execute(
         "SELECT detail_json FROM events WHERE kind = 'control' ORDER BY id DESC LIMIT 1"
     ).fetchone()
     assert '"actor": "telegram:9"' in row[0]

@@ -26,7 +26,7 @@ from invest.runtime.domain import HaltState
 from invest.runtime.engine.cli import add_engine_commands
 from invest.runtime.engine.engine import Engine
 from invest.runtime.errors import InvestError
-from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.ledger import engine_state as repo
 from tests.runtime.engine.support import make_engine, ny, paths, settings
 
 
@@ -61,7 +61,7 @@ def test_a_write_over_the_socket_runs_on_the_engine_thread(
     engine, client = running
     reply = client.request(Request("halt", {"account": "daily"}, actor="tui", role=TRADER))
     assert reply.ok, reply.error
-    assert repo.account_halt(engine.ledger.db.conn, "daily") is HaltState.HALTED
+    assert repo.account_halt(engine.ledger.conn, "daily") is HaltState.HALTED
     # the role comes from the peer's uid (root here), not from the request
     claimed_viewer = client.request(Request("resume", {"account": "daily"}, actor="tui"))
     assert claimed_viewer.ok, claimed_viewer.error
@@ -76,10 +76,10 @@ def test_the_cli_halt_and_resume_commands_talk_to_the_engine(
     for argv in (["halt"], ["resume", "--all"]):
         args = parser.parse_args(argv)
         assert args.handler(args, paths(home)) == 0
-    assert repo.engine_halt(engine.ledger.db.conn)[0] is HaltState.ACTIVE
+    assert repo.engine_halt(engine.ledger.conn)[0] is HaltState.ACTIVE
     events = [
         r[0]
-        for r in engine.ledger.db.execute("SELECT detail_json FROM events WHERE kind = 'control'")
+        for r in engine.ledger.conn.execute("SELECT detail_json FROM events WHERE kind = 'control'")
     ]
     assert len(events) == 2
     assert all('"actor": "cli (uid 0 root)"' in e for e in events)

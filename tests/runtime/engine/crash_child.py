@@ -18,12 +18,11 @@ from typing import Any
 
 from invest.runtime.adapters.alpaca.broker import AlpacaBroker
 from invest.runtime.adapters.alpaca.parsing import sdk
-from invest.runtime.brokers.base import Ack
 from invest.runtime.brokers.paper import PaperBroker
 from invest.runtime.clock import FixedClock, nyse
 from invest.runtime.config.engine import Replay
 from invest.runtime.data.sample import SampleData
-from invest.runtime.domain import OrderIntent
+from invest.runtime.domain import Ack, OrderIntent
 from invest.runtime.engine import main as engine_main
 from invest.runtime.engine.main import run_engine
 from invest.runtime.logs import setup_logging

@@ -20,8 +20,8 @@ from invest.runtime.config import Settings, parse_config
 from invest.runtime.config.engine import EngineLoop, EngineOptions, HaltRules, Replay
 from invest.runtime.data.base import MarketData
 from invest.runtime.engine.engine import Engine
+from invest.runtime.events import FanOut, MemoryNotifier
 from invest.runtime.ledger import Ledger
-from invest.runtime.notify.events import FanOut, MemoryNotifier
 from invest.runtime.paths import Paths
 
 UNIVERSE = ["AAPL", "AMD", "BAC", "CVX", "HD", "JPM", "LLY", "MRK", "MSFT", "XOM"]

@@ -7,15 +7,15 @@ from pathlib import Path
 
 from invest.runtime.domain import HaltState
 from invest.runtime.engine.account_cycle import run_account_cycle
-from invest.runtime.ledger import Ledger
-from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.ledger import Ledger, reads
+from invest.runtime.ledger import engine_state as repo
 from tests.runtime.engine.support import paths, settings
 
 FRIDAY = date(2022, 6, 3)
 
 
 def _count(ledger: Ledger, table: str) -> int:
-    return int(ledger.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608
+    return int(ledger.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608
 
 
 def test_a_cycle_records_orders_decision_equity_and_marks_in_one_go(home: Path) -> None:
@@ -50,7 +50,7 @@ def test_the_next_session_fills_the_orders_and_marks_the_holdings(home: Path) ->
         "weekly", settings(), paths(home), ledger, monitor_only=True, end=date(2022, 6, 6)
     )
     assert {f.client_order_id for f in out.fills} == {i.client_order_id for i in first.sent}
-    assert set(repo.marks(ledger.db.conn, "weekly")) == set(ledger.load_state("weekly").positions)
+    assert set(reads.marks(ledger.conn, "weekly")) == set(ledger.load_state("weekly").positions)
     ledger.close()
 
 
@@ -85,7 +85,7 @@ def test_data_that_ends_before_the_last_marked_session_is_not_traded(home: Path)
 def test_the_engine_wide_halt_blocks_orders_without_changing_the_account_state(home: Path) -> None:
     ledger = Ledger(home / "ledger.sqlite")
     with ledger.transaction():
-        repo.set_engine_halt(ledger.db.conn, HaltState.HALTED, "test", ledger.ts())
+        repo.set_engine_halt(ledger.conn, HaltState.HALTED, "test", ledger.ts())
     out = run_account_cycle("weekly", settings(), paths(home), ledger, end=FRIDAY)
     assert out.halt is HaltState.HALTED
     assert out.sent == []

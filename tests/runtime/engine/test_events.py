@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from invest.runtime.domain import HaltState
-from invest.runtime.notify.events import (
+from invest.runtime.events import (
     AccountReport,
     DailyReport,
     Event,
@@ -90,8 +90,8 @@ def test_the_notifier_protocol_is_one_method() -> None:
 
 def test_every_public_name_of_the_package_is_the_one_of_its_module() -> None:
     import invest.runtime.engine as engine
+    from invest.runtime import events
     from invest.runtime.config import engine as config
-    from invest.runtime.notify import events
 
     for name in engine.__all__:
         home = config if name in config.__all__ else events

@@ -9,12 +9,12 @@ import pytest
 from invest.runtime.clock import FixedClock
 from invest.runtime.config.engine import HaltRules
 from invest.runtime.control.api import TRADER, Request
-from invest.runtime.domain import HaltState
+from invest.runtime.domain import HaltState, worst
 from invest.runtime.engine.account_cycle import run_account_cycle
-from invest.runtime.engine.halt import Failures, classify, loss_trip, worst
+from invest.runtime.engine.halt import Failures, classify, loss_trip
 from invest.runtime.errors import DataUnavailableError, TemporaryBrokerError
 from invest.runtime.ledger import Ledger
-from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.ledger import engine_state as repo
 from tests.runtime.engine.support import (
     FailingData,
     drive,
@@ -68,7 +68,7 @@ def test_three_failing_cycles_in_a_row_halt_the_account_and_alert(home: Path) ->
     engine, events = make_engine(home, clock, sources=lambda spec: bad)
     for _ in range(3):
         assert engine.run_account("daily")[0] is None
-    conn = engine.ledger.db.conn
+    conn = engine.ledger.conn
     assert repo.account_halt(conn, "daily") is HaltState.HALTED
     assert "3 cycles failed in a row" in repo.halt_reason(conn, "daily")
     assert events.kinds().count("error") == 3
@@ -82,7 +82,7 @@ def test_a_data_outage_trips_only_after_its_own_limit(home: Path) -> None:
     clock = FixedClock(ny("2022-06-06", "08:00"))
     opts = options(halt=HaltRules(max_data_outages=4))
     engine, _ = make_engine(home, clock, opts=opts, sources=lambda spec: bad)
-    conn = engine.ledger.db.conn
+    conn = engine.ledger.conn
     for _ in range(3):
         engine.run_account("daily")
     assert repo.account_halt(conn, "daily") is HaltState.ACTIVE
@@ -103,10 +103,10 @@ def test_a_successful_cycle_resets_the_failure_counts(home: Path) -> None:
     clock = FixedClock(ny("2022-06-06", "08:00"))
     engine, _ = make_engine(home, clock, sources=flaky)  # type: ignore[arg-type]
     engine.run_account("daily")
-    assert repo.engine_account(engine.ledger.db.conn, "daily").data_outages == 1
+    assert repo.engine_account(engine.ledger.conn, "daily").data_outages == 1
     engine._sources.clear()  # the next cycle opens the source again: now it works
     assert engine.run_account("daily")[0] is not None
-    assert repo.engine_account(engine.ledger.db.conn, "daily").data_outages == 0
+    assert repo.engine_account(engine.ledger.conn, "daily").data_outages == 0
     engine.shutdown()
 
 
@@ -121,13 +121,13 @@ def test_a_daily_loss_halts_the_account_in_the_cycle_transaction(home: Path) -> 
     )
     assert out.tripped.startswith("daily loss 50.0%")
     assert ledger.load_state("daily").halt is HaltState.HALTED
-    assert repo.halt_reason(ledger.db.conn, "daily").startswith("daily loss")
+    assert repo.halt_reason(ledger.conn, "daily").startswith("daily loss")
     ledger.close()
 
 
 def _orders(engine_home: Path) -> int:
     ledger = Ledger(engine_home / "ledger.sqlite", readonly=True)
-    n = int(ledger.db.execute("SELECT COUNT(*) FROM orders").fetchone()[0])
+    n = int(ledger.conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0])
     ledger.close()
     return n
 
@@ -140,7 +140,7 @@ def test_a_restart_while_halted_stays_halted_and_sends_no_order(home: Path) -> N
     engine.shutdown()
 
     engine, _events = make_engine(home, clock)  # the restart
-    conn = engine.ledger.db.conn
+    conn = engine.ledger.conn
     assert repo.engine_halt(conn) == (HaltState.HALTED, "halted by test")
     drive(engine, clock, ny("2022-06-10", "18:00"))  # a week and a half of cycles
     assert repo.engine_halt(conn)[0] is HaltState.HALTED
@@ -156,8 +156,8 @@ def test_an_account_halt_survives_a_restart_too(home: Path) -> None:
     assert engine.execute(Request("halt", {"account": "weekly"}, actor="test", role=TRADER)).ok
     engine.shutdown()
     engine, _ = make_engine(home, clock)
-    assert repo.account_halt(engine.ledger.db.conn, "weekly") is HaltState.HALTED
-    assert repo.account_halt(engine.ledger.db.conn, "daily") is HaltState.ACTIVE
+    assert repo.account_halt(engine.ledger.conn, "weekly") is HaltState.HALTED
+    assert repo.account_halt(engine.ledger.conn, "daily") is HaltState.ACTIVE
     engine.shutdown()
 
 
@@ -168,7 +168,7 @@ def test_resume_lifts_the_halt_and_the_account_trades_again(home: Path) -> None:
     drive(engine, clock, ny("2022-06-03", "18:00"))
     assert _orders(home) == 0
     assert engine.execute(Request("resume_all", {}, actor="test", role=TRADER)).ok
-    assert repo.engine_halt(engine.ledger.db.conn)[0] is HaltState.ACTIVE
+    assert repo.engine_halt(engine.ledger.conn)[0] is HaltState.ACTIVE
     drive(engine, clock, ny("2022-06-10", "18:00"))
     assert _orders(home) > 0
     assert "resumed" in events.kinds()
@@ -180,7 +180,7 @@ def test_resume_rebases_the_drawdown_so_the_account_does_not_trip_again_at_once(
     cfg = settings()
     ledger.ensure_account("daily", cfg.account("daily"))
     with ledger.transaction():
-        repo.update_engine_account(ledger.db.conn, "daily", ledger.ts(), trip_peak=20_000.0)
+        repo.update_engine_account(ledger.conn, "daily", ledger.ts(), trip_peak=20_000.0)
     out = run_account_cycle(
         "daily", cfg, paths(home), ledger, end=ny("2022-06-03").date(), rules=RULES
     )
@@ -193,7 +193,7 @@ def test_resume_rebases_the_drawdown_so_the_account_does_not_trip_again_at_once(
     out2, _ = engine.run_account("daily")
     assert out2 is not None
     assert not out2.tripped
-    assert repo.account_halt(engine.ledger.db.conn, "daily") is HaltState.ACTIVE
+    assert repo.account_halt(engine.ledger.conn, "daily") is HaltState.ACTIVE
     engine.shutdown()
 
 

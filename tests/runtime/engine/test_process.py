@@ -13,7 +13,8 @@ import pytest
 
 from invest.runtime.engine.main import EngineLock
 from invest.runtime.errors import InvestError
-from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.ledger import engine_state as repo
+from invest.runtime.ledger import reads
 from tests.runtime.engine.support import wait_for_output
 
 CONFIG = """
@@ -39,7 +40,7 @@ def test_sigterm_lets_the_cycle_finish_and_the_engine_exits_zero(home: Path) -> 
     rest, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, rest
     assert 'msg="engine stopped"' in rest
-    with closing(repo.connect_readonly(home / "ledger.sqlite")) as conn:
+    with closing(reads.connect_readonly(home / "ledger.sqlite")) as conn:
         hb = repo.heartbeat(conn)
         assert hb is not None
         assert hb.stopped_at is not None

@@ -18,7 +18,8 @@ from invest.runtime.engine.reconcile import (
     compare,
     ledger_view,
 )
-from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.ledger import engine_state as repo
+from invest.runtime.ledger import reads
 from tests.runtime.engine.support import drive, make_engine, ny, two_weeks
 
 DAY = date(2022, 6, 3)
@@ -120,7 +121,7 @@ def test_the_paper_broker_is_a_reconciling_broker_over_the_ledger(home: Path) ->
     clock = FixedClock(ny("2022-06-01", "08:00"))
     engine, _ = make_engine(home, clock)
     drive(engine, clock, ny("2022-06-14", "18:00"))
-    conn = engine.ledger.db.conn
+    conn = engine.ledger.conn
     acct = engine.build("weekly")
     rb = PaperReconciler(acct.broker, conn, "weekly")  # type: ignore[arg-type]
     assert isinstance(rb, ReconcilingBroker)
@@ -143,7 +144,7 @@ def test_a_tampered_positions_snapshot_halts_the_account_at_startup_and_alerts(h
     with closing(sqlite3.connect(home / "ledger.sqlite")) as db, db:
         db.execute("UPDATE positions SET quantity = quantity + 1 WHERE account = 'weekly'")
     engine, events = make_engine(home, clock)  # start-up reconciles
-    conn = engine.ledger.db.conn
+    conn = engine.ledger.conn
     assert repo.account_halt(conn, "weekly") is HaltState.HALTED
     assert repo.halt_reason(conn, "weekly").startswith("reconciliation: position")
     assert repo.account_halt(conn, "daily") is HaltState.ACTIVE
@@ -167,15 +168,17 @@ def test_applying_adopts_fills_cancels_orders_and_records_why(home: Path) -> Non
     fill = Fill(
         "inv-aaa", "daily", "KO", Side.BUY, Decimal(10), Decimal(61), Decimal(0), date(2022, 6, 6)
     )
-    rec = compare(ledger_view(ledger.db.conn, "daily"), [], [fill], {"KO": Decimal(10)}, DAY)
+    rec = compare(ledger_view(ledger.conn, "daily"), [], [fill], {"KO": Decimal(10)}, DAY)
     apply_reconciliation(ledger, rec, clock.now().isoformat())
-    statuses = {k: v["status"] for k, v in repo.order_rows(ledger.db.conn, "daily").items()}
+    statuses = {k: v["status"] for k, v in reads.order_rows(ledger.conn, "daily").items()}
     assert statuses == {"inv-aaa": OrderStatus.FILLED.value, "inv-bbb": OrderStatus.CANCELLED.value}
     assert ledger.load_state("daily").positions["KO"].quantity == Decimal(10)
     reasons = [
         r[0]
-        for r in ledger.db.execute("SELECT detail_json FROM events WHERE kind = 'order_cancelled'")
+        for r in ledger.conn.execute(
+            "SELECT detail_json FROM events WHERE kind = 'order_cancelled'"
+        )
     ]
     assert any("inv-bbb" in r and "never sent" in r for r in reasons)
-    assert repo.engine_account(ledger.db.conn, "daily").synced_at == clock.now().isoformat()
+    assert repo.engine_account(ledger.conn, "daily").synced_at == clock.now().isoformat()
     engine.shutdown()

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from invest.runtime.clock import FixedClock, nyse
+from invest.runtime.control.status import check_heartbeat, collect_status, format_status
 from invest.runtime.engine.cli import add_engine_commands
-from invest.runtime.engine.status import check_heartbeat, collect_status, format_status
-from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.ledger import reads
 from tests.runtime.engine.support import drive, make_engine, ny, paths, settings
 
 
@@ -22,7 +22,7 @@ def test_status_shows_halt_last_and_next_cycle_from_the_cron_on_the_calendar(hom
     engine, _ = make_engine(home, clock)
     drive(engine, clock, ny("2022-11-22", "18:00"))
     engine.shutdown()
-    with closing(repo.connect_readonly(home / "ledger.sqlite")) as conn:
+    with closing(reads.connect_readonly(home / "ledger.sqlite")) as conn:
         data = collect_status(
             conn, settings(), now=ny("2022-11-22", "18:00"), wall_now=clock.now(), calendar=nyse
         )

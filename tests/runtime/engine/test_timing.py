@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from invest.runtime.clock import NEW_YORK, FixedClock, nyse
-from invest.runtime.engine.timing import (
+from invest.runtime.timing import (
     Fire,
     is_week_end,
     last_completed_session,

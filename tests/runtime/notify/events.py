@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from invest.runtime.domain import HaltState
-from invest.runtime.notify.events import (
+from invest.runtime.events import (
     AccountReport,
     CycleSummary,
     DailyReport,

@@ -10,8 +10,8 @@ import pytest
 
 from invest.runtime.config.notify import DiscordConfig
 from invest.runtime.errors import ConfigError
+from invest.runtime.events import DailyReport, ErrorEvent, Notifier
 from invest.runtime.notify.discord import DiscordNotifier
-from invest.runtime.notify.events import DailyReport, ErrorEvent, Notifier
 from tests.runtime.notify.events import AT, DAY, REPORTS, curves, sent
 
 WEBHOOK = "https://discord.com/api/webhooks/1216000000000000000/fAkEwEbHoOkToKeN_never-logged"

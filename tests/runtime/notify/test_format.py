@@ -8,8 +8,8 @@ import zlib
 import pytest
 
 from invest.runtime.control.api import Reply
+from invest.runtime.events import CycleSummary
 from invest.runtime.notify.chart import PALETTE, equity_png, sparkline
-from invest.runtime.notify.events import CycleSummary
 from invest.runtime.notify.format import event_message, format_reply, split_text
 from tests.runtime.notify.events import AT, DAY, RECORD, curves, every_event
 

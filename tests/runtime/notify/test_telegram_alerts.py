@@ -13,7 +13,7 @@ from telegram import Bot
 from telegram.ext import Application
 
 from invest.runtime.config.notify import ChatAccess, TelegramConfig
-from invest.runtime.notify.events import DailyReport, ErrorEvent, Notifier
+from invest.runtime.events import DailyReport, ErrorEvent, Notifier
 from invest.runtime.notify.telegram_alerts import TelegramNotifier, attach_alerts
 from tests.runtime.notify.events import AT, DAY, REPORTS, curves, every_event, sent
 from tests.runtime.notify.support import TOKEN, TRADER, VIEWER, FakeTelegram, fixture

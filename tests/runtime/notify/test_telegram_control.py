@@ -14,7 +14,7 @@ from invest.runtime.clock import FixedClock, nyse
 from invest.runtime.control.service import ControlService
 from invest.runtime.domain import HaltState
 from invest.runtime.engine.engine import Engine
-from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.ledger import engine_state as repo
 from invest.runtime.notify.telegram import TelegramBot
 from tests.runtime.engine.support import make_engine, ny, settings, two_weeks
 from tests.runtime.notify.support import (
@@ -72,7 +72,7 @@ def test_a_viewer_reads_but_cannot_pause(service: tuple[Engine, ControlService])
     positions, denied = fake.texts()
     assert positions.startswith("positions:\n  weekly:")
     assert denied == "Not allowed: this needs the trader role."
-    assert repo.account_halt(engine.ledger.db.conn, "weekly") is HaltState.ACTIVE
+    assert repo.account_halt(engine.ledger.conn, "weekly") is HaltState.ACTIVE
 
 
 def test_a_trader_flattens_with_the_engines_token(service: tuple[Engine, ControlService]) -> None:
@@ -83,8 +83,8 @@ def test_a_trader_flattens_with_the_engines_token(service: tuple[Engine, Control
     (ask,) = fake.sent()
     token = ask.params["reply_markup"].split("flatten:weekly:", 1)[1].split('"', 1)[0]
     assert f"/flatten weekly {token}" in ask.params["text"]
-    assert repo.account_halt(engine.ledger.db.conn, "weekly") is HaltState.ACTIVE
+    assert repo.account_halt(engine.ledger.conn, "weekly") is HaltState.ACTIVE
     pumped(engine, lambda: talk(bot, fake, callback_update(f"flatten:weekly:{token}")))
-    assert repo.account_halt(engine.ledger.db.conn, "weekly") is HaltState.HALTED
+    assert repo.account_halt(engine.ledger.conn, "weekly") is HaltState.HALTED
     assert {i.side.value for i, _ in engine.ledger.open_orders("weekly")} == {"sell"}
     assert "orders" in fake.texts()[-1]

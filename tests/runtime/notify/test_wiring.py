@@ -149,7 +149,7 @@ def test_reports_get_each_accounts_equity_curve_from_the_ledger(tmp_path: Path) 
     from datetime import UTC, date, datetime
 
     from invest.runtime.cli import main
-    from invest.runtime.notify.events import AccountReport, DailyReport
+    from invest.runtime.events import AccountReport, DailyReport
     from invest.runtime.notify.format import event_message
     from invest.runtime.notify.wiring import ledger_curves
 

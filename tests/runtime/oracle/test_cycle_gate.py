@@ -189,7 +189,7 @@ def test_invest_run_audits_the_gate_into_the_ledger(
         server.stop()
     assert "llm_shrink" in capsys.readouterr().out
     ledger = Ledger(tmp_path / "ledger.sqlite", readonly=True)
-    rows = ledger.db.execute("SELECT cycle_id, kind FROM llm_audit").fetchall()
+    rows = ledger.conn.execute("SELECT cycle_id, kind FROM llm_audit").fetchall()
     assert rows
     assert {r[0] for r in rows} == {"gated:2022-12-28"}
     assert (tmp_path / "oracle" / "cycles").is_dir()

@@ -12,6 +12,7 @@ import pytest
 
 from invest.runtime.domain import ExitPlan
 from invest.runtime.errors import LedgerError
+from invest.runtime.ledger.exit_plans import load_exit_plans, save_exit_plans
 from invest.runtime.ledger.store import Ledger
 from invest.runtime.oracle import (
     AuditRecord,
@@ -25,7 +26,7 @@ from invest.runtime.oracle import (
     OracleConfig,
     Store,
 )
-from invest.runtime.oracle.ledger_store import LedgerOracleStore, load_exit_plans, save_exit_plans
+from invest.runtime.oracle.ledger_store import LedgerOracleStore
 from tests.runtime.oracle.support import FixedClock, ScriptedClient, sample_context
 
 AT = datetime(2024, 6, 12, 20, tzinfo=UTC)
@@ -42,7 +43,7 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
 
 @pytest.fixture
 def store(ledger: Ledger) -> LedgerOracleStore:
-    return LedgerOracleStore(ledger.db, now=lambda: AT)
+    return LedgerOracleStore(ledger.conn, now=lambda: AT)
 
 
 def test_the_ledger_store_implements_the_oracle_store_protocol(store: LedgerOracleStore) -> None:
@@ -82,14 +83,14 @@ def test_usage_adds_up_per_account_and_day(store: LedgerOracleStore) -> None:
 def test_everything_survives_reopening_the_ledger(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     first = Ledger(path)
-    s = LedgerOracleStore(first.db)
+    s = LedgerOracleStore(first.conn)
     s.cache_put("k", {"content": "x"})
     s.audit_append(AuditRecord("c1", "acct", "verdict", AT, {"ok": True}))
     s.usage_add("acct", DAY, 10, 0.5)
     first.close()
     again = Ledger(path)
     try:
-        s = LedgerOracleStore(again.db)
+        s = LedgerOracleStore(again.conn)
         assert s.cache_get("k") == {"content": "x"}
         assert [r.data for r in s.audit_records("c1")] == [{"ok": True}]
         assert s.usage_get("acct", DAY).tokens == 10
@@ -116,12 +117,12 @@ def test_writes_join_the_cycle_transaction_and_roll_back_with_it(
 def test_a_read_only_ledger_keeps_the_dry_runs_writes_in_memory(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     writer = Ledger(path)
-    LedgerOracleStore(writer.db).cache_put("known", {"content": "cached"})
-    LedgerOracleStore(writer.db).usage_add("acct", DAY, 5, 0.0)
+    LedgerOracleStore(writer.conn).cache_put("known", {"content": "cached"})
+    LedgerOracleStore(writer.conn).usage_add("acct", DAY, 5, 0.0)
     writer.close()
     reader = Ledger(path, readonly=True)
     try:
-        s = LedgerOracleStore(reader.db, readonly=True)
+        s = LedgerOracleStore(reader.conn, readonly=True)
         assert s.cache_get("known") == {"content": "cached"}
         s.cache_put("new", {"content": "dry"})
         s.audit_append(AuditRecord("dry", "acct", "prompt", AT, {}))
@@ -133,8 +134,8 @@ def test_a_read_only_ledger_keeps_the_dry_runs_writes_in_memory(tmp_path: Path) 
         reader.close()
     check = Ledger(path)
     try:
-        assert LedgerOracleStore(check.db).cache_get("new") is None
-        assert LedgerOracleStore(check.db).usage_get("acct", DAY).tokens == 5
+        assert LedgerOracleStore(check.conn).cache_get("new") is None
+        assert LedgerOracleStore(check.conn).usage_get("acct", DAY).tokens == 5
     finally:
         check.close()
 
@@ -195,9 +196,9 @@ def test_the_audit_trail_over_the_ledger_also_writes_the_cycle_file(
 
 def test_pending_exit_plans_survive_a_restart(ledger: Ledger) -> None:
     plans = {"A": ExitPlan(0.05, 0.3, 20), "B": ExitPlan(None, None, 5)}
-    save_exit_plans(ledger.db, "acct", plans)
-    save_exit_plans(ledger.db, "other", {"A": ExitPlan(0.1)})
-    assert load_exit_plans(ledger.db, "acct") == plans
-    save_exit_plans(ledger.db, "acct", {})
-    assert load_exit_plans(ledger.db, "acct") == {}
-    assert load_exit_plans(ledger.db, "other") == {"A": ExitPlan(0.1)}
+    save_exit_plans(ledger.conn, "acct", plans)
+    save_exit_plans(ledger.conn, "other", {"A": ExitPlan(0.1)})
+    assert load_exit_plans(ledger.conn, "acct") == plans
+    save_exit_plans(ledger.conn, "acct", {})
+    assert load_exit_plans(ledger.conn, "acct") == {}
+    assert load_exit_plans(ledger.conn, "other") == {"A": ExitPlan(0.1)}

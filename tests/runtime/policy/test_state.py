@@ -37,7 +37,7 @@ def _state(x: float, spec: StateSpec = SPEC) -> LstmState:
 
 def _ledger_db(path: Path) -> sqlite3.Connection:
     """A ledger's connection, its schema (lstm_state included) from the real migrations."""
-    return Ledger(path).db.conn
+    return Ledger(path).conn
 
 
 @pytest.fixture(params=["memory", "ledger"])

@@ -1,11 +1,9 @@
-"""Read-only views of the ledger with plain ``sqlite3``.
+"""Typed read-only views of the ledger for the TUI: accounts, summaries, the account screen.
 
-The runtime's :class:`~invest.runtime.ledger.Ledger` is built on sqlite-utils,
-which imports pandas when it is imported (about 0.5 s here, several seconds on a
-Raspberry Pi). The TUI must draw its first frame in under a second, so it reads
-the same tables with the standard library instead: the queries mirror
-``Ledger.accounts()``, ``decisions()`` and ``equity_curve()``. The engine is the
-only writer (invariant 4); this module opens the file with ``mode=ro``.
+The TUI must draw its first frame in under a second, so this module and the
+queries it shares with the writer (:mod:`invest.runtime.ledger.reads`) use the
+standard library only. The engine is the only writer (invariant 4); this module
+opens the file with ``mode=ro``, one short connection per call.
 """
 
 from __future__ import annotations
@@ -20,6 +18,18 @@ from typing import Any
 
 from invest.runtime.domain import OPEN_SQL
 from invest.runtime.errors import LedgerError
+from invest.runtime.ledger import engine_state, reads
+from invest.runtime.ledger.schema import has_engine_tables
+
+__all__ = [
+    "AccountDetail",
+    "AccountInfo",
+    "AccountSummary",
+    "EngineInfo",
+    "LedgerReader",
+    "OrderRow",
+    "PositionRow",
+]
 
 _TABLES = ("accounts", "account_state", "decisions", "equity", "orders", "positions")
 _RL_STRATEGIES = ("rl_ensemble", "hybrid")
@@ -179,7 +189,7 @@ class LedgerReader:
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         if not self.path.exists():
-            raise LedgerError(f"no ledger at {self.path}: run `invest demo` or start the engine")
+            raise reads.missing_ledger(self.path)
         try:
             conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
         except sqlite3.Error as e:
@@ -203,8 +213,7 @@ class LedgerReader:
         """Whether ``invest demo`` wrote this ledger (False when there is none)."""
         try:
             with self._connect() as conn:
-                row = conn.execute("SELECT 1 FROM events WHERE kind = 'demo' LIMIT 1")
-                return row.fetchone() is not None
+                return reads.is_demo(conn)
         except LedgerError:
             return False
 
@@ -234,35 +243,24 @@ class LedgerReader:
                 _positions(conn, account),
                 _orders(conn, account),
                 _decisions(conn, account, decisions),
-                _marks(conn, account),
+                reads.marks(conn, account),
             )
 
     def engine(self) -> EngineInfo:
         """The engine's heartbeat, global halt and paused accounts, as last written."""
         with self._connect() as conn:
-            if not _has(conn, "engine_heartbeat"):
+            if not has_engine_tables(conn):
                 return EngineInfo()
-            beat = conn.execute("SELECT beat_at, stopped_at FROM engine_heartbeat").fetchone()
-            state = conn.execute("SELECT halt, reason FROM engine_state WHERE id = 1").fetchone()
-            paused = conn.execute("SELECT account FROM engine_accounts WHERE paused = 1")
+            beat_at, stopped_at = engine_state.heartbeat_times(conn)
+            halt, reason = engine_state.engine_halt(conn)
             return EngineInfo(
-                beat[0] if beat else None,
-                beat[1] if beat else None,
-                state[0] if state else "ACTIVE",
-                state[1] if state else "",
-                frozenset(r[0] for r in paused),
+                beat_at, stopped_at, halt.value, reason, engine_state.paused_accounts(conn)
             )
 
     def recent_trades(self, limit: int = 30) -> list[dict[str, Any]]:
         """The latest explanation records that placed orders, of every account, newest first."""
         with self._connect() as conn:
-            rows = conn.execute(
-                "SELECT record_json FROM decisions "
-                "WHERE json_array_length(json_extract(record_json, '$.orders')) > 0 "
-                "ORDER BY day DESC, id DESC LIMIT ?",
-                [limit],
-            )
-            return _records(rows)
+            return _records(reads.decision_json(conn, None, limit, with_orders=True))
 
     def equity_curve(self, account: str) -> list[tuple[str, float]]:
         """(day, equity) rows of ``account`` in order."""
@@ -301,9 +299,7 @@ def _accounts(conn: sqlite3.Connection) -> list[AccountInfo]:
 
 
 def _summary(conn: sqlite3.Connection, info: AccountInfo) -> AccountSummary:
-    last_two = conn.execute(
-        "SELECT day, equity FROM equity WHERE account = ? ORDER BY day DESC LIMIT 2", [info.name]
-    ).fetchall()
+    last_two = reads.equity_rows(conn, info.name, 2)
     stats = conn.execute(
         "SELECT MIN(day), MAX(equity) FROM equity WHERE account = ?", [info.name]
     ).fetchone()
@@ -324,22 +320,8 @@ def _summary(conn: sqlite3.Connection, info: AccountInfo) -> AccountSummary:
     )
 
 
-def _has(conn: sqlite3.Connection, table: str) -> bool:
-    row = conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [table]).fetchone()
-    return row is not None
-
-
-def _marks(conn: sqlite3.Connection, account: str) -> dict[str, float]:
-    """The engine's last price of each holding (the ``marks`` table of schema 3)."""
-    if not _has(conn, "marks"):
-        return {}
-    rows = conn.execute("SELECT symbol, price FROM marks WHERE account = ?", [account])
-    return {r[0]: float(r[1]) for r in rows}
-
-
 def _curve(conn: sqlite3.Connection, account: str) -> list[tuple[str, float]]:
-    rows = conn.execute("SELECT day, equity FROM equity WHERE account = ? ORDER BY day", [account])
-    return [(r[0], float(r[1])) for r in rows]
+    return [(day, float(equity)) for day, equity in reads.equity_curve(conn, account)]
 
 
 def _positions(conn: sqlite3.Connection, account: str) -> list[PositionRow]:
@@ -380,18 +362,15 @@ def _orders(conn: sqlite3.Connection, account: str) -> list[OrderRow]:
 
 
 def _decisions(conn: sqlite3.Connection, account: str, limit: int) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        "SELECT record_json FROM decisions WHERE account = ? ORDER BY day DESC, id DESC LIMIT ?",
-        [account, limit],
-    )
-    return _records(rows)
+    return _records(reads.decision_json(conn, account, limit))
 
 
-def _records(rows: Iterable[sqlite3.Row]) -> list[dict[str, Any]]:
+def _records(texts: Iterable[str]) -> list[dict[str, Any]]:
+    """The records that parse as JSON objects (a damaged one is skipped, not fatal)."""
     out = []
-    for r in rows:
+    for text in texts:
         try:
-            rec = json.loads(r[0])
+            rec = json.loads(text)
         except json.JSONDecodeError:
             continue
         if isinstance(rec, dict):

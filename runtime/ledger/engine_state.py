@@ -1,9 +1,10 @@
-"""Ledger queries of the engine and of its readers (``invest status``, the control service).
+"""The engine's own rows in the ledger: halt states, the heartbeat, per-account bookkeeping, marks.
 
 Plain functions over a :class:`sqlite3.Connection`, so that a reader can use a
-read-only connection without importing sqlite-utils (``invest status`` runs as a
-Docker HEALTHCHECK and must start fast), and the engine passes ``Ledger.db.conn``
-inside its own transactions. Writes never commit: the caller's transaction does.
+read-only connection (:func:`~invest.runtime.ledger.reads.connect_readonly`) with
+the standard library only (``invest status`` runs as a Docker HEALTHCHECK and must
+start fast), and the engine passes ``Ledger.conn`` inside its own transactions.
+Writes never commit: the caller's transaction does.
 
 The engine tables arrive with migration 3; on an older ledger the readers answer
 with defaults (ACTIVE, no heartbeat) instead of failing.
@@ -14,67 +15,32 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from invest.runtime.domain import HaltState, Side
-from invest.runtime.errors import LedgerError
+from invest.runtime.domain import HaltState
+from invest.runtime.ledger.schema import has_engine_tables
 
 __all__ = [
-    "ENGINE_SCHEMA",
     "EngineAccount",
     "Heartbeat",
     "account_halt",
     "beat",
-    "connect_readonly",
-    "decisions",
     "engine_account",
     "engine_halt",
     "ensure_engine_account",
-    "equity_rows",
-    "fill_totals",
     "halt_reason",
-    "has_engine_tables",
     "heartbeat",
+    "heartbeat_times",
     "mark_stopped",
-    "marks",
-    "order_rows",
-    "positions",
-    "recent_fills",
+    "paused_accounts",
     "save_marks",
     "set_engine_halt",
     "update_engine_account",
 ]
 
-#: The schema version (``PRAGMA user_version``) that adds the engine tables.
-ENGINE_SCHEMA = 3
 _COUNTERS = ("errors", "data_outages", "broker_outages")
-
-
-def connect_readonly(path: Path) -> sqlite3.Connection:
-    """Open the ledger read-only (WAL readers never block the engine).
-
-    Raises:
-        LedgerError: there is no ledger at ``path`` or it cannot be opened.
-    """
-    if not path.exists():
-        raise LedgerError(f"no ledger at {path}: start the engine (or run `invest demo`)")
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
-        conn.row_factory = sqlite3.Row
-        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
-    except sqlite3.Error as e:
-        raise LedgerError(f"cannot open ledger {path}: {e}") from e
-    return conn
-
-
-def has_engine_tables(conn: sqlite3.Connection) -> bool:
-    """True when the ledger's schema has the engine tables."""
-    return int(conn.execute("PRAGMA user_version").fetchone()[0]) >= ENGINE_SCHEMA
 
 
 def _one(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...] = ()) -> Any:
@@ -159,6 +125,12 @@ def beat(
     )
 
 
+def heartbeat_times(conn: sqlite3.Connection) -> tuple[str | None, str | None]:
+    """(beat_at, stopped_at) as written (None, None when no engine ever beat)."""
+    row = conn.execute("SELECT beat_at, stopped_at FROM engine_heartbeat").fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
 def mark_stopped(conn: sqlite3.Connection, ts: str) -> None:
     """Record a clean shutdown in the heartbeat row."""
     conn.execute("UPDATE engine_heartbeat SET stopped_at = ? WHERE id = 1", (ts,))
@@ -236,6 +208,13 @@ _FIELDS = frozenset(
 )
 
 
+def paused_accounts(conn: sqlite3.Connection) -> frozenset[str]:
+    """The accounts the engine keeps paused."""
+    return frozenset(
+        r[0] for r in conn.execute("SELECT account FROM engine_accounts WHERE paused = 1")
+    )
+
+
 def update_engine_account(conn: sqlite3.Connection, account: str, ts: str, **values: Any) -> None:
     """Set fields of the account's engine row (inside the caller's transaction).
 
@@ -253,7 +232,7 @@ def update_engine_account(conn: sqlite3.Connection, account: str, ts: str, **val
     )
 
 
-# -- marks, positions, fills, equity, decisions ----------------------------------------------
+# -- marks ------------------------------------------------------------------------------------
 
 
 def save_marks(
@@ -265,106 +244,3 @@ def save_marks(
         "INSERT INTO marks (account, symbol, day, price) VALUES (?, ?, ?, ?)",
         [(account, s, day, float(p)) for s, p in prices.items() if p == p],
     )
-
-
-def marks(conn: sqlite3.Connection, account: str) -> dict[str, float]:
-    """The account's last prices by symbol (empty on an older ledger)."""
-    if not has_engine_tables(conn):
-        return {}
-    rows = conn.execute("SELECT symbol, price FROM marks WHERE account = ?", (account,))
-    return {str(r[0]): float(r[1]) for r in rows}
-
-
-def positions(conn: sqlite3.Connection, account: str) -> list[dict[str, Any]]:
-    """The account's holdings with their last price, value and unrealised P&L."""
-    last = marks(conn, account)
-    out = []
-    for sym, qty, cost, opened in conn.execute(
-        "SELECT symbol, quantity, avg_cost, opened FROM positions WHERE account = ? ORDER BY symbol",
-        (account,),
-    ):
-        q, c = float(qty), float(cost)
-        price = last.get(sym, c)
-        out.append(
-            {
-                "symbol": sym,
-                "quantity": qty,
-                "avg_cost": round(c, 4),
-                "price": round(price, 4),
-                "value": round(q * price, 2),
-                "unrealised": round(q * (price - c), 2),
-                "opened": opened,
-            }
-        )
-    return out
-
-
-def fill_totals(conn: sqlite3.Connection, account: str) -> dict[str, Decimal]:
-    """Quantity held per symbol according to the fills (buys minus sells); zeros left out."""
-    total: dict[str, Decimal] = {}
-    for sym, side, qty in conn.execute(
-        "SELECT symbol, side, quantity FROM fills WHERE account = ? ORDER BY id", (account,)
-    ):
-        q = Decimal(qty)
-        total[sym] = total.get(sym, Decimal(0)) + (q if side == Side.BUY.value else -q)
-    return {s: q for s, q in total.items() if q != 0}
-
-
-def recent_fills(conn: sqlite3.Connection, account: str | None, limit: int) -> list[dict[str, Any]]:
-    """The last ``limit`` fills (of one account or all), newest first."""
-    where, args = ("WHERE account = ?", (account,)) if account else ("", ())
-    cols = "account, day, symbol, side, quantity, price, fees, reason, client_order_id"
-    sql = f"SELECT {cols} FROM fills {where} ORDER BY id DESC LIMIT ?"  # noqa: S608 - fixed fragments
-    rows = conn.execute(sql, (*args, limit))
-    keys = (
-        "account",
-        "day",
-        "symbol",
-        "side",
-        "quantity",
-        "price",
-        "fees",
-        "reason",
-        "client_order_id",
-    )
-    return [dict(zip(keys, r, strict=True)) for r in rows]
-
-
-def equity_rows(
-    conn: sqlite3.Connection, account: str, limit: int = 2
-) -> list[tuple[str, float, float]]:
-    """The last ``limit`` (day, equity, cash) rows of the account, newest first."""
-    return [
-        (str(r[0]), float(r[1]), float(r[2]))
-        for r in conn.execute(
-            "SELECT day, equity, cash FROM equity WHERE account = ? ORDER BY day DESC LIMIT ?",
-            (account, limit),
-        )
-    ]
-
-
-def decisions(conn: sqlite3.Connection, account: str | None, limit: int) -> list[dict[str, Any]]:
-    """The latest explanation records (of one account or all), newest first."""
-    where, args = ("WHERE account = ?", (account,)) if account else ("", ())
-    rows = conn.execute(
-        f"SELECT record_json FROM decisions {where} ORDER BY day DESC, id DESC LIMIT ?",  # noqa: S608
-        (*args, limit),
-    )
-    return [json.loads(r[0]) for r in rows]
-
-
-def order_rows(conn: sqlite3.Connection, account: str) -> dict[str, dict[str, Any]]:
-    """Every order of the account by client order id: status, symbol, side, quantity, day."""
-    rows = conn.execute(
-        "SELECT client_order_id, status, symbol, side, quantity, day, cycle_id FROM orders "
-        "WHERE account = ?",
-        (account,),
-    )
-    keys = ("status", "symbol", "side", "quantity", "day", "cycle_id")
-    return {str(r[0]): dict(zip(keys, r[1:], strict=True)) for r in rows}
-
-
-def ledger_path_ok(path: Path) -> bool:
-    """True when ``path`` is a ledger whose integrity check passes (read-only)."""
-    with closing(connect_readonly(path)) as conn:
-        return str(conn.execute("PRAGMA integrity_check").fetchone()[0]) == "ok"

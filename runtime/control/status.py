@@ -17,11 +17,11 @@ from typing import Any
 
 from invest.runtime.clock import NEW_YORK, TradingCalendar
 from invest.runtime.config import Settings
-from invest.runtime.domain import OPEN_SQL
-from invest.runtime.engine.halt import worst
-from invest.runtime.engine.timing import next_fire
+from invest.runtime.domain import worst
 from invest.runtime.errors import InvestError
-from invest.runtime.ledger import engine_repo as repo
+from invest.runtime.ledger import engine_state as repo
+from invest.runtime.ledger import reads
+from invest.runtime.timing import next_fire
 
 __all__ = ["check_heartbeat", "collect_status", "format_status", "heartbeat_info"]
 
@@ -45,7 +45,7 @@ def heartbeat_info(conn: sqlite3.Connection, wall_now: datetime) -> dict[str, An
 def check_heartbeat(ledger: Path, max_age: float, wall_now: datetime) -> tuple[bool, str]:
     """Whether the engine is alive: a heartbeat newer than ``max_age`` seconds and no clean stop."""
     try:
-        with closing(repo.connect_readonly(ledger)) as conn:
+        with closing(reads.connect_readonly(ledger)) as conn:
             hb = heartbeat_info(conn, wall_now)
     except (InvestError, sqlite3.Error) as e:
         return False, f"unhealthy: {e}"
@@ -73,17 +73,10 @@ def _account(
 ) -> dict[str, Any]:
     own = repo.account_halt(conn, name)
     row = repo.engine_account(conn, name)
-    eq = repo.equity_rows(conn, name, 2)
+    eq = reads.equity_rows(conn, name, 2)
     equity = eq[0][1] if eq else None
     change = eq[0][1] - eq[1][1] if len(eq) > 1 else None
-    last_day = conn.execute(
-        "SELECT last_day FROM account_state WHERE account = ?", (name,)
-    ).fetchone()
-    count = conn.execute("SELECT COUNT(*) FROM positions WHERE account = ?", (name,)).fetchone()[0]
-    opened = conn.execute(
-        f"SELECT COUNT(*) FROM orders WHERE account = ? AND status IN ({OPEN_SQL})",  # noqa: S608
-        (name,),
-    ).fetchone()[0]
+    counts = reads.account_status_row(conn, name)
     return {
         "account": name,
         "halt": own.value,
@@ -95,9 +88,9 @@ def _account(
         "day": eq[0][0] if eq else None,
         "day_pnl": round(change, 2) if change is not None else None,
         "day_pnl_pct": round(change / eq[1][1], 6) if change is not None and eq[1][1] else None,
-        "positions": int(count),
-        "open_orders": int(opened),
-        "last_day": last_day[0] if last_day else None,
+        "positions": counts.positions,
+        "open_orders": counts.open_orders,
+        "last_day": counts.last_day,
         "last_cycle_at": row.last_cycle_at,
         "last_cycle_id": row.last_cycle_id,
         "next_cycle": next_cycle,
@@ -130,7 +123,7 @@ def collect_status(
         live: the running engine's snapshot; its next cycles win over the computed ones.
     """
     engine_state, reason = repo.engine_halt(conn)
-    names = [r[0] for r in conn.execute("SELECT name FROM accounts ORDER BY name")]
+    names = reads.account_names(conn)
     configured = list(settings.accounts) if settings else []
     live_accounts = (live or {}).get("accounts", {})
     cal = (

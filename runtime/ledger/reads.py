@@ -1,0 +1,370 @@
+"""Read queries over a ledger connection: the one place that reads the ledger's tables.
+
+Plain functions over a :class:`sqlite3.Connection`, so that ``invest status``
+(a Docker HEALTHCHECK), the control service and the TUI read with the standard
+library only, on a read-only connection (:func:`connect_readonly`), while the
+engine passes its writer's ``Ledger.conn`` inside its own transactions.
+:class:`~invest.runtime.ledger.store.Ledger`'s read methods and the TUI's
+:class:`~invest.runtime.ledger.views.LedgerReader` use the same queries.
+
+The engine tables arrive with migration 3; on an older ledger the readers answer
+with defaults (no marks) instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from invest.runtime.domain import OPEN_SQL, Side
+from invest.runtime.errors import LedgerError
+from invest.runtime.ledger.schema import has_engine_tables
+
+__all__ = [
+    "DEMO_EVENT",
+    "AccountStatusRow",
+    "PnlRow",
+    "ReportRow",
+    "account_names",
+    "account_status_row",
+    "connect_readonly",
+    "daily_report_sent",
+    "decision_json",
+    "decisions",
+    "equity_curve",
+    "equity_rows",
+    "fill_totals",
+    "filled_quantities",
+    "flatten_cycles",
+    "is_demo",
+    "latest_equity_day",
+    "latest_regime",
+    "marks",
+    "missing_ledger",
+    "order_rows",
+    "pnl_row",
+    "position_quantities",
+    "positions",
+    "recent_fills",
+    "report_row",
+]
+
+#: Event kind that marks a ledger written by ``invest demo``: replayed history, not trading.
+DEMO_EVENT = "demo"
+
+
+def missing_ledger(path: Path) -> LedgerError:
+    """The error for a ledger file that does not exist."""
+    return LedgerError(f"no ledger at {path}: run `invest demo` or start the engine")
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    """Open the ledger read-only, rows as :class:`sqlite3.Row` (WAL readers never block the engine).
+
+    Raises:
+        LedgerError: there is no ledger at ``path`` or it cannot be opened.
+    """
+    if not path.exists():
+        raise missing_ledger(path)
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
+        conn.row_factory = sqlite3.Row
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    except sqlite3.Error as e:
+        raise LedgerError(f"cannot open ledger {path}: {e}") from e
+    return conn
+
+
+def _one(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...] = ()) -> Any:
+    row = conn.execute(sql, args).fetchone()
+    return None if row is None else row[0]
+
+
+# -- accounts, decisions, equity ---------------------------------------------------------------
+
+
+def account_names(conn: sqlite3.Connection) -> list[str]:
+    """Account names in the ledger, sorted."""
+    return [str(r[0]) for r in conn.execute("SELECT name FROM accounts ORDER BY name")]
+
+
+def is_demo(conn: sqlite3.Connection) -> bool:
+    """Whether ``invest demo`` wrote this ledger (it carries a ``demo`` event)."""
+    row = conn.execute("SELECT 1 FROM events WHERE kind = ? LIMIT 1", (DEMO_EVENT,))
+    return row.fetchone() is not None
+
+
+def decision_json(
+    conn: sqlite3.Connection, account: str | None, limit: int, *, with_orders: bool = False
+) -> list[str]:
+    """The latest explanation records as JSON text (of one account or all), newest first.
+
+    Args:
+        with_orders: only the records that placed orders.
+    """
+    where, args = ("WHERE account = ?", (account,)) if account else ("", ())
+    if with_orders:
+        where = "WHERE json_array_length(json_extract(record_json, '$.orders')) > 0"
+    rows = conn.execute(
+        f"SELECT record_json FROM decisions {where} ORDER BY day DESC, id DESC LIMIT ?",  # noqa: S608 - fixed fragments
+        (*args, limit),
+    )
+    return [str(r[0]) for r in rows]
+
+
+def decisions(conn: sqlite3.Connection, account: str | None, limit: int) -> list[dict[str, Any]]:
+    """The latest explanation records (of one account or all), newest first."""
+    return [json.loads(r) for r in decision_json(conn, account, limit)]
+
+
+def latest_regime(conn: sqlite3.Connection, account: str) -> tuple[str, str] | None:
+    """(day, regime) of the account's latest decision that names a regime."""
+    row = conn.execute(
+        "SELECT day, regime FROM decisions WHERE account = ? AND regime IS NOT NULL "
+        "ORDER BY day DESC, id DESC LIMIT 1",
+        (account,),
+    ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def equity_curve(conn: sqlite3.Connection, account: str) -> list[tuple[str, float]]:
+    """(day, equity) rows of ``account`` in order."""
+    return [
+        (r[0], r[1])
+        for r in conn.execute(
+            "SELECT day, equity FROM equity WHERE account = ? ORDER BY day", (account,)
+        ).fetchall()
+    ]
+
+
+def equity_rows(
+    conn: sqlite3.Connection, account: str, limit: int = 2
+) -> list[tuple[str, float, float]]:
+    """The last ``limit`` (day, equity, cash) rows of the account, newest first."""
+    return [
+        (str(r[0]), float(r[1]), float(r[2]))
+        for r in conn.execute(
+            "SELECT day, equity, cash FROM equity WHERE account = ? ORDER BY day DESC LIMIT ?",
+            (account, limit),
+        )
+    ]
+
+
+def latest_equity_day(conn: sqlite3.Connection) -> str | None:
+    """The latest session any account was marked on (ISO date), or None."""
+    day = _one(conn, "SELECT MAX(day) FROM equity")
+    return str(day) if day else None
+
+
+# -- positions, marks, fills, orders -------------------------------------------------------------
+
+
+def marks(conn: sqlite3.Connection, account: str) -> dict[str, float]:
+    """The account's last prices by symbol (empty on an older ledger)."""
+    if not has_engine_tables(conn):
+        return {}
+    rows = conn.execute("SELECT symbol, price FROM marks WHERE account = ?", (account,))
+    return {str(r[0]): float(r[1]) for r in rows}
+
+
+def positions(conn: sqlite3.Connection, account: str) -> list[dict[str, Any]]:
+    """The account's holdings with their last price, value and unrealised P&L."""
+    last = marks(conn, account)
+    out = []
+    for sym, qty, cost, opened in conn.execute(
+        "SELECT symbol, quantity, avg_cost, opened FROM positions WHERE account = ? ORDER BY symbol",
+        (account,),
+    ):
+        q, c = float(qty), float(cost)
+        price = last.get(sym, c)
+        out.append(
+            {
+                "symbol": sym,
+                "quantity": qty,
+                "avg_cost": round(c, 4),
+                "price": round(price, 4),
+                "value": round(q * price, 2),
+                "unrealised": round(q * (price - c), 2),
+                "opened": opened,
+            }
+        )
+    return out
+
+
+def position_quantities(conn: sqlite3.Connection, account: str) -> dict[str, Decimal]:
+    """Quantity of each position of the account, as the positions table holds it."""
+    return {
+        str(s): Decimal(q)
+        for s, q in conn.execute(
+            "SELECT symbol, quantity FROM positions WHERE account = ?", (account,)
+        )
+    }
+
+
+def fill_totals(conn: sqlite3.Connection, account: str) -> dict[str, Decimal]:
+    """Quantity held per symbol according to the fills (buys minus sells); zeros left out."""
+    total: dict[str, Decimal] = {}
+    for sym, side, qty in conn.execute(
+        "SELECT symbol, side, quantity FROM fills WHERE account = ? ORDER BY id", (account,)
+    ):
+        q = Decimal(qty)
+        total[sym] = total.get(sym, Decimal(0)) + (q if side == Side.BUY.value else -q)
+    return {s: q for s, q in total.items() if q != 0}
+
+
+def filled_quantities(conn: sqlite3.Connection, account: str) -> dict[str, Decimal]:
+    """Shares filled per client order id of the account (every fill summed)."""
+    out: dict[str, Decimal] = {}
+    for coid, qty in conn.execute(
+        "SELECT client_order_id, quantity FROM fills WHERE account = ?", (account,)
+    ):
+        out[str(coid)] = out.get(str(coid), Decimal(0)) + Decimal(qty)
+    return out
+
+
+def recent_fills(conn: sqlite3.Connection, account: str | None, limit: int) -> list[dict[str, Any]]:
+    """The last ``limit`` fills (of one account or all), newest first."""
+    where, args = ("WHERE account = ?", (account,)) if account else ("", ())
+    cols = "account, day, symbol, side, quantity, price, fees, reason, client_order_id"
+    sql = f"SELECT {cols} FROM fills {where} ORDER BY id DESC LIMIT ?"  # noqa: S608 - fixed fragments
+    rows = conn.execute(sql, (*args, limit))
+    keys = (
+        "account",
+        "day",
+        "symbol",
+        "side",
+        "quantity",
+        "price",
+        "fees",
+        "reason",
+        "client_order_id",
+    )
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def order_rows(conn: sqlite3.Connection, account: str) -> dict[str, dict[str, Any]]:
+    """Every order of the account by client order id: status, symbol, side, quantity, day."""
+    rows = conn.execute(
+        "SELECT client_order_id, status, symbol, side, quantity, day, cycle_id FROM orders "
+        "WHERE account = ?",
+        (account,),
+    )
+    keys = ("status", "symbol", "side", "quantity", "day", "cycle_id")
+    return {str(r[0]): dict(zip(keys, r[1:], strict=True)) for r in rows}
+
+
+def flatten_cycles(conn: sqlite3.Connection, account: str, prefix: str) -> int:
+    """How many distinct cycles of the account have orders under cycle ids starting ``prefix``."""
+    return int(
+        _one(
+            conn,
+            "SELECT COUNT(DISTINCT cycle_id) FROM orders WHERE account = ? AND cycle_id LIKE ?",
+            (account, prefix + "%"),
+        )
+    )
+
+
+def daily_report_sent(conn: sqlite3.Connection, day: date) -> bool:
+    """Whether the daily report of session ``day`` was sent (its event is in the ledger)."""
+    row = conn.execute(
+        "SELECT 1 FROM events WHERE kind = 'daily_report' AND json_extract(detail_json, '$.day') = ?",
+        (day.isoformat(),),
+    ).fetchone()
+    return row is not None
+
+
+# -- status, P&L and reports ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccountStatusRow:
+    """What ``invest status`` reads of one account besides its halt and engine rows."""
+
+    last_day: str | None
+    positions: int
+    open_orders: int
+
+
+def account_status_row(conn: sqlite3.Connection, account: str) -> AccountStatusRow:
+    """The account's last marked session, its position count and its open order count."""
+    last_day = conn.execute(
+        "SELECT last_day FROM account_state WHERE account = ?", (account,)
+    ).fetchone()
+    count = _one(conn, "SELECT COUNT(*) FROM positions WHERE account = ?", (account,))
+    opened = _one(
+        conn,
+        f"SELECT COUNT(*) FROM orders WHERE account = ? AND status IN ({OPEN_SQL})",  # noqa: S608 - fixed status names
+        (account,),
+    )
+    return AccountStatusRow(last_day[0] if last_day else None, int(count), int(opened))
+
+
+@dataclass(frozen=True, slots=True)
+class PnlRow:
+    """An account's starting cash, realised P&L and equity peak (None: no state row)."""
+
+    start_cash: float
+    realised: float | None
+    peak_equity: float | None
+
+
+def pnl_row(conn: sqlite3.Connection, account: str) -> PnlRow:
+    """The account's start cash and persisted P&L state.
+
+    Raises:
+        TypeError: the account is not in the ledger.
+    """
+    start = conn.execute("SELECT start_cash FROM accounts WHERE name = ?", (account,)).fetchone()
+    state = conn.execute(
+        "SELECT realised_pnl, peak_equity FROM account_state WHERE account = ?", (account,)
+    ).fetchone()
+    return PnlRow(
+        float(start[0]),
+        float(state[0]) if state else None,
+        state[1] if state else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    """An account's equity at a session against a base, its trades, holdings and regime."""
+
+    equity: float
+    before: float
+    trades: int
+    held: int
+    regime: str | None
+
+
+def report_row(conn: sqlite3.Connection, account: str, day: date, since: date) -> ReportRow:
+    """The account at the mark of ``day`` (or the latest before), against the mark before ``since``.
+
+    With no mark, the start cash stands in (0 for an unknown account); the trades
+    are the fills from ``since`` to ``day``; the regime is the latest of the last
+    five decisions that names one.
+    """
+    rows = conn.execute(
+        "SELECT day, equity FROM equity WHERE account = ? AND day <= ? ORDER BY day DESC LIMIT 1",
+        (account, day.isoformat()),
+    ).fetchone()
+    base = conn.execute(
+        "SELECT equity FROM equity WHERE account = ? AND day < ? ORDER BY day DESC LIMIT 1",
+        (account, since.isoformat()),
+    ).fetchone()
+    start = conn.execute("SELECT start_cash FROM accounts WHERE name = ?", (account,)).fetchone()
+    equity = float(rows[1]) if rows else float(start[0]) if start else 0.0
+    before = float(base[0]) if base else (float(start[0]) if start else equity)
+    trades = _one(
+        conn,
+        "SELECT COUNT(*) FROM fills WHERE account = ? AND day >= ? AND day <= ?",
+        (account, since.isoformat(), day.isoformat()),
+    )
+    held = _one(conn, "SELECT COUNT(*) FROM positions WHERE account = ?", (account,))
+    latest = decisions(conn, account, 5)
+    regime = next((r.get("regime") for r in latest if r.get("regime")), None)
+    return ReportRow(equity, before, int(trades), int(held), regime)
