@@ -47,12 +47,6 @@ print({MARKER!r} + json.dumps({{"rc": rc, "loaded": [m for m in {WATCHED!r} if m
       file=sys.stderr)
 """
 
-#: Commands that load a forbidden library only through the ``invest.runtime.ledger``
-#: package (sqlite-utils): the ledger branch slims it.
-SLIMMED_ELSEWHERE = pytest.mark.xfail(
-    strict=True, reason="config hub / ledger import: fixed by branch r13-layers / r13-ledger"
-)
-
 #: (argv, exit status, a piece of the answer on stdout or stderr)
 CASES = [
     pytest.param(["--help"], 0, "usage: invest", id="help"),
