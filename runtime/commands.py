@@ -16,7 +16,7 @@ from rich.table import Table
 
 from invest.runtime.backtest.insample import in_sample_notes
 from invest.runtime.backtest.report import report_dict, run_params, summary_rows, write_outputs
-from invest.runtime.backtest.runner import BacktestResult, load_market, replay
+from invest.runtime.backtest.runner import BacktestResult, replay
 from invest.runtime.config import (
     Settings,
     load_config,
@@ -40,7 +40,7 @@ from invest.runtime.ledger import (
     set_aside_demo,
 )
 from invest.runtime.ledger.lock import WriterLock
-from invest.runtime.market import Market
+from invest.runtime.market import Market, load_market
 from invest.runtime.oracle.cycle_gate import CycleGate
 from invest.runtime.oracle.wiring import Mode
 from invest.runtime.paths import Paths, example_config

@@ -82,6 +82,74 @@ class Sink(Protocol):
         ...
 
 
+class MemorySink:
+    """A :class:`Sink` that keeps what passed through it, and forwards it to ``inner`` if any.
+
+    Alone it is the backtester's sink and a dry run's; around the ledger's sink it is
+    what ``invest run`` and the engine use to report what one cycle did; around the
+    ledger in a replay it is the demo's. A client id is recorded once: a repeat, or
+    one ``inner`` refuses, is not fresh. A cycle is done when either has its record.
+    """
+
+    def __init__(self, inner: Sink | None = None) -> None:
+        self.inner = inner
+        #: Fresh intents by client id, in the order they were recorded.
+        self.orders: dict[str, OrderIntent] = {}
+        self.fills: list[Fill] = []
+        self.decisions: list[dict[str, Any]] = []
+        #: (client order id, reason) of orders refused or cancelled by the broker.
+        self.cancelled: list[tuple[str, str]] = []
+        self._cycles: set[str] = set()
+
+    @property
+    def sent(self) -> list[OrderIntent]:
+        """The fresh intents, in the order they were recorded (the outbox of this run)."""
+        return list(self.orders.values())
+
+    def order(self, intent: OrderIntent) -> bool:
+        """Record; False on a client id seen before (here or by ``inner``)."""
+        cid = intent.client_order_id
+        if cid in self.orders or (self.inner is not None and not self.inner.order(intent)):
+            return False
+        self.orders[cid] = intent
+        return True
+
+    def answer(self, ack: Ack) -> None:
+        """Forward; keep a refusal like a broker-side cancellation."""
+        if self.inner is not None:
+            self.inner.answer(ack)
+        if ack.status in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
+            self.cancelled.append((ack.client_order_id, ack.detail or ack.status.value))
+
+    def fill(self, fill: Fill) -> None:
+        """Forward and keep."""
+        if self.inner is not None:
+            self.inner.fill(fill)
+        self.fills.append(fill)
+
+    def decision(self, record: dict[str, Any]) -> None:
+        """Forward and keep."""
+        if self.inner is not None:
+            self.inner.decision(record)
+        self.decisions.append(record)
+        self._cycles.add(record["cycle_id"])
+
+    def equity(self, account: str, day: str, equity: float, cash: float) -> None:
+        """Forward (a replay keeps its equity in arrays itself)."""
+        if self.inner is not None:
+            self.inner.equity(account, day, equity, cash)
+
+    def cancel(self, client_order_id: str, reason: str) -> None:
+        """Forward and keep."""
+        if self.inner is not None:
+            self.inner.cancel(client_order_id, reason)
+        self.cancelled.append((client_order_id, reason))
+
+    def done(self, cycle_id: str) -> bool:
+        """True when this cycle's decision passed here or ``inner`` has it."""
+        return cycle_id in self._cycles or (self.inner is not None and self.inner.done(cycle_id))
+
+
 class Gate(Protocol):
     """The LLM gate (``oracle.cycle_gate.CycleGate``): it may only drop or shrink buys."""
 
