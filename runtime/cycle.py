@@ -312,7 +312,11 @@ def run_cycle(
         return RiskResult()
     open_orders = acct.broker.open_orders()
     pending = {o.symbol for o in open_orders}
-    reserved = sum(float(o.quantity * o.ref_price) for o in open_orders if o.side is Side.BUY)
+    reserved = (
+        sum(float(o.quantity * o.ref_price) for o in open_orders if o.side is Side.BUY)
+        if open_orders
+        else 0
+    )
     proposal = None if monitor_only else acct.strategy.propose(t, acct.state)
     result = acct.risk.plan(market, t, cycle_id, acct.state, proposal, pending, reserved)
     llm = None
@@ -326,16 +330,20 @@ def run_cycle(
     if proposal is not None:
         # Exits a strategy set for its buys (the LLM manager's stops) land on the position
         # when the buy fills; only buys actually sent get one.
-        acct.state.plan_exits(
-            proposal.extra.get("exits", {}),
-            [i.symbol for i in result.intents if i.side is Side.BUY],
-        )
-        llm = llm or proposal.extra.get("llm")
+        extra = proposal.extra
+        if extra:
+            exits = extra.get("exits")
+            if exits:
+                acct.state.plan_exits(
+                    exits, [i.symbol for i in result.intents if i.side is Side.BUY]
+                )
+            llm = llm or extra.get("llm")
     fresh = [i for i in result.intents if sink.order(i)]  # the outbox first: idempotent ids
     if explain and (proposal is not None or result.intents):
-        sink.decision(_record(acct, market, t, cycle_id, proposal, result, llm))
+        sink.decision(_record(acct, market, t, day, cycle_id, proposal, result, llm))
     if outbox is None:
-        send(acct, fresh, market.day(t), sink)
+        if fresh:
+            send(acct, fresh, market.day(t), sink)
     else:
         outbox.extend(fresh)
     return result
@@ -378,20 +386,23 @@ def _record(
     acct: AccountRuntime,
     market: Market,
     t: int,
+    day: str,
     cycle_id: str,
     proposal: Proposal | None,
     r: RiskResult,
     llm: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     eq = r.equity or 1.0
+    marks, col = market.mark_row(t), market.col
     weights = {
-        s: round(float(p.quantity) * market.price(s, t) / eq, 4)
+        # market.price(s, t): the last good close.
+        s: round(float(p.quantity) * marks[col[s]] / eq, 4)
         for s, p in acct.state.positions.items()
     }
     rec: dict[str, Any] = {
         "account": acct.name,
         "cycle_id": cycle_id,
-        "day": market.day(t).isoformat(),
+        "day": day,
         "strategy": acct.strategy.name,
         "regime": proposal.regime.value if proposal else None,
         "notes": list(proposal.notes) if proposal else [],
@@ -423,18 +434,20 @@ def _record(
 
 def _skipped(acct: AccountRuntime, market: Market, t: int) -> list[dict[str, str]]:
     """Universe symbols with an unusable bar at ``t`` (listed already, or held), with why."""
-    universe = acct.config.universe
-    cols = market.derived(("cols", universe), lambda: [market.col[s] for s in universe])
-    # Listed (a price exists) but unusable: precomputed once per Market, read per row.
-    bad = market.derived(
-        ("skip", universe), lambda: ~market.usable[:, cols] & np.isfinite(market.mark[:, cols])
-    )
-    hits = {universe[i] for i in np.flatnonzero(bad[t]).tolist()}
-    hits |= {
-        s for s in acct.state.positions if s in market.col and not market.usable[t, market.col[s]]
-    }
     # Symbols the data source lacks (held ones too), and rows dated after today that the
     # loader dropped (invariants 8 and 9: the audit record of what was not used).
-    hits |= market.missing | (set(acct.state.positions) - set(market.col))
+    hits = market.missing | (acct.state.positions.keys() - market.col.keys())
+    if not market.all_usable(t):
+        universe = acct.config.universe
+        cols = market.derived(("cols", universe), lambda: [market.col[s] for s in universe])
+        # Listed (a price exists) but unusable: precomputed once per Market, read per row.
+        bad = market.derived(
+            ("skip", universe), lambda: ~market.usable[:, cols] & np.isfinite(market.mark[:, cols])
+        )
+        hits |= {universe[i] for i in np.flatnonzero(bad[t]).tolist()}
+        usable = market.usable[t]
+        hits |= {s for s in acct.state.positions if s in market.col and not usable[market.col[s]]}
+    if not hits:
+        return list(market.dropped)
     out = [{"symbol": s, "reason": market.why_unusable(s, t)} for s in sorted(hits)]
     return out + list(market.dropped)

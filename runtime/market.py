@@ -87,6 +87,8 @@ class Market:
         # 5 ms on 33 years, paid again by every Monte Carlo path).
         self._days: list[date] = frame.dates.astype("datetime64[D]").astype(object).tolist()
         self._cache: dict[Any, Any] = {}
+        self._row_t = -1
+        self._row: list[float] = []
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -134,9 +136,29 @@ class Market:
         )
         return out
 
+    def mark_row(self, t: int) -> list[float]:
+        """Row ``t`` of ``mark`` as floats, by column (the last row asked is kept).
+
+        A cycle reads several cells of the same row: one conversion instead of a
+        numpy scalar per cell.
+        """
+        if t != self._row_t:
+            self._row, self._row_t = self.mark[t].tolist(), t
+        return self._row
+
+    def all_usable(self, t: int) -> bool:
+        """Every symbol's bar at row ``t`` is usable (the common case: no per-symbol checks)."""
+        rows: list[bool] = self.derived(("all_usable",), lambda: self.usable.all(axis=1).tolist())
+        return rows[t]
+
+    def all_good(self, t: int) -> bool:
+        """Every symbol's bar at row ``t`` is a price (see :meth:`tradable`)."""
+        rows: list[bool] = self.derived(("all_good",), lambda: self.good.all(axis=1).tolist())
+        return rows[t]
+
     def price(self, symbol: str, t: int) -> float:
         """Last good close of ``symbol`` at row ``t`` (NaN before its first good bar)."""
-        return float(self.mark[t, self.col[symbol]])
+        return self.mark_row(t)[self.col[symbol]]
 
     def tradable(self, symbol: str, t: int) -> bool:
         """The bar of ``symbol`` at row ``t`` is a price (finite, positive): it may be traded or stopped."""
