@@ -399,6 +399,13 @@ def _record(
         s: round(float(p.quantity) * marks[col[s]] / eq, 4)
         for s, p in acct.state.positions.items()
     }
+    targets = {s: round(w, 4) for s, w in r.targets.items()}
+    proposed = {}
+    if proposal is not None:
+        # Most targets pass the risk engine unchanged: their rounded value is reused.
+        final = r.targets
+        for s, w in proposal.targets.items():
+            proposed[s] = targets[s] if final.get(s) == w else round(w, 4)
     rec: dict[str, Any] = {
         "account": acct.name,
         "cycle_id": cycle_id,
@@ -407,8 +414,8 @@ def _record(
         "regime": proposal.regime.value if proposal else None,
         "notes": list(proposal.notes) if proposal else [],
         "scores": proposal.scores if proposal else {},
-        "proposed": {s: round(w, 4) for s, w in proposal.targets.items()} if proposal else {},
-        "targets": {s: round(w, 4) for s, w in r.targets.items()},
+        "proposed": proposed,
+        "targets": targets,
         "weights": weights,
         "rl": proposal.extra.get("rl") if proposal else None,
         "llm": llm,
