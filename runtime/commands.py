@@ -72,7 +72,8 @@ def _replay(
     mirror: Sink | None = None,
     market: Market | None = None,
 ) -> BacktestResult:
-    from invest.runtime.backtest.runner import load_market, replay
+    from invest.runtime.backtest.runner import replay
+    from invest.runtime.market import load_market
 
     market = market or load_market(market_data, acct, end)
     with _progress(f"{acct.name:<18}") as bar:
@@ -273,9 +274,9 @@ def account_settings(
 def backtest(args: argparse.Namespace, paths: Paths) -> int:
     """``invest backtest``: replay, write the four files, print the summary."""
     from invest.runtime.backtest.report import report_dict, run_params, write_outputs
-    from invest.runtime.backtest.runner import load_market
     from invest.runtime.config import parse_day
     from invest.runtime.cycle import AccountRuntime
+    from invest.runtime.market import load_market
 
     settings, name, spec, source = account_settings(args, paths)
     start, end = parse_day(args.start, "--start"), parse_day(args.end, "--end")

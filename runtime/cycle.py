@@ -83,6 +83,74 @@ class Sink(Protocol):
         ...
 
 
+class MemorySink:
+    """A :class:`Sink` that keeps what passed through it, and forwards it to ``inner`` if any.
+
+    Alone it is the backtester's sink and a dry run's; around the ledger's sink it is
+    what ``invest run`` and the engine use to report what one cycle did; around the
+    ledger in a replay it is the demo's. A client id is recorded once: a repeat, or
+    one ``inner`` refuses, is not fresh. A cycle is done when either has its record.
+    """
+
+    def __init__(self, inner: Sink | None = None) -> None:
+        self.inner = inner
+        #: Fresh intents by client id, in the order they were recorded.
+        self.orders: dict[str, OrderIntent] = {}
+        self.fills: list[Fill] = []
+        self.decisions: list[dict[str, Any]] = []
+        #: (client order id, reason) of orders refused or cancelled by the broker.
+        self.cancelled: list[tuple[str, str]] = []
+        self._cycles: set[str] = set()
+
+    @property
+    def sent(self) -> list[OrderIntent]:
+        """The fresh intents, in the order they were recorded (the outbox of this run)."""
+        return list(self.orders.values())
+
+    def order(self, intent: OrderIntent) -> bool:
+        """Record; False on a client id seen before (here or by ``inner``)."""
+        cid = intent.client_order_id
+        if cid in self.orders or (self.inner is not None and not self.inner.order(intent)):
+            return False
+        self.orders[cid] = intent
+        return True
+
+    def answer(self, ack: Ack) -> None:
+        """Forward; keep a refusal like a broker-side cancellation."""
+        if self.inner is not None:
+            self.inner.answer(ack)
+        if ack.status in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
+            self.cancelled.append((ack.client_order_id, ack.detail or ack.status.value))
+
+    def fill(self, fill: Fill) -> None:
+        """Forward and keep."""
+        if self.inner is not None:
+            self.inner.fill(fill)
+        self.fills.append(fill)
+
+    def decision(self, record: dict[str, Any]) -> None:
+        """Forward and keep."""
+        if self.inner is not None:
+            self.inner.decision(record)
+        self.decisions.append(record)
+        self._cycles.add(record["cycle_id"])
+
+    def equity(self, account: str, day: str, equity: float, cash: float) -> None:
+        """Forward (a replay keeps its equity in arrays itself)."""
+        if self.inner is not None:
+            self.inner.equity(account, day, equity, cash)
+
+    def cancel(self, client_order_id: str, reason: str) -> None:
+        """Forward and keep."""
+        if self.inner is not None:
+            self.inner.cancel(client_order_id, reason)
+        self.cancelled.append((client_order_id, reason))
+
+    def done(self, cycle_id: str) -> bool:
+        """True when this cycle's decision passed here or ``inner`` has it."""
+        return cycle_id in self._cycles or (self.inner is not None and self.inner.done(cycle_id))
+
+
 class Gate(Protocol):
     """The LLM gate (``oracle.gate.cycle.CycleGate``): it may only drop or shrink buys."""
 
@@ -245,7 +313,11 @@ def run_cycle(
         return RiskResult()
     open_orders = acct.broker.open_orders()
     pending = {o.symbol for o in open_orders}
-    reserved = sum(float(o.quantity * o.ref_price) for o in open_orders if o.side is Side.BUY)
+    reserved = (
+        sum(float(o.quantity * o.ref_price) for o in open_orders if o.side is Side.BUY)
+        if open_orders
+        else 0
+    )
     proposal = None if monitor_only else acct.strategy.propose(t, acct.state)
     result = acct.risk.plan(market, t, cycle_id, acct.state, proposal, pending, reserved)
     llm = None
@@ -259,16 +331,20 @@ def run_cycle(
     if proposal is not None:
         # Exits a strategy set for its buys (the LLM manager's stops) land on the position
         # when the buy fills; only buys actually sent get one.
-        acct.state.plan_exits(
-            proposal.extra.get("exits", {}),
-            [i.symbol for i in result.intents if i.side is Side.BUY],
-        )
-        llm = llm or proposal.extra.get("llm")
+        extra = proposal.extra
+        if extra:
+            exits = extra.get("exits")
+            if exits:
+                acct.state.plan_exits(
+                    exits, [i.symbol for i in result.intents if i.side is Side.BUY]
+                )
+            llm = llm or extra.get("llm")
     fresh = [i for i in result.intents if sink.order(i)]  # the outbox first: idempotent ids
     if explain and (proposal is not None or result.intents):
-        sink.decision(_record(acct, market, t, cycle_id, proposal, result, llm))
+        sink.decision(_record(acct, market, t, day, cycle_id, proposal, result, llm))
     if outbox is None:
-        send(acct, fresh, market.day(t), sink)
+        if fresh:
+            send(acct, fresh, market.day(t), sink)
     else:
         outbox.extend(fresh)
     return result
@@ -311,26 +387,36 @@ def _record(
     acct: AccountRuntime,
     market: Market,
     t: int,
+    day: str,
     cycle_id: str,
     proposal: Proposal | None,
     r: RiskResult,
     llm: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     eq = r.equity or 1.0
+    marks, col = market.mark_row(t), market.col
     weights = {
-        s: round(float(p.quantity) * market.price(s, t) / eq, 4)
+        # market.price(s, t): the last good close.
+        s: round(float(p.quantity) * marks[col[s]] / eq, 4)
         for s, p in acct.state.positions.items()
     }
+    targets = {s: round(w, 4) for s, w in r.targets.items()}
+    proposed = {}
+    if proposal is not None:
+        # Most targets pass the risk engine unchanged: their rounded value is reused.
+        final = r.targets
+        for s, w in proposal.targets.items():
+            proposed[s] = targets[s] if final.get(s) == w else round(w, 4)
     rec: dict[str, Any] = {
         "account": acct.name,
         "cycle_id": cycle_id,
-        "day": market.day(t).isoformat(),
+        "day": day,
         "strategy": acct.strategy.name,
         "regime": proposal.regime.value if proposal else None,
         "notes": list(proposal.notes) if proposal else [],
         "scores": proposal.scores if proposal else {},
-        "proposed": {s: round(w, 4) for s, w in proposal.targets.items()} if proposal else {},
-        "targets": {s: round(w, 4) for s, w in r.targets.items()},
+        "proposed": proposed,
+        "targets": targets,
         "weights": weights,
         "rl": proposal.extra.get("rl") if proposal else None,
         "llm": llm,
@@ -356,18 +442,20 @@ def _record(
 
 def _skipped(acct: AccountRuntime, market: Market, t: int) -> list[dict[str, str]]:
     """Universe symbols with an unusable bar at ``t`` (listed already, or held), with why."""
-    universe = acct.config.universe
-    cols = market.derived(("cols", universe), lambda: [market.col[s] for s in universe])
-    # Listed (a price exists) but unusable: precomputed once per Market, read per row.
-    bad = market.derived(
-        ("skip", universe), lambda: ~market.usable[:, cols] & np.isfinite(market.mark[:, cols])
-    )
-    hits = {universe[i] for i in np.flatnonzero(bad[t]).tolist()}
-    hits |= {
-        s for s in acct.state.positions if s in market.col and not market.usable[t, market.col[s]]
-    }
     # Symbols the data source lacks (held ones too), and rows dated after today that the
     # loader dropped (invariants 8 and 9: the audit record of what was not used).
-    hits |= market.missing | (set(acct.state.positions) - set(market.col))
+    hits = market.missing | (acct.state.positions.keys() - market.col.keys())
+    if not market.all_usable(t):
+        universe = acct.config.universe
+        cols = market.derived(("cols", universe), lambda: [market.col[s] for s in universe])
+        # Listed (a price exists) but unusable: precomputed once per Market, read per row.
+        bad = market.derived(
+            ("skip", universe), lambda: ~market.usable[:, cols] & np.isfinite(market.mark[:, cols])
+        )
+        hits |= {universe[i] for i in np.flatnonzero(bad[t]).tolist()}
+        usable = market.usable[t]
+        hits |= {s for s in acct.state.positions if s in market.col and not usable[market.col[s]]}
+    if not hits:
+        return list(market.dropped)
     out = [{"symbol": s, "reason": market.why_unusable(s, t)} for s in sorted(hits)]
     return out + list(market.dropped)

@@ -8,17 +8,25 @@ because recomputing them per day would dominate a 33-year replay.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from invest.runtime.clock import today_in_new_york
+from invest.runtime.data.base import MarketData
 from invest.runtime.data.frame import BarFrame
 from invest.runtime.data.validate import ValidationRules, mask_reason, usable_mask
+from invest.runtime.domain import AccountState
+from invest.runtime.errors import DataError, DataUnavailableError
 from invest.runtime.features import FeatureSet, compute_features, momentum, volatility
 from invest.runtime.regime import regime_series
+
+logger = logging.getLogger(__name__)
 
 
 def _ffill(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -79,6 +87,8 @@ class Market:
         # 5 ms on 33 years, paid again by every Monte Carlo path).
         self._days: list[date] = frame.dates.astype("datetime64[D]").astype(object).tolist()
         self._cache: dict[Any, Any] = {}
+        self._row_t = -1
+        self._row: list[float] = []
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -126,9 +136,29 @@ class Market:
         )
         return out
 
+    def mark_row(self, t: int) -> list[float]:
+        """Row ``t`` of ``mark`` as floats, by column (the last row asked is kept).
+
+        A cycle reads several cells of the same row: one conversion instead of a
+        numpy scalar per cell.
+        """
+        if t != self._row_t:
+            self._row, self._row_t = self.mark[t].tolist(), t
+        return self._row
+
+    def all_usable(self, t: int) -> bool:
+        """Every symbol's bar at row ``t`` is usable (the common case: no per-symbol checks)."""
+        rows: list[bool] = self.derived(("all_usable",), lambda: self.usable.all(axis=1).tolist())
+        return rows[t]
+
+    def all_good(self, t: int) -> bool:
+        """Every symbol's bar at row ``t`` is a price (see :meth:`tradable`)."""
+        rows: list[bool] = self.derived(("all_good",), lambda: self.good.all(axis=1).tolist())
+        return rows[t]
+
     def price(self, symbol: str, t: int) -> float:
         """Last good close of ``symbol`` at row ``t`` (NaN before its first good bar)."""
-        return float(self.mark[t, self.col[symbol]])
+        return self.mark_row(t)[self.col[symbol]]
 
     def tradable(self, symbol: str, t: int) -> bool:
         """The bar of ``symbol`` at row ``t`` is a price (finite, positive): it may be traded or stopped."""
@@ -158,3 +188,110 @@ class Market:
                 "skipped, held at its average cost"
             )
         return mask_reason(self.frame, self.rules, t, self.col[symbol])
+
+
+class Reader(Protocol):
+    """What :func:`load_market` needs of an account (``cycle.AccountRuntime`` is one)."""
+
+    @property
+    def state(self) -> AccountState:
+        """The account's cash and positions: held symbols are loaded too."""
+        ...
+
+    def symbols(self) -> tuple[str, ...]:
+        """Every symbol the account reads."""
+        ...
+
+
+def load_market(
+    source: MarketData,
+    acct: Reader,
+    end: date | None,
+    *,
+    live: bool = False,
+    today: date | None = None,
+) -> Market:
+    """All history of the account's symbols (and holdings) up to ``end`` (warm-up included).
+
+    ``live`` (``invest run``, the engine) makes bad input skip a symbol instead of
+    failing the cycle (invariant 9):
+
+    * a symbol the source does not have (it says so by failing the load and not
+      listing the symbol) becomes an all-NaN column listed in ``Market.missing``: no
+      stop, no trade, valued at its average cost, named in the record's ``skipped``;
+    * rows dated after ``today`` (default: the system clock's date in New York) are
+      dropped, with an audit entry per symbol in ``Market.dropped``, so a row dated
+      2030 can never become the account's last session.
+
+    A backtest (``live=False``) keeps failing on an unknown symbol.
+
+    Raises:
+        DataError: no data at all, or the load failed for another reason.
+    """
+    symbols = list(dict.fromkeys((*acct.symbols(), *acct.state.positions)))
+    missing: list[str] = []
+    try:
+        frame = source.load(symbols, None, end)
+    except DataUnavailableError:
+        raise
+    except DataError:
+        if not live:
+            raise
+        available = set(source.symbols())
+        missing = [s for s in symbols if s not in available]
+        if not available or not missing or len(missing) == len(symbols):
+            raise
+        logger.warning("%s lacks %s: skipped this cycle", source.name, ", ".join(missing))
+        frame = with_empty_columns(
+            source.load([s for s in symbols if s in available], None, end), missing
+        )
+    dropped: list[dict[str, str]] = []
+    if live:
+        frame, dropped = _drop_future(frame, today or today_in_new_york())
+    if len(frame) == 0:
+        raise DataError(f"no data from {source.name} up to {end}")
+    return Market(frame, missing=missing, dropped=dropped)
+
+
+def with_empty_columns(frame: BarFrame, symbols: Sequence[str]) -> BarFrame:
+    """``frame`` with an all-NaN column (no bar ever) for each of ``symbols``."""
+    n = len(frame)
+
+    def widen(arr: npt.NDArray[np.float64] | None) -> npt.NDArray[np.float64] | None:
+        if arr is None:
+            return None
+        return np.concatenate([arr, np.full((n, len(symbols)), np.nan)], axis=1)
+
+    close = widen(frame.close)
+    assert close is not None
+    return replace(
+        frame,
+        symbols=(*frame.symbols, *symbols),
+        close=close,
+        open=widen(frame.open),
+        high=widen(frame.high),
+        low=widen(frame.low),
+        volume=widen(frame.volume),
+    )
+
+
+def _drop_future(frame: BarFrame, today: date) -> tuple[BarFrame, list[dict[str, str]]]:
+    """``frame`` without rows dated after ``today``, and one audit entry per symbol they held."""
+    keep = frame.row_for(today) + 1
+    if keep >= len(frame):
+        return frame, []
+    late = frame.close[keep:]
+    days = [str(d) for d in frame.dates[keep:]]
+    out = []
+    for j in np.flatnonzero(~np.isnan(late).all(axis=0)).tolist():
+        rows = np.flatnonzero(~np.isnan(late[:, j])).tolist()
+        shown = ", ".join(days[r] for r in rows[:3]) + (" ..." if len(rows) > 3 else "")
+        out.append(
+            {
+                "symbol": frame.symbols[j],
+                "reason": f"{frame.symbols[j]} has {len(rows)} bar(s) dated after today "
+                f"({today}): {shown}; dropped, not traded or marked",
+            }
+        )
+    logger.warning("dropped %d row(s) dated after %s: %s", len(days), today, ", ".join(days[:3]))
+    return frame.rows(0, keep), out

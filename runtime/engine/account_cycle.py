@@ -20,33 +20,24 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from invest.runtime.backtest.runner import MemorySink, load_market
 from invest.runtime.config import Settings
 from invest.runtime.config.engine import HaltRules
-from invest.runtime.cycle import AccountRuntime, Gate, Sink, mark, run_cycle, send, settle
+from invest.runtime.cycle import AccountRuntime, Gate, MemorySink, mark, run_cycle, send, settle
 from invest.runtime.data import open_source
 from invest.runtime.data.base import MarketData
-from invest.runtime.domain import (
-    AccountState,
-    Ack,
-    Fill,
-    HaltState,
-    OrderIntent,
-    OrderStatus,
-    worst,
-)
+from invest.runtime.domain import AccountState, Fill, HaltState, OrderIntent, worst
 from invest.runtime.engine.halt import loss_trip
 from invest.runtime.engine.reconcile import resolve_outbox
 from invest.runtime.ledger import Ledger, LedgerSink, reads
 from invest.runtime.ledger import engine_state as repo
-from invest.runtime.market import Market
+from invest.runtime.market import Market, load_market
 from invest.runtime.paths import Paths
 from invest.runtime.policy.state import LedgerStateStore, MemoryStateStore
 from invest.runtime.risk.engine import RiskResult
 from invest.runtime.secrets import Secrets, load_secrets
 from invest.runtime.strategies.base import Strategy
 
-__all__ = ["CycleOutcome", "RecordingSink", "StrategyFactory", "run_account_cycle"]
+__all__ = ["CycleOutcome", "StrategyFactory", "run_account_cycle"]
 
 StrategyFactory = Callable[[Ledger | None], Strategy | None]
 """Builds an account's strategy when the config alone cannot (``llm_manager`` needs the
@@ -54,53 +45,6 @@ ledger and the clock); it gets the ledger when the account is in it, and returns
 to build the strategy from the config."""
 
 logger = logging.getLogger(__name__)
-
-
-class RecordingSink:
-    """A :class:`~invest.runtime.cycle.Sink` that forwards to another and keeps what passed."""
-
-    def __init__(self, inner: Sink) -> None:
-        self.inner = inner
-        self.sent: list[OrderIntent] = []
-        self.fills: list[Fill] = []
-        self.records: list[dict[str, Any]] = []
-        self.cancelled: list[tuple[str, str]] = []
-
-    def order(self, intent: OrderIntent) -> bool:
-        """Forward; keep the intent when it is new."""
-        fresh = self.inner.order(intent)
-        if fresh:
-            self.sent.append(intent)
-        return fresh
-
-    def answer(self, ack: Ack) -> None:
-        """Forward; keep a refusal with the broker's cancellations."""
-        self.inner.answer(ack)
-        if ack.status in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
-            self.cancelled.append((ack.client_order_id, ack.detail or ack.status.value))
-
-    def fill(self, fill: Fill) -> None:
-        """Forward and keep."""
-        self.inner.fill(fill)
-        self.fills.append(fill)
-
-    def decision(self, record: dict[str, Any]) -> None:
-        """Forward and keep."""
-        self.inner.decision(record)
-        self.records.append(record)
-
-    def equity(self, account: str, day: str, equity: float, cash: float) -> None:
-        """Forward."""
-        self.inner.equity(account, day, equity, cash)
-
-    def cancel(self, client_order_id: str, reason: str) -> None:
-        """Forward and keep."""
-        self.inner.cancel(client_order_id, reason)
-        self.cancelled.append((client_order_id, reason))
-
-    def done(self, cycle_id: str) -> bool:
-        """Forward."""
-        return self.inner.done(cycle_id)
 
 
 @dataclass
@@ -239,7 +183,7 @@ def _dry(
 ) -> CycleOutcome:
     own = acct.state.halt
     acct.state.halt = worst(own, engine_state)
-    sink = RecordingSink(MemorySink())
+    sink = MemorySink()
     settle(acct, market, t, sink)
     result = run_cycle(acct, market, t, sink, monitor_only=monitor_only)
     halt, acct.state.halt = acct.state.halt, own
@@ -255,8 +199,8 @@ def _dry(
         sent=sink.sent,
         fills=sink.fills,
         cancelled=sink.cancelled,
-        records=sink.records,
-        latest=sink.records[-1] if sink.records else None,
+        records=sink.decisions,
+        latest=sink.decisions[-1] if sink.decisions else None,
     )
 
 
@@ -280,7 +224,7 @@ def _live(
     conn = ledger.conn
     previous = next((e for d, e, _ in reads.equity_rows(conn, acct.name, 5) if d < day), None)
     own = acct.state.halt
-    sink = RecordingSink(LedgerSink(ledger))
+    sink = MemorySink(LedgerSink(ledger))
     tripped = ""
     # Orders an earlier run recorded but has no broker answer for (it died between its
     # commit and the send, or the answer was lost): asked by client id before planning.
@@ -317,7 +261,7 @@ def _live(
         sent=sink.sent,
         fills=sink.fills,
         cancelled=sink.cancelled,
-        records=sink.records,
+        records=sink.decisions,
         latest=latest[0] if latest else None,
         tripped=tripped,
     )

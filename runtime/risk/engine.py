@@ -62,6 +62,17 @@ class _Trade:
     forced: bool = False
 
 
+def _equity(market: Market, t: int, state: AccountState) -> float:
+    """``state.equity(market.marks(state.positions, t))`` in one pass: the same sum, in order."""
+    value = float(state.cash)
+    marks, col = market.mark_row(t), market.col
+    for sym, pos in state.positions.items():
+        j = col.get(sym)
+        p = marks[j] if j is not None else math.nan
+        value += float(pos.quantity) * (p if p == p else float(pos.avg_cost))
+    return value
+
+
 class RiskEngine:
     """Applies a :class:`RiskProfile` to proposals of one account."""
 
@@ -77,10 +88,13 @@ class RiskEngine:
         finite, or not in the data at all) is not checked: a stop never fires on a
         bad price (invariant 8); see plan's "data" clamp.
         """
+        if not state.positions:
+            return []
         day = market.day(t)
         out = []
+        every = market.all_good(t)
         for sym, pos in state.positions.items():
-            if not market.tradable(sym, t):
+            if not (every and sym in market.col) and not market.tradable(sym, t):
                 continue
             price = market.price(sym, t)  # a good close: tradable() said so
             hit = rules.exit_reason(pos, price, day, self.risk)
@@ -112,7 +126,7 @@ class RiskEngine:
             pending: symbols with an open order; they are left alone this cycle.
             reserved: cash already committed to open buys; it is not spent twice.
         """
-        equity = state.equity(market.marks(state.positions, t))
+        equity = _equity(market, t, state)
         state.peak_equity = max(state.peak_equity, equity)
         state.brake, dd = rules.drawdown_brake(equity, state.peak_equity, state.brake, self.risk)
         res = RiskResult(equity=equity, drawdown=dd)
@@ -140,8 +154,12 @@ class RiskEngine:
     ) -> set[str]:
         # Symbols held or wanted that the market data lacks entirely: bad input skips the
         # symbol for this cycle, with its reason, instead of failing the whole cycle.
-        wanted = [s for s, w in proposal.targets.items() if w > 0] if proposal else []
-        out = {s for s in (*state.positions, *wanted) if s not in market.col or s in market.missing}
+        names = state.positions.keys() | (
+            [s for s, w in proposal.targets.items() if w > 0] if proposal else ()
+        )
+        out = names - market.col.keys()
+        if market.missing:
+            out |= names & market.missing
         for s in sorted(out):
             res.clamps.append(
                 Clamp("data", s, f"{s} is not in the market data: skipped, valued at cost")
@@ -154,6 +172,8 @@ class RiskEngine:
     ) -> set[str]:
         # Held symbols whose bar at t is not a price (invariant 8): no stop, no trade; the
         # mark carries the last good close. Wanted ones are caught by the usable filter.
+        if market.all_good(t):  # every symbol in the data has a price at t
+            return set()
         out = {s for s in state.positions if s not in known and not market.tradable(s, t)}
         for s in sorted(out):
             res.clamps.append(
@@ -195,10 +215,11 @@ class RiskEngine:
         buys: list[_Trade] = []
         band = self.risk.rebalance_band * equity
         day = market.day(t)
-        for sym in sorted(set(targets) | set(state.positions)):
+        marks, col = market.mark_row(t), market.col
+        for sym in sorted(targets.keys() | state.positions.keys()):
             if sym in skip:
                 continue
-            price = market.price(sym, t)
+            price = marks[col[sym]]  # market.price(sym, t)
             if not math.isfinite(price) or price <= 0:
                 continue
             pos = state.positions.get(sym)
@@ -326,6 +347,8 @@ class RiskEngine:
             )
 
     def _intents(self, trades: list[_Trade], cycle_id: str, res: RiskResult) -> list[OrderIntent]:
+        if not trades:
+            return []
         forced = [x for x in trades if x.forced]
         rest = sorted(
             (x for x in trades if not x.forced), key=lambda x: (x.side is Side.BUY, -x.value)

@@ -32,8 +32,7 @@ def exit_reason(
     if tp is not None and price >= avg * (1 + tp):
         return "take_profit", f"{price:.2f} >= {avg * (1 + tp):.2f} (avg {avg:.2f} +{tp:.0%})"
     ts = pos.time_stop_days if pos.time_stop_days is not None else risk.time_stop_days
-    held = (day - pos.opened).days
-    if ts is not None and held >= ts:
+    if ts is not None and (held := (day - pos.opened).days) >= ts:
         return "time_stop", f"held {held} days >= {ts}"
     return None
 
@@ -62,8 +61,9 @@ def cap_weights(
     """Cap each weight at ``max_position_pct`` and the sum at ``1 - min_cash_pct``."""
     clamps: list[Clamp] = []
     out = {}
+    cap = risk.max_position_pct + 1e-12
     for sym, w in targets.items():
-        if w > risk.max_position_pct + 1e-12:
+        if w > cap:
             clamps.append(
                 Clamp("max_position", sym, f"weight {w:.1%} capped at {risk.max_position_pct:.0%}")
             )

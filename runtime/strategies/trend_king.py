@@ -52,16 +52,22 @@ class TrendKing:
         self._count = ok.sum(axis=1)
         self._score = np.round(score, 4)
         self._ix = ix
+        # Per-row reads as Python lists (one C-level conversion each): propose reads
+        # single cells, which costs a numpy scalar apiece otherwise.
+        self._attack: list[bool] = (self._regime == ATTACK).tolist()
+        self._index_close: list[float] = market.close[:, ix].tolist()
+        self._sma_list: list[float] = self._sma.tolist()
+        self._count_list: list[int] = self._count.tolist()
 
     def propose(self, t: int, state: AccountState) -> Proposal:
         """Target weights at row ``t``."""
-        index_close = float(self._m.close[t, self._ix])
         notes = (
-            f"{self.index_symbol} {index_close:.2f} vs SMA{self.p.sma_window} {self._sma[t]:.2f}",
+            f"{self.index_symbol} {self._index_close[t]:.2f} vs SMA{self.p.sma_window} "
+            f"{self._sma_list[t]:.2f}",
         )
-        if self._regime[t] != ATTACK:
+        if not self._attack[t]:
             return Proposal(self._defense_targets(t), Regime.DEFENSE, {}, notes)
-        ranked: list[int] = self._order[t, : self._count[t]].tolist()
+        ranked: list[int] = self._order[t, : self._count_list[t]].tolist()
         names = [self.universe[j] for j in ranked]
         # Holdings still ranked within exit_rank stay (best first), then the best new names.
         keep = [
@@ -80,9 +86,14 @@ class TrendKing:
     def _inverse_vol(self, t: int, picks: list[int]) -> dict[str, float]:
         if not picks:
             return {}
-        inv: npt.NDArray[np.float64] = 1.0 / self._vol[t, picks]
-        w = np.minimum(inv / inv.sum(), self.p.max_weight)  # capped weight stays in cash
-        return {self.universe[j]: float(x) for j, x in zip(picks, w, strict=True)}
+        if len(picks) >= 8:  # numpy sums 8 or more pairwise: keep its exact sum
+            inv: npt.NDArray[np.float64] = 1.0 / self._vol[t, picks]
+            w = np.minimum(inv / inv.sum(), self.p.max_weight)  # capped weight stays in cash
+            return {self.universe[j]: float(x) for j, x in zip(picks, w, strict=True)}
+        # Fewer than 8: numpy adds them in order, as sum() does; plain floats are faster.
+        invs = [1.0 / v for v in self._vol[t, picks].tolist()]
+        total, cap = sum(invs), self.p.max_weight
+        return {self.universe[j]: min(x / total, cap) for j, x in zip(picks, invs, strict=True)}
 
     def _defense_targets(self, t: int) -> dict[str, float]:
         ok = [int(j) for j in self._d if self._m.usable[t, j]]

@@ -84,10 +84,11 @@ def run_backtest(
         InvestError: bad config, unknown account or strategy, data or pack errors.
     """
     from invest.runtime.backtest.report import run_params
-    from invest.runtime.backtest.runner import load_market, replay
+    from invest.runtime.backtest.runner import replay
     from invest.runtime.config import parse_day
     from invest.runtime.cycle import AccountRuntime
     from invest.runtime.data import open_source
+    from invest.runtime.market import load_market
 
     settings = _settings(paths)
     data = spec.data or settings.engine.data

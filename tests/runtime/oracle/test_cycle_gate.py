@@ -101,7 +101,7 @@ def test_a_stop_loss_sell_goes_through_while_the_llm_endpoint_is_down(tmp_path: 
     state.positions["KO"] = Position("KO", Decimal(10), Decimal(str(price * 1.5)), date(2021, 1, 4))
     acct = AccountRuntime.build("gated", settings, state=state, gate=gate)
     acct.strategy.prepare(market)
-    from invest.runtime.backtest.runner import MemorySink
+    from invest.runtime.cycle import MemorySink
 
     sink = MemorySink()
     try:

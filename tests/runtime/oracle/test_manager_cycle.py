@@ -12,9 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from invest.runtime.backtest.runner import MemorySink
 from invest.runtime.config import parse_config
-from invest.runtime.cycle import AccountRuntime, run_cycle, settle
+from invest.runtime.cycle import AccountRuntime, MemorySink, run_cycle, settle
 from invest.runtime.data.frame import BarFrame
 from invest.runtime.domain import (
     AccountState,
