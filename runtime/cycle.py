@@ -1,7 +1,8 @@
 """One cycle, the same everywhere: backtest, ``invest run``, the paper broker and the engine.
 
     settle (fills of earlier orders) -> validate -> regime + signals (strategy)
-    -> proposal -> [oracle] -> risk engine -> order intents (the outbox: recorded first)
+    -> proposal -> risk engine -> order intents -> [LLM gate: buys only, veto or shrink]
+    -> the outbox (intents recorded first)
     -> explanation record -> sink (memory for backtests, ledger live)
     -> send: broker -> its answer per order (sink.answer)
 

@@ -11,10 +11,10 @@ import argparse
 import logging
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from invest.runtime.clock import utcnow
 from invest.runtime.logs import setup_logging
 
 from .config import TrainConfig, TrainConfigError, load_train_config
@@ -165,7 +165,7 @@ def main(argv: list[str]) -> int:
     )
     try:
         config = resolve_config(args)
-        stamp = datetime.now(tz=UTC).strftime("%Y%m%d-%H%M%S")
+        stamp = utcnow().strftime("%Y%m%d-%H%M%S")
         out = args.out or Path("train-runs") / f"{config.name}-{stamp}"
         # --quick is a smoke run of the whole path: it always writes its pack, marked
         # with the gate's verdict (real-money accounts refuse an unpromoted one).

@@ -14,7 +14,7 @@ import json
 import platform
 import shutil
 import tempfile
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 import invest.runtime.policy.pack as runtime_pack
+from invest.runtime.clock import utcnow
 from invest.runtime.errors import PolicyPackError
 from invest.runtime.features import FEATURE_NAMES, FEATURE_SPEC_VERSION, spec_hash
 from invest.runtime.policy.contract import (
@@ -147,7 +148,7 @@ def build_manifest(
     return {
         "format": PACK_FORMAT,
         "name": config.name,
-        "created": (created or datetime.now(tz=UTC)).isoformat(timespec="seconds"),
+        "created": (created or utcnow()).isoformat(timespec="seconds"),
         "feature_spec": {
             "version": FEATURE_SPEC_VERSION,
             "hash": spec_hash(ohlc=False),
