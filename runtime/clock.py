@@ -8,15 +8,19 @@ Two things live here:
 * :class:`TradingCalendar` - NYSE sessions, opens, closes and early closes,
   taken from ``exchange_calendars`` (``XNYS``; no holiday is hand-written).
   Building the calendar takes a noticeable fraction of a second (much more on a
-  Raspberry Pi), so :func:`nyse` builds it lazily, once per process; after that
+  Raspberry Pi), so :func:`nyse` builds it lazily, once per process, and keeps its
+  session arrays in the data cache directory for the next process; after that
   every query is a numpy binary search and never touches pandas.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import warnings
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
@@ -24,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from invest.runtime.errors import DataError
+from invest.runtime.paths import resolve_home
 
 NEW_YORK = ZoneInfo("America/New_York")
 #: First day the process-wide calendar covers (the bundled sample starts 1990-01-02).
@@ -110,6 +115,30 @@ def _utc(seconds: np.int64) -> datetime:
     return datetime.fromtimestamp(int(seconds), tz=UTC)
 
 
+def _xc_arrays(
+    start: date, end: date, exchange: str
+) -> tuple[DateArray, DateArray, DateArray, npt.NDArray[np.bool_]]:
+    """Sessions, opens, closes (UTC seconds) and half-day flags from ``exchange_calendars``."""
+    import exchange_calendars as xc  # slow import: only when a calendar is built
+
+    with warnings.catch_warnings():
+        # exchange_calendars 4.x trips pandas 3 deprecation warnings while it builds
+        # its schedule; they are its business, not ours.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            cal = xc.get_calendar(exchange, start=start.isoformat(), end=end.isoformat())
+        except Exception as e:  # translate third-party errors at the edge
+            raise DataError(
+                f"cannot build the {exchange} trading calendar for {start}..{end}: {e}"
+            ) from e
+        sessions = cal.sessions.to_numpy().astype("datetime64[D]")
+        opens = cal.opens.dt.tz_convert(None).to_numpy().astype("datetime64[s]")
+        closes = cal.closes.dt.tz_convert(None).to_numpy().astype("datetime64[s]")
+        early = cal.early_closes.to_numpy().astype("datetime64[D]")
+    return sessions, opens, closes, np.isin(sessions, early)
+
+
 class TradingCalendar:
     """Sessions of one exchange (NYSE by default) between ``start`` and ``end``.
 
@@ -126,30 +155,67 @@ class TradingCalendar:
     def __init__(self, start: date, end: date, exchange: str = "XNYS") -> None:
         if end < start:
             raise ValueError(f"calendar end {end} is before its start {start}")
-        import exchange_calendars as xc  # slow import: only when a calendar is built
+        sessions, opens, closes, half = _xc_arrays(start, end, exchange)
+        self._set(start, end, exchange, sessions, opens, closes, half)
 
-        with warnings.catch_warnings():
-            # exchange_calendars 4.x trips pandas 3 deprecation warnings while it builds
-            # its schedule; they are its business, not ours.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.simplefilter("ignore", FutureWarning)
+    @classmethod
+    def cached(
+        cls, start: date, end: date, cache_dir: Path, exchange: str = "XNYS"
+    ) -> TradingCalendar:
+        """The calendar for ``[start, end]``, read from ``cache_dir`` when built there before.
+
+        Building from ``exchange_calendars`` costs a noticeable fraction of a second per
+        process; its session arrays are a pure function of the exchange, the range and
+        the ``exchange_calendars`` version, so they are kept in one ``.npz`` file per
+        key. A missing, unreadable or unwritable cache only means building afresh.
+        """
+        if end < start:
+            raise ValueError(f"calendar end {end} is before its start {start}")
+        from importlib.metadata import version
+
+        key = f"calendar-{exchange}-{start}-{end}-xc{version('exchange_calendars')}.npz"
+        path = cache_dir / key
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = (
+                    z["sessions"].astype("datetime64[D]"),
+                    z["opens"].astype("datetime64[s]"),
+                    z["closes"].astype("datetime64[s]"),
+                    z["half"].astype(bool),
+                )
+        except (OSError, ValueError, KeyError):
+            arrays = _xc_arrays(start, end, exchange)
+            sessions, opens, closes, half = arrays
+            tmp = path.with_name(f".{key}.{os.getpid()}.tmp")
             try:
-                cal = xc.get_calendar(exchange, start=start.isoformat(), end=end.isoformat())
-            except Exception as e:  # translate third-party errors at the edge
-                raise DataError(
-                    f"cannot build the {exchange} trading calendar for {start}..{end}: {e}"
-                ) from e
-            sessions = cal.sessions.to_numpy().astype("datetime64[D]")
-            opens = cal.opens.dt.tz_convert(None).to_numpy().astype("datetime64[s]")
-            closes = cal.closes.dt.tz_convert(None).to_numpy().astype("datetime64[s]")
-            early = cal.early_closes.to_numpy().astype("datetime64[D]")
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                with tmp.open("wb") as f:
+                    np.savez(f, sessions=sessions, opens=opens, closes=closes, half=half)
+                tmp.replace(path)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+        cal = cls.__new__(cls)
+        cal._set(start, end, exchange, *arrays)
+        return cal
+
+    def _set(
+        self,
+        start: date,
+        end: date,
+        exchange: str,
+        sessions: DateArray,
+        opens: DateArray,
+        closes: DateArray,
+        half: npt.NDArray[np.bool_],
+    ) -> None:
         self.exchange = exchange
         self.start = start
         self.end = end
         self._sessions: DateArray = sessions
         self._open_s = opens.astype(np.int64)
         self._close_s = closes.astype(np.int64)
-        self._half = np.isin(sessions, early)
+        self._half = half
         for arr in (self._sessions, self._open_s, self._close_s, self._half):
             arr.setflags(write=False)
         if len(sessions) == 0:
@@ -283,7 +349,10 @@ def nyse() -> TradingCalendar:
     """The process-wide NYSE calendar: built on first use, then cached.
 
     Covers :data:`NYSE_START` to December 31st :data:`NYSE_YEARS_AHEAD` years
-    after today (read from :class:`SystemClock`, once).
+    after today (read from :class:`SystemClock`, once). The session arrays are kept
+    in the data cache directory (:meth:`TradingCalendar.cached`), so only the first
+    process of a year (or of an ``exchange_calendars`` upgrade) builds them.
     """
     today = today_in_new_york()
-    return TradingCalendar(start=NYSE_START, end=date(today.year + NYSE_YEARS_AHEAD, 12, 31))
+    end = date(today.year + NYSE_YEARS_AHEAD, 12, 31)
+    return TradingCalendar.cached(NYSE_START, end, resolve_home()[0] / "cache")

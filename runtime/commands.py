@@ -370,6 +370,8 @@ def _gate(
     settings: Settings, name: str, paths: Paths, mode: Mode, ledger: Ledger | None = None
 ) -> CycleGate | None:
     """The account's LLM gate, or None (no oracle configured, or ``--oracle off``)."""
+    if settings.account(name).oracle is None:
+        return None  # what build_gate says too, without importing the oracle package
     from invest.runtime.clock import SystemClock
     from invest.runtime.oracle.accounts import build_gate
 
@@ -380,6 +382,8 @@ def _strategy(
     settings: Settings, name: str, paths: Paths, mode: Mode, ledger: Ledger | None = None
 ) -> Strategy | None:
     """The llm_manager strategy of an account (it needs the ledger and the clock), else None."""
+    if settings.account(name).strategy != "llm_manager":
+        return None  # what build_manager says too, without importing the oracle package
     from invest.runtime.clock import SystemClock
     from invest.runtime.strategies.llm_manager import build_manager
 

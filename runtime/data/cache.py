@@ -41,7 +41,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
-import sqlite_utils
 
 from invest.runtime.clock import SystemClock, today_in_new_york
 from invest.runtime.data.base import MarketData
@@ -98,6 +97,8 @@ class BarCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             private_file(self.path)  # 0640, like the ledger
             conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
+            import sqlite_utils  # lazy: it imports pandas when installed
+
             self.db = sqlite_utils.Database(conn, execute_plugins=False)
             self.db.enable_wal()
             self._create()

@@ -45,12 +45,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from invest.runtime.data.frame import OPTIONAL_FIELDS, BarFrame, DateArray, FloatArray
 from invest.runtime.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DATE_COLUMNS = ("date", "timestamp", "datetime")
 ADJ_CLOSE_COLUMNS = ("adj close", "adj_close", "adjclose", "adjusted close", "adjusted_close")
@@ -94,6 +97,8 @@ class _Table:
 
 def _read_text_table(path: Path) -> pd.DataFrame:
     """All cells as text, headers as written (pandas would rename duplicates and blanks)."""
+    import pandas as pd  # lazy: only a csv source pays for pandas
+
     try:
         grid = pd.read_csv(
             path,
@@ -144,6 +149,8 @@ def _parse_dates(path: Path, cells: pd.Series) -> DateArray:
 
 
 def _parse_numbers(path: Path, header: str, cells: pd.Series, dates: DateArray) -> FloatArray:
+    import pandas as pd
+
     stripped = cells.str.strip()
     values = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=np.float64, copy=True)
     missing = stripped.str.lower().isin(MISSING_TOKENS).to_numpy()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -249,3 +250,43 @@ def test_a_small_calendar_reports_its_own_range() -> None:
         small.next_session(date(2022, 12, 30))
     with pytest.raises(DataError, match=r"covers 2022-01-01\.\.2022-12-31"):
         small.is_session(date(2023, 1, 3))
+
+
+# -- calendar: the on-disk cache of session arrays -------------------------------------
+
+
+def _same(a: TradingCalendar, b: TradingCalendar) -> None:
+    assert (a.exchange, a.start, a.end) == (b.exchange, b.start, b.end)
+    assert np.array_equal(a.sessions(a.start, a.end), b.sessions(b.start, b.end))
+    for day in a.sessions(a.start, a.end):
+        assert a.session_open(day) == b.session_open(day)
+        assert a.session_close(day) == b.session_close(day)
+        assert a.is_half_day(day) == b.is_half_day(day)
+
+
+def test_a_cached_calendar_is_written_once_and_read_back_unchanged(tmp_path: Path) -> None:
+    start, end = date(2019, 1, 1), date(2022, 12, 31)
+    built = TradingCalendar(start, end)
+    first = TradingCalendar.cached(start, end, tmp_path / "cache")
+    (cached_file,) = (tmp_path / "cache").glob("calendar-XNYS-2019-01-01-2022-12-31-*.npz")
+    stamp = cached_file.stat().st_mtime_ns
+    second = TradingCalendar.cached(start, end, tmp_path / "cache")
+    assert cached_file.stat().st_mtime_ns == stamp
+    _same(built, first)
+    _same(built, second)
+    assert second.is_half_day(date(2022, 11, 25))
+
+
+def test_a_broken_cache_file_is_rebuilt_and_an_unwritable_cache_is_harmless(
+    tmp_path: Path,
+) -> None:
+    start, end = date(2022, 1, 1), date(2022, 12, 31)
+    TradingCalendar.cached(start, end, tmp_path)
+    (cached_file,) = tmp_path.glob("calendar-*.npz")
+    cached_file.write_bytes(b"not a numpy archive")
+    _same(TradingCalendar(start, end), TradingCalendar.cached(start, end, tmp_path))
+    assert cached_file.read_bytes() != b"not a numpy archive"
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache directory should be")
+    _same(TradingCalendar(start, end), TradingCalendar.cached(start, end, blocker / "cache"))
+    assert list(tmp_path.glob(".calendar-*")) == []
