@@ -394,10 +394,10 @@ def _record(
     llm: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     eq = r.equity or 1.0
-    marks, col = market.mark_row(t), market.col
+    marks, col, floats = market.mark_row(t), market.col, acct.state.floats
     weights = {
         # market.price(s, t): the last good close.
-        s: round(float(p.quantity) * marks[col[s]] / eq, 4)
+        s: round(floats(p)[0] * marks[col[s]] / eq, 4)
         for s, p in acct.state.positions.items()
     }
     targets = {s: round(w, 4) for s, w in r.targets.items()}
