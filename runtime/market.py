@@ -89,6 +89,9 @@ class Market:
         self._cache: dict[Any, Any] = {}
         self._row_t = -1
         self._row: list[float] = []
+        self._all_usable: list[bool] | None = None
+        self._iso: dict[int, str] = {}
+        self._all_good: list[bool] | None = None
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -96,6 +99,13 @@ class Market:
     def day(self, t: int) -> date:
         """Session date of row ``t``."""
         return self._days[t]
+
+    def iso(self, t: int) -> str:
+        """``day(t).isoformat()``, formatted once per row (a cycle names its day twice)."""
+        s = self._iso.get(t)
+        if s is None:
+            s = self._iso[t] = self._days[t].isoformat()
+        return s
 
     def derived(self, key: Any, compute: Callable[[], Any]) -> Any:
         """Memoise ``compute()`` under ``key`` for the life of this Market."""
@@ -148,13 +158,15 @@ class Market:
 
     def all_usable(self, t: int) -> bool:
         """Every symbol's bar at row ``t`` is usable (the common case: no per-symbol checks)."""
-        rows: list[bool] = self.derived(("all_usable",), lambda: self.usable.all(axis=1).tolist())
-        return rows[t]
+        if self._all_usable is None:
+            self._all_usable = self.usable.all(axis=1).tolist()
+        return self._all_usable[t]
 
     def all_good(self, t: int) -> bool:
         """Every symbol's bar at row ``t`` is a price (see :meth:`tradable`)."""
-        rows: list[bool] = self.derived(("all_good",), lambda: self.good.all(axis=1).tolist())
-        return rows[t]
+        if self._all_good is None:
+            self._all_good = self.good.all(axis=1).tolist()
+        return self._all_good[t]
 
     def price(self, symbol: str, t: int) -> float:
         """Last good close of ``symbol`` at row ``t`` (NaN before its first good bar)."""
