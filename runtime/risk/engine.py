@@ -94,10 +94,11 @@ class RiskEngine:
         day = market.day(t)
         out = []
         every = market.all_good(t)
+        marks, col = market.mark_row(t), market.col
         for sym, pos in state.positions.items():
-            if not (every and sym in market.col) and not market.tradable(sym, t):
+            if not (every and sym in col) and not market.tradable(sym, t):
                 continue
-            price = market.price(sym, t)  # a good close: tradable() said so
+            price = marks[col[sym]]  # market.price(sym, t): a good close, tradable() said so
             q, avg = state.floats(pos)
             hit = rules.exit_reason(pos, price, day, self.risk, avg)
             if hit:
@@ -156,6 +157,13 @@ class RiskEngine:
     ) -> set[str]:
         # Symbols held or wanted that the market data lacks entirely: bad input skips the
         # symbol for this cycle, with its reason, instead of failing the whole cycle.
+        col = market.col.keys()
+        if (
+            not market.missing
+            and col >= state.positions.keys()
+            and (proposal is None or col >= proposal.targets.keys())
+        ):
+            return set()  # the common case: every name is in the data
         names = state.positions.keys() | (
             [s for s, w in proposal.targets.items() if w > 0] if proposal else ()
         )
