@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -158,15 +158,17 @@ class Market:
 
     def all_usable(self, t: int) -> bool:
         """Every symbol's bar at row ``t`` is usable (the common case: no per-symbol checks)."""
-        if self._all_usable is None:
-            self._all_usable = self.usable.all(axis=1).tolist()
-        return self._all_usable[t]
+        rows = self._all_usable
+        if rows is None:
+            rows = self._all_usable = cast("list[bool]", self.usable.all(axis=1).tolist())
+        return rows[t]
 
     def all_good(self, t: int) -> bool:
         """Every symbol's bar at row ``t`` is a price (see :meth:`tradable`)."""
-        if self._all_good is None:
-            self._all_good = self.good.all(axis=1).tolist()
-        return self._all_good[t]
+        rows = self._all_good
+        if rows is None:
+            rows = self._all_good = cast("list[bool]", self.good.all(axis=1).tolist())
+        return rows[t]
 
     def price(self, symbol: str, t: int) -> float:
         """Last good close of ``symbol`` at row ``t`` (NaN before its first good bar)."""
