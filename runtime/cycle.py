@@ -306,7 +306,7 @@ def run_cycle(
     ``outbox``: None sends the new orders at once (:func:`send`); a list receives
     them instead, for the caller to :func:`send` after it commits the records.
     """
-    day = market.day(t).isoformat()
+    day = market.iso(t)
     cycle_id = f"{acct.name}:{day}" + (":monitor" if monitor_only else "")
     if not monitor_only and sink.done(cycle_id):
         # A retry or a restart resumes: the orders of this cycle exist already, and
@@ -380,7 +380,7 @@ def mark(
     """
     if equity is None:
         equity = acct.state.equity(market.marks(acct.state.positions, t))
-    sink.equity(acct.name, market.day(t).isoformat(), equity, float(acct.state.cash))
+    sink.equity(acct.name, market.iso(t), equity, float(acct.state.cash))
     return equity
 
 
@@ -395,10 +395,10 @@ def _record(
     llm: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     eq = r.equity or 1.0
-    marks, col = market.mark_row(t), market.col
+    marks, col, floats = market.mark_row(t), market.col, acct.state.floats
     weights = {
         # market.price(s, t): the last good close.
-        s: round(float(p.quantity) * marks[col[s]] / eq, 4)
+        s: round(floats(p)[0] * marks[col[s]] / eq, 4)
         for s, p in acct.state.positions.items()
     }
     targets = {s: round(w, 4) for s, w in r.targets.items()}
@@ -421,7 +421,8 @@ def _record(
         "weights": weights,
         "rl": proposal.extra.get("rl") if proposal else None,
         "llm": llm,
-        "clamps": [c.as_dict() for c in r.clamps],
+        # Clamp.as_dict, inlined: a call per clamp was a visible share of the record.
+        "clamps": [{"rule": c.rule, "symbol": c.symbol, "reason": c.reason} for c in r.clamps],
         "orders": [
             {
                 "symbol": i.symbol,
@@ -443,6 +444,9 @@ def _record(
 
 def _skipped(acct: AccountRuntime, market: Market, t: int) -> list[dict[str, str]]:
     """Universe symbols with an unusable bar at ``t`` (listed already, or held), with why."""
+    positions = acct.state.positions
+    if not market.missing and market.all_usable(t) and market.col.keys() >= positions.keys():
+        return list(market.dropped)  # the common case: nothing to list but dropped rows
     # Symbols the data source lacks (held ones too), and rows dated after today that the
     # loader dropped (invariants 8 and 9: the audit record of what was not used).
     hits = market.missing | (acct.state.positions.keys() - market.col.keys())

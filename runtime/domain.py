@@ -220,6 +220,27 @@ class AccountState:
     brake: bool = False  # drawdown brake engaged (see risk.rules.drawdown_brake)
     #: Exits to attach to a symbol's position when its next buy fills (see :meth:`plan_exits`).
     exit_plans: dict[str, ExitPlan] = field(default_factory=dict)
+    #: Memo of :meth:`floats`: symbol -> (quantity, avg_cost, their floats). Not state.
+    _floats: dict[str, tuple[Decimal, Decimal, float, float]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def floats(self, pos: Position) -> tuple[float, float]:
+        """``(float(pos.quantity), float(pos.avg_cost))``, converted once per change.
+
+        The cycle reads each holding as floats several times a day (equity, stops,
+        rebalance, the record); a Decimal-to-float conversion costs a string round
+        trip. The memo is checked by identity: Decimals are immutable, so the same
+        objects mean the same values, and any assignment (a fill, a ledger load, a
+        test) is a new object and converts again.
+        """
+        q, a = pos.quantity, pos.avg_cost
+        hit = self._floats.get(pos.symbol)
+        if hit is not None and hit[0] is q and hit[1] is a:
+            return hit[2], hit[3]
+        qf, af = float(q), float(a)
+        self._floats[pos.symbol] = (q, a, qf, af)
+        return qf, af
 
     def plan_exits(self, exits: Mapping[str, Mapping[str, Any]], bought: Iterable[str]) -> None:
         """Remember the exits of ``exits`` (symbol -> levels) for the symbols being bought.
@@ -279,7 +300,8 @@ class AccountState:
         """Cash plus positions marked at ``prices`` (float, for reporting)."""
         value = float(self.cash)
         for sym, pos in self.positions.items():
-            value += float(pos.quantity) * prices.get(sym, float(pos.avg_cost))
+            q, a = self.floats(pos)
+            value += q * prices.get(sym, a)
         return value
 
 

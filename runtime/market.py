@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -89,6 +89,9 @@ class Market:
         self._cache: dict[Any, Any] = {}
         self._row_t = -1
         self._row: list[float] = []
+        self._all_usable: list[bool] | None = None
+        self._iso: dict[int, str] = {}
+        self._all_good: list[bool] | None = None
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -96,6 +99,13 @@ class Market:
     def day(self, t: int) -> date:
         """Session date of row ``t``."""
         return self._days[t]
+
+    def iso(self, t: int) -> str:
+        """``day(t).isoformat()``, formatted once per row (a cycle names its day twice)."""
+        s = self._iso.get(t)
+        if s is None:
+            s = self._iso[t] = self._days[t].isoformat()
+        return s
 
     def derived(self, key: Any, compute: Callable[[], Any]) -> Any:
         """Memoise ``compute()`` under ``key`` for the life of this Market."""
@@ -148,12 +158,16 @@ class Market:
 
     def all_usable(self, t: int) -> bool:
         """Every symbol's bar at row ``t`` is usable (the common case: no per-symbol checks)."""
-        rows: list[bool] = self.derived(("all_usable",), lambda: self.usable.all(axis=1).tolist())
+        rows = self._all_usable
+        if rows is None:
+            rows = self._all_usable = cast("list[bool]", self.usable.all(axis=1).tolist())
         return rows[t]
 
     def all_good(self, t: int) -> bool:
         """Every symbol's bar at row ``t`` is a price (see :meth:`tradable`)."""
-        rows: list[bool] = self.derived(("all_good",), lambda: self.good.all(axis=1).tolist())
+        rows = self._all_good
+        if rows is None:
+            rows = self._all_good = cast("list[bool]", self.good.all(axis=1).tolist())
         return rows[t]
 
     def price(self, symbol: str, t: int) -> float:

@@ -65,11 +65,12 @@ class _Trade:
 def _equity(market: Market, t: int, state: AccountState) -> float:
     """``state.equity(market.marks(state.positions, t))`` in one pass: the same sum, in order."""
     value = float(state.cash)
-    marks, col = market.mark_row(t), market.col
+    marks, col, floats = market.mark_row(t), market.col, state.floats
     for sym, pos in state.positions.items():
         j = col.get(sym)
         p = marks[j] if j is not None else math.nan
-        value += float(pos.quantity) * (p if p == p else float(pos.avg_cost))
+        q, a = floats(pos)
+        value += q * (p if p == p else a)
     return value
 
 
@@ -93,13 +94,15 @@ class RiskEngine:
         day = market.day(t)
         out = []
         every = market.all_good(t)
+        marks, col = market.mark_row(t), market.col
         for sym, pos in state.positions.items():
-            if not (every and sym in market.col) and not market.tradable(sym, t):
+            if not (every and sym in col) and not market.tradable(sym, t):
                 continue
-            price = market.price(sym, t)  # a good close: tradable() said so
-            hit = rules.exit_reason(pos, price, day, self.risk)
+            price = marks[col[sym]]  # market.price(sym, t): a good close, tradable() said so
+            q, avg = state.floats(pos)
+            hit = rules.exit_reason(pos, price, day, self.risk, avg)
             if hit:
-                value = float(pos.quantity) * price
+                value = q * price
                 out.append(
                     _Trade(sym, Side.SELL, pos.quantity, price, value, f"{hit[0]}: {hit[1]}", True)
                 )
@@ -154,6 +157,13 @@ class RiskEngine:
     ) -> set[str]:
         # Symbols held or wanted that the market data lacks entirely: bad input skips the
         # symbol for this cycle, with its reason, instead of failing the whole cycle.
+        col = market.col.keys()
+        if (
+            not market.missing
+            and col >= state.positions.keys()
+            and (proposal is None or col >= proposal.targets.keys())
+        ):
+            return set()  # the common case: every name is in the data
         names = state.positions.keys() | (
             [s for s, w in proposal.targets.items() if w > 0] if proposal else ()
         )
@@ -223,7 +233,7 @@ class RiskEngine:
             if not math.isfinite(price) or price <= 0:
                 continue
             pos = state.positions.get(sym)
-            held = float(pos.quantity) * price if pos else 0.0
+            held = state.floats(pos)[0] * price if pos else 0.0
             want = targets.get(sym, 0.0) * equity
             delta = want - held
             if pos and want == 0:

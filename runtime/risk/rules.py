@@ -18,13 +18,15 @@ _EPS = 1e-9
 
 
 def exit_reason(
-    pos: Position, price: float, day: date, risk: RiskProfile
+    pos: Position, price: float, day: date, risk: RiskProfile, avg: float | None = None
 ) -> tuple[str, str] | None:
     """The (rule, reason) that forces ``pos`` out at ``price`` on ``day``, if any.
 
     A level set on the position (for example by the LLM manager) overrides the profile's.
+    ``avg`` may pass ``float(pos.avg_cost)`` when the caller has it already.
     """
-    avg = float(pos.avg_cost)
+    if avg is None:
+        avg = float(pos.avg_cost)
     sl = pos.stop_loss_pct if pos.stop_loss_pct is not None else risk.stop_loss_pct
     if sl is not None and price <= avg * (1 - sl):
         return "stop_loss", f"{price:.2f} <= {avg * (1 - sl):.2f} (avg {avg:.2f} -{sl:.0%})"
