@@ -34,8 +34,11 @@ Rules common to both forms:
   only ``Adj Close`` therefore needs ``adjusted=True``. In the wide form
   ``adjusted=True`` only labels the closes as adjusted (the file cannot say).
 
-Files are parsed at first use and re-read when their size or modification time
-changes.
+A source keeps the frame of its last load and returns it again while the same
+symbols are asked for and none of their files changed size or modification time
+(a long-lived caller, the engine or the TUI, reloads for free). The frame's arrays
+are then shared, so they are read-only. Parsed files themselves are not kept: the
+frame holds their values already, and a 500-file folder would hold them twice.
 """
 
 from __future__ import annotations
@@ -201,8 +204,67 @@ def _parse_numbers(path: Path, header: str, cells: pd.Series, dates: DateArray) 
     return values
 
 
+def _read_number_table(path: Path, fields: frozenset[str] | None) -> _Table | None:
+    """The common case, read without a Python string per cell; None: use the text rules.
+
+    Every wanted column must hold plain numbers or empty cells, the dates must be
+    ISO, sorted and unique. pandas then parses the numbers in C straight into
+    float64 (the same correctly rounded values as ``to_numeric``), so a wide
+    500-symbol file costs its arrays, not millions of cell strings. Anything else
+    (a missing-bar token, text, an infinity, ``-0``, a column of booleans, a bad or
+    unsorted date, odd headers) returns None and :func:`_read_table` parses the
+    file by the text rules, which also name the offending cell.
+    """
+    import pandas as pd
+
+    opts = {"header": None, "skipinitialspace": True, "encoding": "utf-8-sig"}
+    try:
+        head = pd.read_csv(path, nrows=1, dtype=str, keep_default_na=False, **opts)  # type: ignore[call-overload]
+        names = [str(c).strip() for c in head.iloc[0]]
+        lowered = [n.lower() for n in names]
+        if not all(names) or len(set(lowered)) != len(lowered):
+            return None
+        date_at = next((lowered.index(k) for k in DATE_COLUMNS if k in lowered), None)
+        if date_at is None:
+            return None
+        wanted = [
+            i for i, k in enumerate(lowered) if i != date_at and (fields is None or k in fields)
+        ]
+        body = pd.read_csv(  # type: ignore[call-overload]
+            path,
+            skiprows=1,
+            dtype={i: np.float64 if i in wanted else str for i in range(len(names))},
+            keep_default_na=False,
+            na_values={i: [""] for i in wanted},
+            **opts,
+        )
+    except (ValueError, OSError, TypeError):  # pandas' parse errors are ValueErrors
+        return None
+    if list(body.columns) != list(range(len(names))) or not len(body):  # a longer row
+        return None
+    dates = _iso_days(body[date_at])
+    if dates is None or not (dates[1:] > dates[:-1]).all():
+        return None
+    columns: dict[str, FloatArray] = {}
+    for i in wanted:
+        values = body[i].to_numpy(dtype=np.float64, copy=True)
+        if (
+            np.isinf(values).any()
+            or (np.signbit(values) & (values == 0)).any()  # "-0": to_numeric reads 0.0
+            or ((values == 0) | (values == 1) | np.isnan(values)).all()  # maybe True/False
+        ):
+            return None
+        columns[lowered[i]] = values
+    del body
+    headers = {k: n for i, (k, n) in enumerate(zip(lowered, names, strict=True)) if i != date_at}
+    return _Table(dates=dates, columns=columns, headers=headers)
+
+
 def _read_table(path: Path, fields: frozenset[str] | None = None) -> _Table:
     """Parse ``path``; only the columns in ``fields`` (all when None) must be numbers."""
+    fast = _read_number_table(path, fields)
+    if fast is not None:
+        return fast
     raw = _read_text_table(path)
     headers = {str(c).lower(): str(c) for c in raw.columns}
     by_key = {str(c).lower(): str(c) for c in raw.columns}
@@ -251,7 +313,8 @@ class CsvData:
         self.path = Path(path).expanduser()
         self.adjusted = adjusted
         self.name = f"csv:{self.path}"
-        self._tables: dict[Path, tuple[tuple[int, int], _Table]] = {}
+        #: (symbols, their files' signatures, frame) of the last load.
+        self._last: tuple[tuple[str, ...], tuple[tuple[int, int], ...], BarFrame] | None = None
 
     def __repr__(self) -> str:
         return f"CsvData({str(self.path)!r}, adjusted={self.adjusted})"
@@ -278,15 +341,10 @@ class CsvData:
 
     def _table(self, path: Path, fields: frozenset[str] | None = None) -> _Table:
         try:
-            sig = _file_signature(path)
+            path.stat()
         except FileNotFoundError:
             raise DataError(f"CSV file {path} not found") from None
-        cached = self._tables.get(path)
-        if cached is not None and cached[0] == sig:
-            return cached[1]
-        table = _read_table(path, fields)
-        self._tables[path] = (sig, table)
-        return table
+        return _read_table(path, fields)
 
     def symbols(self) -> tuple[str, ...]:
         """Symbols in the source: the wide file's column headers or the folder's file names.
@@ -311,8 +369,29 @@ class CsvData:
                 is not in the source (the message lists the available ones).
         """
         self._check_exists()
+        return self._frame(tuple(symbols)).between(start, end)
+
+    def _frame(self, symbols: tuple[str, ...]) -> BarFrame:
+        """All sessions of ``symbols``: the last load's frame again when none of its files changed."""
+        if self.path.is_dir():
+            files = self._files()
+            paths = [files[s] for s in symbols if s in files]
+        else:
+            paths = [self.path]
+        try:
+            sigs = tuple(_file_signature(p) for p in paths)
+        except FileNotFoundError:
+            sigs = ()  # the load below says which file
+        last = self._last
+        if last is not None and sigs and last[0] == symbols and last[1] == sigs:
+            return last[2]
         frame = self._load_folder(symbols) if self.path.is_dir() else self._load_wide(symbols)
-        return frame.between(start, end)
+        for name in ("close", *OPTIONAL_FIELDS):
+            arr = getattr(frame, name)
+            if arr is not None:
+                arr.flags.writeable = False  # shared by every load that returns it
+        self._last = (symbols, sigs, frame) if sigs else None
+        return frame
 
     def _unknown(self, missing: Sequence[str], available: Sequence[str]) -> DataError:
         return DataError(

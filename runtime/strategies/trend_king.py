@@ -43,12 +43,18 @@ class TrendKing:
         vol = market.volatility(p.vol_days)
         with np.errstate(divide="ignore", invalid="ignore"):
             score = np.where(vol > 0, mom / vol, np.nan)
-        self._vol = vol[:, self._u]
-        score = score[:, self._u]
+        # The universe is usually a run of adjacent columns: a slice reads the shared
+        # arrays in place, where an index list would copy each whole grid.
+        u = self._u
+        cols = slice(int(u[0]), int(u[-1]) + 1) if len(u) and (np.diff(u) == 1).all() else u
+        self._vol = vol[:, cols]
+        score = score[:, cols]
         # Rank every row once, vectorised: eligible names (usable bar, finite score,
         # positive momentum) first, by descending score; ties keep universe order.
-        ok = market.usable[:, self._u] & np.isfinite(score) & (mom[:, self._u] > 0)
-        self._order = np.argsort(np.where(ok, -score, np.inf), axis=1, kind="stable")
+        ok = market.usable[:, cols] & np.isfinite(score) & (mom[:, cols] > 0)
+        order = np.argsort(np.where(ok, -score, np.inf), axis=1, kind="stable")
+        self._order = order.astype(np.int32)  # half the memory of argsort's int64
+        del order
         self._count = ok.sum(axis=1)
         self._score = np.round(score, 4)
         self._ix = ix
