@@ -21,23 +21,26 @@ import warnings
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
-
-import numpy as np
-import numpy.typing as npt
 
 from invest.runtime.errors import DataError
 from invest.runtime.paths import resolve_home
+
+if TYPE_CHECKING:
+    # numpy is imported where a calendar is built or queried, so that reading the
+    # time (``invest status``, ``halt``, the health check) does not load it.
+    import numpy as np
+    import numpy.typing as npt
+
+    DateArray = npt.NDArray[np.datetime64]
+    DayLike = date | np.datetime64
 
 NEW_YORK = ZoneInfo("America/New_York")
 #: First day the process-wide calendar covers (the bundled sample starts 1990-01-02).
 NYSE_START = date(1990, 1, 1)
 #: The process-wide calendar runs to December 31st this many years after today.
 NYSE_YEARS_AHEAD = 2
-
-DateArray = npt.NDArray[np.datetime64]
-DayLike = date | np.datetime64
 
 
 @runtime_checkable
@@ -96,6 +99,8 @@ class FixedClock:
 
 
 def _as_day(day: DayLike) -> np.datetime64:
+    import numpy as np
+
     if isinstance(day, datetime):
         raise TypeError(
             f"expected a date, got the datetime {day.isoformat()}; "
@@ -120,6 +125,7 @@ def _xc_arrays(
 ) -> tuple[DateArray, DateArray, DateArray, npt.NDArray[np.bool_]]:
     """Sessions, opens, closes (UTC seconds) and half-day flags from ``exchange_calendars``."""
     import exchange_calendars as xc  # slow import: only when a calendar is built
+    import numpy as np
 
     with warnings.catch_warnings():
         # exchange_calendars 4.x trips pandas 3 deprecation warnings while it builds
@@ -169,6 +175,8 @@ class TradingCalendar:
         the ``exchange_calendars`` version, so they are kept in one ``.npz`` file per
         key. A missing, unreadable or unwritable cache only means building afresh.
         """
+        import numpy as np
+
         if end < start:
             raise ValueError(f"calendar end {end} is before its start {start}")
         from importlib.metadata import version
@@ -209,6 +217,8 @@ class TradingCalendar:
         closes: DateArray,
         half: npt.NDArray[np.bool_],
     ) -> None:
+        import numpy as np
+
         self.exchange = exchange
         self.start = start
         self.end = end
@@ -238,10 +248,14 @@ class TradingCalendar:
 
     def covers(self, day: DayLike) -> bool:
         """True when ``day`` is inside ``[start, end]``."""
+        import numpy as np
+
         d = _as_day(day)
         return bool(np.datetime64(self.start, "D") <= d <= np.datetime64(self.end, "D"))
 
     def _check(self, day: DayLike) -> np.datetime64:
+        import numpy as np
+
         d = _as_day(day)
         if not (np.datetime64(self.start, "D") <= d <= np.datetime64(self.end, "D")):
             raise DataError(
@@ -253,6 +267,8 @@ class TradingCalendar:
         return d
 
     def _session_index(self, day: DayLike) -> int:
+        import numpy as np
+
         d = self._check(day)
         i = int(np.searchsorted(self._sessions, d))
         if i == len(self._sessions) or self._sessions[i] != d:
@@ -267,18 +283,24 @@ class TradingCalendar:
         Raises:
             DataError: ``start`` or ``end`` is outside the calendar range.
         """
+        import numpy as np
+
         lo = int(np.searchsorted(self._sessions, self._check(start), side="left"))
         hi = int(np.searchsorted(self._sessions, self._check(end), side="right"))
         return self._sessions[lo : max(lo, hi)]
 
     def is_session(self, day: DayLike) -> bool:
         """True when the exchange trades on ``day``."""
+        import numpy as np
+
         d = self._check(day)
         i = int(np.searchsorted(self._sessions, d))
         return i < len(self._sessions) and bool(self._sessions[i] == d)
 
     def next_session(self, day: DayLike) -> date:
         """The first session strictly after ``day`` (``day`` need not be a session)."""
+        import numpy as np
+
         d = self._check(day)
         i = int(np.searchsorted(self._sessions, d, side="right"))
         if i == len(self._sessions):
@@ -290,6 +312,8 @@ class TradingCalendar:
 
     def previous_session(self, day: DayLike) -> date:
         """The last session strictly before ``day`` (``day`` need not be a session)."""
+        import numpy as np
+
         d = self._check(day)
         i = int(np.searchsorted(self._sessions, d, side="left")) - 1
         if i < 0:
@@ -332,6 +356,8 @@ class TradingCalendar:
             ValueError: ``at`` is naive.
             DataError: ``at`` falls outside the calendar range (New York date).
         """
+        import numpy as np
+
         at = _require_aware(at, "is_open time")
         self._check(at.astimezone(NEW_YORK).date())
         ts = at.timestamp()

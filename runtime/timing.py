@@ -19,11 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
+from invest.runtime.clock import NEW_YORK
 
-from invest.runtime.clock import NEW_YORK, TradingCalendar
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
+
+    from invest.runtime.clock import TradingCalendar
 
 __all__ = [
     "REGULAR_CLOSE",
@@ -73,6 +77,8 @@ class Fire:
 
 @lru_cache(maxsize=64)
 def _trigger(cron: str, tz: str) -> CronTrigger:
+    from apscheduler.triggers.cron import CronTrigger  # lazy: only when a fire is planned
+
     return CronTrigger.from_crontab(cron, timezone=ZoneInfo(tz))
 
 

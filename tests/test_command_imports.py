@@ -64,7 +64,9 @@ CASES = [
 ]
 
 
-def _run(argv: list[str], root: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
+def _run(
+    argv: list[str], root: Path, wrapper: str = WRAPPER
+) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
     config = root / "config.toml"
     shutil.copyfile(example_config(), config)
     env = {
@@ -76,7 +78,7 @@ def _run(argv: list[str], root: Path) -> tuple[subprocess.CompletedProcess[str],
         "INVEST_SECRETS": str(root / "secrets.env"),
     }
     proc = subprocess.run(
-        [sys.executable, "-c", WRAPPER, *argv],
+        [sys.executable, "-c", wrapper, *argv],
         capture_output=True,
         text=True,
         env=env,
@@ -99,3 +101,20 @@ def test_an_instant_command_loads_no_heavy_library(
     loaded = report["loaded"]
     assert isinstance(loaded, list)
     assert [m for m in FORBIDDEN if m in loaded] == [], f"{argv}: loaded {loaded}"
+
+
+#: Commands that read the config, the ledger or the socket and no market data load
+#: neither numpy (the calendar imports it when one is built) nor pydantic-settings
+#: (only for INVEST__* overrides). APScheduler comes with a config: it checks crons.
+LEAN = ("numpy", "pydantic_settings")
+LEAN_WRAPPER = WRAPPER.replace(repr(WATCHED), repr(LEAN))
+
+
+@pytest.mark.parametrize(("argv", "rc", "answer"), [c for c in CASES if c.id != "models-list"])
+def test_a_command_without_market_data_loads_no_numpy(
+    argv: list[str], rc: int, answer: str, tmp_path: Path
+) -> None:
+    proc, report = _run(argv, tmp_path, LEAN_WRAPPER)
+    assert report["rc"] == rc, proc.stdout + proc.stderr
+    assert answer in proc.stdout + proc.stderr
+    assert report["loaded"] == [], f"{argv}: loaded {report['loaded']}"

@@ -79,9 +79,12 @@ def write_outputs(r: BacktestResult, out: Path) -> list[Path]:
             w.writerow(
                 [f.day.isoformat(), f.symbol, f.side.value, f.quantity, f.price, f.fees, f.reason]
             )
+    # One encoder for all records and one write: the bytes of a json.dumps(rec,
+    # separators=(",", ":")) line per record. A record is a tree of plain dicts and
+    # lists made fresh by the cycle, so the circular-reference check has nothing to find.
+    encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
     with paths[3].open("w") as fh:
-        for rec in r.decisions:
-            fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
+        fh.write("".join([encode(rec) + "\n" for rec in r.decisions]))
     return paths
 
 

@@ -6,15 +6,17 @@ read its settings from here and loading the config never pulls in pandas, numpy 
 a venue's library. APScheduler is imported only while a cron is validated.
 
 The file is TOML. Environment variables ``INVEST__SECTION__KEY`` override it
-(pydantic-settings). Unknown keys are rejected, and any bad value fails at start
+(pydantic-settings' sources, imported only when such a variable is set: :mod:`.sources`).
+Unknown keys are rejected, and any bad value fails at start
 with its key path and the reason (see :func:`load_config`). Secrets never live
 here: they come from the secrets file or the environment (:mod:`invest.runtime.secrets`).
 
 Modules: :mod:`.accounts` (accounts, risk profiles, fills, trend_king), :mod:`.rl`,
 :mod:`.oracle`, :mod:`.research`, :mod:`.engine` (halt rules, loop timings),
 :mod:`.alpaca`, :mod:`.notify` (Telegram, Discord), :mod:`.control`,
-:mod:`.settings` (the whole file), :mod:`.load` (reading and validating it) and
-:mod:`.checks` (the cron and timezone validators).
+:mod:`.settings` (the whole file), :mod:`.load` (reading and validating it),
+:mod:`.sources` (the environment overrides) and :mod:`.checks` (the cron and
+timezone validators).
 """
 
 from __future__ import annotations

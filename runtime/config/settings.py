@@ -1,14 +1,16 @@
 """The whole config file (:class:`Settings`) and the engine-wide section (:class:`EngineConfig`).
 
-Environment variables ``INVEST__SECTION__KEY`` override the file (pydantic-settings).
+Environment variables ``INVEST__SECTION__KEY`` override the file (pydantic-settings,
+imported only when such a variable is set: see :mod:`.sources`).
 """
 
 from __future__ import annotations
 
+import os
 import re
+from typing import Any
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from invest.runtime.config.accounts import (
     DEFAULT_RISK_PROFILES,
@@ -57,16 +59,35 @@ class EngineConfig(Frozen):
     """Alerts to a Discord webhook (DISCORD_WEBHOOK_URL in the secrets file)."""
 
 
-class Settings(BaseSettings):
-    """The whole config file."""
+class Settings(BaseModel):
+    """The whole config file.
 
-    model_config = SettingsConfigDict(
-        env_prefix="INVEST__",
-        env_nested_delimiter="__",
+    Constructing one lays the ``INVEST__*`` environment variables over the keyword
+    arguments (the file's tables), as ``pydantic_settings.BaseSettings`` does with the
+    environment and init sources; the model configuration is ``BaseSettings``'s.
+    """
+
+    model_config = ConfigDict(
         extra="forbid",
         frozen=True,
         use_attribute_docstrings=True,
+        arbitrary_types_allowed=True,
+        validate_default=True,
+        protected_namespaces=(
+            "model_validate",
+            "model_dump",
+            "settings_cached",
+            "settings_clear_cache",
+            "settings_customise_sources",
+        ),
     )
+
+    def __init__(self, **data: Any) -> None:
+        if not _plain(data):
+            from invest.runtime.config.sources import merged_with_environment
+
+            data = merged_with_environment(data)
+        super().__init__(**data)
 
     engine: EngineConfig = EngineConfig()
     """Engine-wide settings."""
@@ -78,18 +99,6 @@ class Settings(BaseSettings):
     """Accounts by name (lowercase letters, digits, - and _)."""
     research: dict[str, ResearchConfig] = Field(default_factory=dict)
     """Research watchlists by name: a daily screen + LLM ranking that accounts subscribe to."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Environment first (it overrides), then the file passed as init kwargs.
-        return (env_settings, init_settings)
 
     @model_validator(mode="after")
     def _accounts_are_consistent(self) -> Settings:
@@ -128,3 +137,14 @@ class Settings(BaseSettings):
             raise ConfigError(
                 f"no account named {name!r} in the config (accounts: {known})"
             ) from None
+
+
+_SECTIONS = frozenset(Settings.model_fields)
+
+
+def _plain(data: dict[str, Any]) -> bool:
+    """True when the environment overrides nothing and every key is a section name or no
+    section's: then the pydantic-settings sources would hand ``data`` through as it is."""
+    if any(k[:8].lower() == "invest__" for k in os.environ):
+        return False
+    return all(k in _SECTIONS or k.lower() not in _SECTIONS for k in data)

@@ -13,15 +13,18 @@ from collections.abc import Callable
 from contextlib import closing
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from invest.runtime.clock import NEW_YORK, TradingCalendar
-from invest.runtime.config import Settings
+from invest.runtime.clock import NEW_YORK
 from invest.runtime.domain import worst
 from invest.runtime.errors import InvestError
 from invest.runtime.ledger import engine_state as repo
 from invest.runtime.ledger import reads
-from invest.runtime.timing import next_fire
+
+if TYPE_CHECKING:
+    # pydantic, numpy and APScheduler: only a status with accounts to schedule needs them.
+    from invest.runtime.clock import TradingCalendar
+    from invest.runtime.config import Settings
 
 __all__ = ["check_heartbeat", "collect_status", "format_status", "heartbeat_info"]
 
@@ -63,6 +66,8 @@ def _next_cycle(
 ) -> str | None:
     if settings is None or calendar is None or name not in settings.accounts:
         return None
+    from invest.runtime.timing import next_fire
+
     cfg = settings.accounts[name]
     fire = next_fire(cfg.schedule, settings.engine.timezone, calendar, now)
     return fire.at.isoformat() if fire else None
