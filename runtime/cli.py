@@ -67,12 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Self-hosted autonomous portfolio manager. No arguments: open the TUI.",
     )
     parser.add_argument("--version", action="version", version=f"invest {__version__}")
-    parser.add_argument(
-        "--config", help="config file (default: $INVEST_CONFIG, /etc/invest, ~/.config/invest)"
-    )
-    parser.add_argument(
-        "--debug", action="store_true", help="print paths, debug logs and tracebacks"
-    )
+    _add_global_options(parser, default=None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(
@@ -127,7 +122,41 @@ def build_parser() -> argparse.ArgumentParser:
         sub, "train", "walk-forward RecurrentPPO training and ONNX export (extra `train`)"
     )
     add_service_commands(sub)
+    _add_global_options_to(sub)
     return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, default: object) -> None:
+    """``--config`` and ``--debug``: on ``invest`` itself and again on every subcommand."""
+    parser.add_argument(
+        "--config",
+        default=default,
+        help="config file (default: $INVEST_CONFIG, /etc/invest, ~/.config/invest)",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS if default is argparse.SUPPRESS else False,
+        help="print paths, debug logs and tracebacks",
+    )
+
+
+def _add_global_options_to(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Accept the global options after a subcommand too (``invest status --config X``).
+
+    A subcommand's defaults would overwrite the values given before its name, so its
+    copies default to SUPPRESS: absent, they leave the namespace alone. The delegated
+    commands parse their own arguments (``train --config`` is the training config).
+    """
+    seen: set[int] = set()
+    for name, p in sub.choices.items():
+        if name in DELEGATED or id(p) in seen:
+            continue
+        seen.add(id(p))
+        _add_global_options(p, default=argparse.SUPPRESS)
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _add_global_options_to(action)
 
 
 def _add_delegated(
@@ -149,13 +178,15 @@ def _open_tui(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _train(args: argparse.Namespace, paths: Paths) -> int:
+    # importlib keeps the trainer out of invest.runtime's import graph (layering contract);
+    # its parser loads without torch, so --help and a bad option answer without the extra.
+    trainer = importlib.import_module("invest.trainer.cli")
+    trainer.build_parser().parse_args(list(args.rest))
     if importlib.util.find_spec("torch") is None or importlib.util.find_spec("sb3_contrib") is None:
         raise OptionalDependencyError(
             "`invest train` needs the train extra: pip install torch==2.13.0 'invest-appliance[train]'"
             " (install a CPU build of torch first on machines without a GPU)"
         )
-    # importlib keeps torch out of invest.runtime's import graph (layering contract).
-    trainer = importlib.import_module("invest.trainer.cli")
     return int(trainer.main(list(args.rest)))
 
 
@@ -203,6 +234,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command in DELEGATED:
         args.rest = [*extra, *args.rest]
+    if args.command == "robustness":
+        # Its parser is built when it runs; the global options are taken out here.
+        globals_ = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+        _add_global_options(globals_, default=argparse.SUPPRESS)
+        args, args.rest = globals_.parse_known_args(args.rest, namespace=args)
     from invest.runtime.logs import CONSOLE_FORMAT, setup_logging
 
     setup_logging(
@@ -212,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         keep_existing=True,
     )
     paths = Paths.resolve(args.config)
-    if args.debug:
+    if args.debug and args.command != "paths":  # `paths` prints them as its result
         print(paths.describe(), file=sys.stderr)
     try:
         if args.command is None:

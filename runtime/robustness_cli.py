@@ -53,9 +53,11 @@ def add_robustness_command(sub: argparse._SubParsersAction[argparse.ArgumentPars
         "robustness",
         help="Monte Carlo price noise, block bootstrap, a -20%% crash and crisis replays",
         description=(
-            "Re-run the real backtest on N noisy price paths (+-0.1%%), bootstrap the daily "
+            # argparse %-formats a help string, but a description only when it holds
+            # "%(prog)": a single % here.
+            "Re-run the real backtest on N noisy price paths (+-0.1%), bootstrap the daily "
             "returns by blocks, inject a one-day crash, and replay the 2000, 2008, 2020 and 2022 "
-            "crises. More than 5%% losing paths flags overfitting."
+            "crises. More than 5% losing paths flags overfitting."
         ),
     )
     who = p.add_mutually_exclusive_group()

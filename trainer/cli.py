@@ -18,9 +18,7 @@ from invest.runtime.clock import utcnow
 from invest.runtime.logs import setup_logging
 
 from .config import TrainConfig, TrainConfigError, load_train_config
-from .export import ParityError
 from .optimise import OptunaMissingError
-from .pack import PackError
 
 __all__ = ["build_parser", "main"]
 
@@ -160,6 +158,10 @@ def main(argv: list[str]) -> int:
         parity or pack error, printed as one line on stderr.
     """
     args = build_parser().parse_args(argv)
+    # torch loads only past the parser: `invest train --help` works without the extra.
+    from .export import ParityError
+    from .pack import PackError
+
     setup_logging(
         level=logging.INFO, stream=sys.stderr, fmt="%(levelname)s %(message)s", keep_existing=True
     )

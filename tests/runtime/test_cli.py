@@ -168,5 +168,52 @@ def test_data_validate_reports_the_real_jumps(capsys: pytest.CaptureFixture[str]
 
 
 def test_debug_prints_the_paths_it_uses(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--debug", "paths"]) == 0
+    assert main(["--debug", "config", "check"]) == 0
     assert "ledger:" in capsys.readouterr().err
+
+
+def test_debug_paths_prints_the_paths_once(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--debug", "paths"]) == 0
+    out, err = capsys.readouterr()
+    assert out.count("ledger:") == 1
+    assert "ledger:" not in err
+
+
+def test_global_options_work_after_the_subcommand_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before, after = tmp_path / "before.toml", tmp_path / "after.toml"
+    assert main(["paths", "--config", str(after)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"config: {after} (--config)"
+    assert main(["--config", str(before), "paths", "--debug"]) == 0  # before: unchanged
+    assert capsys.readouterr().out.splitlines()[0] == f"config: {before} (--config)"
+    assert main(["config", "check", "--config", str(after)]) == 2  # nested subcommands too
+    assert f"config file not found: {after}" in capsys.readouterr().err
+
+
+def test_robustness_help_shows_single_percent_signs(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["robustness", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "(+-0.1%)" in out
+    assert "%%" not in out
+
+
+_NO_TORCH = "import sys; sys.modules['torch'] = sys.modules['sb3_contrib'] = None; "
+
+
+def test_train_help_works_without_the_train_extra() -> None:
+    code = _NO_TORCH + "from invest.runtime.cli import main; sys.exit(main(['train', '--help']))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: invest train")
+    assert "--export-unpromoted" in done.stdout
+
+
+def test_train_without_the_extra_is_the_install_hint() -> None:
+    code = _NO_TORCH + "from invest.runtime.cli import main; sys.exit(main(['train', '--quick']))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "needs the train extra: pip install" in done.stderr
+    assert "Traceback" not in done.stderr
