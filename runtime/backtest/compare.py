@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from invest.runtime.backtest.metrics import curve_metrics, round_trip_pnls
+from invest.runtime.backtest.report import COLUMNS, format_metric
 from invest.runtime.errors import LedgerError
 from invest.runtime.ledger import Ledger
 
@@ -35,14 +36,29 @@ def account_figures(ledger: Ledger, account: str) -> dict[str, float]:
     }
 
 
+#: compare's figures that the backtest table has not: key, label, kind.
+_OWN = (("veto_rate", "LLM veto rate", "pct"), ("sessions", "Sessions", "count"))
+
+
 def compare_accounts(ledger: Ledger, a: str, b: str) -> tuple[list[str], list[list[str]]]:
-    """Header and rows: each figure for A, for B, and B minus A."""
+    """Header and rows: each figure for A, for B, and B minus A.
+
+    Labels and formats are the backtest table's (:data:`report.COLUMNS`), in its order.
+    """
     fa, fb = account_figures(ledger, a), account_figures(ledger, b)
 
-    def fmt(key: str, v: float) -> str:
+    def fmt(v: float, kind: str, *, diff: bool = False) -> str:
         if np.isnan(v):
             return "-"
-        return f"{v:.0f}" if key == "sessions" else f"{v:.2f}" if key == "sharpe" else f"{v:+.1%}"
+        if kind == "count":
+            return f"{v:+.0f}" if diff else f"{v:.0f}"
+        if diff:  # a difference always shows its sign
+            return f"{v:+.1%}" if kind == "pct" else f"{v:+.2f}"
+        return format_metric(v, kind)
 
-    rows = [[k, fmt(k, fa[k]), fmt(k, fb[k]), fmt(k, fb[k] - fa[k])] for k in fa]
+    shown = [c for c in COLUMNS if c[0] in fa] + list(_OWN)
+    rows = [
+        [label, fmt(fa[k], kind), fmt(fb[k], kind), fmt(fb[k] - fa[k], kind, diff=True)]
+        for k, label, kind in shown
+    ]
     return ["", a, b, "B - A"], rows

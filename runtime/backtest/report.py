@@ -88,7 +88,8 @@ def write_outputs(r: BacktestResult, out: Path) -> list[Path]:
     return paths
 
 
-def _fmt(v: float | int, kind: str) -> str:
+def format_metric(v: float | int, kind: str) -> str:
+    """A figure of the summary table: ``pct`` as a percentage (signed when negative), else 0.00."""
     if isinstance(v, float) and math.isnan(v):
         return "-"
     return f"{v:+.1%}" if kind == "pct" and v < 0 else f"{v:.1%}" if kind == "pct" else f"{v:.2f}"
@@ -103,7 +104,8 @@ def summary_rows(r: BacktestResult) -> tuple[list[str], list[list[str]]]:
     ]
     header = ["Metric", *(c[0] for c in cols)]
     rows = [
-        [label, *(_fmt(getattr(m, key), kind) for _, m in cols)] for key, label, kind in COLUMNS
+        [label, *(format_metric(getattr(m, key), kind) for _, m in cols)]
+        for key, label, kind in COLUMNS
     ]
     rows.append(
         ["Final equity", *(f"{float(x[-1]):,.0f}" for x in (r.equity, r.benchmark, r.equal_weight))]

@@ -26,7 +26,13 @@ if TYPE_CHECKING:
     from invest.runtime.clock import TradingCalendar
     from invest.runtime.config import Settings
 
-__all__ = ["check_heartbeat", "collect_status", "format_status", "heartbeat_info"]
+__all__ = [
+    "check_heartbeat",
+    "collect_status",
+    "format_control",
+    "format_status",
+    "heartbeat_info",
+]
 
 
 def heartbeat_info(conn: sqlite3.Connection, wall_now: datetime) -> dict[str, Any] | None:
@@ -194,6 +200,36 @@ def format_status(data: dict[str, Any]) -> str:
                 f"{f['broker_outages']} broker outages in a row: {a['last_error']}"
             )
     return "\n".join(lines)
+
+
+def format_control(op: str, data: dict[str, Any], actor: str) -> str:
+    """One line for the engine's answer to halt, pause, resume or resume_all.
+
+    ``actor`` is who asked (the engine's audit event names the same user).
+    """
+    by = f" (by {actor})"
+    if op == "pause":
+        return (
+            f"paused {data['account']}: its scheduled cycles are skipped, its stops still run{by}"
+        )
+    if op == "resume":
+        line = f"resumed {data['account']}: {data['halt']}, not paused{by}"
+        if data.get("engine_halt", "ACTIVE") != "ACTIVE":
+            line += f"; the engine itself is still {data['engine_halt']} (`invest resume --all`)"
+        return line
+    if op == "resume_all":
+        names = ", ".join(data.get("accounts", [])) or "no accounts"
+        return f"resumed the engine and every account ({names}): {data['engine_halt']}{by}"
+    if op == "halt":
+        target = "the engine" if data["halted"] == "engine" else data["halted"]
+        counts: dict[str, int] = data.get("cancelled", {})
+        done = sum(n for n in counts.values() if n >= 0)
+        failed = [name for name, n in counts.items() if n < 0]
+        line = f"halted {target}: {done} open order(s) cancelled{by}"
+        if failed:
+            line += f"; could not cancel the orders of {', '.join(failed)} (see the engine log)"
+        return line
+    return f"{op}: {as_json(data)}"
 
 
 def as_json(data: dict[str, Any]) -> str:

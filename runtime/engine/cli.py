@@ -149,7 +149,15 @@ def _control(args: argparse.Namespace, paths: Paths) -> int:
     if op == "resume" and getattr(args, "all", False):
         op = "resume_all"
     data = _send(paths, op, payload)
-    print(json.dumps(data, indent=2, default=str))
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+        return 0
+    import os
+    import pwd
+
+    from invest.runtime.control.status import format_control
+
+    print(format_control(op, data, pwd.getpwuid(os.getuid()).pw_name))
     return 0
 
 
@@ -193,6 +201,7 @@ def add_engine_commands(
         "halt", help="kill switch: HALT the engine (or one account), cancel open orders"
     )
     p.add_argument("account", nargs="?", help="halt this account only")
+    p.add_argument("--json", action="store_true", help="print the engine's answer as JSON")
     p.set_defaults(handler=_control, control_op="halt")
     p = subparsers.add_parser(
         "resume", help="lift the halt and pause of an account (--all: everything)"
@@ -202,11 +211,13 @@ def add_engine_commands(
     who.add_argument(
         "--all", action="store_true", help="lift the engine-wide halt and every account's"
     )
+    p.add_argument("--json", action="store_true", help="print the engine's answer as JSON")
     p.set_defaults(handler=_control, control_op="resume")
     p = subparsers.add_parser(
         "pause", help="skip an account's scheduled cycles (its stops still run)"
     )
     p.add_argument("account")
+    p.add_argument("--json", action="store_true", help="print the engine's answer as JSON")
     p.set_defaults(handler=_control, control_op="pause")
     p = subparsers.add_parser("flatten", help="sell every position of an account and HALT it")
     p.add_argument("account")

@@ -9,10 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invest.runtime.errors import PolicyPackError
 from invest.runtime.paths import Paths
 from invest.runtime.policy.summary import columns, summary_lines
+
+if TYPE_CHECKING:
+    from invest.runtime.policy.manifest import Manifest
 
 
 def add_models_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,7 +46,7 @@ def models_list(args: argparse.Namespace, paths: Paths) -> int:
     if not found:
         print(f"no model packs in {' or '.join(str(d) for d in dirs)}")
         return 0
-    rows = [["PACK", "POLICIES", "SPEC", "CREATED", "STATUS", "PATH"]]
+    rows = [["PACK", "POLICIES", "SPEC", "CREATED", "STATUS", "GATE", "PATH"]]
     for path in found:
         r = verify_pack(path, check_models=False)
         m = r.manifest
@@ -53,11 +57,23 @@ def models_list(args: argparse.Namespace, paths: Paths) -> int:
                 m.feature_spec.version if m else "-",
                 m.created.date().isoformat() if m and m.created else "-",
                 "ok" if r.ok else "REFUSED",
+                gate_verdict(m),
                 str(path),
             ]
         )
     print(columns(rows))
     return 0
+
+
+def gate_verdict(m: Manifest | None) -> str:
+    """The promotion gate's verdict recorded in the manifest: passed, failed or not judged.
+
+    ``ok`` in STATUS only says the files are intact; a pack that failed its gate is
+    usable in paper accounts but refused by real-money ones, so the list says which.
+    """
+    if m is None or m.promotion is None:
+        return "not judged"
+    return "passed" if m.promotion.passed else "failed"
 
 
 def models_show(args: argparse.Namespace, paths: Paths) -> int:

@@ -21,7 +21,11 @@ def test_compare_prints_both_accounts_and_their_difference(
     assert main(["compare", "trend-daily", "defensive-weekly"]) == 0
     text = capsys.readouterr().out
     assert "B - A" in text
-    assert "max_drawdown" in text
+    # the backtest table's labels, never the raw keys
+    for label in ("Total return", "Max drawdown", "Sharpe", "Win rate", "LLM veto rate"):
+        assert label in text
+    assert "max_drawdown" not in text
+    assert "total_return" not in text
     figures = account_figures(Ledger(tmp_path / "ledger.sqlite", readonly=True), "trend-daily")
     assert figures["sessions"] == 249
     assert -1 < figures["max_drawdown"] <= 0

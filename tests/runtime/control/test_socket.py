@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import pwd
 import socket
 import stat
 import threading
@@ -83,6 +85,30 @@ def test_the_cli_halt_and_resume_commands_talk_to_the_engine(
     ]
     assert len(events) == 2
     assert all('"actor": "cli (uid 0 root)"' in e for e in events)
+
+
+def test_the_cli_control_commands_print_one_human_line_or_json(
+    running: tuple[Engine, ControlClient], home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    me = pwd.getpwuid(os.getuid()).pw_name  # the user the engine's audit event names
+    parser = argparse.ArgumentParser()
+    add_engine_commands(parser.add_subparsers())
+
+    def cli(*argv: str) -> str:
+        args = parser.parse_args(list(argv))
+        assert args.handler(args, paths(home)) == 0
+        return capsys.readouterr().out
+
+    assert cli("pause", "daily") == (
+        f"paused daily: its scheduled cycles are skipped, its stops still run (by {me})\n"
+    )
+    assert cli("halt", "daily") == f"halted daily: 0 open order(s) cancelled (by {me})\n"
+    assert cli("resume", "daily") == f"resumed daily: ACTIVE, not paused (by {me})\n"
+    assert cli("halt") == f"halted the engine: 0 open order(s) cancelled (by {me})\n"
+    assert cli("resume", "--all") == (
+        f"resumed the engine and every account (daily, weekly): ACTIVE (by {me})\n"
+    )
+    assert json.loads(cli("pause", "weekly", "--json")) == {"account": "weekly", "paused": True}
 
 
 def test_the_socket_is_private_to_its_owner_and_group(

@@ -54,10 +54,33 @@ def test_list_shows_installed_packs_with_their_status(
     (packs / "bad" / "policy-1.onnx").unlink()
     assert _run(["models", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:5] == ["PACK", "POLICIES", "SPEC", "CREATED", "STATUS"]
+    assert lines[0].split()[:6] == ["PACK", "POLICIES", "SPEC", "CREATED", "STATUS", "GATE"]
     rows = {line.split()[-1]: line.split() for line in lines[1:]}
-    assert rows[str(packs / "good")][:5] == ["tiny", "3", "1", "2026-01-02", "ok"]
+    assert rows[str(packs / "good")][:6] == ["tiny", "3", "1", "2026-01-02", "ok", "passed"]
     assert rows[str(packs / "bad")][4] == "REFUSED"
+
+
+@pytest.mark.parametrize(
+    ("promotion", "verdict"),
+    [({"passed": False, "rule": "sharpe > index"}, ["failed"]), (None, ["not", "judged"])],
+)
+def test_list_shows_the_gate_verdict_of_the_manifest(
+    tiny_pack: Path,
+    capsys: pytest.CaptureFixture[str],
+    promotion: dict[str, object] | None,
+    verdict: list[str],
+) -> None:
+    pack = Paths.resolve().packs / "tiny"
+    shutil.copytree(tiny_pack, pack)
+    manifest = json.loads((pack / "manifest.json").read_text())
+    if promotion is None:
+        del manifest["promotion"]
+    else:
+        manifest["promotion"] = promotion
+    (pack / "manifest.json").write_text(json.dumps(manifest))
+    assert _run(["models", "list"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.endswith(str(pack)))
+    assert row.split()[4:-1] == ["ok", *verdict]  # intact files, whatever the gate said
 
 
 def test_list_of_an_empty_directory_says_so(
