@@ -251,6 +251,9 @@ def account_settings(
     """
     from invest.runtime.config import parse_config
 
+    if args.cash is not None and not args.cash > 0:
+        # Checked here, not by the account model: its error would name the account's key.
+        raise ConfigError(f"--cash must be more than 0 (got {args.cash:g}): the starting cash")
     settings = _settings(paths) if args.account else _settings_or_default(paths)
     spec = args.data or settings.engine.data
     source = _source(spec, paths)
@@ -271,15 +274,28 @@ def account_settings(
     return settings, name, spec, source
 
 
+def replay_window(args: argparse.Namespace) -> tuple[date | None, date | None]:
+    """``--start`` and ``--end`` as days.
+
+    Raises:
+        ConfigError: a bad date, or ``--start`` after ``--end``.
+    """
+    from invest.runtime.config import parse_day
+
+    start, end = parse_day(args.start, "--start"), parse_day(args.end, "--end")
+    if start is not None and end is not None and start > end:
+        raise ConfigError(f"--start {start} is after --end {end}: swap them")
+    return start, end
+
+
 def backtest(args: argparse.Namespace, paths: Paths) -> int:
     """``invest backtest``: replay, write the four files, print the summary."""
     from invest.runtime.backtest.report import report_dict, run_params, write_outputs
-    from invest.runtime.config import parse_day
     from invest.runtime.cycle import AccountRuntime
     from invest.runtime.market import load_market
 
+    start, end = replay_window(args)
     settings, name, spec, source = account_settings(args, paths)
-    start, end = parse_day(args.start, "--start"), parse_day(args.end, "--end")
     gate = _gate(settings, name, paths, args.oracle)
     acct = AccountRuntime.build(
         name,

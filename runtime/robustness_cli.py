@@ -127,10 +127,11 @@ def add_robustness_command(sub: argparse._SubParsersAction[argparse.ArgumentPars
 
 def robustness(args: argparse.Namespace, paths: Paths) -> int:
     """``invest robustness``: run the checks, write the report, print the summary."""
-    from invest.runtime.commands import account_settings  # lazy: the command layer pulls in rich
+    # lazy: the command layer pulls in rich
+    from invest.runtime.commands import account_settings, replay_window
 
+    start, end = replay_window(args)
     settings, name, spec, source = account_settings(args, paths)
-    start, end = parse_day(args.start, "--start"), parse_day(args.end, "--end")
     options = Options(
         paths=args.paths,
         seed=args.seed,

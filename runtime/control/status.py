@@ -102,6 +102,7 @@ def _account(
         "positions": counts.positions,
         "open_orders": counts.open_orders,
         "last_day": counts.last_day,
+        "last_cycle": cycle[0] if (cycle := reads.last_cycle(conn, name)) else None,
         "last_cycle_at": row.last_cycle_at,
         "last_cycle_id": row.last_cycle_id,
         "next_cycle": next_cycle,
@@ -192,7 +193,9 @@ def format_status(data: dict[str, Any]) -> str:
             f"{a['account']}: {halt}; equity {eq} on {a['day'] or '-'}{pnl}; "
             f"{a['positions']} positions, {a['open_orders']} open orders"
         )
-        lines.append(f"  last cycle {_when(a['last_cycle_at'])}, next {_when(a['next_cycle'])}")
+        # The day of the latest decision, as the TUI shows it; the engine's run time if it ran it.
+        ran = f" (ran {_when(a['last_cycle_at'])})" if a["last_cycle_at"] else ""
+        lines.append(f"  last cycle {a['last_cycle'] or '-'}{ran}, next {_when(a['next_cycle'])}")
         f = a["failures"]
         if any(f.values()):
             lines.append(

@@ -42,6 +42,7 @@ __all__ = [
     "filled_quantities",
     "flatten_cycles",
     "is_demo",
+    "last_cycle",
     "latest_equity_day",
     "latest_regime",
     "marks",
@@ -120,6 +121,20 @@ def decision_json(
 def decisions(conn: sqlite3.Connection, account: str | None, limit: int) -> list[dict[str, Any]]:
     """The latest explanation records (of one account or all), newest first."""
     return [json.loads(r) for r in decision_json(conn, account, limit)]
+
+
+def last_cycle(conn: sqlite3.Connection, account: str) -> tuple[str, str | None] | None:
+    """(day, regime) of the account's latest cycle: its latest decision, monitor runs aside.
+
+    Every cycle writes a decision, whoever ran it (the engine, ``invest run``, the demo),
+    so ``invest status`` and the TUI both read this, not the engine's own bookkeeping.
+    """
+    row = conn.execute(
+        "SELECT day, regime FROM decisions WHERE account = ? AND cycle_id NOT LIKE '%:monitor' "
+        "ORDER BY day DESC, id DESC LIMIT 1",
+        (account,),
+    ).fetchone()
+    return (row[0], row[1]) if row else None
 
 
 def latest_regime(conn: sqlite3.Connection, account: str) -> tuple[str, str] | None:

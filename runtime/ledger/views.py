@@ -303,11 +303,7 @@ def _summary(conn: sqlite3.Connection, info: AccountInfo) -> AccountSummary:
     stats = conn.execute(
         "SELECT MIN(day), MAX(equity) FROM equity WHERE account = ?", [info.name]
     ).fetchone()
-    cycle = conn.execute(
-        "SELECT day, regime FROM decisions WHERE account = ? AND cycle_id NOT LIKE '%:monitor' "
-        "ORDER BY day DESC, id DESC LIMIT 1",
-        [info.name],
-    ).fetchone()
+    cycle = reads.last_cycle(conn, info.name)
     return AccountSummary(
         info,
         equity=float(last_two[0][1]) if last_two else None,
@@ -315,8 +311,8 @@ def _summary(conn: sqlite3.Connection, info: AccountInfo) -> AccountSummary:
         peak=float(stats[1]) if stats and stats[1] is not None else None,
         first_day=stats[0] if stats else None,
         last_day=last_two[0][0] if last_two else None,
-        regime=cycle["regime"] if cycle else None,
-        last_cycle=cycle["day"] if cycle else None,
+        regime=cycle[1] if cycle else None,
+        last_cycle=cycle[0] if cycle else None,
     )
 
 

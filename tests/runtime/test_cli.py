@@ -217,3 +217,22 @@ def test_train_without_the_extra_is_the_install_hint() -> None:
     assert done.returncode == 2
     assert "needs the train extra: pip install" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("command", ["backtest", "robustness"])
+def test_start_after_end_is_refused_naming_both(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([command, "--start", "2022-06-01", "--end", "2022-01-01"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: --start 2022-06-01 is after --end 2022-01-01: swap them\n"
+
+
+@pytest.mark.parametrize("cash", ["-5", "0"])
+def test_a_bad_cash_flag_names_the_flag_not_an_internal_account(
+    cash: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["backtest", "--cash", cash]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: --cash must be more than 0 (got {cash}): the starting cash\n"
+    assert "accounts." not in err
