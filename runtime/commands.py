@@ -515,15 +515,31 @@ def _run_in_engine(name: str, paths: Paths) -> bool:
     return True
 
 
+def _say_demo_ledger(paths: Paths, dry_run: bool) -> None:
+    """Before a dry run: say so when the ledger is the demo's, which it does not start from."""
+    from invest.runtime.ledger import demo_ledger_at
+
+    if dry_run and paths.ledger.exists() and demo_ledger_at(paths.ledger):
+        _out().print(
+            f"[dry run] {paths.ledger} is the demo's ledger (replayed history, not trading): "
+            "each account plans from its starting cash in the config, as a first real run would",
+            markup=False,
+            soft_wrap=True,
+        )
+
+
 def run(args: argparse.Namespace, paths: Paths) -> int:
     """``invest run ACCOUNT``: one cycle now, on the latest bar of the account's data."""
-    _run_one(args.account, _settings(paths), paths, args.dry_run)
+    settings = _settings(paths)
+    _say_demo_ledger(paths, args.dry_run)
+    _run_one(args.account, settings, paths, args.dry_run)
     return 0
 
 
 def run_all(args: argparse.Namespace, paths: Paths) -> int:
     """``invest run-all``: one cycle of every account."""
     settings = _settings(paths)
+    _say_demo_ledger(paths, args.dry_run)
     for name in settings.accounts:
         _run_one(name, settings, paths, args.dry_run)
     return 0

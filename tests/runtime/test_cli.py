@@ -236,3 +236,27 @@ def test_a_bad_cash_flag_names_the_flag_not_an_internal_account(
     err = capsys.readouterr().err
     assert err == f"error: --cash must be more than 0 (got {cash}): the starting cash\n"
     assert "accounts." not in err
+
+
+def test_a_dry_run_on_the_demo_ledger_says_it_plans_from_the_start_cash(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from invest.runtime.paths import Paths
+
+    assert main(["demo", "--quick"]) == 0
+    capsys.readouterr()
+    assert main(["run-all", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    first = out.splitlines()[0]
+    assert first.startswith(f"[dry run] {Paths.resolve().ledger} is the demo's ledger")
+    assert "plans from its starting cash" in first
+    assert out.count("is the demo's ledger") == 1  # once, not per account
+    assert main(["run", "trend-daily", "--dry-run"]) == 0
+    assert "is the demo's ledger" in capsys.readouterr().out
+
+
+def test_a_dry_run_without_a_demo_ledger_says_nothing_of_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["run", "trend-daily", "--dry-run"]) == 0
+    assert "demo" not in capsys.readouterr().out
