@@ -631,8 +631,9 @@ def validate_frame(
         rules=rules,
         calendar=cal_name,
     )
-    log = logger.info if report.ok else logger.warning
-    log(
+    # The report is the result: every caller shows it (one line per kind, or in full),
+    # so a warning here printed a raw log line above it. Debug logs keep the summary.
+    logger.info(
         "validated %s: %d rows x %d symbols, %d errors, %d warnings %s",
         frame.source or "frame",
         report.rows,

@@ -260,3 +260,33 @@ def test_a_dry_run_without_a_demo_ledger_says_nothing_of_it(
 ) -> None:
     assert main(["run", "trend-daily", "--dry-run"]) == 0
     assert "demo" not in capsys.readouterr().out
+
+
+def test_validate_and_backtest_report_holiday_rows_alike_without_a_raw_log_line(
+    tmp_path: Path,
+) -> None:
+    import numpy as np
+
+    weekdays = [
+        d
+        for d in np.arange(np.datetime64("2021-01-01"), np.datetime64("2021-12-31"))
+        if np.is_busday(d)  # holidays included
+    ]
+    rows = [f"{d},{100 + i * 0.1 + i % 7},{3000 + i + i % 5 * 3}" for i, d in enumerate(weekdays)]
+    csv = tmp_path / "bars.csv"
+    csv.write_text("date,AAA,SP500\n" + "\n".join(rows) + "\n")
+    spec = f"csv:{csv}"
+    # A fresh process: the logging set-up of `invest` itself, as a user sees it.
+    validate = subprocess.run(
+        [*INVEST, "data", "validate", "--data", spec], capture_output=True, text=True
+    )
+    assert validate.returncode == 1
+    assert "not_session" in validate.stdout
+    assert "WARNING" not in validate.stderr
+    backtest = subprocess.run(
+        [*INVEST, "backtest", "--data", spec, "--universe", "AAA"], capture_output=True, text=True
+    )
+    assert backtest.returncode == 0, backtest.stderr
+    assert "validation error(s)" in backtest.stdout
+    assert "not_session" in backtest.stdout
+    assert "WARNING" not in backtest.stderr

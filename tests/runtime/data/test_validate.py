@@ -300,7 +300,8 @@ def test_jumps_are_logged(synthetic: BarFrame, caplog: pytest.LogCaptureFixture)
         validate_frame(synthetic, RULES)
     assert any("jump kept: AAA 2022-03-02" in r.getMessage() for r in caplog.records)
     summary = [r for r in caplog.records if r.getMessage().startswith("validated synthetic")]
-    assert summary[0].levelno == logging.WARNING  # errors were found
+    # info even with errors: the caller shows the report; a warning leaked a raw line above it
+    assert summary[0].levelno == logging.INFO
 
 
 # -- the real sample -----------------------------------------------------------------------
