@@ -69,8 +69,12 @@ class Layout:
         return self.prefix / "opt/invest"
 
     @property
-    def engine_log(self) -> Path:
-        """The engine's log, written by Supervisor (or systemd) and rotated by size."""
+    def service_log(self) -> Path:
+        """Supervisor's (or systemd's) capture of the engine's output, rotated by size.
+
+        The engine's own log is :func:`invest.runtime.logs.engine_log_file`; look for
+        either through :func:`invest.runtime.logs.engine_log_candidates`.
+        """
         return self.log_dir / "engine.log"
 
     @property

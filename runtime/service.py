@@ -518,9 +518,16 @@ def _cmd_control(args: argparse.Namespace, paths: object) -> int:
 
 
 def _cmd_logs(args: argparse.Namespace, paths: object) -> int:
-    log = _layout(paths).engine_log
-    if not log.is_file():
-        print(f"{log} does not exist yet: has the engine run under Supervisor?", file=sys.stderr)
+    from invest.runtime.logs import engine_log_candidates
+
+    places = engine_log_candidates(_layout(paths).home)
+    log = next((p for p in places if p.is_file()), None)
+    if log is None:
+        print(
+            f"no engine log yet (looked for {' and '.join(map(str, places))}): "
+            "start the engine with `invest start`, or `invest engine` in a terminal",
+            file=sys.stderr,
+        )
         return 1
     for line in tail_lines(log, args.lines):
         print(line)

@@ -40,7 +40,7 @@ def engine_command(args: argparse.Namespace, paths: Paths) -> int:
     from invest.runtime.config import load_config, parse_day
     from invest.runtime.config.engine import EngineOptions, Replay, engine_options
     from invest.runtime.engine.main import run_engine
-    from invest.runtime.logs import default_log_dir, setup_logging
+    from invest.runtime.logs import engine_log_file, setup_logging
 
     settings = load_config(paths.config)
     opts = engine_options(settings)
@@ -58,7 +58,8 @@ def engine_command(args: argparse.Namespace, paths: Paths) -> int:
         loop = loop.model_copy(update={"control_socket": False})
     from invest.runtime.notify import build_extensions, build_notifiers, build_telegram
 
-    setup_logging(default_log_dir(paths.home), json_lines=args.json_logs)
+    log = engine_log_file(paths.home)
+    setup_logging(log.parent, filename=log.name, json_lines=args.json_logs)
     telegram = build_telegram(settings, paths)  # one bot: alerts and commands
     return run_engine(
         settings,

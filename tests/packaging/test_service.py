@@ -53,7 +53,7 @@ def test_layout_defaults_to_the_system_paths() -> None:
     assert layout.config == Path("/etc/invest/config.toml")
     assert layout.secrets == Path("/etc/invest/secrets.env")
     assert layout.home == Path("/var/lib/invest")
-    assert layout.engine_log == Path("/var/log/invest/engine.log")
+    assert layout.service_log == Path("/var/log/invest/engine.log")
     assert layout.root == Path("/opt/invest")
 
 
