@@ -116,7 +116,8 @@ def control(action: Action, paths: Layout, run: Runner = _run) -> int:
         run: Runs an argv and returns its exit code (injected by tests).
 
     Returns:
-        The service manager's exit code, or 2 when no service manager is configured.
+        The service manager's exit code, or 2 when no service manager is configured or
+        installed.
     """
     argv = service_command(paths, action)
     if argv is None:
@@ -126,7 +127,17 @@ def control(action: Action, paths: Layout, run: Runner = _run) -> int:
             file=sys.stderr,
         )
         return 2
-    return run(argv)
+    try:
+        return run(argv)
+    except FileNotFoundError:
+        # A --no-system install renders the program file but installs no Supervisor.
+        print(
+            f"no service manager found: {argv[0]} is not installed; run the engine in the "
+            "foreground with `invest engine`, or install with the system mode "
+            "(install.sh without --no-system)",
+            file=sys.stderr,
+        )
+        return 2
 
 
 def tail_lines(path: Path, count: int) -> list[str]:

@@ -155,10 +155,25 @@ def _control(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _flatten(args: argparse.Namespace, paths: Paths) -> int:
+    # The control channel confirms a flatten in two steps (a token, then the same op with
+    # confirm=<token>); this command takes the second step itself, after the person typed
+    # the account name on a terminal, or at once with --yes. Without a terminal there is
+    # no one to ask: refuse before anything is sent.
+    from invest.runtime.errors import InvestError
+
+    if not args.yes and not sys.stdin.isatty():
+        raise InvestError(
+            f"flatten {args.account} asks for confirmation on a terminal and there is none: "
+            f"pass --yes to flatten {args.account} without asking"
+        )
     first = _send(paths, "flatten", {"account": args.account})
-    print(first["message"])
+    held = first.get("positions") or []
+    print(f"flatten sells all {len(held)} positions of {args.account} and halts it")
     if not args.yes:
-        answer = input(f"type the account name ({args.account}) to confirm: ").strip()
+        try:
+            answer = input(f"type the account name ({args.account}) to confirm: ").strip()
+        except EOFError:
+            answer = ""
         if answer != args.account:
             print("not confirmed: nothing was sent")
             return 1

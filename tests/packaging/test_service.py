@@ -279,3 +279,26 @@ def test_doctor_handler_prints_one_line_per_check_and_fails_on_fail(
         "clock",
     ]  # fmt: skip
     assert all(line.split()[0] in ("OK", "WARN", "FAIL", "SKIP") for line in lines)
+
+
+def test_start_without_supervisor_installed_says_how_to_run_the_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A --no-system prefix install: the program and supervisord.conf are rendered, but
+    # nothing installed supervisorctl.
+    from invest.runtime.cli import main
+
+    prefix = tmp_path / "prefix"
+    layout = Layout.from_env({"INVEST_PREFIX": str(prefix)})
+    _write(layout.supervisor_program, "[program:invest-engine]\n")
+    _write(layout.supervisord_conf, "[supervisord]\n")
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.setenv("INVEST_PREFIX", str(prefix))
+    assert main(["start"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "no service manager found" in err
+    assert "invest engine" in err
+    assert "--no-system" in err
