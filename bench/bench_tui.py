@@ -9,7 +9,10 @@ screen) on a copy of the fixed demo ledger, headless at 120x40, and reports:
 * which heavy modules were loaded at the first frame (torch, onnxruntime and pandas
   must not be).
 
-    python bench/bench_tui.py [--runs 5] [--json]
+    python bench/bench_tui.py [--runs 5] [--json] [--budget 1.0]
+
+``--budget S`` exits 1 when the median first frame is over S seconds (the timing
+check that used to live in tests/tui/test_startup.py; run it on a quiet machine).
 """
 
 from __future__ import annotations
@@ -94,11 +97,22 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--budget", type=float, metavar="S", help="exit 1 when the median first frame is over S s"
+    )
     args = parser.parse_args()
     s = measure(args.runs)
+    over = args.budget is not None and s["first_frame_s"] > args.budget
     if args.json:
         print(json.dumps(s))
-        return
+    else:
+        _report(s)
+    if over:
+        print(f"over budget: first frame {s['first_frame_s']:.3f} s > {args.budget:g} s")
+        raise SystemExit(1)
+
+
+def _report(s: dict[str, Any]) -> None:
     print(f"TUI start-up, median of {s['runs']} fresh processes ({platform.machine()}):")
     print(
         f"  process start -> first frame   {s['first_frame_s']:.3f} s (worst {s['worst_first_frame_s']:.3f} s)"

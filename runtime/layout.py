@@ -1,8 +1,9 @@
 """Where an installed appliance keeps its files (:class:`Layout`), and one line of
 ``invest doctor`` (:class:`Check`).
 
-Standard library only. :mod:`invest.runtime.service` runs the checks that need
-nothing more; :mod:`invest.runtime.health` the ones that read the settings. Both
+Standard library and :mod:`invest.runtime.paths` only. :mod:`invest.runtime.service`
+runs the checks that need nothing more; :mod:`invest.runtime.health` the ones that
+read the settings. Both
 build on these two types, which is why they live here and not in either.
 """
 
@@ -14,9 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from invest.runtime.paths import resolve_secrets
+
 __all__ = ["Check", "Layout", "Status"]
 
-Status = Literal["OK", "WARN", "FAIL", "SKIP"]
+#: INFO: not checked on purpose, and how to check it (never fails the run).
+Status = Literal["OK", "WARN", "FAIL", "SKIP", "INFO"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +32,7 @@ class Layout:
     config: Path
     """The config file (INVEST_CONFIG, default ``/etc/invest/config.toml``)."""
     secrets: Path
-    """The secrets file (INVEST_SECRETS, default ``secrets.env`` beside the config)."""
+    """The secrets file, found as every command finds it (``paths.resolve_secrets``)."""
     home: Path
     """Data folder: ledger, packs, cache (INVEST_HOME, default ``/var/lib/invest``)."""
     log_dir: Path
@@ -55,11 +59,12 @@ class Layout:
         env = os.environ if env is None else env
         prefix = Path(env.get("INVEST_PREFIX") or "/")
         config = config or Path(env.get("INVEST_CONFIG") or prefix / "etc/invest/config.toml")
+        home = home or Path(env.get("INVEST_HOME") or prefix / "var/lib/invest")
         return cls(
             prefix=prefix,
             config=config,
-            secrets=Path(env.get("INVEST_SECRETS") or config.parent / "secrets.env"),
-            home=home or Path(env.get("INVEST_HOME") or prefix / "var/lib/invest"),
+            secrets=resolve_secrets(home, env),
+            home=home,
             log_dir=Path(env.get("INVEST_LOG_DIR") or prefix / "var/log/invest"),
         )
 
@@ -69,8 +74,12 @@ class Layout:
         return self.prefix / "opt/invest"
 
     @property
-    def engine_log(self) -> Path:
-        """The engine's log, written by Supervisor (or systemd) and rotated by size."""
+    def service_log(self) -> Path:
+        """Supervisor's (or systemd's) capture of the engine's output, rotated by size.
+
+        The engine's own log is :func:`invest.runtime.logs.engine_log_file`; look for
+        either through :func:`invest.runtime.logs.engine_log_candidates`.
+        """
         return self.log_dir / "engine.log"
 
     @property

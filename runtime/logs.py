@@ -1,8 +1,10 @@
 """The one logging set-up of the appliance: :func:`setup_logging`, used by every entry point.
 
 The engine logs key=value (or JSON) lines to stdout and a rotating file
-(``invest-engine.log``, mode 0640); ``invest`` and ``invest train`` log plain
-lines to stderr. Every handler carries a :class:`~invest.runtime.redact.RedactionFilter`,
+(:func:`engine_log_file`: ``invest-engine.log``, mode 0640); ``invest`` and
+``invest train`` log plain lines to stderr. :func:`engine_log_candidates` is the
+one answer to "where is the engine log", used by the engine, ``invest logs`` and
+the TUI's log screen. Every handler carries a :class:`~invest.runtime.redact.RedactionFilter`,
 and the engine's formatters redact their final text again, so a token inside an
 exception message or a traceback is masked too. ``httpx``, ``httpcore`` and
 friends (:data:`NOISY`) are held at WARNING (their INFO lines print URLs, and
@@ -23,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from invest.runtime.layout import Layout
 from invest.runtime.paths import PRIVATE_MODE
 from invest.runtime.redact import RedactionFilter, redact, secrets_from_env
 
@@ -32,6 +35,9 @@ __all__ = [
     "KeyValueFormatter",
     "PrivateRotatingFileHandler",
     "default_log_dir",
+    "engine_log_candidates",
+    "engine_log_file",
+    "find_engine_log",
     "kv",
     "setup_logging",
 ]
@@ -125,6 +131,35 @@ def default_log_dir(home: Path, env: Mapping[str, str] | None = None) -> Path:
     """``$INVEST_LOG_DIR``, else ``home/logs``."""
     env = os.environ if env is None else env
     return Path(env["INVEST_LOG_DIR"]) if env.get("INVEST_LOG_DIR") else home / "logs"
+
+
+def engine_log_file(home: Path, env: Mapping[str, str] | None = None) -> Path:
+    """The engine's own rotating log: ``$INVEST_LOG_DIR``, else ``home/logs``, + ``invest-engine.log``.
+
+    The engine writes it however it runs (Supervisor, systemd, or ``invest engine`` in
+    a terminal), so it is the first place ``invest logs`` and the TUI look.
+    """
+    return default_log_dir(home, env) / LOG_FILE
+
+
+def engine_log_candidates(home: Path, env: Mapping[str, str] | None = None) -> list[Path]:
+    """Where the engine log may be, most useful first.
+
+    1. :func:`engine_log_file`, which the engine writes itself;
+    2. the service manager's capture of its output
+       (:attr:`~invest.runtime.layout.Layout.service_log`: ``engine.log`` in
+       ``$INVEST_LOG_DIR``, else ``$INVEST_PREFIX/var/log/invest``), which also holds
+       what the engine printed before its logging started (a traceback at start-up).
+    """
+    env = os.environ if env is None else env
+    own = engine_log_file(home, env)
+    capture = Layout.from_env(env, home=home).service_log
+    return [own] if capture == own else [own, capture]
+
+
+def find_engine_log(home: Path, env: Mapping[str, str] | None = None) -> Path | None:
+    """The first of :func:`engine_log_candidates` that is a file, else None."""
+    return next((p for p in engine_log_candidates(home, env) if p.is_file()), None)
 
 
 def setup_logging(

@@ -7,14 +7,16 @@ example (so a fresh clone works; ``invest --debug`` says which was used).
 Data (ledger, cache, packs): ``$INVEST_HOME``, else ``/var/lib/invest`` when it
 is writable, else the user's data dir (``~/.local/share/invest``).
 
-Secrets (mode 0600): ``$INVEST_SECRETS``, else ``/etc/invest/secrets.env`` when
-it exists, else ``secrets.env`` in the data dir.
+Secrets (mode 0600), :func:`resolve_secrets`: ``$INVEST_SECRETS``, else
+``/etc/invest/secrets.env`` (``$INVEST_PREFIX/etc/invest/secrets.env`` for an
+install under a prefix) when it exists, else ``secrets.env`` in the data dir.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -68,6 +70,20 @@ def resolve_config(cli: str | None = None) -> tuple[Path, str]:
     return example_config(), "bundled example (no config found)"
 
 
+def resolve_secrets(home: Path, env: Mapping[str, str] | None = None) -> Path:
+    """The secrets file every command reads (and ``invest doctor`` checks).
+
+    ``$INVEST_SECRETS``, else the installer's ``/etc/invest/secrets.env``
+    (under ``$INVEST_PREFIX`` when that is set) when it exists, else ``home/secrets.env``.
+    """
+    env = os.environ if env is None else env
+    if value := env.get("INVEST_SECRETS"):
+        return Path(value).expanduser()
+    prefix = env.get("INVEST_PREFIX")
+    system = Path(prefix) / "etc/invest/secrets.env" if prefix else SYSTEM_SECRETS
+    return system if system.exists() else home / "secrets.env"
+
+
 def resolve_home() -> tuple[Path, str]:
     """The data directory to use and why it was chosen."""
     if env := os.environ.get("INVEST_HOME"):
@@ -110,12 +126,8 @@ class Paths:
 
     @property
     def secrets(self) -> Path:
-        """The secrets file: $INVEST_SECRETS, else /etc/invest/secrets.env if present, else home/secrets.env."""
-        if env := os.environ.get("INVEST_SECRETS"):
-            return Path(env).expanduser()
-        if SYSTEM_SECRETS.exists():
-            return SYSTEM_SECRETS
-        return self.home / "secrets.env"
+        """The secrets file (:func:`resolve_secrets`)."""
+        return resolve_secrets(self.home)
 
     def describe(self) -> str:
         """Human-readable list of the paths, for ``--debug``."""

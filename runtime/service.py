@@ -55,7 +55,6 @@ _DISK_WARN_BYTES = 1 << 30
 _DISK_FAIL_BYTES = 200 << 20
 _SKEW_WARN_S = 5.0
 _SKEW_FAIL_S = 60.0
-_TIME_URL = "https://pypi.org/"
 
 
 def _run(argv: Sequence[str]) -> int:
@@ -116,7 +115,8 @@ def control(action: Action, paths: Layout, run: Runner = _run) -> int:
         run: Runs an argv and returns its exit code (injected by tests).
 
     Returns:
-        The service manager's exit code, or 2 when no service manager is configured.
+        The service manager's exit code, or 2 when no service manager is configured or
+        installed.
     """
     argv = service_command(paths, action)
     if argv is None:
@@ -126,7 +126,17 @@ def control(action: Action, paths: Layout, run: Runner = _run) -> int:
             file=sys.stderr,
         )
         return 2
-    return run(argv)
+    try:
+        return run(argv)
+    except FileNotFoundError:
+        # A --no-system install renders the program file but installs no Supervisor.
+        print(
+            f"no service manager found: {argv[0]} is not installed; run the engine in the "
+            "foreground with `invest engine`, or install with the system mode "
+            "(install.sh without --no-system)",
+            file=sys.stderr,
+        )
+        return 2
 
 
 def tail_lines(path: Path, count: int) -> list[str]:
@@ -269,7 +279,9 @@ def update(paths: Layout, version: str | None, *, to_previous: bool, run: Runner
 
 
 def check_config(paths: Layout) -> Check:
-    """Check that the config file exists and is valid TOML."""
+    """Check that the config file exists and is valid TOML; name the bundled example."""
+    from invest.runtime.paths import example_config
+
     if not paths.config.is_file():
         return Check(
             "config", "FAIL", f"{paths.config} is missing", "run install.sh or set INVEST_CONFIG"
@@ -279,7 +291,9 @@ def check_config(paths: Layout) -> Check:
             data = tomllib.load(handle)
     except (tomllib.TOMLDecodeError, OSError) as e:
         return Check("config", "FAIL", f"{paths.config}: {e}", "fix the TOML at that place")
-    return Check("config", "OK", f"{paths.config} parses ({len(data)} tables)")
+    example = paths.config == example_config()
+    why = "; the bundled example, as every command uses when no config is found" if example else ""
+    return Check("config", "OK", f"{paths.config} parses ({len(data)} tables{why})")
 
 
 def check_secrets(paths: Layout) -> Check:
@@ -291,7 +305,7 @@ def check_secrets(paths: Layout) -> Check:
             "secrets",
             "WARN",
             f"{paths.secrets} is missing: only the sample data and the paper broker work",
-            "re-run install.sh to enter the keys",
+            f"re-run install.sh to enter the keys, or write them to {paths.secrets} (mode 0600)",
         )
     if mode & 0o077:
         return Check(
@@ -401,7 +415,7 @@ def _server_date(url: str, timeout_s: float) -> datetime:
     import urllib.request
     from email.utils import parsedate_to_datetime
 
-    request = urllib.request.Request(url, method="HEAD")  # noqa: S310 (a fixed https URL)
+    request = urllib.request.Request(url, method="HEAD")  # noqa: S310 (the operator's URL)
     with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
         header = response.headers.get("Date")
     if not header:
@@ -410,22 +424,34 @@ def _server_date(url: str, timeout_s: float) -> datetime:
 
 
 def check_clock(
+    url: str | None = None,
+    *,
     server_date: Callable[[], datetime] | None = None,
     now: Callable[[], datetime] | None = None,
 ) -> Check:
     """Compare the local clock with an HTTPS server's Date header (1 s resolution).
 
+    Opt-in: without ``url`` (``invest doctor --clock-server URL`` or INVEST_TIME_URL)
+    and ``server_date`` nothing is asked of the network and the check is INFO.
+
     Args:
-        server_date: Returns the server's time; an HTTPS HEAD to INVEST_TIME_URL by default.
+        url: The server to send one HEAD request to.
+        server_date: Returns the server's time (tests); instead of asking ``url``.
         now: The local clock; :class:`~invest.runtime.clock.SystemClock` by default.
 
     Returns:
-        SKIP when offline, else OK, WARN (> 5 s) or FAIL (> 60 s).
+        INFO when not asked for, SKIP when offline, else OK, WARN (> 5 s) or FAIL (> 60 s).
     """
     import urllib.error
 
-    url = os.environ.get("INVEST_TIME_URL", _TIME_URL)
-    fetch = server_date or (lambda: _server_date(url, timeout_s=3.0))
+    if server_date is None and not url:
+        return Check(
+            "clock",
+            "INFO",
+            "clock skew not checked (no network call unless asked): "
+            "`invest doctor --clock-server https://…` compares with that server's Date header",
+        )
+    fetch = server_date or (lambda: _server_date(str(url), timeout_s=3.0))
     try:
         remote = fetch()
     except (OSError, urllib.error.URLError, ValueError) as e:
@@ -435,7 +461,7 @@ def check_clock(
 
         now = SystemClock().now
     skew = (now() - remote).total_seconds()
-    detail = f"local clock is {skew:+.0f} s from the server's"
+    detail = f"local clock is {skew:+.0f} s from {url or 'the server'}'s"
     fix = "enable NTP: timedatectl set-ntp true"
     if abs(skew) > _SKEW_FAIL_S:
         return Check("clock", "FAIL", detail, fix)
@@ -460,13 +486,18 @@ def check_install(paths: Layout) -> Check:
 
 
 def doctor(
-    paths: Layout, checks: Iterable[Callable[[], Check | list[Check]]] | None = None
+    paths: Layout,
+    checks: Iterable[Callable[[], Check | list[Check]]] | None = None,
+    *,
+    clock_server: str | None = None,
 ) -> list[Check]:
     """Run every health check of the appliance.
 
     Args:
         paths: The appliance's paths.
         checks: The checks to run; all of them when None.
+        clock_server: The HTTPS server whose Date header the clock check compares
+            with; None skips that check (INFO), so a plain run asks no public server.
 
     Returns:
         One result per check, in order.
@@ -480,7 +511,7 @@ def doctor(
             lambda: check_home(paths),
             lambda: check_ledger(paths),
             lambda: check_disk(paths),
-            check_clock,
+            lambda: check_clock(clock_server),
         ]
     out: list[Check] = []
     for check in checks:
@@ -502,13 +533,12 @@ def _settings_checks(paths: Layout) -> list[Check]:
 
 
 def _layout(paths: object) -> Layout:
-    # The CLI resolves the config and the data folder (invest.runtime.paths.Paths); use
-    # them, except its fallback to the bundled example, which an appliance never runs on.
+    # The CLI resolves the config, the data folder and the secrets file
+    # (invest.runtime.paths.Paths): use them, so doctor checks what every command uses.
     config = getattr(paths, "config", None)
-    why = str(getattr(paths, "config_why", ""))
     home = getattr(paths, "home", None)
     return Layout.from_env(
-        config=config if isinstance(config, Path) and not why.startswith("bundled") else None,
+        config=config if isinstance(config, Path) else None,
         home=home if isinstance(home, Path) else None,
     )
 
@@ -518,9 +548,16 @@ def _cmd_control(args: argparse.Namespace, paths: object) -> int:
 
 
 def _cmd_logs(args: argparse.Namespace, paths: object) -> int:
-    log = _layout(paths).engine_log
-    if not log.is_file():
-        print(f"{log} does not exist yet: has the engine run under Supervisor?", file=sys.stderr)
+    from invest.runtime.logs import engine_log_candidates
+
+    places = engine_log_candidates(_layout(paths).home)
+    log = next((p for p in places if p.is_file()), None)
+    if log is None:
+        print(
+            f"no engine log yet (looked for {' and '.join(map(str, places))}): "
+            "start the engine with `invest start`, or `invest engine` in a terminal",
+            file=sys.stderr,
+        )
         return 1
     for line in tail_lines(log, args.lines):
         print(line)
@@ -537,7 +574,8 @@ def _cmd_update(args: argparse.Namespace, paths: object) -> int:
 
 
 def _cmd_doctor(args: argparse.Namespace, paths: object) -> int:
-    results = doctor(_layout(paths))
+    server = args.clock_server or os.environ.get("INVEST_TIME_URL") or None
+    results = doctor(_layout(paths), clock_server=server)
     for result in results:
         print(result.line())
     return 1 if any(r.status == "FAIL" for r in results) else 0
@@ -583,6 +621,12 @@ def add_service_commands(subparsers: argparse._SubParsersAction[argparse.Argumen
     doc = subparsers.add_parser(
         "doctor",
         help="check the appliance's health",
-        description="One line per check: OK, WARN, FAIL or SKIP.",
+        description="One line per check: OK, WARN, FAIL, SKIP or INFO (not checked: how to).",
+    )
+    doc.add_argument(
+        "--clock-server",
+        metavar="URL",
+        help="check the clock against this HTTPS server's Date header (one HEAD request; "
+        "default INVEST_TIME_URL, else not checked)",
     )
     doc.set_defaults(handler=_cmd_doctor)

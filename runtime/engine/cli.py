@@ -40,7 +40,7 @@ def engine_command(args: argparse.Namespace, paths: Paths) -> int:
     from invest.runtime.config import load_config, parse_day
     from invest.runtime.config.engine import EngineOptions, Replay, engine_options
     from invest.runtime.engine.main import run_engine
-    from invest.runtime.logs import default_log_dir, setup_logging
+    from invest.runtime.logs import engine_log_file, setup_logging
 
     settings = load_config(paths.config)
     opts = engine_options(settings)
@@ -58,7 +58,8 @@ def engine_command(args: argparse.Namespace, paths: Paths) -> int:
         loop = loop.model_copy(update={"control_socket": False})
     from invest.runtime.notify import build_extensions, build_notifiers, build_telegram
 
-    setup_logging(default_log_dir(paths.home), json_lines=args.json_logs)
+    log = engine_log_file(paths.home)
+    setup_logging(log.parent, filename=log.name, json_lines=args.json_logs)
     telegram = build_telegram(settings, paths)  # one bot: alerts and commands
     return run_engine(
         settings,
@@ -162,10 +163,25 @@ def _control(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _flatten(args: argparse.Namespace, paths: Paths) -> int:
+    # The control channel confirms a flatten in two steps (a token, then the same op with
+    # confirm=<token>); this command takes the second step itself, after the person typed
+    # the account name on a terminal, or at once with --yes. Without a terminal there is
+    # no one to ask: refuse before anything is sent.
+    from invest.runtime.errors import InvestError
+
+    if not args.yes and not sys.stdin.isatty():
+        raise InvestError(
+            f"flatten {args.account} asks for confirmation on a terminal and there is none: "
+            f"pass --yes to flatten {args.account} without asking"
+        )
     first = _send(paths, "flatten", {"account": args.account})
-    print(first["message"])
+    held = first.get("positions") or []
+    print(f"flatten sells all {len(held)} positions of {args.account} and halts it")
     if not args.yes:
-        answer = input(f"type the account name ({args.account}) to confirm: ").strip()
+        try:
+            answer = input(f"type the account name ({args.account}) to confirm: ").strip()
+        except EOFError:
+            answer = ""
         if answer != args.account:
             print("not confirmed: nothing was sent")
             return 1

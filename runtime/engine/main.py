@@ -39,7 +39,7 @@ from invest.runtime.events import FanOut, LogNotifier, Notifier
 from invest.runtime.ledger import Ledger, set_aside_demo
 from invest.runtime.ledger import engine_state as repo
 from invest.runtime.ledger.lock import ENGINE, WriterLock
-from invest.runtime.logs import default_log_dir, setup_logging
+from invest.runtime.logs import engine_log_file, setup_logging
 from invest.runtime.paths import Paths
 
 __all__ = ["EngineLock", "Extension", "replay_clock", "run_engine"]
@@ -190,7 +190,8 @@ def run_engine(
     """
     opts = options or engine_options(settings)
     if configure_logging:
-        setup_logging(log_dir or default_log_dir(paths.home))
+        log = engine_log_file(paths.home)
+        setup_logging(log_dir or log.parent, filename=log.name)
     lock = EngineLock(paths.home / "engine.lock")
     lock.acquire()
     # One writer: the ledger's lock, the one `invest run`, `demo` and `flatten` take too.

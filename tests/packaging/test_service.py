@@ -48,12 +48,16 @@ def _write(path: Path, text: str, mode: int = 0o644) -> Path:
     return path
 
 
-def test_layout_defaults_to_the_system_paths() -> None:
+def test_layout_defaults_to_the_system_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system_secrets = _write(tmp_path / "secrets.env", "", 0o600)
+    monkeypatch.setattr("invest.runtime.paths.SYSTEM_SECRETS", system_secrets)
     layout = Layout.from_env({})
     assert layout.config == Path("/etc/invest/config.toml")
-    assert layout.secrets == Path("/etc/invest/secrets.env")
+    assert layout.secrets == system_secrets  # /etc/invest/secrets.env when it exists
     assert layout.home == Path("/var/lib/invest")
-    assert layout.engine_log == Path("/var/log/invest/engine.log")
+    assert layout.service_log == Path("/var/log/invest/engine.log")
     assert layout.root == Path("/opt/invest")
 
 
@@ -61,8 +65,11 @@ def test_layout_follows_the_prefix_and_the_environment(tmp_path: Path) -> None:
     env = {"INVEST_PREFIX": str(tmp_path), "INVEST_CONFIG": "/srv/cfg/invest.toml"}
     layout = Layout.from_env(env)
     assert layout.config == Path("/srv/cfg/invest.toml")
-    assert layout.secrets == Path("/srv/cfg/secrets.env")
+    # Not beside the config: where every command looks (paths.resolve_secrets).
+    assert layout.secrets == tmp_path / "var/lib/invest/secrets.env"
     assert layout.home == tmp_path / "var/lib/invest"
+    installed = _write(tmp_path / "etc/invest/secrets.env", "", 0o600)
+    assert Layout.from_env(env).secrets == installed
     assert layout.root == tmp_path / "opt/invest"
 
 
@@ -180,7 +187,7 @@ def test_doctor_reports_a_healthy_appliance(layout: Layout) -> None:
     _install_venvs(layout, "0.1.0-20260101T000000Z")
     _write(layout.config, "[engine]\ndata = 'sample'\n")
     _write(layout.secrets, "ALPACA_API_KEY=x\n", 0o600)
-    layout.home.mkdir(parents=True)
+    layout.home.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(layout.home / "ledger.sqlite") as db:
         db.execute("create table t (x)")
     db.close()
@@ -189,7 +196,7 @@ def test_doctor_reports_a_healthy_appliance(layout: Layout) -> None:
         assert checks[name].status == "OK", checks[name].line()
     for name in ("packs", "broker", "llm"):  # no RL, Alpaca or oracle account configured
         assert checks[name].status == "SKIP", checks[name].line()
-    assert checks["clock"].status in ("OK", "WARN", "FAIL", "SKIP")
+    assert checks["clock"].status == "INFO"  # not asked for: no network call
 
 
 def test_doctor_fails_a_missing_config_and_a_broken_toml(layout: Layout) -> None:
@@ -278,4 +285,27 @@ def test_doctor_handler_prints_one_line_per_check_and_fails_on_fail(
         "install", "config", "secrets", "settings", "packs", "broker", "llm", "home", "ledger", "disk",
         "clock",
     ]  # fmt: skip
-    assert all(line.split()[0] in ("OK", "WARN", "FAIL", "SKIP") for line in lines)
+    assert all(line.split()[0] in ("OK", "WARN", "FAIL", "SKIP", "INFO") for line in lines)
+
+
+def test_start_without_supervisor_installed_says_how_to_run_the_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A --no-system prefix install: the program and supervisord.conf are rendered, but
+    # nothing installed supervisorctl.
+    from invest.runtime.cli import main
+
+    prefix = tmp_path / "prefix"
+    layout = Layout.from_env({"INVEST_PREFIX": str(prefix)})
+    _write(layout.supervisor_program, "[program:invest-engine]\n")
+    _write(layout.supervisord_conf, "[supervisord]\n")
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.setenv("INVEST_PREFIX", str(prefix))
+    assert main(["start"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "no service manager found" in err
+    assert "invest engine" in err
+    assert "--no-system" in err

@@ -16,7 +16,8 @@ from .conftest import settle
 ROOT = Path(__file__).parents[2]
 
 
-def test_the_first_frame_comes_within_budget_in_a_fresh_process() -> None:
+def test_the_first_frame_comes_in_a_fresh_process_without_heavy_modules() -> None:
+    # Functional only: the budget (1 s) is timed by bench/bench_tui.py --budget, not here.
     out = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "bench_tui.py"), "--runs", "1", "--json"],
         capture_output=True,
@@ -25,8 +26,8 @@ def test_the_first_frame_comes_within_budget_in_a_fresh_process() -> None:
         check=True,
     )
     result = json.loads(out.stdout)
-    print(f"first frame {result['first_frame_s']:.3f} s")  # shown with -s; the design says 1 s
-    assert result["first_frame_s"] < 3.0  # generous for loaded CI machines
+    print(f"first frame {result['first_frame_s']:.3f} s")  # shown with -s
+    assert result["first_frame_s"] > 0  # a frame was drawn
     assert not {"torch", "onnxruntime", "pandas"} & set(result["modules_at_first_frame"])
 
 

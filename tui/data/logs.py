@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from invest.runtime.logs import engine_log_candidates, engine_log_file, find_engine_log
 from invest.runtime.paths import Paths
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -32,19 +32,13 @@ class LogLine:
 
 
 def candidates(paths: Paths) -> list[Path]:
-    """Where the engine log may be, most specific first."""
-    out = []
-    if env := os.environ.get("INVEST_LOG_DIR"):
-        out.append(Path(env) / "engine.log")
-    out.append(paths.home / "logs" / "engine.log")
-    out.append(Path("/var/log/invest/engine.log"))
-    return out
+    """Where the engine log may be, most specific first (the runtime's one answer)."""
+    return engine_log_candidates(paths.home)
 
 
 def find_log(paths: Paths) -> Path:
-    """The first existing candidate, else the first one (it may appear later)."""
-    found = candidates(paths)
-    return next((p for p in found if p.is_file()), found[0])
+    """The first existing candidate, else the engine's own file (it may appear later)."""
+    return find_engine_log(paths.home) or engine_log_file(paths.home)
 
 
 def parse(lines: list[str], level: str | None = None) -> list[LogLine]:

@@ -85,12 +85,21 @@ class FakeAlpaca:
 
 @dataclass
 class Sleeps:
-    """Records the waits instead of sleeping."""
+    """Records the waits instead of sleeping, and is the clock they advance.
+
+    The broker's rate limiter reads :meth:`monotonic`, which moves only when the
+    broker sleeps: its waits are exact however slow the machine is.
+    """
 
     waits: list[float] = field(default_factory=list)
+    now: float = 0.0
 
     def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
+        self.now += seconds
+
+    def monotonic(self) -> float:
+        return self.now
 
 
 def intent(symbol: str, side: str = "buy", qty: str = "1", price: str = "100") -> OrderIntent:
@@ -114,6 +123,7 @@ def by_client_id(order: OrderIntent) -> str:
 
 def make_broker(fake: FakeAlpaca, sleeps: Sleeps | None = None, **config: Any) -> AlpacaBroker:
     cfg = AlpacaConfig(**{"read_timeout_s": 2.0, "connect_timeout_s": 2.0, **config})
+    sleeps = sleeps or Sleeps()
     return AlpacaBroker(
         cfg,
         KEY,
@@ -121,7 +131,8 @@ def make_broker(fake: FakeAlpaca, sleeps: Sleeps | None = None, **config: Any) -
         account=ACCOUNT,
         clock=FixedClock(START),
         url_override=fake.url,
-        sleep=sleeps or Sleeps(),
+        sleep=sleeps,
+        monotonic=sleeps.monotonic,
     )
 
 
