@@ -60,6 +60,37 @@ def _add_backtest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
+
+
+def _add_views(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``invest trades`` and ``invest pnl``: daily views read from the ledger."""
+    p = sub.add_parser(
+        "trades",
+        help="closed trades from the ledger: realised P&L, holding days, exit reason",
+    )
+    p.add_argument("account", nargs="?", help="one account (default: every account)")
+    p.add_argument("--limit", type=_positive, default=20, help="newest N trades (default 20)")
+    p.add_argument("--json", action="store_true", help="print the trades as JSON")
+    p = sub.add_parser(
+        "pnl", help="P&L per day, week or month from the ledger, with the total of every account"
+    )
+    p.add_argument(
+        "--period", choices=("day", "week", "month"), default="day", help="(default: day)"
+    )
+    p.add_argument("--account", help="one account (default: every account and their total)")
+    p.add_argument("--limit", type=_positive, default=10, help="newest N periods (default 10)")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``invest``."""
     parser = argparse.ArgumentParser(
@@ -113,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     res_run.add_argument("name")
     res_run.add_argument("--json", action="store_true", help="print the watchlist as JSON")
+    _add_views(sub)
     cmp_ = sub.add_parser("compare", help="compare two accounts from the ledger (A/B models)")
     cmp_.add_argument("a")
     cmp_.add_argument("b")
@@ -219,6 +251,8 @@ def _handlers() -> dict[str, Handler]:
         "paths": commands.show_paths,
         "llm": commands.llm_check,
         "compare": commands.compare,
+        "trades": commands.trades,
+        "pnl": commands.pnl,
         "research": commands.research_run,
         "train": _train,
         "robustness": _robustness,

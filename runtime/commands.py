@@ -631,6 +631,94 @@ def compare(args: argparse.Namespace, paths: Paths) -> int:
     return 0
 
 
+def trades(args: argparse.Namespace, paths: Paths) -> int:
+    """``invest trades [ACCOUNT]``: closed trades with realised P&L, newest first."""
+    from contextlib import closing
+    from decimal import Decimal
+
+    from rich.markup import escape
+
+    from invest.runtime.ledger import reads
+
+    with closing(reads.connect_readonly(paths.ledger)) as conn:
+        rows = reads.closed_trade_rows(conn, args.account, args.limit)
+    if args.json:
+        print(json.dumps([t.as_dict() for t in rows], indent=2))
+        return 0
+    if not rows:
+        _out().print(f"no closed trades{f' in {args.account}' if args.account else ''} yet")
+        return 0
+    from rich import box
+    from rich.table import Table
+
+    total = sum((t.pnl for t in rows), Decimal(0))
+    table = Table(
+        title=f"Closed trades, newest first: {len(rows)}, realised {total:+,.2f}",
+        title_justify="left",
+        caption="* partly closed; price in is the average cost; days held since the entry",
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for i, h in enumerate(("exit", "account", "symbol", "qty", "in", "out", "P&L", "%")):
+        table.add_column(h, justify="left" if i < 3 else "right", no_wrap=True)
+    table.add_column("days", justify="right", no_wrap=True)
+    table.add_column("reason", min_width=12)
+    for t in rows:
+        table.add_row(
+            t.exit_day.isoformat(),
+            escape(t.account),
+            escape(t.symbol) + ("" if t.closed else "*"),
+            f"{t.quantity.normalize():f}",
+            f"{t.entry_price:,.2f}",
+            f"{t.exit_price:,.2f}",
+            f"{t.pnl:+,.2f}",
+            f"{t.pnl_pct:+.2%}",
+            str(t.holding_days),
+            escape(t.reason),
+        )
+    _out().print(table)
+    return 0
+
+
+def pnl(args: argparse.Namespace, paths: Paths) -> int:
+    """``invest pnl --period day|week|month``: P&L per period per account, with the total."""
+    from contextlib import closing
+
+    from invest.runtime.ledger import reads
+    from invest.runtime.ledger.trades import TOTAL
+
+    with closing(reads.connect_readonly(paths.ledger)) as conn:
+        rows = reads.period_rows(conn, args.period, args.account, args.limit)
+    if args.account:  # one account: its own rows are the total
+        rows = [r for r in rows if r.account != TOTAL]
+    if args.json:
+        print(json.dumps([r.as_dict() for r in rows], indent=2))
+        return 0
+    if not rows:
+        _out().print("no session marked yet: run `invest demo` or start the engine")
+        return 0
+    table = []
+    for r in rows:
+        pct = r.pct
+        name = "[bold]portfolio total[/]" if r.account == TOTAL else r.account
+        table.append(
+            [
+                r.period,
+                name,
+                f"{r.start:,.2f}",
+                f"{r.end:,.2f}",
+                f"{r.pnl:+,.2f}",
+                "-" if pct is None else f"{pct:+.2%}",
+            ]
+        )
+    header = [args.period, "account", "start", "end", "P&L", "P&L %"]
+    _out().print(_table(f"P&L per {args.period}, newest first", header, table))
+    return 0
+
+
 def research_run(args: argparse.Namespace, paths: Paths) -> int:
     """``invest research run NAME``: screen, rank with the LLM, save the watchlist."""
     from invest.runtime.clock import SystemClock

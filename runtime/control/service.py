@@ -32,6 +32,7 @@ from invest.runtime.control.api import READ_OPS, ROLES, WRITE_OPS, Reply, Reques
 from invest.runtime.errors import InvestError
 from invest.runtime.explain import explain
 from invest.runtime.ledger import reads
+from invest.runtime.ledger.trades import PERIODS
 
 __all__ = ["ControlService", "EngineHandle"]
 
@@ -150,10 +151,17 @@ class ControlService:
                     "positions": {a: reads.positions(conn, a) for a in self._accounts(conn, args)}
                 }
             if op == "pnl":
-                return {"pnl": {a: self._pnl(conn, a) for a in self._accounts(conn, args)}}
+                if args.get("period"):
+                    return self._periods(conn, args)
+                pnl = {a: self._pnl(conn, a) for a in self._accounts(conn, args)}
+                return {"pnl": pnl, "portfolio": _portfolio(pnl)}
             if op == "trades":
                 limit = _int(args.get("n", args.get("limit", 10)), 1, 500)
-                return {"trades": reads.recent_fills(conn, self._one(conn, args), limit)}
+                one = self._one(conn, args)
+                return {
+                    "trades": reads.recent_fills(conn, one, limit),
+                    "closed": [t.as_dict() for t in reads.closed_trade_rows(conn, one, limit)],
+                }
             if op == "regime":
                 return {"regime": {a: self._regime(conn, a) for a in self._accounts(conn, args)}}
             if op == "why":
@@ -209,6 +217,14 @@ class ControlService:
             "unrealised": round(unrealised, 2),
             "drawdown": round(1 - equity / peak, 6) if peak else 0.0,
         }
+
+    def _periods(self, conn: sqlite3.Connection, args: dict[str, Any]) -> dict[str, Any]:
+        period = str(args["period"])
+        if period not in PERIODS:
+            raise InvestError(f"unknown period {period!r}: use one of {', '.join(PERIODS)}")
+        limit = _int(args.get("n", args.get("limit", 7)), 1, 400)
+        rows = reads.period_rows(conn, period, self._one(conn, args), limit)
+        return {"period": period, "periods": [r.as_dict() for r in rows]}
 
     @staticmethod
     def _regime(conn: sqlite3.Connection, account: str) -> dict[str, Any] | None:
@@ -316,6 +332,21 @@ def _int(value: Any, lo: int, hi: int) -> int:
     except (TypeError, ValueError):
         raise InvestError(f"not a number: {value!r}") from None
     return max(lo, min(hi, n))
+
+
+def _portfolio(pnl: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The total of every account's equity and P&L (the portfolio across accounts)."""
+    equity = sum(p["equity"] for p in pnl.values())
+    total = sum(p["total_pnl"] for p in pnl.values())
+    days = [p["day_pnl"] for p in pnl.values() if p["day_pnl"] is not None]
+    base = equity - total
+    return {
+        "accounts": len(pnl),
+        "equity": round(equity, 2),
+        "day_pnl": round(sum(days), 2) if days else None,
+        "total_pnl": round(total, 2),
+        "total_pct": round(total / base, 6) if base else None,
+    }
 
 
 def _why_reply(rec: dict[str, Any], symbol: str) -> dict[str, Any]:

@@ -24,6 +24,13 @@ from typing import Any
 from invest.runtime.domain import OPEN_SQL, Side
 from invest.runtime.errors import LedgerError
 from invest.runtime.ledger.schema import has_engine_tables
+from invest.runtime.ledger.trades import (
+    ClosedTrade,
+    PeriodPnl,
+    TradeFill,
+    closed_trades,
+    period_pnl,
+)
 
 __all__ = [
     "DEMO_EVENT",
@@ -32,6 +39,7 @@ __all__ = [
     "ReportRow",
     "account_names",
     "account_status_row",
+    "closed_trade_rows",
     "connect_readonly",
     "daily_report_sent",
     "decision_json",
@@ -48,11 +56,14 @@ __all__ = [
     "marks",
     "missing_ledger",
     "order_rows",
+    "period_rows",
     "pnl_row",
     "position_quantities",
     "positions",
     "recent_fills",
     "report_row",
+    "require_account",
+    "trade_fills",
 ]
 
 #: Event kind that marks a ledger written by ``invest demo``: replayed history, not trading.
@@ -383,3 +394,78 @@ def report_row(conn: sqlite3.Connection, account: str, day: date, since: date) -
     latest = decisions(conn, account, 5)
     regime = next((r.get("regime") for r in latest if r.get("regime")), None)
     return ReportRow(equity, before, int(trades), int(held), regime)
+
+
+# -- closed trades and per-period P&L ------------------------------------------------------------
+
+
+def require_account(conn: sqlite3.Connection, account: str) -> str:
+    """``account`` when the ledger has it.
+
+    Raises:
+        LedgerError: it does not, naming the accounts it has.
+    """
+    names = account_names(conn)
+    if account not in names:
+        raise LedgerError(
+            f"no account {account!r} in the ledger (accounts: {', '.join(names) or 'none'})"
+        )
+    return account
+
+
+def trade_fills(conn: sqlite3.Connection, account: str | None = None) -> list[TradeFill]:
+    """Every fill (of one account or all) in the order recorded; the order's reason when the
+    fill has none."""
+    where, args = ("WHERE f.account = ?", (account,)) if account else ("", ())
+    cols = "f.account, f.symbol, f.side, f.quantity, f.price, f.fees, f.day"
+    reason = "COALESCE(NULLIF(f.reason, ''), o.reason, '')"
+    join = "LEFT JOIN orders o ON o.client_order_id = f.client_order_id"
+    sql = f"SELECT {cols}, {reason} FROM fills f {join} {where} ORDER BY f.id"  # noqa: S608 - fixed fragments
+    rows = conn.execute(sql, args)
+    return [
+        TradeFill(
+            str(r[0]),
+            str(r[1]),
+            Side(r[2]),
+            Decimal(r[3]),
+            Decimal(r[4]),
+            Decimal(r[5]),
+            date.fromisoformat(r[6]),
+            str(r[7]),
+        )
+        for r in rows
+    ]
+
+
+def closed_trade_rows(
+    conn: sqlite3.Connection, account: str | None = None, limit: int | None = None
+) -> list[ClosedTrade]:
+    """The closed (and partly closed) trades of one account or all, newest exit first.
+
+    Raises:
+        LedgerError: ``account`` is not in the ledger, or its fills sell more than they buy.
+    """
+    if account:
+        require_account(conn, account)
+    try:
+        trades = closed_trades(trade_fills(conn, account))
+    except ValueError as e:
+        raise LedgerError(str(e)) from e
+    trades.sort(key=lambda t: t.exit_day, reverse=True)  # stable: same day keeps fill order
+    return trades if limit is None else trades[: max(limit, 0)]
+
+
+def period_rows(
+    conn: sqlite3.Connection, period: str, account: str | None = None, limit: int | None = None
+) -> list[PeriodPnl]:
+    """P&L per day, ISO week or month of one account or all, with the portfolio total,
+    newest period first (see :func:`~invest.runtime.ledger.trades.period_pnl`).
+
+    Raises:
+        LedgerError: ``account`` is not in the ledger.
+        ValueError: an unknown ``period``.
+    """
+    names = [require_account(conn, account)] if account else account_names(conn)
+    start = {str(r[0]): float(r[1]) for r in conn.execute("SELECT name, start_cash FROM accounts")}
+    curves = {name: equity_curve(conn, name) for name in names}
+    return period_pnl(curves, {n: start[n] for n in names}, period, limit)

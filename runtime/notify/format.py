@@ -20,7 +20,9 @@ __all__ = [
     "CurveSource",
     "Outgoing",
     "event_message",
+    "format_periods",
     "format_reply",
+    "format_trades",
     "passes",
     "split_text",
 ]
@@ -141,3 +143,47 @@ def format_reply(reply: Reply, *, symbol: str | None = None) -> str:
         except (KeyError, TypeError, ValueError):
             pass
     return "\n".join(_render(data)) or "✓ done"
+
+
+def _signed(value: Any) -> str:
+    return f"{float(value):+,.2f}"
+
+
+def format_trades(reply: Reply) -> str:
+    """The ``trades`` reply as chat text: each closed trade with its realised P&L, held days
+    and exit reason, newest first (any other reply as :func:`format_reply` shows it)."""
+    closed = reply.data.get("closed") if reply.ok else None
+    if not isinstance(closed, list):
+        return format_reply(reply)
+    if not closed:
+        return "No closed trades yet."
+    total = sum(float(t["pnl"]) for t in closed)
+    lines = [f"Closed trades, newest first (realised {_signed(total)}):"]
+    for t in closed:
+        part = "" if t.get("closed", True) else " (part)"
+        lines.append(
+            f"{t['exit_day']} {t['account']} {t['symbol']}{part}: {t['quantity']} @ "
+            f"{float(t['entry_price']):,.2f} -> {float(t['exit_price']):,.2f}, "
+            f"{_signed(t['pnl'])} ({float(t['pnl_pct']):+.2%}), {t['holding_days']} d, "
+            f"{t['reason'] or 'no reason recorded'}"
+        )
+    return "\n".join(lines)
+
+
+def format_periods(reply: Reply) -> str:
+    """The ``pnl`` reply with a period as chat text: per period, each account and the total."""
+    rows = reply.data.get("periods") if reply.ok else None
+    if not isinstance(rows, list):
+        return format_reply(reply)
+    if not rows:
+        return "No session marked yet."
+    lines = [f"P&L per {reply.data.get('period', 'period')}, newest first:"]
+    current = None
+    for r in rows:
+        if r["period"] != current:
+            current = r["period"]
+            lines.append(f"{current}:")
+        pct = "" if r["pct"] is None else f" ({float(r['pct']):+.2%})"
+        name = "portfolio total" if r["account"] == "total" else r["account"]
+        lines.append(f"  {name} {_signed(r['pnl'])}{pct}, equity {float(r['end']):,.2f}")
+    return "\n".join(lines)

@@ -35,7 +35,12 @@ from invest.runtime.config.notify import TelegramConfig
 from invest.runtime.control.api import Control, Reply, Request
 from invest.runtime.errors import ConfigError
 from invest.runtime.notify.auth import Access, authorized
-from invest.runtime.notify.format import format_reply, split_text
+from invest.runtime.notify.format import (
+    format_periods,
+    format_reply,
+    format_trades,
+    split_text,
+)
 from invest.runtime.redact import install_redaction
 
 __all__ = ["MESSAGE_LIMIT", "TelegramBot", "application"]
@@ -50,8 +55,11 @@ _FLATTEN_SHOWN = frozenset({"confirm", "token", "message", "expires_in_s", "acco
 VIEWER_HELP = """Commands:
 /status [ACCOUNT] - engine and account state
 /positions [ACCOUNT] - holdings
-/pnl [ACCOUNT] - profit and loss
-/trades [ACCOUNT] [N] - recent fills
+/pnl [ACCOUNT] - profit and loss, with the portfolio total
+/trades [ACCOUNT] [N] - closed trades: realised P&L, days held, exit reason
+/daily [N] - P&L of the last N days per account, with the portfolio total
+/weekly [N] - the same per ISO week
+/monthly [N] - the same per month
 /regime - market regime
 /why SYMBOL [ACCOUNT] - the last decision about SYMBOL
 /report - the daily report
@@ -165,6 +173,9 @@ class TelegramBot:
             "positions": self.cmd_positions,
             "pnl": self.cmd_pnl,
             "trades": self.cmd_trades,
+            "daily": self.cmd_daily,
+            "weekly": self.cmd_weekly,
+            "monthly": self.cmd_monthly,
             "regime": self.cmd_regime,
             "why": self.cmd_why,
             "report": self.cmd_report,
@@ -205,7 +216,23 @@ class TelegramBot:
         args = list(context.args or [])
         limit = args.pop() if args and args[-1].isdigit() else None
         request = _account_args(args) | ({"limit": int(limit)} if limit else {})
-        await self._ask(update, "trades", request)
+        reply = await self._call(update, "trades", request)
+        await self._reply(update, format_trades(reply))
+
+    @authorized("viewer")
+    async def cmd_daily(self, update: Update, context: Any) -> None:
+        """/daily [N]: P&L of the last N sessions per account, with the portfolio total."""
+        await self._periods(update, context, "day", "daily")
+
+    @authorized("viewer")
+    async def cmd_weekly(self, update: Update, context: Any) -> None:
+        """/weekly [N]: P&L per ISO week."""
+        await self._periods(update, context, "week", "weekly")
+
+    @authorized("viewer")
+    async def cmd_monthly(self, update: Update, context: Any) -> None:
+        """/monthly [N]: P&L per month."""
+        await self._periods(update, context, "month", "monthly")
 
     @authorized("viewer")
     async def cmd_regime(self, update: Update, context: Any) -> None:
@@ -293,6 +320,14 @@ class TelegramBot:
         self, update: Update, op: str, args: dict[str, Any], symbol: str | None = None
     ) -> None:
         await self._reply(update, format_reply(await self._call(update, op, args), symbol=symbol))
+
+    async def _periods(self, update: Update, context: Any, period: str, name: str) -> None:
+        args = list(context.args or [])
+        if args and not args[0].isdigit():
+            await self._reply(update, f"Usage: /{name} [N]")
+            return
+        request: dict[str, Any] = {"period": period} | ({"limit": int(args[0])} if args else {})
+        await self._reply(update, format_periods(await self._call(update, "pnl", request)))
 
     async def _ask_account(self, update: Update, context: Any, op: str, usage: str) -> None:
         args = context.args or []
