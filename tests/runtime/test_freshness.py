@@ -82,7 +82,9 @@ def test_sample_last_bar_is_the_bundled_samples_last_session() -> None:
 
 def test_advice_names_a_live_source_for_the_sample() -> None:
     text = advice("sample", SAMPLE_LAST_BAR)
-    assert "2022-12-28" in text and "yfinance" in text and "alpaca" in text
+    assert "2022-12-28" in text
+    assert "yfinance" in text
+    assert "alpaca" in text
     assert "yfinance source has no bar after 2024-03-11" in advice("yfinance", date(2024, 3, 11))
 
 
@@ -115,6 +117,8 @@ def test_doctor_judges_the_last_marked_session_of_a_live_ledger(
         )
     fresh = check_freshness(settings, ledger.conn, _at("2024-03-13T21:00:00+00:00"), cal)
     stale = check_freshness(settings, ledger.conn, _at("2024-03-15T21:00:00+00:00"), cal)
-    assert fresh.status == "OK" and "2 sessions old (fresh)" in fresh.detail
-    assert stale.status == "WARN" and "4 sessions old (stale)" in stale.detail
+    assert fresh.status == "OK"
+    assert "2 sessions old (fresh)" in fresh.detail
+    assert stale.status == "WARN"
+    assert "4 sessions old (stale)" in stale.detail
     assert "yfinance source has no bar after 2024-03-11" in stale.fix

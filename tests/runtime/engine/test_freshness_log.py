@@ -30,7 +30,8 @@ def test_a_cycle_on_the_sample_years_later_warns_and_says_what_to_do(
     # and the engine logged "no trade" every cycle without a word about the data.
     records = _cycle(tmp_path, "2023-03-01", caplog)
     done = [r for r in records if r.getMessage() == "cycle done"]
-    assert done and all(getattr(r, "kv", {})["last_bar"] == "2022-12-28" for r in done)
+    assert done
+    assert all(getattr(r, "kv", {})["last_bar"] == "2022-12-28" for r in done)
     assert all(getattr(r, "kv", {})["data_age"] == 42 for r in done)  # 2022-12-29..2023-03-01
     stale = [r for r in records if "data is stale" in r.getMessage()]
     assert {r.getMessage().split(":")[0] for r in stale} == {"daily"}  # weekly: not a Friday
@@ -38,7 +39,8 @@ def test_a_cycle_on_the_sample_years_later_warns_and_says_what_to_do(
     assert stale[0].levelno == logging.WARNING
     assert "the bundled sample: demo data" in text
     assert "last bar 2022-12-28, 42 sessions old (stale)" in text
-    assert "yfinance" in text and "alpaca" in text
+    assert "yfinance" in text
+    assert "alpaca" in text
 
 
 def test_a_cycle_on_current_data_logs_its_age_without_a_warning(
@@ -46,6 +48,7 @@ def test_a_cycle_on_current_data_logs_its_age_without_a_warning(
 ) -> None:
     records = _cycle(tmp_path, "2022-06-01", caplog)
     done = [r for r in records if r.getMessage() == "cycle done"]
-    assert done and getattr(done[0], "kv", {})["last_bar"] == "2022-06-01"
+    assert done
+    assert getattr(done[0], "kv", {})["last_bar"] == "2022-06-01"
     assert getattr(done[0], "kv", {})["data_age"] == 0
     assert not [r for r in records if "data is stale" in r.getMessage()]

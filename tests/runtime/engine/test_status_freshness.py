@@ -42,7 +42,8 @@ def test_status_shows_the_last_bar_and_its_age_on_the_sample(ledger: Path) -> No
     daily = _daily(_status(ledger, "2022-11-22"))
     assert daily["last_bar"] == "2022-11-22"
     assert (daily["data_age"], daily["data_stale"]) == (0, False)
-    assert daily["data_source"] == "sample" and daily["demo_data"] is True
+    assert daily["data_source"] == "sample"
+    assert daily["demo_data"] is True
     assert daily["data"] == (
         "the bundled sample (demo data): last bar 2022-11-22, 0 sessions old (fresh)"
     )
@@ -65,7 +66,8 @@ def test_an_account_not_started_on_the_sample_says_it_runs_on_demo_data(ledger: 
     cfg["accounts"]["fresh"] = dict(cfg["accounts"]["daily"])
     data = _status(ledger, "2023-03-01", parse_config(cfg, "test"))
     row = next(a for a in data["accounts"] if a["account"] == "fresh")
-    assert row["last_bar"] == "2022-12-28" and row["data_stale"] is True
+    assert row["last_bar"] == "2022-12-28"
+    assert row["data_stale"] is True
     assert "fresh: not started (no ledger rows yet)\n  data: the bundled sample (demo data)" in (
         format_status(data)
     )
