@@ -13,11 +13,14 @@ demo data, and every message about it says how to configure a live source.
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from invest.runtime.clock import NEW_YORK
+from invest.runtime.clock import NEW_YORK, SystemClock, nyse
+from invest.runtime.errors import InvestError
 from invest.runtime.layout import Check
 from invest.runtime.ledger import reads
 
@@ -30,6 +33,7 @@ __all__ = [
     "STALE_AFTER",
     "Freshness",
     "advice",
+    "check_data",
     "check_freshness",
     "completed_sessions_since",
     "data_spec",
@@ -159,3 +163,27 @@ def check_freshness(
     if stale:
         return Check("data", "WARN", "; ".join(stale + fresh), "; ".join(fixes))
     return Check("data", "OK", "; ".join(fresh))
+
+
+def check_data(
+    settings: Settings,
+    ledger: Path,
+    now: datetime | None = None,
+    calendar: TradingCalendar | None = None,
+) -> Check:
+    """:func:`check_freshness` on the ledger file ``ledger`` (read-only; absent: no cycle yet).
+
+    A ledger that cannot be read is judged as absent: the ``ledger`` check names its fault.
+    """
+    now = now or SystemClock().now()
+    try:
+        cal = calendar or nyse()
+        if ledger.is_file():
+            try:
+                with closing(reads.connect_readonly(ledger)) as conn:
+                    return check_freshness(settings, conn, now, cal)
+            except (sqlite3.Error, InvestError):
+                pass
+        return check_freshness(settings, None, now, cal)
+    except InvestError as e:  # the calendar cannot be built
+        return Check("data", "SKIP", f"cannot judge the data's age: {e}")

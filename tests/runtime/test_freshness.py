@@ -122,3 +122,45 @@ def test_doctor_judges_the_last_marked_session_of_a_live_ledger(
     assert stale.status == "WARN"
     assert "4 sessions old (stale)" in stale.detail
     assert "yfinance source has no bar after 2024-03-11" in stale.fix
+
+
+def test_invest_doctor_warns_on_the_installed_example_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Finding 1, through the doctor's own check list: a fresh install said OK.
+    from invest.runtime import health, service
+    from invest.runtime.layout import Layout
+
+    for key in ("INVEST_CONFIG", "INVEST_HOME", "INVEST_SECRETS", "INVEST_LEDGER"):
+        monkeypatch.delenv(key, raising=False)
+    layout = Layout.from_env({"INVEST_PREFIX": str(tmp_path)})
+    layout.config.parent.mkdir(parents=True)
+    layout.config.write_text(EXAMPLE.read_text())
+    checks = {c.name: c for c in service.doctor(layout, [lambda: health.settings_checks(layout)])}
+    data = checks["data"]
+    assert data.status == "WARN", data.line()
+    assert "on the bundled sample (demo data): last bar 2022-12-28" in data.detail
+    assert "yfinance" in data.fix
+
+
+def test_check_data_reads_the_ledger_file_read_only(cal: TradingCalendar, tmp_path: Path) -> None:
+    from invest.runtime.config import Settings
+    from invest.runtime.freshness import check_data
+    from invest.runtime.ledger import Ledger
+
+    settings = Settings.model_validate(
+        {"accounts": {"a": {"strategy": "trend_king", "universe": ["AAPL"], "data": "alpaca"}}}
+    )
+    path = tmp_path / "ledger.sqlite"
+    now = _at("2024-03-15T21:00:00+00:00")
+    assert check_data(settings, path, now, cal).detail == "a: no cycle yet"
+    ledger = Ledger(path)
+    ledger.ensure_account("a", settings.accounts["a"])
+    with ledger.transaction():
+        ledger.conn.execute(
+            "INSERT INTO equity (account, day, equity, cash) VALUES ('a', '2024-03-14', 1, 1)"
+        )
+    ledger.close()
+    check = check_data(settings, path, now, cal)
+    assert check.status == "OK"
+    assert check.detail == "a: last bar 2024-03-14, 1 session old (fresh)"
