@@ -18,6 +18,7 @@ from pathlib import Path
 
 from invest.runtime.config import Settings, load_config
 from invest.runtime.errors import InvestError, PolicyPackError
+from invest.runtime.freshness import check_data
 from invest.runtime.layout import Check, Layout
 from invest.runtime.secrets import load_secrets, read_secrets_file
 
@@ -156,10 +157,11 @@ def settings_checks(paths: Layout) -> list[Check]:
     first, settings = load_settings(paths)
     if settings is None:
         skip = "the settings are invalid (see above)"
-        return [first, *(Check(n, "SKIP", skip) for n in ("packs", "broker", "llm"))]
+        return [first, *(Check(n, "SKIP", skip) for n in ("packs", "broker", "llm", "data"))]
     return [
         first,
         check_packs(settings, paths.home / "packs"),
         check_broker(settings, paths.secrets),
         check_llm(settings),
+        check_data(settings, paths.home / "ledger.sqlite"),  # the engine's ledger (Paths.ledger)
     ]

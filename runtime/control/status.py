@@ -11,13 +11,14 @@ import json
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from invest.runtime.clock import NEW_YORK
 from invest.runtime.domain import worst
 from invest.runtime.errors import InvestError
+from invest.runtime.freshness import SAMPLE_LAST_BAR, advice, data_spec, freshness, is_sample
 from invest.runtime.ledger import engine_state as repo
 from invest.runtime.ledger import reads
 
@@ -77,6 +78,40 @@ def _next_cycle(
     cfg = settings.accounts[name]
     fire = next_fire(cfg.schedule, settings.engine.timezone, calendar, now)
     return fire.at.isoformat() if fire else None
+
+
+def _data(
+    spec: str | None,
+    last_bar: str | None,
+    calendar: TradingCalendar | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The account's data: its source, its last bar and that bar's age in sessions.
+
+    ``last_bar`` is the last session the account was marked on (every cycle marks the
+    last bar it read); an account on the bundled sample with none yet is judged by the
+    sample's last bar. ``data`` is the one line that status, the TUI and Telegram show.
+    """
+    demo = is_sample(spec)
+    day = date.fromisoformat(last_bar) if last_bar else (SAMPLE_LAST_BAR if demo else None)
+    age = freshness(day, now, calendar) if day is not None and calendar is not None else None
+    source = "the bundled sample (demo data)" if demo else (spec or "unknown source")
+    if age is not None:
+        text = f"{source}: {age.describe()}"
+        if age.stale:
+            text += f"; {advice(spec, day)}" if day is not None else ""
+    elif day is not None:
+        text = f"{source}: last bar {day}"
+    else:
+        text = f"{source}: no bar read yet"
+    return {
+        "data_source": spec,
+        "demo_data": demo,
+        "last_bar": day.isoformat() if day is not None else None,
+        "data_age": age.sessions if age is not None else None,
+        "data_stale": age.stale if age is not None else None,
+        "data": text,
+    }
 
 
 def _account(
@@ -141,13 +176,23 @@ def collect_status(
     cal = (
         calendar() if calendar is not None and settings is not None and not live_accounts else None
     )
+    # The data's age needs the calendar whenever there is an account to judge.
+    age_cal = cal or (calendar() if calendar is not None and (names or configured) else None)
+    demo = reads.is_demo(conn)
     accounts = []
     for name in names:
         nxt = live_accounts.get(name, {}).get("next_cycle") or _next_cycle(name, settings, cal, now)
-        accounts.append(_account(conn, name, engine_state, nxt))
+        row = _account(conn, name, engine_state, nxt)
+        # A demo ledger was replayed on the bundled sample, whatever the config says now.
+        spec = "sample" if demo else (data_spec(settings, name) if settings else None)
+        row.update(_data(spec, row["day"], age_cal, now))
+        accounts.append(row)
     for name in configured:
         if name not in names:
-            accounts.append({"account": name, "state": "not started (no ledger rows yet)"})
+            assert settings is not None
+            row = {"account": name, "state": "not started (no ledger rows yet)"}
+            row.update(_data(data_spec(settings, name), None, age_cal, now))
+            accounts.append(row)
     return {
         "engine": {
             "halt": engine_state.value,
@@ -179,6 +224,8 @@ def format_status(data: dict[str, Any]) -> str:
     for a in data["accounts"]:
         if "state" in a:
             lines.append(f"{a['account']}: {a['state']}")
+            if a.get("data"):
+                lines.append(f"  data: {a['data']}")
             continue
         halt = a["effective"] + (" paused" if a["paused"] else "")
         if a["halt_reason"]:
@@ -196,6 +243,8 @@ def format_status(data: dict[str, Any]) -> str:
         # The day of the latest decision, as the TUI shows it; the engine's run time if it ran it.
         ran = f" (ran {_when(a['last_cycle_at'])})" if a["last_cycle_at"] else ""
         lines.append(f"  last cycle {a['last_cycle'] or '-'}{ran}, next {_when(a['next_cycle'])}")
+        if a.get("data"):  # an engine of an earlier version answers without it
+            lines.append(f"  data: {a['data']}")
         f = a["failures"]
         if any(f.values()):
             lines.append(

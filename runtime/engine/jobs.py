@@ -33,6 +33,7 @@ from invest.runtime.events import (
     OrderSent,
     StopTriggered,
 )
+from invest.runtime.freshness import advice, data_spec, freshness, is_sample
 from invest.runtime.ledger import engine_state as repo
 from invest.runtime.ledger import reads
 from invest.runtime.logs import kv
@@ -100,6 +101,8 @@ def record_success(engine: Engine, out: CycleOutcome) -> None:
     with engine.ledger.transaction():
         repo.update_engine_account(engine.ledger.conn, out.account, engine.ledger.ts(), **values)
     busy = out.sent or out.fills or out.cancelled or out.skipped or not out.monitor_only
+    age = freshness(out.day, engine.clock.now(), engine.calendar)
+    spec = data_spec(engine.settings, out.account)
     logger.log(
         logging.INFO if busy else logging.DEBUG,
         "cycle done",
@@ -111,8 +114,20 @@ def record_success(engine: Engine, out: CycleOutcome) -> None:
             fills=len(out.fills),
             halt=out.halt.value,
             skipped=out.skipped or None,
+            last_bar=out.day.isoformat(),
+            data_age=age.sessions,
         ),
     )
+    if age.stale and not out.monitor_only:
+        demo = " (the bundled sample: demo data)" if is_sample(spec) else ""
+        logger.warning(
+            "%s: data is stale%s: %s; %s",
+            out.account,
+            demo,
+            age.describe(),
+            advice(spec, out.day),
+            extra=kv(account=out.account, source=spec, last_bar=out.day.isoformat()),
+        )
     cancelled = dict(out.cancelled)
     rows = reads.order_rows(engine.ledger.conn, out.account) if cancelled else {}
     symbols = {c: str(r["symbol"]) for c, r in rows.items() if c in cancelled}

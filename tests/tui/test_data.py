@@ -99,3 +99,26 @@ def test_flatten_sends_the_token_back() -> None:
         {"account": "trend-daily", "confirm": "tok-42"},
     ]
     assert {r.actor for r in engine.writes} == {"tui"}
+
+
+def test_the_header_shows_the_oldest_accounts_data_age_from_the_status_reply() -> None:
+    accounts = [
+        {"account": "a", "last_bar": "2022-12-27", "data_age": 2, "data_stale": False},
+        {
+            "account": "b",
+            "last_bar": "2022-12-21",
+            "data_age": 6,
+            "data_stale": True,
+            "demo_data": True,
+        },
+    ]
+
+    class Serving(FakeEngine):
+        def request(self, request: Request) -> Reply:
+            super().request(request)
+            if request.op == "status":
+                return Reply(True, {"engine": {"halt": "ACTIVE"}, "accounts": accounts})
+            return Reply(True, {})
+
+    status = EngineLink(Serving(), lambda: NOW).status()
+    assert status.label == "engine running; data 2022-12-21, 6 sessions old (stale), demo data"

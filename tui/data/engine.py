@@ -82,6 +82,27 @@ class EngineStatus:
                 text += f", heartbeat {age(self.heartbeat_age)} ago"
         if self.halt != "ACTIVE":
             text += f", {self.halt}" + (f" ({self.reason})" if self.reason else "")
+        if data := self.data_label:
+            text += f"; {data}"
+        return text
+
+    @property
+    def data_label(self) -> str:
+        """The oldest account data's last bar and age, from the status reply ("" if none).
+
+        ``data 2022-12-28, 990 sessions old (stale), demo data``: the same age that
+        ``invest status`` shows (:mod:`invest.runtime.freshness`).
+        """
+        rows = [a for a in self.accounts.values() if isinstance(a.get("data_age"), int)]
+        if not rows:
+            return ""
+        oldest = max(rows, key=lambda a: int(a["data_age"]))
+        n = int(oldest["data_age"])
+        text = f"data {oldest.get('last_bar')}, {n} session{'' if n == 1 else 's'} old"
+        if oldest.get("data_stale"):
+            text += " (stale)"
+        if any(a.get("demo_data") for a in rows):
+            text += ", demo data"
         return text
 
 
