@@ -115,6 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="decide and print, write nothing")
     p = sub.add_parser("run-all", help="run one cycle of every account now")
     p.add_argument("--dry-run", action="store_true", help="decide and print, write nothing")
+    p = sub.add_parser(
+        "preview", help="the next cycle: each account's dry run on the latest bar, with reasons"
+    )
+    p.add_argument("account", nargs="?", help="one account (default: every account)")
+    p.add_argument("--json", action="store_true", help="print the previews as JSON")
+    p.add_argument(
+        "--oracle",
+        choices=("off", "replay", "live"),
+        default="replay",
+        help="accounts with an LLM oracle: cached verdicts only (default: spends no LLM "
+        "budget; a miss follows on_unavailable), ask it (spends budget), or skip it",
+    )
 
     cfg = sub.add_parser("config", help="configuration")
     cfg_sub = cfg.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -246,6 +258,7 @@ def _handlers() -> dict[str, Handler]:
         "backtest": commands.backtest,
         "run": commands.run,
         "run-all": commands.run_all,
+        "preview": commands.preview,
         "config": commands.config_check,
         "data": commands.data_validate,
         "paths": commands.show_paths,

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -746,3 +746,78 @@ def research_run(args: argparse.Namespace, paths: Paths) -> int:
     if wl.note:
         _out().print(f"[dim]{wl.note}[/]")
     return 0
+
+
+def preview(args: argparse.Namespace, paths: Paths) -> int:
+    """``invest preview [ACCOUNT]``: the next cycle's dry run of each account, with its reasons.
+
+    A running engine answers it (on the bar its next cycle reads, between its jobs);
+    otherwise it runs here on the ledger opened read-only, exactly as ``invest run
+    --dry-run`` plans. Nothing is written either way; ``--oracle`` (default ``replay``)
+    keeps an LLM gate to cached verdicts, so a preview spends no LLM budget unless asked.
+    """
+    settings = _settings(paths)
+    if args.account is not None:
+        settings.account(args.account)  # an unknown account: the config's one-line error
+    data = _preview_in_engine(args, paths)
+    if data is None:
+        if not args.json:
+            _say_demo_ledger(paths, True)
+        data = _preview_here(args, settings, paths)
+    if args.json:
+        _out().print_json(json.dumps(data["previews"], default=str))
+    else:
+        _out().print(data["text"], markup=False, soft_wrap=True)
+    return 0
+
+
+def _preview_in_engine(args: argparse.Namespace, paths: Paths) -> dict[str, object] | None:
+    """The engine's preview over the control socket; None when no engine listens."""
+    from invest.runtime.control.api import VIEWER, EngineNotRunning, Request
+    from invest.runtime.control.socket import SOCKET_NAME, ControlClient
+
+    request = {"oracle": args.oracle} | ({"account": args.account} if args.account else {})
+    try:
+        reply = ControlClient(paths.home / SOCKET_NAME, timeout=2.0).request(
+            Request("preview", request, actor="cli", role=VIEWER), timeout=600.0
+        )
+    except EngineNotRunning:
+        return None
+    if not reply.ok:
+        raise InvestError(reply.error)
+    return reply.data
+
+
+def _preview_here(args: argparse.Namespace, settings: Settings, paths: Paths) -> dict[str, object]:
+    """Each account's preview in this process, on the ledger opened read-only."""
+    from invest.runtime.engine.preview import preview_account
+    from invest.runtime.ledger import Ledger, demo_ledger_at
+
+    # The demo's replayed positions are no state to plan from (as for a dry run).
+    known = paths.ledger.exists() and not demo_ledger_at(paths.ledger)
+    ledger = Ledger(paths.ledger, readonly=True) if known else None
+    previews = []
+    try:
+        for name in [args.account] if args.account else list(settings.accounts):
+            cfg = settings.account(name)
+            gate = _gate(settings, name, paths, args.oracle, ledger)
+            try:
+                previews.append(
+                    preview_account(
+                        name,
+                        settings,
+                        paths,
+                        ledger,
+                        source=_source(cfg.data or settings.engine.data, paths),
+                        gate=gate,
+                        strategy=partial(_strategy, settings, name, paths, args.oracle),
+                        oracle=args.oracle,
+                    )
+                )
+            finally:
+                if gate is not None:
+                    gate.close()
+    finally:
+        if ledger is not None:
+            ledger.close()
+    return {"previews": previews, "text": "\n\n".join(str(p["text"]) for p in previews)}

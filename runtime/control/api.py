@@ -19,7 +19,9 @@ from typing import Any, Protocol
 
 from invest.runtime.errors import InvestError
 
-READ_OPS = frozenset({"status", "positions", "pnl", "trades", "regime", "why", "report", "ping"})
+READ_OPS = frozenset(
+    {"status", "positions", "pnl", "trades", "regime", "why", "report", "ping", "preview"}
+)
 WRITE_OPS = frozenset({"pause", "resume", "halt", "resume_all", "flatten", "run"})
 VIEWER = "viewer"
 TRADER = "trader"

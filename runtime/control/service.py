@@ -7,6 +7,8 @@ writer; ``handle`` waits for the result (up to ``write_timeout_s``) unless the
 request says ``"wait": false``, which answers ``{"queued": true}`` at once. From
 async code (the Telegram bot), call ``handle`` in a worker thread. ``flatten`` takes two calls: the first returns a token valid for 60 s,
 the second (same actor, same account, with ``confirm=<token>``) executes it.
+``preview`` is a read op (viewers may ask) that the engine's thread answers: the dry
+run of the next cycle, which writes nothing.
 """
 
 from __future__ import annotations
@@ -143,6 +145,8 @@ class ControlService:
                 "engine": bool(self.engine),
                 "pid": live.get("pid"),
             }
+        if op == "preview":
+            return self._preview(request)
         with self._conn() as conn:
             if op == "status":
                 return self._status(conn)
@@ -167,6 +171,21 @@ class ControlService:
             if op == "why":
                 return self._why(conn, args)
             return self._report(conn)
+
+    def _preview(self, request: Request) -> dict[str, Any]:
+        """The next cycle's dry run, asked of the engine's thread (it writes nothing)."""
+        if self.engine is None:
+            raise InvestError("preview needs the running engine: run `invest preview` instead")
+        forwarded = Request("preview", dict(request.args), request.actor, request.role)
+        try:
+            reply = self.engine.submit(forwarded).result(timeout=self.write_timeout_s)
+        except FutureTimeout:
+            raise InvestError(
+                f"the engine did not answer preview within {self.write_timeout_s:g} s"
+            ) from None
+        if not reply.ok:
+            raise InvestError(reply.error)
+        return reply.data
 
     def _status(self, conn: sqlite3.Connection) -> dict[str, Any]:
         from invest.runtime.control.status import collect_status  # lazy: the calendar, cron

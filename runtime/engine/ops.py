@@ -1,5 +1,8 @@
 """The engine's write operations (pause, resume, halt, resume_all, flatten, run), on its own thread.
 
+``preview`` runs here too (on the engine's thread, between its jobs) but writes
+nothing: it reads the ledger through a read-only connection and is not audited.
+
 The control service checks roles and the flatten confirmation, then queues the
 request here. Each operation writes the ledger in a transaction, leaves a
 ``control`` audit event naming the actor, and tells the notifiers.
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from invest.runtime.control.api import Reply, Request
 from invest.runtime.domain import HaltState
@@ -22,7 +25,13 @@ from invest.runtime.ledger import reads
 from invest.runtime.timing import last_completed_session
 
 if TYPE_CHECKING:
+    from datetime import datetime
+    from pathlib import Path
+
+    from invest.runtime.config import Settings
+    from invest.runtime.engine.account_cycle import StrategyFactory
     from invest.runtime.engine.engine import Engine
+    from invest.runtime.oracle.accounts import Mode
 
 __all__ = ["execute"]
 
@@ -49,7 +58,8 @@ def execute(engine: Engine, request: Request) -> Reply:
         reply = Reply(False, error=f"{type(e).__name__}: {e}")
     else:
         reply = Reply(True, data)
-    _audit(engine, request, reply)
+    if request.op not in _READS:
+        _audit(engine, request, reply)
     return reply
 
 
@@ -209,6 +219,59 @@ def _run(engine: Engine, request: Request) -> dict[str, Any]:
     }
 
 
+def _preview(engine: Engine, request: Request) -> dict[str, Any]:
+    """The dry run of one account (or each) on the bar its next cycle reads; writes nothing."""
+    from invest.runtime.engine.preview import preview_account
+    from invest.runtime.ledger import Ledger
+    from invest.runtime.oracle.accounts import build_gate
+
+    one = _account(engine, request, required=False)
+    mode = str(request.args.get("oracle") or "replay")
+    if mode not in ("off", "replay", "live"):
+        raise OpError(f"unknown oracle mode {mode!r}: use off, replay or live")
+    oracle = cast("Mode", mode)
+    end = last_completed_session(engine.calendar, engine.clock.now())
+    settings, now, home = engine.settings, engine.clock.now, engine.paths.home
+    ledger = Ledger(engine.ledger.path, readonly=True)
+    previews = []
+    try:
+        for name in [one] if one else list(engine.accounts):
+            gate = build_gate(settings, name, home, now, oracle, ledger)
+            try:
+                previews.append(
+                    preview_account(
+                        name,
+                        settings,
+                        engine.paths,
+                        ledger,
+                        source=engine._source(name),
+                        end=end,
+                        gate=gate,
+                        strategy=_manager(settings, name, home, now, oracle),
+                        oracle=mode,
+                    )
+                )
+            finally:
+                if gate is not None:
+                    gate.close()
+    finally:
+        ledger.close()
+    return {"previews": previews, "text": "\n\n".join(p["text"] for p in previews)}
+
+
+def _manager(
+    settings: Settings, name: str, home: Path, now: Callable[[], datetime], mode: Mode
+) -> StrategyFactory | None:
+    """The llm_manager strategy in ``mode`` (over the preview's read-only ledger), else None."""
+    if settings.account(name).strategy != "llm_manager":
+        return None
+    from invest.runtime.strategies.llm_manager import build_manager
+
+    return lambda known: build_manager(settings, name, home, now, mode, known)
+
+
+_READS = frozenset({"preview"})
+
 _OPS: dict[str, Op] = {
     "pause": _pause,
     "resume": _resume,
@@ -216,4 +279,5 @@ _OPS: dict[str, Op] = {
     "resume_all": _resume_all,
     "flatten": _flatten,
     "run": _run,
+    "preview": _preview,
 }

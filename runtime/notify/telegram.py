@@ -62,6 +62,7 @@ VIEWER_HELP = """Commands:
 /monthly [N] - the same per month
 /regime - market regime
 /why SYMBOL [ACCOUNT] - the last decision about SYMBOL
+/preview [ACCOUNT] - the next cycle's dry run: orders and why (no LLM spend)
 /report - the daily report
 /help - this list"""
 TRADER_HELP = """
@@ -178,6 +179,7 @@ class TelegramBot:
             "monthly": self.cmd_monthly,
             "regime": self.cmd_regime,
             "why": self.cmd_why,
+            "preview": self.cmd_preview,
             "report": self.cmd_report,
             "pause": self.cmd_pause,
             "resume": self.cmd_resume,
@@ -248,6 +250,13 @@ class TelegramBot:
             return
         symbol = args[0].upper()
         await self._ask(update, "why", {"symbol": symbol, **_account_args(args[1:])}, symbol)
+
+    @authorized("viewer")
+    async def cmd_preview(self, update: Update, context: Any) -> None:
+        """/preview [ACCOUNT]: the dry run of the next cycle (cached LLM verdicts only)."""
+        await self._ask(
+            update, "preview", {"oracle": "replay", **_account_args(context.args or [])}
+        )
 
     @authorized("viewer")
     async def cmd_report(self, update: Update, context: Any) -> None:

@@ -1,0 +1,166 @@
+"""The next cycle's preview: the dry run of one account on its latest bar, with its reasons.
+
+It is :func:`~invest.runtime.engine.account_cycle.run_account_cycle` with ``dry_run=True``
+(no planning of its own): the ledger is read, never written, the broker is the paper
+one, and the records go to a memory sink. What it adds is the shape a person reads:
+the regime, proposed targets against current weights, the orders with their reasons,
+the clamps (risk rules and the LLM gate), and what would not trade and why. ``invest
+preview`` (locally, or through a running engine) and Telegram ``/preview`` show it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from invest.runtime.config import Settings
+from invest.runtime.cycle import Gate
+from invest.runtime.data.base import MarketData
+from invest.runtime.domain import HaltState, OrderIntent
+from invest.runtime.engine.account_cycle import StrategyFactory, run_account_cycle
+from invest.runtime.explain import explain
+from invest.runtime.ledger import Ledger
+from invest.runtime.paths import Paths
+
+__all__ = ["preview_account", "preview_text"]
+
+
+def preview_account(
+    name: str,
+    settings: Settings,
+    paths: Paths,
+    ledger: Ledger | None,
+    *,
+    source: MarketData | None = None,
+    end: date | None = None,
+    gate: Gate | None = None,
+    strategy: StrategyFactory | None = None,
+    oracle: str = "off",
+) -> dict[str, Any]:
+    """The dry run of ``name`` on the last bar up to ``end``, as a JSON-ready dict with ``text``.
+
+    Args:
+        ledger: the ledger, read only (None: plan from the config's starting cash).
+        oracle: how the gate and strategy were built to ask the LLM (``off``, ``replay``:
+            cached verdicts only, ``live``), shown for an account with an oracle.
+    """
+    out = run_account_cycle(
+        name,
+        settings,
+        paths,
+        ledger,
+        dry_run=True,
+        source=source,
+        end=end,
+        gate=gate,
+        strategy=strategy,
+    )
+    rec = out.records[-1] if out.records else None
+    day = out.day.isoformat()
+    notes: list[str] = []
+    known = ledger is not None and name in ledger.accounts()
+    if known and ledger is not None:
+        last = ledger.last_day(name)
+        if last is not None and day < last:
+            notes.append(
+                f"the data ends on {day}, before the last session marked ({last}): "
+                "a run would skip this cycle"
+            )
+        elif ledger.has_decision(out.cycle_id):
+            notes.append(
+                f"the cycle of {day} has run already: a run now places no new order "
+                "(shown: the plan as it stands now)"
+            )
+    open_orders = (
+        {i.symbol: i for i, _ in ledger.open_orders(name)} if known and ledger is not None else {}
+    )
+    if out.halt is not HaltState.ACTIVE:
+        notes.append(f"the account trades under {out.halt.value}: see the halt clamp")
+    data: dict[str, Any] = {
+        "account": name,
+        "day": day,
+        "cycle_id": out.cycle_id,
+        "oracle": oracle if settings.account(name).oracle is not None else None,
+        "halt": out.halt.value,
+        "equity": round(out.equity, 2),
+        "cash": float(out.state.cash),
+        "regime": rec.get("regime") if rec else None,
+        "weights": rec.get("weights", {}) if rec else {},
+        "proposed": rec.get("proposed", {}) if rec else {},
+        "targets": rec.get("targets", {}) if rec else {},
+        "orders": rec.get("orders", []) if rec else [],
+        "clamps": rec.get("clamps", []) if rec else [],
+        "llm": rec.get("llm") if rec else None,
+        "skipped": rec.get("skipped", []) if rec else [],
+        "not_traded": _not_traded(rec, settings.risk_for(name).rebalance_band, open_orders)
+        if rec
+        else [],
+        "notes": notes,
+        "record": rec,
+    }
+    data["text"] = preview_text(data)
+    return data
+
+
+def _not_traded(
+    rec: dict[str, Any], band: float, open_orders: dict[str, OrderIntent]
+) -> list[dict[str, str]]:
+    """Symbols held or proposed that get no order, each with why."""
+    ordered = {o["symbol"] for o in rec.get("orders", [])}
+    weights, proposed, targets = (
+        rec.get("weights", {}),
+        rec.get("proposed", {}),
+        rec.get("targets", {}),
+    )
+    why: dict[str, list[str]] = {
+        s: [
+            f"an order placed earlier is open ({i.side.value} {i.quantity}): nothing new until it ends"
+        ]
+        for s, i in open_orders.items()
+    }
+    for c in rec.get("clamps", []):
+        if c["symbol"] != "*":
+            why.setdefault(c["symbol"], []).append(f"{c['rule']}: {c['reason']}")
+    for s in rec.get("skipped", []):
+        why.setdefault(s["symbol"], []).append(f"skipped: {s['reason']}")
+    out = []
+    for sym in sorted(weights.keys() | proposed.keys() | targets.keys() | why.keys()):
+        if sym in ordered:
+            continue
+        held, want = float(weights.get(sym, 0.0)), float(targets.get(sym, 0.0))
+        reasons = why.get(sym)
+        if not reasons:
+            if held == 0 and want == 0 and float(proposed.get(sym, 0.0)) == 0:
+                continue
+            if abs(want - held) < band:
+                reasons = [f"held {held:.1%}, target {want:.1%}: within the rebalance band"]
+            else:
+                reasons = [f"held {held:.1%}, target {want:.1%}: no order"]
+        out.append({"symbol": sym, "reason": "; ".join(reasons)})
+    return out
+
+
+def preview_text(data: dict[str, Any]) -> str:
+    """The preview as text: the explanation record, weights against targets, what stays."""
+    head = f"next cycle of {data['account']} on the bar of {data['day']}"
+    if data["oracle"]:
+        head += f" (LLM gate: {data['oracle']})"
+    lines = [head, *(f"  note: {n}" for n in data["notes"])]
+    rec = data.get("record")
+    if rec is None:
+        lines.append(f"  nothing to decide (equity {data['equity']:,.2f})")
+        return "\n".join(lines)
+    lines.append(explain(rec))
+    syms = sorted(data["weights"].keys() | data["targets"].keys())
+    if syms:
+        lines.append(
+            "  weights -> targets: "
+            + ", ".join(
+                f"{s} {data['weights'].get(s, 0.0):.1%}->{data['targets'].get(s, 0.0):.1%}"
+                for s in syms
+            )
+        )
+    for n in data["not_traded"]:
+        if not any(s["symbol"] == n["symbol"] for s in data["skipped"]):
+            lines.append(f"  no trade {n['symbol']}: {n['reason']}")
+    return "\n".join(lines)
