@@ -8,16 +8,19 @@ backtester and textual-plotext are imported when a screen first needs them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import work
+from textual.actions import ActionParseResult
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.widgets import Input, Select, TextArea
 
 from invest.runtime.ledger.views import LedgerReader
 from invest.runtime.paths import Paths
@@ -46,6 +49,8 @@ GLOBAL_OPS = {
     "resume_all": "Resume every account (clear the global halt)?",
 }
 CONTROL_ACTIONS = frozenset({"pause", "resume", "flatten", "run_now", "halt_all", "resume_all"})
+#: Widgets that take typed keys: while one has focus, Esc gives the keys back to the screen.
+FIELDS = (Input, Select, TextArea)
 
 
 def _system_now() -> datetime:
@@ -72,6 +77,11 @@ def _logs() -> Screen[Any]:
     return LogsScreen()
 
 
+#: The screen keys share one footer entry (``o b m l screens``) so that the steering
+#: keys and q still fit in an 80-column footer; each key's tooltip names its screen.
+SCREENS = Binding.Group("screens", compact=True)
+
+
 class InvestApp(App[int]):
     """Overview, account, backtest, models and logs screens over one ledger.
 
@@ -96,13 +106,14 @@ class InvestApp(App[int]):
     }
     DEFAULT_MODE = "overview"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("o,1", "switch_mode('overview')", "Overview"),
-        Binding("b,2", "switch_mode('backtest')", "Backtest"),
-        Binding("m,3", "switch_mode('models')", "Models"),
-        Binding("l,4", "switch_mode('logs')", "Logs"),
+        Binding("o,1", "switch_mode('overview')", "Overview", group=SCREENS),
+        Binding("b,2", "switch_mode('backtest')", "Backtest", group=SCREENS),
+        Binding("m,3", "switch_mode('models')", "Models", group=SCREENS),
+        Binding("l,4", "switch_mode('logs')", "Logs", group=SCREENS),
         Binding("H", "halt_all", "Halt all"),
         Binding("U", "resume_all", "Resume all"),
         Binding("q", "quit", "Quit"),
+        Binding("escape", "leave_field", "Leave field"),
     ]
 
     engine: reactive[EngineStatus] = reactive(UNKNOWN)
@@ -180,10 +191,41 @@ class InvestApp(App[int]):
 
     # -- controls ----------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Controls are shown disabled while no engine runs (the TUI is read-only)."""
+        """Controls are shown disabled while no engine runs (the TUI is read-only); Esc
+        is offered only while a field has focus."""
+        if action == "leave_field":
+            return isinstance(self.focused, FIELDS)
         if action in CONTROL_ACTIONS and not self.engine.running:
             return None
         return True
+
+    def disabled_reason(self, action: str) -> str | None:
+        """Why ``action`` is disabled (the toast a disabled key shows), or None."""
+        if action in CONTROL_ACTIONS and not self.engine.running:
+            return f"{self.engine.label}: the TUI is read-only."
+        return None
+
+    async def run_action(
+        self,
+        action: str | ActionParseResult,
+        default_namespace: DOMNode | None = None,
+        namespaces: Mapping[str, DOMNode] | None = None,
+    ) -> bool:
+        """Run ``action``; a disabled one says why in a toast instead of doing nothing."""
+        target, name, params = self._parse_action(
+            action, self if default_namespace is None else default_namespace, namespaces
+        )
+        if target.check_action(name, params) is None:  # disabled (False: hidden, not bound)
+            reason = getattr(target, "disabled_reason", None)
+            why = reason(name) if callable(reason) else None
+            if why:
+                self.notify(why, severity="warning")
+                return True
+        return await super().run_action(action, default_namespace, namespaces)
+
+    def action_leave_field(self) -> None:
+        """Take the focus from a field, so that the screen's keys work again."""
+        self.set_focus(None)
 
     def request_control(self, op: str, account: str | None = None) -> None:
         """Confirm, then send ``op`` to the engine (flatten: type the account's name)."""
@@ -194,6 +236,9 @@ class InvestApp(App[int]):
             return
         if op in ACCOUNT_OPS and not account:
             self.notify("Select an account first.", severity="warning")
+            return
+        if op == "run" and account and (halted := self.halted(account)):
+            self.notify(f"run {account} refused: {halted}", title="Engine", severity="warning")
             return
 
         def answered(yes: bool | None) -> None:
@@ -223,8 +268,20 @@ class InvestApp(App[int]):
         except Exception as e:  # report any channel failure instead of crashing the TUI
             self.post_message(ControlFinished(op, account, False, f"{type(e).__name__}: {e}"))
             return
-        text = reply.error if not reply.ok else str(reply.data.get("message") or "done")
+        text = reply.error if not reply.ok else reply_text(reply.data)
         self.post_message(ControlFinished(op, account, reply.ok, text))
+
+    def halted(self, account: str) -> str:
+        """Why the engine will not trade ``account`` ("" when it would): its effective
+        halt state as the engine's status reports it, with the reason."""
+        row = self.engine.accounts.get(account, {})
+        if row.get("effective") != "HALTED":
+            return ""
+        own = row.get("halt") == "HALTED"
+        why = str(row.get("halt_reason") if own else self.engine.reason) or "no reason given"
+        fix = "r resumes it" if own else "U resumes all"
+        whose = "it is HALTED" if own else "the engine is HALTED"
+        return f"{whose} ({why}); {fix} first."
 
     def on_control_finished(self, message: ControlFinished) -> None:
         """Say what happened, then refresh status and the screen."""
@@ -279,6 +336,18 @@ class InvestApp(App[int]):
                     f"Send {op} to the engine (asks first)",
                     lambda o=op, n=name: self.request_control(o, n),
                 )
+
+
+def reply_text(data: dict[str, Any]) -> str:
+    """What a control reply says: its message, why a cycle was skipped, or what it did."""
+    if message := data.get("message"):
+        return str(message)
+    if skipped := data.get("skipped"):
+        return f"skipped: {skipped}"
+    if "day" in data:  # a cycle's reply (op run)
+        orders = int(data.get("orders") or 0)
+        return f"{data['day']}: {orders} order{'s' * (orders != 1)}, equity {data.get('equity')}"
+    return "done"
 
 
 def main(paths: Paths) -> int:

@@ -82,7 +82,8 @@ async def test_a_long_backtest_can_be_cancelled_and_keeps_its_partial_result(mak
         await settle(pilot)
         assert _status(screen).startswith("CANCELLED, partial result: trend-daily")
         assert 0 < len(screen.result.days) < 8000
-        assert not screen.active_bindings["escape"].enabled
+        # Esc no longer cancels (it leaves the focused field, if any)
+        assert screen.active_bindings["escape"].binding.action != "cancel"
 
 
 async def test_a_bad_date_is_reported_without_running(make_app) -> None:
@@ -94,3 +95,33 @@ async def test_a_bad_date_is_reported_without_running(make_app) -> None:
         assert _status(screen).startswith("failed:")
         assert "start" in _status(screen)
         assert screen.result is None
+
+
+async def test_esc_leaves_a_field_so_the_screen_keys_work_again(make_app) -> None:
+    """Issue 14 #6: once a field had focus, o b m l q were typed into it and Esc was a
+    disabled Cancel."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _screen(app, pilot, "account:trend-daily", "2022-06-01")
+        out = screen.query_one("#bt-out", Input)
+        out.focus()
+        await pilot.press("q")
+        assert out.value == "q"  # a field takes the letters typed into it
+        assert app.screen.active_bindings["escape"].binding.description == "Leave field"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.focused is None
+        await pilot.press("o")
+        await settle(pilot)
+        assert app.current_mode == "overview"
+        assert out.value == "q"
+
+
+async def test_a_disabled_backtest_key_says_why(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=(160, 48), notifications=True) as pilot:
+        await _screen(app, pilot, "account:trend-daily", "2022-06-01")
+        app.set_focus(None)
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        assert any("Nothing to save yet" in n.message for n in app._notifications)

@@ -163,3 +163,68 @@ async def test_an_engine_refusal_is_reported(make_app) -> None:
         await settle(pilot)
         assert any("account is halted" in n.message for n in app._notifications)
     assert [(m.op, m.ok, m.text) for m in seen] == [("run", False, "account is halted")]
+
+
+async def test_a_disabled_control_key_says_why_in_a_toast(make_app) -> None:
+    """Issue 14 #6: disabled keys did nothing and said nothing."""
+    app = make_app(FakeEngine(running=False))
+    async with app.run_test(size=(120, 30), notifications=True) as pilot:
+        await settle(pilot)
+        for key in ("n", "H"):
+            app.clear_notifications()
+            await pilot.press(key)
+            await pilot.pause()
+            assert [n.message for n in app._notifications] == [
+                "engine not running: the TUI is read-only."
+            ], key
+
+
+class HaltedEngine(FakeEngine):
+    """The engine's status says trend-daily is HALTED; run answers as the real one does."""
+
+    def request(self, request: Request) -> Reply:
+        reply = super().request(request)
+        if request.op == "status":
+            for row in reply.data["accounts"]:
+                if row["account"] == "trend-daily":
+                    row.update(halt="HALTED", halt_reason="drawdown 21% > 20%", effective="HALTED")
+        if request.op == "run":  # invest.runtime.engine.ops._run: no "message" key
+            return Reply(
+                True,
+                {
+                    "account": "hybrid-daily",
+                    "day": "2022-12-28",
+                    "equity": 25374.3,
+                    "orders": 0,
+                    "skipped": "",
+                    "text": "no trade",
+                },
+            )
+        return reply
+
+
+async def test_run_now_on_a_halted_account_is_refused_with_the_reason(make_app) -> None:
+    """Issue 14 #6: while HALTED, "run now" answered "done"."""
+    engine = HaltedEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48), notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "down", "n")  # trend-daily
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        messages = [n.message for n in app._notifications]
+        assert messages == [
+            "run trend-daily refused: it is HALTED (drawdown 21% > 20%); r resumes it first."
+        ]
+    assert engine.writes == []
+
+
+async def test_run_now_says_what_the_cycle_did_not_done(make_app) -> None:
+    engine = HaltedEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48), notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "n", "y")  # hybrid-daily
+        await settle(pilot)
+        messages = [n.message for n in app._notifications]
+    assert messages == ["run hybrid-daily: 2022-12-28: 0 orders, equity 25374.3"]

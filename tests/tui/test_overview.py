@@ -206,3 +206,36 @@ async def test_a_stopped_engine_s_halt_and_pauses_are_read_from_the_ledger(make_
         table = app.screen.query_one("#accounts", DataTable)
         assert _cells(table, "trend-daily")[7] == "HALTED paused"
         assert _cells(table, "hybrid-daily")[7] == "HALTED"
+
+
+async def test_at_80x24_the_columns_that_matter_come_first(make_app) -> None:
+    """Issue 14 #6: at 80x24 State was clipped and Next hidden."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#accounts", DataTable)
+        keys = [str(c.key.value) for c in table.ordered_columns]
+        assert keys[:6] == ["account", "equity", "return", "drawdown", "state", "next"]
+        assert sum(c.get_render_width(table) for c in table.ordered_columns[:6]) <= 80
+        assert _cells(table, "trend-daily")[:6] == [
+            "trend-daily",
+            "9,925.61",
+            "-0.7%",
+            "-0.7%",
+            "ACTIVE",
+            "2022-12-29 16:30",
+        ]
+        footer = {k.key for k in app.screen.query("FooterKey") if k.region.right <= 80}
+        assert {"p", "r", "n", "f", "H", "U", "q"} <= footer
+
+
+async def test_a_ledger_without_sessions_does_not_blame_an_online_source(make_app, paths) -> None:
+    """Issue 14 #6: a fresh ledger on the sample said "bench n/a (online data source)"."""
+    with sqlite3.connect(paths.ledger) as conn:
+        conn.execute("DELETE FROM equity")
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        detail = str(app.screen.query_one("#detail", Static).content)
+    assert "online data source" not in detail
+    assert "bench n/a (no session marked yet)" in detail

@@ -9,7 +9,7 @@ from datetime import datetime
 from invest.runtime.ledger.views import AccountDetail, AccountSummary
 from invest.runtime.paths import Paths
 
-from .market import account_prices, benchmark_curve, benchmark_return
+from .market import account_prices, benchmark_curve, benchmark_return, is_offline
 from .schedule import engine_timezone, next_cycle
 from .settings import engine_value, stop_loss_pct
 
@@ -20,6 +20,8 @@ class Extras:
 
     bench_return: float | None = None
     next_cycle: datetime | None = None
+    bench_note: str = ""
+    """Why ``bench_return`` is None ("" when it is known)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +55,20 @@ def overview_extras(
         if s.first_day and s.last_day:
             prices = account_prices(s.info, data, [], s.first_day, s.last_day, paths.cache)
             bench = benchmark_return(prices, s.info.benchmark, s.first_day, s.last_day)
-        out[s.name] = Extras(bench, _next(s, tz, now))
+        note = "" if bench is not None else bench_note(s, data)
+        out[s.name] = Extras(bench, _next(s, tz, now), note)
     return out
+
+
+def bench_note(summary: AccountSummary, engine_data: str) -> str:
+    """Why an account's benchmark return is unknown: no session marked yet, an online
+    source (the TUI calls no provider), or a benchmark the offline source lacks."""
+    spec = summary.info.data or engine_data
+    if not (summary.first_day and summary.last_day):
+        return "no session marked yet"
+    if not is_offline(spec):
+        return f"online data source {spec}"
+    return f"no {summary.info.benchmark} closes in {spec}"
 
 
 def _estimated_marks(detail: AccountDetail) -> dict[str, float]:

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.widgets import DataTable, Label, Static
 from textual.worker import get_current_worker
 
 from invest.runtime.errors import InvestError
@@ -22,6 +22,7 @@ from ..data.enrich import AccountExtras, account_extras
 from ..data.schedule import engine_timezone
 from ..messages import AccountEnriched, AccountLoaded, LedgerFailed
 from ..widgets.chart import EquityChart
+from ..widgets.footer import KeysFooter
 from ..widgets.status import EngineBar
 from ..widgets.tables import set_columns, sort_rows, sync_rows
 from .controls import CONTROL_BINDINGS, AccountControls
@@ -105,7 +106,7 @@ class AccountScreen(AccountControls, Screen[None]):
             with Vertical(id="acct-log"):
                 yield Label("Decisions (Enter: why)", classes="section")
                 yield DataTable(id="decisions", cursor_type="row", zebra_stripes=True)
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         """Columns, first load, live refresh."""

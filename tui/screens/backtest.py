@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Input, Label, ProgressBar, Select
+from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select
 from textual.worker import Worker, get_current_worker
 
 from invest.runtime.errors import InvestError
@@ -30,6 +30,7 @@ from ..messages import (
     BacktestTargets,
 )
 from ..widgets.chart import EquityChart
+from ..widgets.footer import KeysFooter
 from ..widgets.status import EngineBar
 from ..widgets.tables import fill
 
@@ -50,8 +51,10 @@ class BacktestScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "run", "Run"),
-        Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+o", "save", "Save"),
+        # Shown only while a replay runs; otherwise Esc falls through to the app's
+        # "leave field", so typed keys (o b m l q) work again after Esc.
+        Binding("escape", "cancel", "Cancel"),
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012 - Textual reads it as declared on Screen
 
@@ -88,7 +91,7 @@ class BacktestScreen(Screen[None]):
         with Horizontal(id="bt-save-row"):
             yield Label("save to ", id="bt-out-label")
             yield Input(placeholder="results folder", id="bt-out", compact=True)
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         """Offer the config's accounts and the strategies (read in a worker)."""
@@ -125,14 +128,24 @@ class BacktestScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Cancel only while running; save only with a result."""
-        running = self.worker is not None and self.worker.is_running
         if action == "cancel":
-            return True if running else None
-        if action == "run":
-            return None if running else True
-        if action == "save":
-            return True if self.result is not None and not running else None
-        return True
+            return self.running  # hidden, not disabled, while idle: Esc then leaves a field
+        return None if self.disabled_reason(action) else True
+
+    @property
+    def running(self) -> bool:
+        """A replay is in flight."""
+        return self.worker is not None and self.worker.is_running
+
+    def disabled_reason(self, action: str) -> str | None:
+        """Why ``action`` does nothing now (the toast a disabled key shows), or None."""
+        if action == "run" and self.running:
+            return "A backtest is running: Esc cancels it."
+        if action == "save" and self.running:
+            return "Wait for the backtest to finish (Esc cancels it), then save."
+        if action == "save" and self.result is None:
+            return "Nothing to save yet: run a backtest first (ctrl+r)."
+        return None
 
     def action_run(self) -> None:
         """Start a replay."""

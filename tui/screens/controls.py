@@ -34,6 +34,12 @@ class AccountControls:
             return None
         return True
 
+    def disabled_reason(self, action: str) -> str | None:
+        """Why a control key does nothing (shown as a toast when it is pressed)."""
+        if action in _ACTIONS and not self.app.engine.running:
+            return f"{self.app.engine.label}: the TUI is read-only."
+        return None
+
     def action_pause(self) -> None:
         """Pause the account's scheduled cycles."""
         self.app.request_control("pause", self.selected_account())

@@ -11,9 +11,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ..format import money, regime
+from ..widgets.footer import KeysFooter
 
 TOP_SCORES = 20
 
@@ -162,7 +163,7 @@ class ExplainScreen(ModalScreen[None]):
         with VerticalScroll(id="explain") as box:
             box.border_title = f"Why: {self.record.get('cycle_id', '')}"
             yield Static(explanation(self.record), id="explain-body")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         """Focus the scroll box so the arrow keys scroll it."""

@@ -12,11 +12,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, RichLog, Select
+from textual.widgets import Input, Label, RichLog, Select
 from textual.worker import get_current_worker
 
 from ..data.logs import LEVELS, LogLine, LogTail, find_log
 from ..messages import LogLinesRead
+from ..widgets.footer import KeysFooter
 from ..widgets.status import EngineBar
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ class LogsScreen(Screen[None]):
             yield Input(placeholder="account filter", id="log-account", compact=True)
             yield Label("", id="log-path")
         yield RichLog(id="log", max_lines=KEEP, wrap=False, markup=False, highlight=False)
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         """Start following the log."""

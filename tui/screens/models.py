@@ -10,10 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.widgets import DataTable, Label, Static
 
 from ..data.models import PackInfo
 from ..messages import PacksLoaded, PackVerified
+from ..widgets.footer import KeysFooter
 from ..widgets.status import EngineBar
 from ..widgets.tables import current_key, fill, set_columns, sync_rows
 
@@ -58,7 +59,7 @@ class ModelsScreen(Screen[None]):
                 yield Static(id="pack-summary")
                 yield Label("Walk-forward", classes="section")
                 yield DataTable(id="walk-forward", cursor_type="row", show_cursor=False)
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         """List the packs."""

@@ -9,7 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.widgets import DataTable, Label, Static
 from textual.worker import get_current_worker
 
 from invest.runtime.errors import InvestError
@@ -19,6 +19,7 @@ from .. import format as fmt
 from ..data.enrich import Extras, overview_extras
 from ..data.schedule import engine_timezone
 from ..messages import LedgerFailed, OverviewEnriched, OverviewLoaded
+from ..widgets.footer import KeysFooter
 from ..widgets.status import EngineBar
 from ..widgets.tables import current_key, set_columns, sort_rows, sync_rows
 from .controls import CONTROL_BINDINGS, AccountControls
@@ -42,6 +43,10 @@ COLUMNS = (
     ("last", "Last cycle"),
     ("next", "Next cycle"),
 )
+#: Below this width the columns that say whether an account is alright come first
+#: (the rest follow, a horizontal scroll away; strategy and model are on the detail line).
+WIDE = 140
+FIRST_WHEN_NARROW = ("account", "equity", "return", "drawdown", "state", "next")
 RECENT_COLUMNS = (
     ("day", "Day"),
     ("account", "Account"),
@@ -70,6 +75,7 @@ class OverviewScreen(AccountControls, Screen[None]):
         self._tz: str | None = None
         self._error: str | None = None
         self._recent: dict[str, dict[str, Any]] = {}
+        self._restore: str | None = None
 
     def compose(self) -> ComposeResult:
         """Bar, accounts table, detail line, footer."""
@@ -78,11 +84,11 @@ class OverviewScreen(AccountControls, Screen[None]):
         yield Static(id="detail")
         yield Label("Latest decisions with orders (Enter: why)", classes="section")
         yield DataTable(id="recent", cursor_type="row")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         """Load now, then refresh on a timer when live."""
-        set_columns(self.query_one("#accounts", DataTable), COLUMNS)
+        set_columns(self.query_one("#accounts", DataTable), self.columns())
         set_columns(self.query_one("#recent", DataTable), RECENT_COLUMNS)
         self.call_after_refresh(self.app.first_frame)
         self.reload()
@@ -140,6 +146,26 @@ class OverviewScreen(AccountControls, Screen[None]):
         self._error = message.error
         self._show_detail()
 
+    def columns(self) -> tuple[tuple[str, str], ...]:
+        """The accounts table's columns for the terminal's width."""
+        if self.app.size.width >= WIDE:
+            return COLUMNS
+        first = tuple(c for k in FIRST_WHEN_NARROW for c in COLUMNS if c[0] == k)
+        return first + tuple(c for c in COLUMNS if c[0] not in FIRST_WHEN_NARROW)
+
+    def on_resize(self) -> None:
+        """Reorder the columns when the width crosses :data:`WIDE`."""
+        self._refresh_view()
+
+    def _arrange(self, table: DataTable[Any]) -> None:
+        wanted = self.columns()
+        if [c.key.value for c in table.ordered_columns] == [k for k, _ in wanted]:
+            return
+        keep = current_key(table)
+        table.clear(columns=True)
+        set_columns(table, wanted)
+        self._restore = keep
+
     def _row(self, s: AccountSummary) -> tuple[Any, ...]:
         ex = self._extras.get(s.name) if self._extras is not None else None
         engine = self.app.engine.accounts.get(s.name, {})
@@ -155,24 +181,30 @@ class OverviewScreen(AccountControls, Screen[None]):
         if engine_next := fmt.parse_when(engine.get("next_cycle")):
             nxt = fmt.when(engine_next, self._tz)  # the running engine's own schedule wins
         state = str(engine.get("effective") or fmt.worst(s.info.halt, self.app.engine.halt))
-        return (
-            s.name,
-            fmt.money(s.equity),
-            day,
-            fmt.pct(s.total_return),
-            bench,
-            fmt.pct(s.drawdown, colour=False),
-            fmt.regime(s.regime),
-            fmt.halt(state, bool(engine.get("paused"))),
-            s.info.strategy,
-            s.info.model or "-",
-            s.last_cycle or "-",
-            nxt,
-        )
+        cells = {
+            "account": s.name,
+            "equity": fmt.money(s.equity),
+            "day": day,
+            "return": fmt.pct(s.total_return),
+            "bench": bench,
+            "drawdown": fmt.pct(s.drawdown, colour=False),
+            "regime": fmt.regime(s.regime),
+            "state": fmt.halt(state, bool(engine.get("paused"))),
+            "strategy": s.info.strategy,
+            "model": s.info.model or "-",
+            "last": s.last_cycle or "-",
+            "next": nxt,
+        }
+        table = self.query_one("#accounts", DataTable)
+        return tuple(cells[str(c.key.value)] for c in table.ordered_columns)
 
     def _refresh_view(self) -> None:
         table = self.query_one("#accounts", DataTable)
+        self._arrange(table)
         sync_rows(table, [(s.name, self._row(s)) for s in self._summaries])
+        if self._restore is not None and self._restore in {k.value for k in table.rows}:
+            table.move_cursor(row=table.get_row_index(self._restore), animate=False)
+        self._restore = None
         self._show_detail()
 
     def _show_detail(self) -> None:
@@ -196,8 +228,8 @@ class OverviewScreen(AccountControls, Screen[None]):
             f" · risk {i.risk} · start {fmt.money(i.start_cash)} · cash {fmt.money(i.cash)}"
             f" · marked {s.last_day or '-'}"
         )
-        if self._extras is not None and self._extras.get(i.name, Extras()).bench_return is None:
-            text.append(" · bench n/a (online data source)", style="dim")
+        if self._extras is not None and (note := self._extras.get(i.name, Extras()).bench_note):
+            text.append(f" · bench n/a ({note})", style="dim")
         text.append("   Enter: open", style="dim")
         detail.update(text)
 
