@@ -21,13 +21,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from invest.runtime.domain import OPEN_SQL, Side
+from invest.runtime.domain import OPEN_SQL, Fill, Side
 from invest.runtime.errors import LedgerError
 from invest.runtime.ledger.schema import has_engine_tables
 from invest.runtime.ledger.trades import (
     ClosedTrade,
     PeriodPnl,
-    TradeFill,
     closed_trades,
     period_pnl,
 )
@@ -413,25 +412,26 @@ def require_account(conn: sqlite3.Connection, account: str) -> str:
     return account
 
 
-def trade_fills(conn: sqlite3.Connection, account: str | None = None) -> list[TradeFill]:
+def trade_fills(conn: sqlite3.Connection, account: str | None = None) -> list[Fill]:
     """Every fill (of one account or all) in the order recorded; the order's reason when the
     fill has none."""
     where, args = ("WHERE f.account = ?", (account,)) if account else ("", ())
-    cols = "f.account, f.symbol, f.side, f.quantity, f.price, f.fees, f.day"
+    cols = "f.client_order_id, f.account, f.symbol, f.side, f.quantity, f.price, f.fees, f.day"
     reason = "COALESCE(NULLIF(f.reason, ''), o.reason, '')"
     join = "LEFT JOIN orders o ON o.client_order_id = f.client_order_id"
     sql = f"SELECT {cols}, {reason} FROM fills f {join} {where} ORDER BY f.id"  # noqa: S608 - fixed fragments
     rows = conn.execute(sql, args)
     return [
-        TradeFill(
+        Fill(
             str(r[0]),
             str(r[1]),
-            Side(r[2]),
-            Decimal(r[3]),
+            str(r[2]),
+            Side(r[3]),
             Decimal(r[4]),
             Decimal(r[5]),
-            date.fromisoformat(r[6]),
-            str(r[7]),
+            Decimal(r[6]),
+            date.fromisoformat(r[7]),
+            str(r[8]),
         )
         for r in rows
     ]

@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from invest.runtime.domain import Side, money
+from invest.runtime.domain import Fill, Side, money
 
 __all__ = [
     "PERIODS",
     "TOTAL",
     "ClosedTrade",
     "PeriodPnl",
-    "TradeFill",
     "closed_trades",
     "period_key",
     "period_pnl",
@@ -37,20 +36,6 @@ __all__ = [
 PERIODS = ("day", "week", "month")
 #: The name of the portfolio total in :func:`period_pnl`'s rows.
 TOTAL = "total"
-
-
-@dataclass(frozen=True, slots=True)
-class TradeFill:
-    """One fill as the ledger holds it, in the order it was recorded."""
-
-    account: str
-    symbol: str
-    side: Side
-    quantity: Decimal
-    price: Decimal
-    fees: Decimal
-    day: date
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +89,7 @@ class _Open:
     opened: date
 
 
-def closed_trades(fills: Iterable[TradeFill]) -> list[ClosedTrade]:
+def closed_trades(fills: Iterable[Fill]) -> list[ClosedTrade]:
     """Every sell of ``fills`` as a closed trade, oldest first (per account and symbol).
 
     Raises:
