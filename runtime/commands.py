@@ -111,12 +111,73 @@ def _source(spec: str, paths: Paths) -> MarketData:
     return open_source(spec, cache_dir=paths.cache)
 
 
+#: The demo's LLM-gated account: trend-daily's rules with an LLM gate on its buys. It is
+#: built here, not in the example config: its verdicts are recorded, so it is no account
+#: to trade with, and the example config stays the one a user starts from.
+DEMO_GATED = "gated-daily"
+#: The gate's model name in the demo: the answers come from a test server, not a model.
+DEMO_GATE_MODEL = "recorded-test-server"
+#: The bundled cache covers 2022 (the quick demo's year); the gated account replays it only.
+DEMO_GATE_START = date(2022, 1, 3)
+#: Package data under ``invest.runtime/examples``: {"about", "model", "answers": {hash: answer}}.
+DEMO_VERDICTS = "demo_verdicts.json"
+DEMO_GATE_LABEL = (
+    f"{DEMO_GATED}: trend-daily's rules with an LLM gate on its buys (veto or shrink). "
+    "Its verdicts are replayed (--oracle replay) from answers RECORDED FROM A DETERMINISTIC "
+    "LOCAL TEST SERVER (scripts/record_demo_verdicts.py), not a real model. They cover 2022, "
+    "so this account replays 2022 only; a buy without a recorded verdict goes ahead "
+    "unreviewed (on_unavailable = allow)."
+)
+
+
+def demo_settings(settings: Settings, base_url: str = "http://127.0.0.1:9/v1") -> Settings:
+    """The example accounts plus the demo's gated account (:data:`DEMO_GATED`).
+
+    ``base_url`` is only asked when recording (scripts/record_demo_verdicts.py); the demo
+    replays the bundled cache and sends nothing.
+    """
+    from invest.runtime.config import parse_config
+
+    data = settings.model_dump(mode="json")
+    gated = dict(data["accounts"]["trend-daily"])
+    gated["oracle"] = {
+        "provider": "openai",
+        "base_url": base_url,
+        "model": DEMO_GATE_MODEL,
+        "max_retries": 0,
+        "on_unavailable": "allow",
+    }
+    data["accounts"][DEMO_GATED] = gated
+    return parse_config(data, "invest demo")
+
+
+def demo_verdicts() -> dict[str, dict[str, object]]:
+    """The bundled recorded answers: prompt hash -> cached answer (see :data:`DEMO_VERDICTS`).
+
+    Raises:
+        ConfigError: the file is missing or unreadable (a broken install).
+    """
+    from importlib import resources
+
+    path = resources.files("invest.runtime") / "examples" / DEMO_VERDICTS
+    try:
+        answers: dict[str, dict[str, object]] = json.loads(path.read_text(encoding="utf-8"))[
+            "answers"
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(
+            f"the demo's recorded verdicts ({DEMO_VERDICTS}) cannot be read ({e}): "
+            "reinstall the package or rerun scripts/record_demo_verdicts.py"
+        ) from e
+    return answers
+
+
 def demo(args: argparse.Namespace, paths: Paths) -> int:
     """Replay the bundled data through the example accounts into a ledger, and explain."""
     from invest.runtime.config import load_config
     from invest.runtime.ledger.lock import WriterLock
 
-    settings = load_config(example_config())
+    settings = demo_settings(load_config(example_config()))
     ledger_path = Path(args.ledger) if args.ledger else paths.ledger
     with WriterLock(ledger_path, "invest demo"):  # one writer: the engine, a run, a demo
         return _demo(args, paths, settings, ledger_path)
@@ -124,6 +185,8 @@ def demo(args: argparse.Namespace, paths: Paths) -> int:
 
 def _demo(args: argparse.Namespace, paths: Paths, settings: Settings, ledger_path: Path) -> int:
     """The demo, under the ledger's writer lock."""
+    import tempfile
+
     from invest.runtime.cycle import AccountRuntime
     from invest.runtime.ledger import DEMO_EVENT, Ledger, LedgerSink, remove_ledger
 
@@ -137,16 +200,31 @@ def _demo(args: argparse.Namespace, paths: Paths, settings: Settings, ledger_pat
         f"[bold]Invest demo[/]: replaying the bundled S&P 500 sample ({'2022' if args.quick else '1990-2022'}) "
         "through the live cycle with the paper broker. Offline.\n"
     )
+    _out().print(f"[yellow]{DEMO_GATE_LABEL}[/]\n", soft_wrap=True)
     for name in settings.accounts:
-        acct = AccountRuntime.build(name, settings, packs_dir=paths.packs)
-        ledger.ensure_account(name, acct.config)
-        with ledger.transaction():
-            r = _replay(
-                acct, source, start, None, settings.engine.timezone, mirror=LedgerSink(ledger)
-            )
-            ledger.save_state(acct.state, r.days[-1].isoformat())
+        gated = name == DEMO_GATED
+        with tempfile.TemporaryDirectory(prefix="invest-demo-oracle-") as home:
+            # The per-cycle audit files go to a throwaway folder; the ledger keeps the rest.
+            gate = demo_gate(settings, ledger, Path(home)) if gated else None
+            acct = AccountRuntime.build(name, settings, packs_dir=paths.packs, gate=gate)
+            ledger.ensure_account(name, acct.config)
+            with ledger.transaction():
+                r = _replay(
+                    acct,
+                    source,
+                    DEMO_GATE_START if gated else start,
+                    None,
+                    settings.engine.timezone,
+                    mirror=LedgerSink(ledger),
+                )
+                ledger.save_state(acct.state, r.days[-1].isoformat())
+            if gate is not None:
+                gate.close()
         _in_sample(acct, r, paths)  # before the account's summary
         _print_result(r, decisions=5)
+        if gated:
+            for line in gate_summary(r):
+                _out().print(line, markup=False, soft_wrap=True)
     _out().print(
         f"Ledger written to {ledger_path}. Open it with `invest` (TUI) or query it with sqlite3."
     )
@@ -154,6 +232,50 @@ def _demo(args: argparse.Namespace, paths: Paths, settings: Settings, ledger_pat
     for note in r.notes:
         _out().print(f"[dim]Note: {note}[/]")
     return 0
+
+
+def demo_gate(settings: Settings, ledger: Ledger, home: Path) -> CycleGate:
+    """The gated account's gate: replay only, over the bundled answers put in the ledger's cache.
+
+    Verdicts, prompts and answers are audited in the ledger's llm tables, as in a real run.
+    """
+    from invest.runtime.clock import SystemClock
+    from invest.runtime.oracle.gate.cycle import build_cycle_gate
+    from invest.runtime.oracle.ledger_store import LedgerOracleStore
+
+    cfg = settings.account(DEMO_GATED).oracle
+    assert cfg is not None  # demo_settings gives it one
+    store = LedgerOracleStore(ledger.conn)
+    with ledger.transaction():
+        for key, answer in demo_verdicts().items():
+            store.cache_put(key, answer)
+    return build_cycle_gate(
+        cfg, DEMO_GATED, home, now=SystemClock().now, replay_only=True, store=store
+    )
+
+
+def gate_summary(r: BacktestResult) -> list[str]:
+    """What the gate did in a replay: verdict counts, misses and one example reason."""
+    verdicts = [(d["day"], v) for d in r.decisions if d.get("llm") for v in d["llm"]["verdicts"]]
+    recorded = [(day, v) for day, v in verdicts if v["source"] == "llm"]
+    counts = Counter(str(v["verdict"]) for _, v in recorded)
+    missed = len(verdicts) - len(recorded)
+    lines = [
+        f"LLM gate of {r.account} (recorded test-server verdicts, not a real model): "
+        f"{len(verdicts)} proposed buy(s) reviewed: {counts['VETO']} vetoed, "
+        f"{counts['SHRINK']} shrunk, {counts['APPROVE']} approved; {missed} without a "
+        "recorded verdict went ahead unreviewed (on_unavailable = allow)."
+    ]
+    lowered = [(day, v) for day, v in recorded if v["verdict"] != "APPROVE"]
+    if lowered:
+        day, v = lowered[-1]
+        lines.append(f"  e.g. {day} {v['symbol']} {v['verdict']}: {v['reason']}")
+    if missed and not recorded:
+        lines.append(
+            "  No recorded verdict matched: the prompts changed since the cache was recorded; "
+            "rerun scripts/record_demo_verdicts.py"
+        )
+    return lines
 
 
 def _check_demo_target(path: Path) -> None:

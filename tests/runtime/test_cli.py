@@ -92,7 +92,8 @@ def test_demo_quick_writes_a_ledger_with_every_example_account(
     assert "trend-daily" in text
     assert "Equal-weight buy&hold" in text
     ledger = Ledger(ledger_path, readonly=True)
-    assert ledger.accounts() == ["defensive-weekly", "hybrid-daily", "trend-daily"]
+    # The example accounts, and the demo's LLM-gated account built in code.
+    assert ledger.accounts() == ["defensive-weekly", "gated-daily", "hybrid-daily", "trend-daily"]
     assert ledger.decisions("trend-daily", 1)[0]["day"] == "2022-12-28"
     assert len(ledger.equity_curve("trend-daily")) == 249  # sample sessions 2022-01-03..2022-12-28
 
