@@ -135,6 +135,19 @@ _boot_tree() {
   _boot_fetch "$url" ""
 }
 
+# With a person at a terminal, an install goes on to the guided first run (`invest setup`).
+_boot_setup() {
+  local invest=${INV_ROOT:-}/current/bin/invest
+  if [[ ${INV_ACTION:-} != install ]] || ! inv_interactive || [[ ! -x $invest ]]; then
+    return 0
+  fi
+  inv_say "guided setup: invest setup (Ctrl-C skips it; run it again any time)"
+  if ! INVEST_HOME=$INV_HOME INVEST_SECRETS=$INV_SECRETS "$invest" setup --config "$INV_CONFIG" </dev/tty; then
+    inv_warn "invest setup did not finish; run it again: invest setup --config $INV_CONFIG"
+  fi
+  return 0
+}
+
 _boot_main() {
   local here="" src_opt version prefix needs_package=1
   trap _boot_cleanup EXIT
@@ -151,6 +164,7 @@ _boot_main() {
   # shellcheck source=installer/lib.sh
   source "$BOOT_TREE/installer/lib.sh"
   invest_main "$BOOT_TREE" "$@"
+  _boot_setup
 }
 
 _boot_main "$@"

@@ -91,6 +91,28 @@ def _add_views(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
 
 
+def _add_setup(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``invest setup``: the guided first run (runtime/setup.py, imported when it runs)."""
+    p = sub.add_parser(
+        "setup",
+        help="guided first run: data source, accounts, keys; tests each live, writes config and secrets",
+    )
+    p.add_argument(
+        "--non-interactive",
+        action="store_true",
+        help="ask nothing: flags and INVEST_SETUP_* variables (keys: variables only)",
+    )
+    p.add_argument("--template", help="accounts: trend | hybrid | gated (default trend)")
+    p.add_argument("--data", help="market data: yfinance | alpaca | sample (default yfinance)")
+    p.add_argument("--broker", help="paper (simulated, default) | alpaca (Alpaca's paper account)")
+    p.add_argument("--cash", help="starting cash of each account (default 10000)")
+    p.add_argument("--telegram-chat", help="the Telegram chat id the bot serves")
+    p.add_argument("--llm-url", help="OpenAI-compatible LLM base URL (template gated)")
+    p.add_argument("--llm-model", help="the LLM model (default qwen3-8b)")
+    p.add_argument("--skip-checks", action="store_true", help="write without asking any service")
+    p.add_argument("--force", action="store_true", help="write even when a check fails")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``invest``."""
     parser = argparse.ArgumentParser(
@@ -157,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     res_run.add_argument("name")
     res_run.add_argument("--json", action="store_true", help="print the watchlist as JSON")
     _add_views(sub)
+    _add_setup(sub)
     cmp_ = sub.add_parser("compare", help="compare two accounts from the ledger (A/B models)")
     cmp_.add_argument("a")
     cmp_.add_argument("b")
@@ -250,6 +273,12 @@ def _web(args: argparse.Namespace, paths: Paths) -> int:
     return int(web.main(paths, args.host, args.port))
 
 
+def _setup(args: argparse.Namespace, paths: Paths) -> int:
+    from invest.runtime.setup import main as setup_main  # pydantic and httpx load only here
+
+    return int(setup_main(args, paths))
+
+
 def _handlers() -> dict[str, Handler]:
     from invest.runtime import commands
 
@@ -270,6 +299,7 @@ def _handlers() -> dict[str, Handler]:
         "train": _train,
         "robustness": _robustness,
         "web": _web,
+        "setup": _setup,
     }
 
 
