@@ -182,17 +182,9 @@ def _parse_dates(path: Path, cells: pd.Series) -> DateArray:
 def _parse_numbers(path: Path, header: str, cells: pd.Series, dates: DateArray) -> FloatArray:
     import pandas as pd
 
-    values = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=np.float64, copy=True)
-    # Only the cells that did not parse as finite numbers as written need the text
-    # rules (spaces, missing-bar tokens): string operations on every cell cost more
-    # than the parse itself.
-    odd = np.flatnonzero(~np.isfinite(values))
-    if not len(odd):
-        return values
-    stripped = cells.iloc[odd].str.strip()
-    values[odd] = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=np.float64)
-    missing = np.zeros(len(values), dtype=bool)
-    missing[odd] = stripped.str.lower().isin(MISSING_TOKENS).to_numpy()
+    stripped = cells.str.strip()
+    values = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=np.float64, copy=True)
+    missing = stripped.str.lower().isin(MISSING_TOKENS).to_numpy()
     bad = ~np.isfinite(values) & ~missing
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
