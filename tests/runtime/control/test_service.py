@@ -165,6 +165,25 @@ def test_run_executes_a_cycle_now_and_explains_it(world: Any) -> None:
     assert not service.handle(Request("run", {}, role=TRADER)).ok  # needs an account
 
 
+def test_run_is_refused_for_a_halted_account_or_engine_and_marks_nothing(world: Any) -> None:
+    engine, service, _ = world
+    conn = engine.ledger.conn
+    before = repo.engine_account(conn, "daily").last_cycle_id
+    ask(service, "halt", account="daily", reason="a test halt")
+    reply = service.handle(Request("run", {"account": "daily"}, actor="telegram:1", role=TRADER))
+    assert not reply.ok
+    assert "daily is HALTED (a test halt)" in reply.error
+    assert "invest resume daily" in reply.error
+    assert repo.engine_account(conn, "daily").last_cycle_id == before  # no cycle was run
+    ask(service, "resume", account="daily")
+    ask(service, "halt", reason="engine-wide")
+    reply = service.handle(Request("run", {"account": "weekly"}, role=TRADER))
+    assert not reply.ok
+    assert "the engine is HALTED (engine-wide)" in reply.error
+    ask(service, "resume_all")
+    assert ask(service, "run", account="daily")["account"] == "daily"
+
+
 def test_flatten_needs_a_token_from_a_first_call_then_sells_everything(world: Any) -> None:
     engine, service, _ = world
     first = ask(service, "flatten", account="weekly", actor="telegram:42")
