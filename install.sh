@@ -167,4 +167,5 @@ _boot_main() {
   _boot_setup
 }
 
-_boot_main "$@"
+# INVEST_BOOT_SOURCED=1 loads the functions without running (the installer's tests).
+[[ -n ${INVEST_BOOT_SOURCED:-} ]] || _boot_main "$@"

@@ -23,8 +23,9 @@ Layout:
   --no-system           skip apt, the system user and the service manager (test installs)
   --service NAME        supervisor (default), systemd or none
   --python PATH         the Python (>= 3.11) that creates the venv
-Settings (written to secrets.env; secrets are read from prompts or the environment only):
-  --non-interactive     never prompt (also when no terminal is present)
+Settings (written to secrets.env; secrets come from the environment or --secrets-file only;
+on a terminal the install ends with `invest setup`, which asks for them and tests each):
+  --non-interactive     never ask (also when no terminal is present): no `invest setup`
   --secrets-file FILE   merge KEY=VALUE lines from FILE into secrets.env
   --llm-url URL         base URL of an OpenAI-compatible LLM server (probed at /v1/models)
   --telegram-chat-id ID the Telegram chat allowed to steer the engine

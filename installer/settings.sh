@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The Invest appliance installer: settings from flags, the environment and prompts; secrets.env.
+# The Invest appliance installer: settings from flags, the environment and --secrets-file; secrets.env.
 # Sourced by installer/lib.sh; nothing here runs on its own.
 
 # ---------------------------------------------------------------------------- settings
@@ -9,39 +9,6 @@ inv_interactive() {
   ((!INV_NONINTERACTIVE && !INV_DRY_RUN)) || return 1
   [[ -z ${CI:-} ]] || return 1
   { : </dev/tty; } 2>/dev/null
-}
-
-# Print the current value of key $1 in secrets.env, or nothing.
-inv_secret_current() {
-  local key=$1 line
-  [[ -r $INV_SECRETS ]] || return 0
-  while IFS= read -r line || [[ -n $line ]]; do
-    if [[ $line == "$key="* ]]; then
-      printf '%s' "${line#*=}"
-      return 0
-    fi
-  done <"$INV_SECRETS"
-}
-
-# Ask for a value on the terminal; keep the current one on an empty answer.
-inv_prompt() {
-  local var=$1 label=$2 hidden=$3 current reply=""
-  current=$(inv_secret_current "$var")
-  [[ -n ${INV_NEW[$var]:-} ]] && current=${INV_NEW[$var]}
-  if [[ -n $current ]]; then
-    label="$label [set; Enter keeps it]"
-  else
-    label="$label [Enter skips]"
-  fi
-  printf '%s: ' "$label" >/dev/tty
-  if ((hidden)); then
-    IFS= read -rs reply </dev/tty || reply=""
-    printf '\n' >/dev/tty
-  else
-    IFS= read -r reply </dev/tty || reply=""
-  fi
-  [[ -n $reply ]] && INV_NEW[$var]=$reply
-  return 0
 }
 
 # Merge KEY=VALUE lines of --secrets-file into the new settings.
@@ -57,7 +24,9 @@ inv_read_secrets_file() {
   done <"$INV_SECRETS_FILE"
 }
 
-# Collect settings from --secrets-file, the environment, flags and (with a terminal) prompts.
+# Collect settings from --secrets-file, the environment and flags. Nothing is asked here:
+# on a terminal, install.sh goes on to `invest setup`, which asks for each key and tests it
+# live (asking here too made a person type every key twice).
 inv_collect_settings() {
   declare -gA INV_NEW=()
   [[ -n $INV_SECRETS_FILE ]] && inv_read_secrets_file
@@ -67,14 +36,6 @@ inv_collect_settings() {
   done
   [[ -n $INV_CHAT_ID ]] && INV_NEW[TELEGRAM_CHAT_ID]=$INV_CHAT_ID
   [[ -n $INV_LLM_URL ]] && INV_NEW[INVEST_LLM_URL]=$INV_LLM_URL
-  if inv_interactive; then
-    inv_say "settings (stored in $INV_SECRETS, mode 0600; secrets are not echoed)"
-    inv_prompt ALPACA_API_KEY "Alpaca paper API key id" 0
-    inv_prompt ALPACA_SECRET_KEY "Alpaca paper API secret key" 1
-    inv_prompt TELEGRAM_BOT_TOKEN "Telegram bot token" 1
-    inv_prompt TELEGRAM_CHAT_ID "Telegram chat id" 0
-    inv_prompt INVEST_LLM_URL "LLM base URL (OpenAI-compatible, e.g. http://gpu-box:8080)" 0
-  fi
   [[ -n ${INV_NEW[ALPACA_API_KEY]:-} ]] && INV_NEW[ALPACA_PAPER]=${INV_NEW[ALPACA_PAPER]:-true}
   for key in "${!INV_NEW[@]}"; do
     [[ ${INV_NEW[$key]} != *$'\n'* ]] || inv_die "the value of $key holds a newline"

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import select
 import shlex
 import shutil
 import stat
 import subprocess
 import tarfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -131,70 +128,60 @@ def test_secrets_never_reach_a_command_line_in_a_dry_run(tmp_path: Path) -> None
     assert secret not in result.stdout + result.stderr
 
 
-@pytest.fixture
-def answered_prompts(tmp_path: Path) -> tuple[Path, str]:
-    """Run the settings prompts on a real terminal (script(1)) and answer them."""
+def _on_a_terminal(program: str, env: dict[str, str]) -> str:
+    """Run a bash program on a real terminal (script(1)) with nothing typed; its transcript."""
     script = shutil.which("script")
     if script is None:
-        pytest.skip("script(1) from util-linux is needed to give the prompts a terminal")
+        pytest.skip("script(1) from util-linux is needed to give the installer a terminal")
+    result = subprocess.run(
+        [script, "-qfec", f"bash -c {shlex.quote(program)}", "/dev/null"],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    transcript = (result.stdout + result.stderr).decode(errors="replace")
+    assert result.returncode == 0, transcript
+    return transcript
+
+
+def test_the_installer_asks_no_keys_itself_on_a_terminal(tmp_path: Path) -> None:
+    """Keys are asked (and tested) by `invest setup`; the installer only takes them from the
+    environment, flags or --secrets-file, so nobody types a key twice."""
     prefix = tmp_path / "prefix"
     (prefix / "etc/invest").mkdir(parents=True)
-    snippet = (
+    program = (
+        "INVEST_CLEANUP=(); source installer/lib.sh; inv_defaults; "
         f"INV_PREFIX={shlex.quote(str(prefix))}; INV_NO_SYSTEM=1; inv_layout; "
         "inv_collect_settings; inv_write_secrets"
     )
-    program = f"INVEST_CLEANUP=(); source installer/lib.sh; inv_defaults; {snippet}"
-    command = f"bash -c {shlex.quote(program)}"
-    proc = subprocess.Popen(
-        [script, "-qfec", command, "/dev/null"],
-        cwd=REPO,
-        env=clean_env(TERM="dumb"),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    transcript = _on_a_terminal(program, clean_env(TERM="dumb", ALPACA_API_KEY="PKFROMENV"))
+    assert "API key" not in transcript
+    assert "Telegram bot token" not in transcript
+    lines = (prefix / "etc/invest/secrets.env").read_text().splitlines()
+    assert "ALPACA_API_KEY=PKFROMENV" in lines
+
+
+def test_an_install_on_a_terminal_ends_with_invest_setup_on_that_terminal(tmp_path: Path) -> None:
+    root = tmp_path / "opt/invest"
+    (root / "current/bin").mkdir(parents=True)
+    record = tmp_path / "setup-called"
+    fake = root / "current/bin/invest"
+    fake.write_text(
+        f'#!/bin/sh\n{{ echo "$@"; [ -t 0 ] && echo stdin-is-a-terminal; }} > {record}\n'
     )
-    assert proc.stdin is not None
-    assert proc.stdout is not None
-    seen = b""
-
-    def answer(prompt: str, reply: str) -> None:
-        nonlocal seen
-        deadline = time.monotonic() + 15
-        while prompt.encode() not in seen:
-            assert time.monotonic() < deadline, f"no prompt {prompt!r} in {seen!r}"
-            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-            if ready:
-                seen += os.read(proc.stdout.fileno(), 4096)
-        seen = seen.split(prompt.encode(), 1)[1]
-        time.sleep(0.3)  # let `read -s` turn the echo off first
-        proc.stdin.write(f"{reply}\n".encode())
-        proc.stdin.flush()
-
-    try:
-        answer("Alpaca paper API key id", "PKPROMPTED")
-        answer("Alpaca paper API secret key", "hidden-secret-xyz")
-        answer("Telegram bot token", "")
-        answer("Telegram chat id", "-100123")
-        answer("LLM base URL", "")
-        rest, _ = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    return prefix / "etc/invest/secrets.env", (seen + rest).decode(errors="replace")
-
-
-def test_prompts_store_answers_and_never_echo_the_secret(
-    answered_prompts: tuple[Path, str],
-) -> None:
-    secrets_file, transcript = answered_prompts
-    assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
-    lines = secrets_file.read_text().splitlines()
-    assert "ALPACA_API_KEY=PKPROMPTED" in lines
-    assert "ALPACA_SECRET_KEY=hidden-secret-xyz" in lines
-    assert "TELEGRAM_CHAT_ID=-100123" in lines
-    assert not any(line.startswith("TELEGRAM_BOT_TOKEN=") for line in lines)
-    assert "hidden-secret-xyz" not in transcript
+    fake.chmod(0o755)
+    config = tmp_path / "etc/invest/config.toml"
+    program = (
+        "INVEST_BOOT_SOURCED=1 source install.sh; source installer/lib.sh; inv_defaults; "
+        f"INV_ACTION=install; INV_ROOT={shlex.quote(str(root))}; INV_HOME={tmp_path}; "
+        f"INV_SECRETS={tmp_path}/secrets.env; INV_CONFIG={shlex.quote(str(config))}; _boot_setup"
+    )
+    transcript = _on_a_terminal(program, clean_env(TERM="dumb"))
+    assert "guided setup: invest setup" in transcript
+    assert record.read_text().splitlines() == [f"setup --config {config}", "stdin-is-a-terminal"]
 
 
 def test_new_settings_replace_old_ones_and_keep_the_rest(tmp_path: Path) -> None:
