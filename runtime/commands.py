@@ -561,6 +561,7 @@ def _run_one(name: str, settings: Settings, paths: Paths, dry_run: bool) -> None
     nothing: its LSTM states go to a memory overlay and its records to a memory sink.
     """
     from invest.runtime.ledger import Ledger, demo_ledger_at
+    from invest.runtime.ledger.engine_state import run_refusal
     from invest.runtime.ledger.lock import WriterLock
 
     if dry_run:
@@ -582,6 +583,9 @@ def _run_one(name: str, settings: Settings, paths: Paths, dry_run: bool) -> None
         _set_aside_demo(paths)
         ledger = Ledger(paths.ledger)
         try:
+            refused = run_refusal(ledger.conn, name)
+            if refused:
+                raise InvestError(f"run refused: {refused}")
             _cycle(name, settings, paths, ledger, dry_run=False)
         finally:
             ledger.close()

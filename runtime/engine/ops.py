@@ -198,25 +198,12 @@ def _flatten(engine: Engine, request: Request) -> dict[str, Any]:
     }
 
 
-def _halted(engine: Engine, name: str) -> str:
-    """Why ``name`` may not run a cycle now ("" when it may): its own HALTED state or the
-    engine's, with the reason and the command that lifts it. The TUI says the same words."""
-    conn = engine.ledger.conn
-    if repo.account_halt(conn, name) is HaltState.HALTED:
-        why = repo.halt_reason(conn, name) or "no reason given"
-        return f"{name} is HALTED ({why}); resume it first (invest resume {name})"
-    state, why = repo.engine_halt(conn)
-    if state is HaltState.HALTED:
-        return f"the engine is HALTED ({why or 'no reason given'}); resume all first (invest resume --all)"
-    return ""
-
-
 def _run(engine: Engine, request: Request) -> dict[str, Any]:
     name = _account(engine, request)
     assert name is not None
     # A cycle of a HALTED account would place nothing (the risk engine's halt clamp) but
     # would still mark a session and write decisions: refuse it here, for every door.
-    refused = _halted(engine, name)
+    refused = repo.run_refusal(engine.ledger.conn, name)
     if refused:
         raise OpError(f"run refused: {refused}")
     out, error = engine.run_account(name)

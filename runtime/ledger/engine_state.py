@@ -87,6 +87,19 @@ def halt_reason(conn: sqlite3.Connection, account: str | None) -> str:
     return str(json.loads(detail).get("reason", "")) if detail else ""
 
 
+def run_refusal(conn: sqlite3.Connection, account: str) -> str:
+    """Why a cycle of ``account`` may not run now ("" when it may): its own HALTED state or
+    the engine's, with the reason and the command that lifts it. Every door (the engine's
+    run op, a local ``invest run``) refuses with these words; the TUI says the same."""
+    if account_halt(conn, account) is HaltState.HALTED:
+        why = halt_reason(conn, account) or "no reason given"
+        return f"{account} is HALTED ({why}); resume it first (invest resume {account})"
+    state, why = engine_halt(conn)
+    if state is HaltState.HALTED:
+        return f"the engine is HALTED ({why or 'no reason given'}); resume all first (invest resume --all)"
+    return ""
+
+
 # -- heartbeat -------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from invest.runtime.cli import main
+from invest.runtime.domain import HaltState
 from invest.runtime.ledger import Ledger
 
 INVEST = [sys.executable, "-m", "invest.runtime.cli"]
@@ -112,6 +113,26 @@ def test_run_twice_on_the_same_bar_sends_no_second_order(
     assert len(set(ids)) == 5
     assert len(ledger.decisions("defensive-weekly")) == 1
     assert "BUY" in capsys.readouterr().out
+
+
+def test_a_local_run_of_a_halted_account_is_refused_with_the_reason(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from invest.runtime.paths import Paths
+
+    assert main(["run", "defensive-weekly"]) == 0  # the account's first cycle
+    path = Paths.resolve().ledger
+    ledger = Ledger(path)
+    orders = ledger.conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
+    ledger.set_halt("defensive-weekly", HaltState.HALTED, "a test halt")
+    ledger.close()
+    assert main(["run", "defensive-weekly"]) == 2  # the CLI's exit code for a refused command
+    err = capsys.readouterr().err
+    assert "run refused: defensive-weekly is HALTED (a test halt)" in err
+    assert "invest resume defensive-weekly" in err
+    ledger = Ledger(path, readonly=True)
+    assert len(ledger.decisions("defensive-weekly")) == 1  # no second cycle ran
+    assert ledger.conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == orders
 
 
 def test_dry_run_prints_the_decision_and_writes_nothing(capsys: pytest.CaptureFixture[str]) -> None:
