@@ -136,7 +136,13 @@ def _yf_ticker(symbol: str) -> Any:
 
 @contextmanager
 def _quiet() -> Iterator[None]:
-    """yfinance 1.x trips pandas deprecation warnings inside its own code."""
+    """yfinance 1.x trips pandas deprecation warnings inside its own code: silence them.
+
+    yfinance is imported first: its import puts a filter of its own at the front of
+    the list, which would outrank ours if the import happened inside the block.
+    """
+    import yfinance  # noqa: F401
+
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"yfinance\b")
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"yfinance\b")
