@@ -64,8 +64,9 @@ class ModelledChainConfig(Frozen):
     VIX close exists on the previous session (and ``vix`` is ``"premium"``), the
     premium is the market's instead: VIX / the index's realised volatility over the
     same window, applied to the underlying's own realised volatility (for the index
-    itself that is VIX). The smile multiplies ATM IV by ``1 - slope * k`` with
-    ``k = ln(strike / forward)``, ``put_skew`` below the forward, ``call_skew`` above.
+    itself that is VIX). The smile multiplies ATM IV by ``1 - slope * z`` with the
+    standardised moneyness ``z = ln(strike / forward) / (ATM IV * sqrt(t))`` (a
+    25-delta put sits near z = -0.67), ``put_skew`` below the forward, ``call_skew`` above.
     """
 
     realised_vol_window: int = Field(21, ge=5, le=252)
@@ -80,10 +81,10 @@ class ModelledChainConfig(Frozen):
     """Lowest IV/RV ratio taken from VIX (a quiet month after a crash can make VIX/RV implausibly small)."""
     vix_ratio_max: float = Field(3.0, gt=0)
     """Highest IV/RV ratio taken from VIX (a calm index month with a nervous VIX gives large ratios)."""
-    put_skew: float = Field(0.8, ge=0, le=10)
-    """IV slope per unit of log-moneyness below the forward: IV = ATM x (1 - put_skew x k), k < 0 (puts richer)."""
-    call_skew: float = Field(0.2, ge=-5, le=10)
-    """IV slope per unit of log-moneyness above the forward: IV = ATM x (1 - call_skew x k), k > 0 (negative: a smile)."""
+    put_skew: float = Field(0.30, ge=0, le=5)
+    """IV slope per unit of standardised moneyness z below the forward: IV = ATM x (1 - put_skew x z), z < 0 (puts richer); 0.30 puts the 25-delta put about 20% above ATM."""
+    call_skew: float = Field(0.10, ge=-5, le=5)
+    """IV slope per unit of standardised moneyness z above the forward: IV = ATM x (1 - call_skew x z), z > 0 (negative: a smile that rises on the call side)."""
     min_iv: float = Field(0.05, gt=0, lt=5)
     """IV floor (annualised, decimal) after the premium and the skew."""
     max_iv: float = Field(2.0, gt=0, le=5)
