@@ -63,7 +63,7 @@ def test_atm_iv_implies_from_mids_when_the_source_gives_no_iv() -> None:
 
 def test_atm_iv_needs_strikes_around_spot() -> None:
     chain = _chain(lambda r, k: 0.2, strikes=range(105, 131, 5))
-    with pytest.raises(DataError, match="do not bracket spot 100.0"):
+    with pytest.raises(DataError, match=r"do not bracket spot 100\.0"):
         atm_iv(chain, EXP)
     with pytest.raises(DataError, match="no quote with an implied volatility"):
         atm_iv(chain, EXP + timedelta(days=7))
@@ -81,7 +81,7 @@ def test_skew_is_the_25_delta_put_iv_minus_the_25_delta_call_iv() -> None:
 
 def test_skew_refuses_when_deltas_do_not_reach_25() -> None:
     narrow = _chain(lambda r, k: 0.2, strikes=range(98, 103))
-    with pytest.raises(DataError, match="do not bracket 0.25"):
+    with pytest.raises(DataError, match=r"do not bracket 0\.25"):
         skew(narrow, EXP)
 
 

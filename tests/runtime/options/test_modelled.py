@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -76,7 +77,8 @@ def test_point_in_time_truncated_and_random_future_give_the_same_chains() -> Non
 
 def test_strikes_lie_on_the_listed_grid_and_bracket_spot() -> None:
     chain = ModelledChainSource(_frame()).chain("AAA", D)
-    assert chain.source == "modelled" and chain.modelled
+    assert chain.source == "modelled"
+    assert chain.modelled
     assert any("modelled chain" in n for n in chain.notes)
     steps = [(b.below or float("inf"), Decimal(str(b.step))) for b in CFG.strike_grid]
     for q in chain.quotes:
@@ -110,7 +112,8 @@ def test_expiries_weeklies_monthlies_and_holiday_shift() -> None:
         date(2014, 4, 25),
         date(2014, 5, 16),
     ]
-    assert is_monthly(date(2014, 4, 17)) and not is_monthly(date(2014, 4, 11))
+    assert is_monthly(date(2014, 4, 17))
+    assert not is_monthly(date(2014, 4, 11))
     before = expiries(
         date(2008, 3, 3), weeklies=4, monthlies=2, weeklies_from=date(2010, 6, 4), cal=cal
     )
@@ -134,13 +137,14 @@ def test_smile_is_richer_on_the_put_side() -> None:
     ks = sorted(iv)
     below = [k for k in ks if k < chain.spot]
     above = [k for k in ks if k > chain.spot]
-    assert all(iv[a] > iv[b] for a, b in zip(below, below[1:], strict=False))  # rising to the left
+    assert all(iv[a] > iv[b] for a, b in itertools.pairwise(below))  # rising to the left
     # equally far in log-moneyness, the put-side strike has the higher IV
     x = 0.08
     lo = float(np.interp(chain.spot * np.exp(-x), ks, [iv[k] for k in ks]))
     hi = float(np.interp(chain.spot * np.exp(x), ks, [iv[k] for k in ks]))
     assert lo > hi
-    assert above and iv[above[0]] < iv[below[-1]]
+    assert above
+    assert iv[above[0]] < iv[below[-1]]
 
 
 def test_no_arbitrage_monotone_parity_and_quotes_around_the_model_mid() -> None:
@@ -152,8 +156,8 @@ def test_no_arbitrage_monotone_parity_and_quotes_around_the_model_mid() -> None:
             _model_mid(chain, q.iv or 0, Right.CALL, float(q.contract.strike), exp) for q in calls
         ]
         pm = [_model_mid(chain, q.iv or 0, Right.PUT, float(q.contract.strike), exp) for q in puts]
-        assert all(a >= b for a, b in zip(cm, cm[1:], strict=False))
-        assert all(a <= b for a, b in zip(pm, pm[1:], strict=False))
+        assert all(a >= b for a, b in itertools.pairwise(cm))
+        assert all(a <= b for a, b in itertools.pairwise(pm))
         t = float(year_fraction((exp - D).days))
         for c, p, c_mid, p_mid in zip(calls, puts, cm, pm, strict=True):
             k = float(c.contract.strike)
@@ -179,7 +183,8 @@ def test_the_vix_path_sets_the_premium_only_where_vix_has_the_previous_session()
     iv_plain, how_plain = plain.atm_iv("AAA", D)
     iv_calm, how_calm = calm.atm_iv("AAA", D)
     iv_nervous, _ = nervous.atm_iv("AAA", D)
-    assert "VRP" in how_plain and "VIX" in how_calm
+    assert "VRP" in how_plain
+    assert "VIX" in how_calm
     assert iv_calm != pytest.approx(iv_plain)
     assert iv_nervous == pytest.approx(2 * iv_calm)  # unclipped: the ratio scales with VIX
     assert calm.chain("AAA", D) != plain.chain("AAA", D)
@@ -216,7 +221,9 @@ def test_missing_bar_and_short_history_are_named() -> None:
 
 def test_the_bundled_vix_reader() -> None:
     dates, values = vix()
-    assert str(dates[0]) == "2014-01-03" and values[0] == 13.76
+    assert str(dates[0]) == "2014-01-03"
+    assert values[0] == 13.76
     assert str(dates[-1]) == "2019-01-03"
     assert np.datetime64("2014-01-20") not in dates  # '.' on Martin Luther King day: no value
-    assert np.all(np.diff(dates).astype(int) > 0) and np.all(values > 0)
+    assert np.all(np.diff(dates).astype(int) > 0)
+    assert np.all(values > 0)
