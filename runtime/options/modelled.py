@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import calendar as _calendar
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -157,6 +159,20 @@ def _rms_vol(closes: FloatArray) -> float:
     return float(np.sqrt(np.mean(r * r) * TRADING_DAYS))
 
 
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """One day's chain before pricing: one entry per listed (expiry, strike)."""
+
+    as_of: date
+    spot: float
+    atm: float
+    how: str
+    expiries: list[date]
+    strikes: FloatArray
+    t: FloatArray
+    iv: FloatArray
+
+
 class ModelledChainSource:
     """A :class:`~invest.runtime.options.chain.ChainSource` that models chains from bars.
 
@@ -269,15 +285,20 @@ class ModelledChainSource:
             )
         return self._expiries[key]
 
-    def _contract(
-        self, underlying: str, expiry: date, right: Right, strike: float
-    ) -> OptionContract:
-        key = (underlying, expiry, right, strike)
-        found = self._contracts.get(key)
-        if found is None:
-            found = OptionContract(underlying, expiry, right, Decimal(f"{strike:.3f}").normalize())
-            self._contracts[key] = found
-        return found
+    def _contracts_for(
+        self, underlying: str, right: Right, exps: list[date], strikes: FloatArray
+    ) -> list[OptionContract]:
+        """The contracts of the rows, made once per source and reused by later chains."""
+        out = []
+        book = self._contracts
+        for exp, strike in zip(exps, strikes.tolist(), strict=True):
+            key = (underlying, exp, right, strike)
+            found = book.get(key)
+            if found is None:
+                found = OptionContract(underlying, exp, right, Decimal(f"{strike:.3f}").normalize())
+                book[key] = found
+            out.append(found)
+        return out
 
     # -- the chain ------------------------------------------------------------
 
@@ -287,6 +308,58 @@ class ModelledChainSource:
         Raises:
             DataError: no close for ``underlying`` on ``as_of``, or too few closes before it.
         """
+        return self.chains(underlying, [as_of])[0]
+
+    def chains(self, underlying: str, days: Sequence[date]) -> list[OptionChain]:
+        """The chains of ``underlying`` on each of ``days``, priced together.
+
+        Each chain is exactly ``chain(underlying, day)`` (each day reads its own past
+        only); pricing the days' rows in one call per right saves numpy's per-call
+        cost, which at about 150 quotes a chain is as large as the arithmetic.
+
+        Raises:
+            DataError: as :meth:`chain`, for the first day that fails.
+        """
+        layouts = [self._layout(underlying, day) for day in days]
+        if not layouts:
+            return []
+        cfg = self.config
+        spot = np.concatenate([np.full(len(lay.strikes), lay.spot) for lay in layouts])
+        strikes = np.concatenate([lay.strikes for lay in layouts])
+        tt = np.concatenate([lay.t for lay in layouts])
+        iv = np.concatenate([lay.iv for lay in layouts])
+        ends = np.cumsum([len(lay.strikes) for lay in layouts]).tolist()
+        columns: list[tuple[Right, list[list[float]]]] = []
+        for right in (Right.CALL, Right.PUT):
+            g = greeks(right, spot, strikes, tt, iv, rate=cfg.rate, div=cfg.dividend_yield)
+            bid, ask = self._bid_ask(np.asarray(g.price, dtype=np.float64))
+            arrays = (
+                bid,
+                ask,
+                iv,
+                np.asarray(g.delta, dtype=np.float64),
+                np.asarray(g.gamma, dtype=np.float64),
+                np.asarray(g.theta, dtype=np.float64) / 365,
+                np.asarray(g.vega, dtype=np.float64) / 100,
+            )
+            columns.append((right, [a.tolist() for a in arrays]))
+        out = []
+        lo = 0
+        for lay, hi in zip(layouts, ends, strict=True):
+            quotes: list[OptionQuote] = []
+            nones = [None] * (hi - lo)
+            for right, lists in columns:
+                contracts = self._contracts_for(underlying, right, lay.expiries, lay.strikes)
+                b, a, v, d, gm, th, vg = (c[lo:hi] for c in lists)
+                # positional, in the quote's field order (contract, bid, ask, last, iv, delta,
+                # gamma, theta, vega): making the quotes is most of a chain's cost
+                quotes.extend(map(OptionQuote, contracts, b, a, nones, v, d, gm, th, vg))
+            out.append(self._assemble(underlying, lay, tuple(quotes)))
+            lo = hi
+        return out
+
+    def _layout(self, underlying: str, as_of: date) -> _Layout:
+        """Spot, ATM IV, the listed (expiry, strike) rows and their IVs on ``as_of``."""
         cfg = self.config
         row = self._row(underlying, as_of)
         spot = float(self.bars.close[row, self.bars.index_of(underlying)])
@@ -305,42 +378,24 @@ class ModelledChainSource:
         below = np.searchsorted(grid, spot, side="left")  # strikes < spot end here
         above = np.searchsorted(grid, spot, side="right")  # strikes > spot start here
         idx = np.arange(len(grid))
-        near = (idx >= below - cfg.min_strikes_each_side) & (
-            idx < above + cfg.min_strikes_each_side
-        )
-        logk = np.log(grid / spot)
-        listed = (np.abs(logk)[None, :] <= reach[:, None]) | near[None, :]
+        each = cfg.min_strikes_each_side
+        near = (idx >= below - each) & (idx < above + each)
+        listed = (np.abs(np.log(grid / spot))[None, :] <= reach[:, None]) | near[None, :]
         e_i, k_i = np.nonzero(listed)  # one row per (expiry, strike) listed
         strikes, tt = grid[k_i], t[e_i]
-
         forward = spot * np.exp((cfg.rate - cfg.dividend_yield) * tt)
         z = np.log(strikes / forward) / (atm * np.sqrt(tt))
         slope = np.where(z < 0, cfg.put_skew, cfg.call_skew)
         iv = np.clip(atm * (1 - slope * z), cfg.min_iv, cfg.max_iv)
+        return _Layout(as_of, spot, atm, how, [exps[e] for e in e_i.tolist()], strikes, tt, iv)
 
-        quotes: list[OptionQuote] = []
-        for right in (Right.CALL, Right.PUT):
-            g = greeks(right, spot, strikes, tt, iv, rate=cfg.rate, div=cfg.dividend_yield)
-            mid = np.asarray(g.price, dtype=np.float64)
-            bid, ask = self._bid_ask(mid)
-            cols = (
-                bid,
-                ask,
-                iv,
-                np.asarray(g.delta, dtype=np.float64),
-                np.asarray(g.gamma, dtype=np.float64),
-                np.asarray(g.theta, dtype=np.float64) / 365,
-                np.asarray(g.vega, dtype=np.float64) / 100,
-            )
-            rows = zip(e_i.tolist(), strikes.tolist(), *(c.tolist() for c in cols), strict=True)
-            for e, strike, b, a, v, d, gm, th, vg in rows:
-                contract = self._contract(underlying, exps[e], right, strike)
-                quotes.append(
-                    OptionQuote(contract, bid=b, ask=a, iv=v, delta=d, gamma=gm, theta=th, vega=vg)
-                )
+    def _assemble(
+        self, underlying: str, lay: _Layout, quotes: tuple[OptionQuote, ...]
+    ) -> OptionChain:
+        cfg = self.config
         notes = (
             "modelled chain: not observed quotes; Black-Scholes-Merton on the underlying's closes",
-            f"ATM IV {atm:.4f} = {how}, clipped to [{cfg.min_iv}, {cfg.max_iv}]",
+            f"ATM IV {lay.atm:.4f} = {lay.how}, clipped to [{cfg.min_iv}, {cfg.max_iv}]",
             f"skew: ATM IV x (1 - s x z), z = ln(K/F) / (ATM IV x sqrt(t)), s = {cfg.put_skew} "
             f"below the forward, {cfg.call_skew} above",
             f"rate {cfg.rate} (constant), dividend yield {cfg.dividend_yield} (adjusted closes)",
@@ -351,9 +406,9 @@ class ModelledChainSource:
         )
         return OptionChain(
             underlying=underlying,
-            as_of=as_of,
-            spot=spot,
-            quotes=tuple(quotes),
+            as_of=lay.as_of,
+            spot=lay.spot,
+            quotes=quotes,
             source="modelled",
             modelled=True,
             notes=notes,

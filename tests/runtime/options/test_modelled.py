@@ -64,15 +64,24 @@ def test_point_in_time_truncated_and_random_future_give_the_same_chains() -> Non
     vix_other[row + 1 :] = 80.0
     a = ModelledChainSource(truncated, vix=(vix_dates[: row + 1], vix_values[: row + 1]))
     b = ModelledChainSource(other, vix=(vix_dates, vix_other))
-    for i in range(row - 30, row + 1):
-        day = full.day(i)
-        for sym in ("AAA", "SP500"):
-            assert a.chain(sym, day) == b.chain(sym, day)
+    days = [full.day(i) for i in range(row - 30, row + 1)]
+    for sym in ("AAA", "SP500"):
+        assert a.chains(sym, days) == [b.chain(sym, day) for day in days]
     # and the future does move a later chain, so the comparison above can fail
     later = full.day(row + 5)
     assert ModelledChainSource(full).chain("AAA", later) != ModelledChainSource(other).chain(
         "AAA", later
     )
+
+
+def test_chains_priced_together_equal_the_chains_one_by_one() -> None:
+    frame = _frame()
+    days = [frame.day(i) for i in range(frame.row_for(D) - 10, frame.row_for(D) + 1)]
+    together = ModelledChainSource(frame, vix=_vix_for(frame)).chains("AAA", days)
+    alone = ModelledChainSource(frame, vix=_vix_for(frame))
+    assert together == [alone.chain("AAA", day) for day in days]
+    assert len({c.spot for c in together}) == len(days)
+    assert ModelledChainSource(frame).chains("AAA", []) == []
 
 
 def test_strikes_lie_on_the_listed_grid_and_bracket_spot() -> None:
