@@ -59,6 +59,8 @@ __all__ = [
 ]
 
 TRADING_DAYS = 252
+#: Contracts kept for reuse before the expired ones are dropped (each is about 300 bytes).
+_CONTRACTS_KEPT = 100_000
 
 
 def third_friday(year: int, month: int) -> date:
@@ -323,6 +325,9 @@ class ModelledChainSource:
         layouts = [self._layout(underlying, day) for day in days]
         if not layouts:
             return []
+        if len(self._contracts) > _CONTRACTS_KEPT:  # a long replay: forget expired series
+            first = min(days)
+            self._contracts = {k: c for k, c in self._contracts.items() if k[1] >= first}
         cfg = self.config
         spot = np.concatenate([np.full(len(lay.strikes), lay.spot) for lay in layouts])
         strikes = np.concatenate([lay.strikes for lay in layouts])

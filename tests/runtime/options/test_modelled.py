@@ -236,3 +236,16 @@ def test_the_bundled_vix_reader() -> None:
     assert np.datetime64("2014-01-20") not in dates  # '.' on Martin Luther King day: no value
     assert np.all(np.diff(dates).astype(int) > 0)
     assert np.all(values > 0)
+
+
+def test_a_long_replay_forgets_expired_contracts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from invest.runtime.options import modelled
+
+    monkeypatch.setattr(modelled, "_CONTRACTS_KEPT", 10)
+    frame = _frame()
+    src = ModelledChainSource(frame)
+    early = src.chain("AAA", date(2016, 1, 15))
+    late = src.chain("AAA", D)
+    assert all(key[1] >= D for key in src._contracts)  # only the later chain's series are left
+    assert late == ModelledChainSource(frame).chain("AAA", D)
+    assert src.chain("AAA", date(2016, 1, 15)) == early  # made again when asked
