@@ -62,6 +62,31 @@ def _load_all() -> BarFrame:
     )
 
 
+@lru_cache(maxsize=1)
+def vix() -> tuple[DateArray, FloatArray]:
+    """The bundled VIX daily closes, 2014-01-03 to 2019-01-03: (dates, values), read-only.
+
+    The file (from arch 8.0.0, see NOTICE) writes dates as M/D/YYYY; a value is the
+    CBOE Volatility Index in percentage points (13.76 means 13.76% a year). The
+    file writes ``.`` on exchange holidays (FRED's mark of a missing value): those days have
+    no value and are left out.
+    """
+    pkg = resources.files("invest.runtime.data") / "bundled"
+    with gzip.open(io.BytesIO((pkg / "vix_daily_close.csv.gz").read_bytes()), "rt") as fh:
+        fh.readline()
+        rows = [line.rstrip("\n").split(",") for line in fh if line.strip()]
+    rows = [r for r in rows if r[1] != "."]
+    days = []
+    for raw, _ in rows:
+        month, day, year = raw.split("/")
+        days.append(f"{year}-{int(month):02d}-{int(day):02d}")
+    dates = np.array(days, dtype="datetime64[D]")
+    values = np.array([float(v) for _, v in rows], dtype=np.float64)
+    dates.setflags(write=False)
+    values.setflags(write=False)
+    return dates, values
+
+
 class SampleData:
     """Provider ``sample``: the bundled real data. Offline, the default."""
 
