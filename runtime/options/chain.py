@@ -22,7 +22,9 @@ class OptionQuote:
     """One contract's quote. Prices are per share (multiply by the multiplier per contract).
 
     ``iv`` and the greeks are the source's own when it gives them, else ``None``
-    (the pricing module computes them from the mid when needed).
+    (the pricing module computes them from the mid when needed). Units are the venues'
+    (Alpaca's snapshots, the modelled chain): ``iv`` a decimal (0.25), ``delta`` and
+    ``gamma`` per share, ``theta`` per calendar day, ``vega`` per vol point (0.01).
     """
 
     contract: OptionContract
