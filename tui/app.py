@@ -162,19 +162,19 @@ class InvestApp(App[int]):
         return self._link
 
     def on_mount(self) -> None:
-        """Ask the engine for its status now, and periodically when live; read whether the
-        config's accounts run on demo data."""
+        """Ask the engine for its status now, and periodically when live."""
         self.poll_engine()
-        self.check_demo()
         if self.live:
             self.set_interval(self.refresh_s, self.poll_engine)
 
     def first_frame(self) -> None:
-        """Record the first frame (screens call this after their first refresh)."""
+        """Record the first frame (screens call this after their first refresh), then read
+        whether the config's accounts run on demo data (pydantic: after the frame)."""
         if self.first_frame_s is None:
             self.first_frame_s = time.perf_counter() - self._t0
             if self._on_first_frame is not None:
                 self._on_first_frame(self.first_frame_s)
+            self.check_demo()
 
     @work(thread=True, exclusive=True, group="engine")
     def poll_engine(self) -> None:
