@@ -33,8 +33,9 @@ from .data.engine import (
     EngineStatus,
     stale_status,
 )
-from .messages import ControlFinished, EngineStatusChanged
+from .messages import ControlFinished, DemoChecked, EngineStatusChanged
 from .screens.overview import OverviewScreen
+from .widgets.footer import SCREENS
 
 __all__ = ["InvestApp", "main"]
 
@@ -48,6 +49,12 @@ GLOBAL_OPS = {
     "halt": "Halt EVERY account? No new orders until you resume all.",
     "resume_all": "Resume every account (clear the global halt)?",
 }
+#: The daily views: (view, palette name, what it shows).
+VIEWS = (
+    ("trades", "Closed trades", "Realised P&L, holding time and exit reason of each trade"),
+    ("pnl", "P&L per period", "Day, week and month P&L per account and the portfolio total"),
+    ("preview", "Next cycle preview", "The dry run of each account on its latest bar"),
+)
 CONTROL_ACTIONS = frozenset({"pause", "resume", "flatten", "run_now", "halt_all", "resume_all"})
 #: Widgets that take typed keys: while one has focus, Esc gives the keys back to the screen.
 FIELDS = (Input, Select, TextArea)
@@ -77,11 +84,6 @@ def _logs() -> Screen[Any]:
     return LogsScreen()
 
 
-#: The screen keys share one footer entry (``o b m l screens``) so that the steering
-#: keys and q still fit in an 80-column footer; each key's tooltip names its screen.
-SCREENS = Binding.Group("screens", compact=True)
-
-
 class InvestApp(App[int]):
     """Overview, account, backtest, models and logs screens over one ledger.
 
@@ -106,10 +108,10 @@ class InvestApp(App[int]):
     }
     DEFAULT_MODE = "overview"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("o,1", "switch_mode('overview')", "Overview", group=SCREENS),
-        Binding("b,2", "switch_mode('backtest')", "Backtest", group=SCREENS),
-        Binding("m,3", "switch_mode('models')", "Models", group=SCREENS),
-        Binding("l,4", "switch_mode('logs')", "Logs", group=SCREENS),
+        Binding("o,1", "switch_mode('overview')", "Overview", group=SCREENS, tooltip="Overview"),
+        Binding("b,2", "switch_mode('backtest')", "Backtest", group=SCREENS, tooltip="Backtest"),
+        Binding("m,3", "switch_mode('models')", "Models", group=SCREENS, tooltip="Models"),
+        Binding("l,4", "switch_mode('logs')", "Logs", group=SCREENS, tooltip="Logs"),
         Binding("H", "halt_all", "Halt all"),
         Binding("U", "resume_all", "Resume all"),
         Binding("q", "quit", "Quit"),
@@ -117,6 +119,8 @@ class InvestApp(App[int]):
     ]
 
     engine: reactive[EngineStatus] = reactive(UNKNOWN)
+    demo: reactive[str] = reactive("")
+    """The header's demo-data warning ("" when every account has a live source)."""
 
     def __init__(
         self,
@@ -164,11 +168,13 @@ class InvestApp(App[int]):
             self.set_interval(self.refresh_s, self.poll_engine)
 
     def first_frame(self) -> None:
-        """Record the first frame (screens call this after their first refresh)."""
+        """Record the first frame (screens call this after their first refresh), then read
+        whether the config's accounts run on demo data (pydantic: after the frame)."""
         if self.first_frame_s is None:
             self.first_frame_s = time.perf_counter() - self._t0
             if self._on_first_frame is not None:
                 self._on_first_frame(self.first_frame_s)
+            self.check_demo()
 
     @work(thread=True, exclusive=True, group="engine")
     def poll_engine(self) -> None:
@@ -178,6 +184,17 @@ class InvestApp(App[int]):
         if not status.running:
             status = stale_status(status, self.reader, self.now())
         self.post_message(EngineStatusChanged(status))
+
+    @work(thread=True, exclusive=True, group="demo")
+    def check_demo(self) -> None:
+        """Read the config (thread: pydantic loads on first use) for accounts on the sample."""
+        from .data.settings import demo_notice
+
+        self.post_message(DemoChecked(demo_notice(self.paths)))
+
+    def on_demo_checked(self, message: DemoChecked) -> None:
+        """Publish the warning; every screen's bar follows it."""
+        self.demo = message.notice
 
     def on_engine_status_changed(self, message: EngineStatusChanged) -> None:
         """Publish the status; controls follow it."""
@@ -261,7 +278,8 @@ class InvestApp(App[int]):
             if op == "flatten" and account:
                 reply = self.link.flatten(account)
             else:
-                reply = self.link.send(op, **({"account": account} if account else {}))
+                args: dict[str, Any] = {"account": account} if account else {}
+                reply = self.link.send(op, **args)
         except EngineDownError as e:
             self.post_message(ControlFinished(op, account, False, str(e)))
             return
@@ -312,6 +330,22 @@ class InvestApp(App[int]):
             self.switch_mode("overview")
         self.push_screen(AccountScreen(account))
 
+    def open_view(self, view: str, account: str | None = None) -> None:
+        """Show a daily view (``trades``, ``pnl``, ``preview``) over the overview;
+        ``account``: the one the view starts from (the overview's selection)."""
+        from .screens.pnl import PnlScreen
+        from .screens.preview import PreviewScreen
+        from .screens.trades import TradesScreen
+
+        screens: dict[str, Callable[[], Screen[Any]]] = {
+            "trades": lambda: TradesScreen(account),
+            "pnl": PnlScreen,
+            "preview": lambda: PreviewScreen(account),
+        }
+        if self.current_mode != "overview":
+            self.switch_mode("overview")
+        self.push_screen(screens[view]())
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Textual's commands, the screens, and the controls of every account."""
         yield from super().get_system_commands(screen)
@@ -319,6 +353,8 @@ class InvestApp(App[int]):
             yield SystemCommand(
                 f"Go to {mode}", f"Show the {mode} screen", lambda m=mode: self.switch_mode(m)
             )
+        for view, label, help_text in VIEWS:
+            yield SystemCommand(label, help_text, lambda v=view: self.open_view(v))
         yield SystemCommand("Halt all", "Halt every account", self.action_halt_all)
         yield SystemCommand("Resume all", "Resume every account", self.action_resume_all)
         for name in self.accounts:

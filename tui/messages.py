@@ -12,8 +12,10 @@ from typing import Any
 
 from textual.message import Message
 
+from invest.runtime.ledger.trades import ClosedTrade, PeriodPnl
 from invest.runtime.ledger.views import AccountDetail, AccountSummary
 
+from .data.daily import Preview
 from .data.engine import EngineStatus
 from .data.enrich import AccountExtras, Extras
 from .data.logs import LogLine
@@ -24,6 +26,13 @@ class EngineStatusChanged(Message):
     """The engine answered a ping (or did not)."""
 
     status: EngineStatus
+
+
+@dataclass
+class DemoChecked(Message):
+    """The config was read: the demo-data warning, or "" when every account has a live source."""
+
+    notice: str
 
 
 @dataclass
@@ -140,3 +149,33 @@ class LogLinesRead(Message):
     reset: bool
     path: Path
     exists: bool
+
+
+@dataclass
+class TradesLoaded(Message):
+    """Closed trades from the ledger (of ``account``, or every account when None)."""
+
+    trades: list[ClosedTrade]
+    account: str | None
+
+
+@dataclass
+class PnlLoaded(Message):
+    """Per-period P&L rows (every account and the portfolio total)."""
+
+    rows: list[PeriodPnl]
+    period: str
+
+
+@dataclass
+class PreviewReady(Message):
+    """The next cycle's dry run of every account."""
+
+    preview: Preview
+
+
+@dataclass
+class ViewFailed(Message):
+    """A daily view could not be computed: the one-line reason."""
+
+    error: str

@@ -32,8 +32,8 @@ class FakeEngine:
         self.running = running
         self.requests: list[Request] = []
 
-    def request(self, request: Request) -> Reply:
-        """Record and answer one request."""
+    def request(self, request: Request, timeout: float | None = None) -> Reply:
+        """Record and answer one request (``timeout`` is accepted as the socket client's)."""
         if not self.running:
             raise EngineNotRunning("no engine listens on the control socket")
         self.requests.append(request)

@@ -1,4 +1,5 @@
-"""SVG snapshots of the overview, account and backtest screens at 80x24 and 160x48.
+"""SVG snapshots of the overview, account, backtest, trades, P&L and preview screens at
+80x24 and 160x48.
 
 The app runs on the fixed demo ledger, in a fixed folder, with a fixed clock, no
 timers and no engine, so every run draws the same frame. Update them with
@@ -50,3 +51,34 @@ def test_backtest_snapshot(snap_compare, snapshot_paths, size) -> None:
         await settle(pilot)
 
     assert snap_compare(_app(snapshot_paths), terminal_size=size, run_before=run_backtest)
+
+
+async def _press(pilot, *keys: str) -> None:
+    await settle(pilot)
+    for key in keys:
+        await pilot.press(key)
+        await settle(pilot)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_trades_snapshot(snap_compare, snapshot_paths, size) -> None:
+    """From the overview's first account (defensive-weekly), ``t``: every account's trades."""
+    assert snap_compare(
+        _app(snapshot_paths), terminal_size=size, run_before=lambda p: _press(p, "t")
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_pnl_snapshot(snap_compare, snapshot_paths, size) -> None:
+    """``P`` then ``w``: P&L per ISO week, each account and the portfolio total."""
+    assert snap_compare(
+        _app(snapshot_paths), terminal_size=size, run_before=lambda p: _press(p, "P", "w")
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_preview_snapshot(snap_compare, snapshot_paths, size) -> None:
+    """``v`` with no engine: the dry run computed in the TUI on the bundled sample."""
+    assert snap_compare(
+        _app(snapshot_paths), terminal_size=size, run_before=lambda p: _press(p, "v")
+    )

@@ -38,8 +38,9 @@ NOT_RUNNING = "engine not running"
 class ControlPort(Protocol):
     """Anything that answers control requests (the socket client, or a fake)."""
 
-    def request(self, request: Request) -> Reply:
-        """Send one request and return the engine's reply.
+    def request(self, request: Request, timeout: float | None = None) -> Reply:
+        """Send one request and return the engine's reply (``timeout``: seconds to wait
+        for the answer, None for the client's default).
 
         Raises:
             EngineNotRunning: no engine listens (an ``InvestError``).
@@ -196,8 +197,9 @@ class EngineLink:
         self.now = now
         self.actor = actor()
 
-    def send(self, op: str, **args: Any) -> Reply:
-        """Send ``op`` with ``args`` as the TUI (trader role for the steering ops).
+    def send(self, op: str, *, timeout: float | None = None, **args: Any) -> Reply:
+        """Send ``op`` with ``args`` as the TUI (trader role for the steering ops);
+        ``timeout``: seconds to wait for a slow answer (None: the client's default).
 
         Raises:
             EngineDownError: no engine listens.
@@ -206,7 +208,10 @@ class EngineLink:
             raise EngineDownError(f"{NOT_RUNNING} (no control channel in this install)")
         role = TRADER if op in WRITE_OPS else VIEWER
         try:
-            return self.client.request(Request(op, dict(args), self.actor, role))
+            request = Request(op, dict(args), self.actor, role)
+            if timeout is None:
+                return self.client.request(request)
+            return self.client.request(request, timeout=timeout)
         except Exception as e:
             if is_not_running(e):
                 raise EngineDownError(f"{NOT_RUNNING}: {e}") from e

@@ -38,3 +38,25 @@ def stop_loss_pct(paths: Paths, profile: str) -> float | None:
         pass  # a broken config is the engine's to report; the built-ins still say something
     found = profiles.get(profile)
     return found.stop_loss_pct if found is not None else None
+
+
+def demo_notice(paths: Paths) -> str:
+    """The header's warning while the config's accounts run on the bundled sample, else "".
+
+    Read from the config (so it shows while no engine answers too), in the words of
+    :func:`invest.runtime.freshness.advice`, which the engine log, ``invest status``
+    and ``doctor`` use. A config that cannot be read shows nothing: the engine and
+    ``invest config check`` name what is wrong with it.
+    """
+    from invest.runtime.config import load_config  # lazy: pydantic, in a worker
+    from invest.runtime.freshness import SAMPLE_LAST_BAR, advice, data_spec, is_sample
+
+    try:
+        settings = load_config(paths.config)
+    except InvestError:
+        return ""
+    names = [n for n in settings.accounts if is_sample(data_spec(settings, n))]
+    if not names:
+        return ""
+    which = "" if len(names) == len(settings.accounts) else f" ({', '.join(names)})"
+    return f"demo data{which}: run `invest setup` · {advice('sample', SAMPLE_LAST_BAR)}"

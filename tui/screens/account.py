@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Label, Static
@@ -27,6 +27,7 @@ from ..widgets.status import EngineBar
 from ..widgets.tables import set_columns, sort_rows, sync_rows
 from .controls import CONTROL_BINDINGS, AccountControls
 from .explain import ExplainScreen
+from .trades import BACK
 
 if TYPE_CHECKING:
     from textual import getters
@@ -79,7 +80,7 @@ class AccountScreen(AccountControls, Screen[None]):
         app = getters.app(InvestApp)
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", "Back"),
+        BACK,
         *CONTROL_BINDINGS,
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012 - Textual reads it as declared on Screen

@@ -19,7 +19,7 @@ from .. import format as fmt
 from ..data.enrich import Extras, overview_extras
 from ..data.schedule import engine_timezone
 from ..messages import LedgerFailed, OverviewEnriched, OverviewLoaded
-from ..widgets.footer import KeysFooter
+from ..widgets.footer import SCREENS, KeysFooter
 from ..widgets.status import EngineBar
 from ..widgets.tables import current_key, set_columns, sort_rows, sync_rows
 from .controls import CONTROL_BINDINGS, AccountControls
@@ -66,6 +66,10 @@ class OverviewScreen(AccountControls, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_account", "Open"),
         *CONTROL_BINDINGS,
+        # last, so that the footer joins them to the app's screen keys (``tPvobml screens``)
+        Binding("t", "view('trades')", "Trades", group=SCREENS, tooltip="Closed trades"),
+        Binding("P", "view('pnl')", "P&L", group=SCREENS, tooltip="P&L per day, week, month"),
+        Binding("v", "view('preview')", "Preview", group=SCREENS, tooltip="Next cycle preview"),
     ]
 
     def __init__(self) -> None:
@@ -253,6 +257,10 @@ class OverviewScreen(AccountControls, Screen[None]):
     def selected_account(self) -> str | None:
         """The highlighted account."""
         return current_key(self.query_one("#accounts", DataTable))
+
+    def action_view(self, view: str) -> None:
+        """Open a daily view, starting from the highlighted account."""
+        self.app.open_view(view, self.selected_account())
 
     def action_open_account(self) -> None:
         """Open the highlighted account."""

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from textual import events
+from textual.binding import Binding
 from textual.widgets import Footer
+
+#: The screen keys share one footer entry (``tPvobml screens``) so that the steering
+#: keys and q still fit in an 80-column footer; each key's tooltip names its screen.
+#: The overview's view keys (trades, P&L, preview) come last in its bindings and the
+#: app's screen keys first in its, so the footer shows them as one group.
+SCREENS = Binding.Group("screens", compact=True)
 
 #: Below this width the footer leaves out ``^p palette`` (ctrl+p still opens it), so
 #: that the steering keys, ``H``, ``U`` and ``q`` fit in 80 columns.
