@@ -40,6 +40,18 @@ class DataUnavailableError(DataError):
     """
 
 
+class ImpliedVolError(DataError):
+    """No volatility reproduces an option's price.
+
+    The price is at or below the discounted intrinsic value, at or above the
+    no-arbitrage bound (the discounted spot for a call, the discounted strike for
+    a put), or the option has no time left. The message says which and gives the
+    bound. The quote is unusable for volatility: analytics leave its implied
+    volatility empty and skip it, nothing retries (the same price gives the same
+    answer), and ``invest options greeks --price`` prints the line and exits 2.
+    """
+
+
 class LedgerError(InvestError):
     """The ledger is unreadable, from a newer schema, or an integrity check failed.
 
