@@ -54,6 +54,7 @@ __all__ = [
     "position_id",
     "reserve",
     "unrealised",
+    "worst_settlement",
 ]
 
 _ZERO = Decimal(0)
@@ -210,7 +211,7 @@ def cash_need(structure: Structure, net_premium: float, fee_per_unit: Decimal) -
     return reserve(structure, net_premium, 1, fee_per_unit) - premium + fee_per_unit
 
 
-def _worst_settlement(structure: Structure) -> float | None:
+def worst_settlement(structure: Structure) -> float | None:
     """The most cash one unit's settlement can take per share; None when unbounded.
 
     The payoff is piecewise linear with kinks at the strikes, so its minimum is at spot 0,
@@ -279,7 +280,7 @@ class OptionBook:
                 f"option position {fill.position_id} is already in the book (a retry?)"
             )
         _check_legs(fill, structure, contracts, closing=False)
-        worst = _worst_settlement(structure)
+        worst = worst_settlement(structure)
         if worst is None:
             raise ValueError(f"{structure.kind} on {structure.underlying} has undefined risk")
         mult = structure.multiplier
