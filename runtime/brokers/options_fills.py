@@ -57,10 +57,13 @@ class OptionFillModel:
             raise DataUnavailableError(
                 f"{symbol} is quoted crossed (bid {quote.bid} > ask {quote.ask}): no fill"
             )
-        mid, half = (bid + quote.ask) / 2, (quote.ask - bid) / 2
-        raw = mid + self.spread_fraction * half if buying else mid - self.spread_fraction * half
+        # In decimals: 0.80 + 0.5 x 0.10 is 0.8500000000000001 in floats, a cent more once rounded up.
+        d_bid, d_ask = Decimal(repr(bid)), Decimal(repr(quote.ask))
+        mid, half = (d_bid + d_ask) / 2, (d_ask - d_bid) / 2
+        move = Decimal(repr(self.spread_fraction)) * half
+        raw = mid + move if buying else mid - move
         rounding = ROUND_CEILING if buying else ROUND_FLOOR
-        return float(Decimal(repr(max(raw, 0.0))).quantize(_CENT, rounding=rounding))
+        return float(max(raw, Decimal(0)).quantize(_CENT, rounding=rounding))
 
     def fees(self, contracts: int) -> Decimal:
         """Commission for ``contracts`` contracts in all (every leg counts)."""
