@@ -275,6 +275,10 @@ class OptionBook:
             raise ValueError(f"open needs an OPEN fill, got {fill.action} ({fill.client_order_id})")
         if contracts <= 0:
             raise ValueError(f"an open needs contracts > 0, got {contracts}")
+        if fill.account != self.account:
+            raise ValueError(
+                f"fill {fill.client_order_id} is for {fill.account}, not {self.account}"
+            )
         if fill.position_id in self._positions:
             raise ValueError(
                 f"option position {fill.position_id} is already in the book (a retry?)"
@@ -380,9 +384,9 @@ class OptionBook:
         Raises:
             ValueError: no spot for an expiring position's underlying.
         """
-        done: list[Settlement] = []
         cid = cycle_id or day.isoformat()
-        for pos in self.open_positions():
+        due: list[tuple[OptionPosition, float]] = []
+        for pos in self.open_positions():  # every check first: a refusal changes nothing
             if pos.expiry > day:
                 continue
             underlying = pos.structure.underlying
@@ -392,8 +396,24 @@ class OptionBook:
                     f"cannot settle {pos.id} ({pos.structure.kind} on {underlying}, expired "
                     f"{pos.expiry}): no spot price for {underlying}"
                 )
-            done.append(self._settle_one(pos, float(spot), day, state, cid))
-        return done
+            due.append((pos, float(spot)))
+        delivered: dict[str, int] = {}
+        for pos, spot in due:
+            leg = pos.structure.legs[0]
+            if (
+                pos.structure.kind is StructureKind.COVERED_CALL
+                and leg.contract.intrinsic(spot) > 0
+            ):
+                symbol = pos.structure.underlying
+                delivered[symbol] = delivered.get(symbol, 0) + pos.shares_reserved
+        for symbol, shares in delivered.items():
+            held = state.positions.get(symbol)
+            if held is None or held.quantity < shares:
+                raise ValueError(
+                    f"cannot settle: covered calls call away {shares} {symbol} shares, and the "
+                    f"account holds {held.quantity if held else 0}"
+                )
+        return [self._settle_one(pos, spot, day, state, cid) for pos, spot in due]
 
     def _settle_one(
         self, pos: OptionPosition, spot: float, day: date, state: AccountState, cid: str

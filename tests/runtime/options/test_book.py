@@ -548,3 +548,22 @@ def test_a_butterfly_and_a_bear_put_reserve_only_their_fees() -> None:
     assert book.reserved_cash() == Decimal("2.60")  # 4 contracts' fees, for the close
     book2, _, _ = opened(bear_put(P(105, EXP), P(100, EXP)), 1, [100, 400], fee=0)
     assert book2.reserved_cash() == 0
+
+
+def test_a_call_away_of_shares_no_longer_held_is_refused_before_anything_changes() -> None:
+    book, state, pid = opened(covered_call(C(110, EXP)), 1, [120], shares=100, fee=0)
+    cash_before = state.cash
+    state.positions[ROOT].quantity = Decimal(40)  # sold elsewhere: the next round forbids it
+    with pytest.raises(ValueError, match="call away 100 XYZ shares, and the account holds 40"):
+        book.settle(EXP, {ROOT: 120.0}, state)
+    assert book.position(pid).is_open
+    assert state.cash == cash_before
+    book.settle(EXP, {ROOT: 100.0}, state)  # out of the money: nothing delivered, it expires
+    assert not book.position(pid).is_open
+
+
+def test_a_fill_of_another_account_is_refused() -> None:
+    put = cash_secured_put(P(100, EXP))
+    fill = fill_of("p", put, 1, [150], OptionAction.OPEN, 0, DAY0)
+    with pytest.raises(ValueError, match="is for acct, not other"):
+        OptionBook("other").open(fill, put, 1, AccountState("other", Decimal(100_000)))
