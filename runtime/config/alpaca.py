@@ -31,6 +31,8 @@ class AlpacaConfig(Frozen):
     """Must read exactly "I understand this trades real money" for live trading."""
     feed: Literal["iex", "sip", "delayed_sip", "otc", "boats", "overnight"] = "iex"
     """Market data feed for prices read through Alpaca (iex is free; sip needs a plan)."""
+    options_feed: Literal["indicative", "opra"] = "indicative"
+    """Feed of option chains read through Alpaca (indicative is free and delayed; opra needs a plan)."""
     fractional: bool = True
     """Send fractional share quantities. Off: quantities are floored to whole shares."""
     notional_buys: bool = True
