@@ -20,7 +20,7 @@ are what the cycle sends first. Nothing here reads a clock, a file or the networ
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_FLOOR
@@ -34,13 +34,10 @@ from invest.runtime.options.book import (
     unrealised,
     worst_settlement,
 )
+from invest.runtime.options.earnings import EarningsCalendar, in_blackout
 from invest.runtime.options.structures import Structure, StructureKind
 
-__all__ = ["SPREADS", "EarningsCheck", "OptionExit", "check_open", "monitor"]
-
-#: ``(symbol, as_of, days) -> True`` inside the blackout, False outside, None unknown:
-#: ``functools.partial(earnings.in_blackout, calendar)`` of the earnings module.
-EarningsCheck = Callable[[str, date, int], bool | None]
+__all__ = ["SPREADS", "OptionExit", "check_open", "monitor"]
 
 #: The kinds that count as spreads (max open spreads, auto-close before expiry).
 SPREADS = frozenset(
@@ -74,17 +71,17 @@ def check_open(
     book: OptionBook,
     cfg: OptionsRiskConfig,
     equity: float,
-    earnings: EarningsCheck | None,
+    calendar: EarningsCalendar | None,
     as_of: date,
 ) -> tuple[int, list[Clamp]]:
     """How many of ``contracts`` units of ``structure`` may open, and every rule that cut them.
 
     ``est_premium`` is the expected net premium per share per unit (> 0 credit);
-    ``earnings`` None means no calendar at all (treated as unknown).
+    ``calendar`` None means no earnings calendar at all (every date unknown).
     """
     symbol = structure.underlying
     clamps: list[Clamp] = []
-    if contracts <= 0 or _refused(structure, book, cfg, earnings, as_of, clamps):
+    if contracts <= 0 or _refused(structure, book, cfg, calendar, as_of, clamps):
         return 0, clamps
 
     per_unit = structure.shares_reserved
@@ -122,7 +119,7 @@ def _refused(
     structure: Structure,
     book: OptionBook,
     cfg: OptionsRiskConfig,
-    earnings: EarningsCheck | None,
+    calendar: EarningsCalendar | None,
     as_of: date,
     clamps: list[Clamp],
 ) -> bool:
@@ -133,7 +130,7 @@ def _refused(
         return True
     days = cfg.earnings_blackout_days
     if days > 0:
-        inside = earnings(symbol, as_of, days) if earnings is not None else None
+        inside = in_blackout(calendar, symbol, as_of, days) if calendar is not None else None
         if inside:
             reason = f"earnings within {days} days of {as_of}: no new {structure.kind}"
             clamps.append(Clamp("earnings_blackout", symbol, reason))

@@ -15,6 +15,7 @@ from invest.runtime.config.options_risk import DEFAULT_OPTIONS_RISK, OptionsRisk
 from invest.runtime.domain import AccountState, Position
 from invest.runtime.options.book import LegFill, OptionAction, OptionBook, OptionFill, position_id
 from invest.runtime.options.contracts import Leg, OptionContract, Right
+from invest.runtime.options.earnings import StaticEarningsCalendar
 from invest.runtime.options.structures import (
     Structure,
     StructureKind,
@@ -69,9 +70,9 @@ def allowed(
     book: OptionBook,
     config: OptionsRiskConfig,
     equity: float = 100_000.0,
-    earnings: Any = None,
+    calendar: StaticEarningsCalendar | None = None,
 ) -> tuple[int, list[str]]:
-    got, clamps = check_open(structure, n, premium, state, book, config, equity, earnings, DAY)
+    got, clamps = check_open(structure, n, premium, state, book, config, equity, calendar, DAY)
     return got, [c.rule for c in clamps]
 
 
@@ -155,28 +156,18 @@ def test_covered_calls_only_on_held_unreserved_shares() -> None:
 def test_the_earnings_blackout_refuses_inside_and_notes_an_unknown_date() -> None:
     state = AccountState("a", Decimal(100_000))
     book, put = OptionBook("a"), cash_secured_put(P(100))
-    asked: list[tuple[str, date, int]] = []
-
-    def inside(symbol: str, as_of: date, days: int) -> bool | None:
-        asked.append((symbol, as_of, days))
-        return True
-
-    assert allowed(put, 1, 1.0, state, book, cfg(earnings_blackout_days=7), earnings=inside) == (
-        0,
-        ["earnings_blackout"],
-    )
-    assert asked == [(ROOT, DAY, 7)]
-    assert allowed(put, 1, 1.0, state, book, cfg(earnings_blackout_days=0), earnings=inside) == (
+    # XYZ reports 85 days before DAY and 5 days after: the calendar knows DAY.
+    reports = StaticEarningsCalendar.from_mapping({ROOT: [DAY - timedelta(85), DAY + timedelta(5)]})
+    week = cfg(earnings_blackout_days=7)
+    assert allowed(put, 1, 1.0, state, book, week, calendar=reports) == (0, ["earnings_blackout"])
+    assert allowed(put, 1, 1.0, state, book, cfg(earnings_blackout_days=4), calendar=reports) == (
         1,
         [],
     )
-    outside = cfg(earnings_blackout_days=7)
-    assert allowed(put, 1, 1.0, state, book, outside, earnings=lambda *_: False) == (1, [])
-    assert allowed(put, 1, 1.0, state, book, outside, earnings=lambda *_: None) == (
-        1,
-        ["earnings_unknown"],
-    )
-    assert allowed(put, 1, 1.0, state, book, outside, earnings=None) == (1, ["earnings_unknown"])
+    assert allowed(put, 1, 1.0, state, book, cfg(), calendar=reports) == (1, [])  # 0 disables
+    unknown = StaticEarningsCalendar.from_mapping({"ABC": []})
+    assert allowed(put, 1, 1.0, state, book, week, calendar=unknown) == (1, ["earnings_unknown"])
+    assert allowed(put, 1, 1.0, state, book, week, calendar=None) == (1, ["earnings_unknown"])
 
 
 def test_undefined_risk_is_refused_by_the_rules_too() -> None:
