@@ -221,9 +221,9 @@ def worst_settlement(structure: Structure) -> float | None:
     calls = sum(leg.quantity for leg in structure.legs if leg.contract.right is Right.CALL)
     if calls < 0 and structure.kind is not StructureKind.COVERED_CALL:
         return None
-    points = [0.0, *(float(leg.contract.strike) for leg in structure.legs)]
     if structure.kind is StructureKind.COVERED_CALL:
         return 0.0  # the shares are delivered; no cash leaves
+    points = [0.0, *(float(leg.contract.strike) for leg in structure.legs)]
     return max(0.0, -min(structure.value_at_expiry(s) for s in points))
 
 
@@ -291,9 +291,8 @@ class OptionBook:
         cash_in, cash_out = leg_cash(fill.legs, mult)
         net = -sum(leg.contracts * leg.price for leg in fill.legs) / contracts
         kept = reserve(structure, net, contracts, fill.fees)
-        if (
-            money(worst * mult * contracts) > kept
-        ):  # defence in depth: never fires for a valid shape
+        # Defence in depth: never fires for a shape Structure accepts.
+        if money(worst * mult * contracts) > kept:
             raise ValueError(
                 f"{structure.kind} on {structure.underlying}: its settlement can take "
                 f"{money(worst * mult * contracts)}, more than the {kept} it reserves"
@@ -382,7 +381,8 @@ class OptionBook:
         undefined risk the product never holds.
 
         Raises:
-            ValueError: no spot for an expiring position's underlying.
+            ValueError: no spot for an expiring position's underlying, or covered calls
+                in the money whose shares the account no longer holds (nothing changes).
         """
         cid = cycle_id or day.isoformat()
         due: list[tuple[OptionPosition, float]] = []
@@ -469,7 +469,8 @@ class OptionBook:
             day,
             f"expired at spot {spot:.2f}: settled at intrinsic {value}",
         )
-        # value <= 0 for a debit position, and >= -reserved for a credit one.
+        # value >= 0 for a debit position (its holder is paid); between -reserved and 0
+        # for a credit one (its reserve holds the width, or the strike, and the credit).
         state.cash += value
         pos.settlement += value
         self._finish(pos, fill, OptionAction.EXPIRE)
