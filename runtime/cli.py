@@ -18,6 +18,7 @@ from invest.runtime import __version__
 from invest.runtime.engine.cli import add_engine_commands
 from invest.runtime.errors import InvestError, LedgerError, OptionalDependencyError
 from invest.runtime.faults import storage_fault
+from invest.runtime.options_cli import add_options_commands
 from invest.runtime.paths import Paths
 from invest.runtime.policy.cli import add_models_commands
 from invest.runtime.service import add_service_commands
@@ -185,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("b")
     add_models_commands(sub)
     add_engine_commands(sub)
+    add_options_commands(sub)
     _add_delegated(
         sub, "train", "walk-forward RecurrentPPO training and ONNX export (extra `train`)"
     )

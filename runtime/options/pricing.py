@@ -139,7 +139,8 @@ def price(
     call = is_call(right)
     s, k, tt, v, r, q, scalar = _inputs(spot, strike, t, vol, rate, div)
     d1, d2, _sd, dq, dr = _terms(s, k, tt, v, r, q)
-    value = _value(call, s, k, d1, d2, dq, dr)
+    n1, n2 = _sided_cdfs(call, d1, d2)
+    value = _value(call, s, k, n1, n2, dq, dr)
     return _out(value, scalar)
 
 
@@ -188,17 +189,16 @@ def greeks(
     vega = s * dq * density * sqrt_t
     safe_sqrt_t = np.where(live, sqrt_t, 1.0)
     decay = np.where(live, -s * dq * density * v / (2.0 * safe_sqrt_t), 0.0)
+    n1, n2 = _sided_cdfs(call, d1, d2)
     if call:
-        n1, n2 = _norm_cdf(d1), _norm_cdf(d2)
         delta = dq * n1
         theta = decay - r * k * dr * n2 + q * s * dq * n1
         rho = k * tt * dr * n2
     else:
-        n1, n2 = _norm_cdf(-d1), _norm_cdf(-d2)
         delta = -dq * n1
         theta = decay + r * k * dr * n2 - q * s * dq * n1
         rho = -k * tt * dr * n2
-    value = _value(call, s, k, d1, d2, dq, dr)
+    value = _value(call, s, k, n1, n2, dq, dr)
     return Greeks(
         price=_out(value, scalar),
         delta=_out(delta, scalar),
@@ -378,19 +378,24 @@ def _terms(
     return d1, d2, sd, np.exp(-q * t), np.exp(-r * t)
 
 
+def _sided_cdfs(call: bool, d1: FloatArray, d2: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """N(d1), N(d2) for a call; N(-d1), N(-d2) for a put: each once, in its accurate tail."""
+    if call:
+        return _norm_cdf(d1), _norm_cdf(d2)
+    return _norm_cdf(-d1), _norm_cdf(-d2)
+
+
 def _value(
     call: bool,
     s: FloatArray,
     k: FloatArray,
-    d1: FloatArray,
-    d2: FloatArray,
+    n1: FloatArray,
+    n2: FloatArray,
     dq: FloatArray,
     dr: FloatArray,
 ) -> FloatArray:
-    if call:
-        value = s * dq * _norm_cdf(d1) - k * dr * _norm_cdf(d2)
-    else:
-        value = k * dr * _norm_cdf(-d2) - s * dq * _norm_cdf(-d1)
+    """The price from the sided CDFs of :func:`_sided_cdfs`."""
+    value = s * dq * n1 - k * dr * n2 if call else k * dr * n2 - s * dq * n1
     # The difference of two nearly equal terms can round a hair below zero.
     return np.maximum(value, 0.0)
 

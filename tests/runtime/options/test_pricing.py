@@ -174,7 +174,13 @@ def test_implied_vol_round_trips_the_price(
             implied_vol(right, target, spot, strike, t, rate, div)
         return
     iv = implied_vol(right, target, spot, strike, t, rate, div)
-    assert price(right, spot, strike, t, iv, rate, div) == pytest.approx(target, rel=1e-9)
+    assert 0 < iv < 1000
+    if target > 1e-300:  # subnormal floats carry too few digits to compare
+        # The price's relative error is the vol's times the price's elasticity to vol,
+        # which reaches 1e4 in the far tails: the tolerance scales with it.
+        elasticity = float(g.vega) * vol / target
+        tolerance = 1e-10 * (1 + elasticity)
+        assert price(right, spot, strike, t, iv, rate, div) == pytest.approx(target, rel=tolerance)
     if time_value > 1e-6 * target and time_value > 1e-250:
         # Where the time value is well inside the price's precision, the vol itself comes back.
         assert iv == pytest.approx(vol, rel=1e-5)
