@@ -17,7 +17,7 @@ contracts (:func:`within_candidates` checks it); it may add closes, never opens.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -29,7 +29,8 @@ from invest.runtime.options.chain import OptionChain, OptionQuote
 from invest.runtime.options.structures import Structure, StructureKind
 
 if TYPE_CHECKING:
-    from invest.runtime.options.book import OptionBook
+    from invest.runtime.domain import Ack
+    from invest.runtime.options.book import OptionBook, OptionFill, OptionPosition
     from invest.runtime.options.earnings import EarningsCalendar
 
 
@@ -150,7 +151,8 @@ class OptionOrder:
         position_id: the position opened (derived, see ``book.position_id``) or closed.
         structure: one unit; ``contracts`` units.
         limit_premium: net premium per share per unit the order accepts at worst
-            (> 0 a credit to receive at least, < 0 a debit to pay at most).
+            (> 0 a credit to receive at least, < 0 a debit to pay at most); None: at the
+            market (the monitors' exits, which never wait for a price).
         reason: why (the proposal's or the exit's reason).
         rule: for a close, the rule that asked (see :class:`CloseProposal`).
         client_order_id: :func:`option_order_id` of (account, cycle, position, action).
@@ -162,7 +164,7 @@ class OptionOrder:
     position_id: str
     structure: Structure
     contracts: int
-    limit_premium: float
+    limit_premium: float | None
     reason: str
     client_order_id: str
     rule: str = ""
@@ -195,3 +197,27 @@ def within_candidates(plan: OptionsPlan, candidates: tuple[OpenProposal, ...]) -
         elif o.contracts <= 0:
             problems.append(f"{o.kind} {o.key}: {o.contracts} contracts")
     return problems
+
+
+class OptionsSink(Protocol):
+    """Where a cycle's option records go: memory (backtest) or the ledger (live).
+
+    The same outbox rule as the stocks: an order is recorded before it is sent, and
+    the broker's answer in a second step.
+    """
+
+    def option_order(self, order: OptionOrder) -> bool:
+        """Record an order before it is sent; False if its client id exists already."""
+        ...
+
+    def option_answer(self, ack: Ack) -> None:
+        """Record the broker's answer to an option order."""
+        ...
+
+    def option_fill(self, fill: OptionFill) -> None:
+        """Record an option fill (an open, a close, or a settlement at expiry)."""
+        ...
+
+    def option_positions(self, account: str, positions: Sequence[OptionPosition]) -> None:
+        """Store the current state of ``positions`` (the ones a cycle changed)."""
+        ...
