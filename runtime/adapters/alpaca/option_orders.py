@@ -17,7 +17,9 @@ follows the broker's rules:
   it once final, as one :class:`OptionFill` with each leg's price (see
   :mod:`.option_parsing` for partial fills).
 * **Reconciliation.** :meth:`option_positions` is Alpaca's option holdings by OCC
-  symbol; :func:`~.option_parsing.reconcile_option_positions` compares them with the
+  symbol, :meth:`option_events` its assignments, expiries and exercises (the
+  ``OPASN``, ``OPEXP`` and ``OPEXC`` activities);
+  :func:`~.option_parsing.reconcile_option_positions` compares the holdings with the
   ledger's legs and explains each difference.
 
 Pure building and parsing live in :mod:`.option_parsing`; errors map as in
@@ -31,12 +33,16 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from invest.runtime.adapters.alpaca.option_parsing import (
+    OPTION_EVENT_TYPES,
+    OptionEvent,
     OptionOrderSnapshot,
     option_ack,
+    option_event,
     option_fill,
     option_order_fields,
     option_snapshot,
@@ -61,6 +67,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+_PAGE = 100
+
+
+def _events(page: list[Any]) -> list[OptionEvent]:
+    """The option events among a page of raw account activities (alpaca-py's ``NonTradeActivity``)."""
+    sdk()
+    from alpaca.trading.models import NonTradeActivity
+
+    events = (option_event(NonTradeActivity(**raw)) for raw in page)
+    return [e for e in events if e is not None]
 
 
 @functools.cache
@@ -181,7 +198,31 @@ class AlpacaOptionOrders:
             out[p.symbol] = int(qty)
         return out
 
+    def option_events(self, since: date) -> list[OptionEvent]:
+        """Alpaca's assignments, expiries and exercises of options on or after ``since``, oldest first.
+
+        Raises:
+            TemporaryBrokerError: Alpaca stayed unreachable after the retries.
+        """
+        params: dict[str, Any] = {
+            "activity_types": ",".join(OPTION_EVENT_TYPES),
+            "after": (since - timedelta(days=1)).isoformat(),
+            "direction": "asc",
+            "page_size": _PAGE,
+        }
+        out: list[OptionEvent] = []
+        while True:
+            page = self._call("reading option events", functools.partial(self._events_page, params))
+            events = self._once("reading option events", functools.partial(_events, page))
+            out.extend(events)
+            if len(page) < _PAGE:
+                return out
+            params = {**params, "page_token": page[-1]["id"]}
+
     # -- internals ---------------------------------------------------------------------
+
+    def _events_page(self, params: dict[str, Any]) -> list[Any]:
+        return list(self._client.get("/account/activities", dict(params)) or [])
 
     def _request(self, order: OptionOrder, what: str) -> Any:
         fields = option_order_fields(order)

@@ -337,8 +337,53 @@ def ledger_option_legs(positions: Iterable[OptionPosition]) -> dict[str, int]:
     return {s: n for s, n in out.items() if n}
 
 
+#: Alpaca's non-trade activities for option events (its "Non-Trade Activities for Option
+#: Events" page): the contracts leave the account; an ``OPTRD`` moves the shares.
+OPTION_EVENT_TYPES = {"OPASN": "assigned", "OPEXP": "expired", "OPEXC": "exercised"}
+
+
+@dataclass(frozen=True, slots=True)
+class OptionEvent:
+    """An assignment, expiry or exercise Alpaca booked on an option position.
+
+    Attributes:
+        kind: ``assigned``, ``expired`` or ``exercised``.
+        change: the signed change of the position in contracts, as Alpaca writes
+            ``qty`` (an assignment of 2 short contracts: +2; an exercise of 2 long: -2).
+    """
+
+    activity_id: str
+    kind: str
+    symbol: str
+    change: int
+    day: date
+
+
+def option_event(activity: Any) -> OptionEvent | None:
+    """Read an alpaca-py ``NonTradeActivity``; None for one that is not an option event.
+
+    Raises:
+        ValueError: an option event without its symbol or a whole quantity.
+    """
+    kind = OPTION_EVENT_TYPES.get(str(getattr(activity.activity_type, "value", "")))
+    if kind is None:
+        return None
+    if not activity.symbol:
+        raise ValueError(f"option activity {activity.id} has no symbol")
+    return OptionEvent(
+        activity_id=activity.id,
+        kind=kind,
+        symbol=activity.symbol,
+        change=_whole(activity.qty, "activity qty"),
+        day=activity.date,
+    )
+
+
 def reconcile_option_positions(
-    ledger: Mapping[str, int], broker: Mapping[str, int], today: date
+    ledger: Mapping[str, int],
+    broker: Mapping[str, int],
+    today: date,
+    events: Iterable[OptionEvent] = (),
 ) -> list[OptionMismatch]:
     """Every OCC symbol held differently by the ledger and Alpaca, by symbol, explained.
 
@@ -346,12 +391,27 @@ def reconcile_option_positions(
         ledger: signed contracts the ledger's open positions hold (:func:`ledger_option_legs`).
         broker: signed contracts Alpaca holds (``AlpacaOptionOrders.option_positions``).
         today: the session, to tell an expired contract from one closed early.
+        events: Alpaca's assignments, expiries and exercises (``option_events``): a
+            symbol they touched is explained by them.
     """
+    by_symbol: dict[str, list[OptionEvent]] = {}
+    for event in events:
+        by_symbol.setdefault(event.symbol, []).append(event)
     out: list[OptionMismatch] = []
     for symbol in sorted(set(ledger) | set(broker)):
         mine, theirs = ledger.get(symbol, 0), broker.get(symbol, 0)
-        if mine != theirs:
-            out.append(OptionMismatch(symbol, mine, theirs, _explain(symbol, mine, theirs, today)))
+        if mine == theirs:
+            continue
+        seen = by_symbol.get(symbol)
+        if seen:
+            said = "; ".join(f"{e.kind} {e.change:+d} on {e.day}" for e in seen)
+            why = (
+                f"the ledger holds {_held(mine)} and Alpaca {_held(theirs)}: Alpaca booked {said}; "
+                "settle it in the ledger"
+            )
+        else:
+            why = _explain(symbol, mine, theirs, today)
+        out.append(OptionMismatch(symbol, mine, theirs, why))
     return out
 
 
@@ -382,6 +442,10 @@ def _explain(symbol: str, mine: int, theirs: int, today: date) -> str:
         f"the ledger holds {mine:+d} and Alpaca {theirs:+d}: a partial fill, part closed "
         "or assigned at Alpaca, or a trade outside invest"
     )
+
+
+def _held(n: int) -> str:
+    return f"{n:+d}" if n else "none"
 
 
 def _way(n: int) -> str:

@@ -17,6 +17,7 @@ import pytest
 from invest.runtime.adapters.alpaca.option_orders import AlpacaOptionOrders
 from invest.runtime.adapters.alpaca.option_parsing import (
     MAX_CLIENT_ID,
+    OptionEvent,
     OptionMismatch,
     ledger_option_legs,
     option_order_fields,
@@ -45,6 +46,7 @@ EXPIRY = date(2024, 3, 22)
 ORDERS = "/v2/orders"
 BY_CLIENT_ID = "/v2/orders:by_client_order_id"
 POSITIONS = "/v2/positions"
+ACTIVITIES = "/v2/account/activities"
 
 
 def option(right: Right, strike: int, expiry: date = EXPIRY, root: str = "AAPL") -> OptionContract:
@@ -483,3 +485,39 @@ def test_a_leg_filled_on_the_wrong_side_is_refused(alpaca: FakeAlpaca) -> None:
     on(alpaca, "GET", BY_CLIENT_ID, (200, "order_csp_filled.json"))
     with pytest.raises(BrokerError, match="does not match buy 1 per unit"):
         orders_of(alpaca).poll_option_fills([order(CSP, 2, None, OrderAction.CLOSE)])
+
+
+def test_option_events_read_assignments_and_expiries_and_skip_share_trades(
+    alpaca: FakeAlpaca,
+) -> None:
+    on(alpaca, "GET", ACTIVITIES, (200, "activities_option_events.json"))
+    events = orders_of(alpaca).option_events(date(2024, 3, 15))
+    assert events == [
+        OptionEvent(
+            "20240315000000000::7c1e5a2b-3d4f-4a6b-8c9d-0e1f2a3b4c01",
+            "assigned",
+            "AAPL240315P00170000",
+            1,
+            date(2024, 3, 15),
+        ),
+        OptionEvent(
+            "20240315000000000::7c1e5a2b-3d4f-4a6b-8c9d-0e1f2a3b4c03",
+            "expired",
+            "AAPL240315C00185000",
+            1,
+            date(2024, 3, 15),
+        ),
+    ]
+    (get,) = alpaca.calls("GET", ACTIVITIES)
+    assert get.params["activity_types"] == "OPASN,OPEXP,OPEXC"
+    assert get.params["after"] == "2024-03-14"  # Alpaca's "after" is exclusive
+
+
+def test_reconciliation_names_the_assignment_alpaca_booked() -> None:
+    symbol = "AAPL240315P00170000"
+    event = OptionEvent("a1", "assigned", symbol, 1, date(2024, 3, 15))
+    (found,) = reconcile_option_positions({symbol: -1}, {}, date(2024, 3, 18), [event])
+    assert found.explanation == (
+        "the ledger holds -1 and Alpaca none: Alpaca booked assigned +1 on 2024-03-15; "
+        "settle it in the ledger"
+    )
