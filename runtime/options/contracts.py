@@ -35,6 +35,11 @@ class Style(StrEnum):
 _OCC = re.compile(r"^(?P<root>[A-Z0-9.]{1,6}) *(?P<date>\d{6})(?P<right>[CP])(?P<strike>\d{8})$")
 
 
+def is_occ_symbol(symbol: str) -> bool:
+    """True when ``symbol`` reads as an OCC option symbol (padded or not), not a stock ticker."""
+    return _OCC.match(symbol.strip().upper()) is not None
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class OptionContract:
     """One listed option series.

@@ -44,6 +44,7 @@ from invest.runtime.adapters.alpaca.parsing import (
     RateLimitedError,
     fill_from_activity,
     foreign_intent,
+    is_option,
     order_fields,
     order_snapshot,
     position_qty,
@@ -364,7 +365,8 @@ class AlpacaBroker:
     def positions(self) -> dict[str, Decimal]:
         """Shares held at Alpaca, by symbol (negative when short)."""
         held = self._call("reading positions", lambda: self._client.get_all_positions())
-        return {p.symbol: position_qty(p) for p in held}
+        # Option positions are reconciled by option_orders (signed contracts per OCC symbol).
+        return {p.symbol: position_qty(p) for p in held if not is_option(p)}
 
     def fills_since(self, ts: datetime) -> list[Fill]:
         """Every fill after ``ts`` (tz-aware), oldest first, one row per execution.
@@ -509,7 +511,9 @@ class AlpacaBroker:
         request = s.GetOrdersRequest(status=s.QueryOrderStatus.OPEN, limit=500)
         return self._call(
             "listing open orders",
-            lambda: [order_snapshot(o) for o in self._client.get_orders(request)],
+            lambda: [
+                order_snapshot(o) for o in self._client.get_orders(request) if not is_option(o)
+            ],
         )
 
     def _activities(self, after: datetime) -> list[Any]:
@@ -522,7 +526,7 @@ class AlpacaBroker:
         out: list[Any] = []
         while True:
             page = self._call("reading fills", lambda: self._activity_page(dict(params)))
-            out.extend(page)
+            out.extend(a for a in page if not is_option(a))  # option fills: option_orders
             if len(page) < _PAGE:
                 return out
             params["page_token"] = page[-1].id

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 from invest.runtime.domain import Fill, OrderIntent, Side, floor_qty, money
 from invest.runtime.errors import BrokerError, OrderRejectedError, TemporaryBrokerError
+from invest.runtime.options.contracts import is_occ_symbol
 
 if TYPE_CHECKING:
     from alpaca.trading.models import Order, Position, TradeActivity
@@ -135,6 +136,20 @@ def _dec(value: object) -> Decimal | None:
 
 def _enum_text(value: object) -> str:
     return str(getattr(value, "value", value)).lower()
+
+
+def is_option(item: Any) -> bool:
+    """True for an alpaca-py option order, option position or option FILL activity.
+
+    The stock broker leaves these to :mod:`invest.runtime.adapters.alpaca.option_orders`:
+    a multi-leg order has no symbol or side, and an option fill's OCC symbol is no stock.
+    """
+    if _enum_text(getattr(item, "order_class", None) or "") == "mleg":
+        return True
+    if _enum_text(getattr(item, "asset_class", None) or "") == "us_option":
+        return True
+    symbol = getattr(item, "symbol", None)
+    return bool(symbol) and is_occ_symbol(str(symbol))
 
 
 def order_snapshot(order: Order) -> OrderSnapshot:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -217,3 +219,32 @@ def test_a_poll_that_fails_halfway_loses_no_fill(alpaca: FakeAlpaca) -> None:
 def test_fills_since_needs_an_aware_time(alpaca: FakeAlpaca) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         make_broker(alpaca).fills_since(datetime(2024, 3, 14))  # noqa: DTZ001 - the point of the test
+
+
+# -- option orders, positions and fills are not the stock broker's ---------------------------
+
+OPTIONS = Path(__file__).parents[2] / "fixtures" / "alpaca_options"
+
+
+def _options_fixture(name: str) -> Any:
+    return json.loads((OPTIONS / name).read_text())
+
+
+def test_an_open_multi_leg_option_order_is_left_to_the_option_orders(alpaca: FakeAlpaca) -> None:
+    stocks = json.loads(fixture("orders_open.json"))
+    mleg = _options_fixture("order_bull_put_accepted.json")
+    alpaca.on("GET", ORDERS, (200, json.dumps([*stocks, mleg])))
+    listed = make_broker(alpaca).open_orders()
+    assert sorted(o.symbol for o in listed) == sorted(o["symbol"] for o in stocks)
+
+
+def test_option_positions_and_option_fills_are_not_shares(alpaca: FakeAlpaca) -> None:
+    alpaca.on("GET", "/v2/positions", (200, json.dumps(_options_fixture("positions_options.json"))))
+    held = make_broker(alpaca).positions()
+    assert held == {"AAPL": Decimal(100)}
+    (stock,) = json.loads(fixture("activities_foreign.json"))
+    option = dict(stock, id="20240314100245117::1", symbol="AAPL240322P00165000", price="1.27")
+    alpaca.on("GET", FILLS, (200, json.dumps([stock, option])))
+    alpaca.on("GET", f"{ORDERS}/{FOREIGN_ID}", (200, "order_foreign_spy.json"))
+    fills = make_broker(alpaca).fills_since(START)
+    assert [f.symbol for f in fills] == ["SPY"]
