@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,11 +41,37 @@ def _group(item: pytest.Item) -> str:
 @pytest.hookimpl(tryfirst=True)  # before xdist appends the group to the test ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under ``--dist loadgroup``, put each test in its group (see :func:`_group`)."""
-    if config.getoption("dist", "no") != "loadgroup":
+    # The workers collect the tests; xdist runs them with dist "no" and loadgroup True.
+    if not (config.getoption("dist", "no") == "loadgroup" or config.getoption("loadgroup", False)):
         return
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(_group(item)))
+
+
+#: Terminal size variables: rich fixes its width from COLUMNS when a console is made.
+_TERMINAL = ("COLUMNS", "LINES")
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: runs in the controller, once per worker
+def pytest_configure_node(node: Any) -> None:
+    """Hand each worker the controller's terminal variables (see :func:`pytest_configure`)."""
+    node.workerinput["invest_terminal"] = {k: os.environ.get(k) for k in _TERMINAL}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In an xdist worker, set COLUMNS and LINES back to what the controller had.
+
+    A worker starts with COLUMNS=80 and LINES=24 where the controller had none; the CLI's
+    rich console, made once per process, then keeps 80 columns whatever a later test sets,
+    and the tables a test reads wrap differently than in a serial run.
+    """
+    terminal = getattr(config, "workerinput", {}).get("invest_terminal")
+    for name, value in (terminal or {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,8 @@ imports the real hook or fixture from tests/conftest.py.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -15,6 +17,8 @@ pytest_plugins = ["pytester"]
 _INNER = ("-p", "no:cacheprovider", "-p", "no:textual-snapshot")
 
 _USES = """
+from pathlib import Path
+
 import pytest
 
 @pytest.fixture
@@ -100,3 +104,45 @@ def test_without_loadgroup_no_test_is_grouped(pytester: pytest.Pytester) -> None
     groups = _groups(pytester, "suite")
     assert len(groups) == 10
     assert set(groups.values()) == {None}
+
+
+def test_an_xdist_worker_sees_the_terminal_variables_of_a_serial_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeconftest(
+        "from tests.conftest import pytest_configure, pytest_configure_node  # noqa: F401\n"
+    )
+    pytester.makepyfile(
+        """
+        import os
+
+        def test_terminal():
+            assert "COLUMNS" not in os.environ
+            assert os.environ["LINES"] == "33"
+        """
+    )
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.setenv("LINES", "33")
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parents[1]))  # tests.conftest
+    pytester.runpytest(*_INNER, "-p", "xdist", "-n", "1").assert_outcomes(passed=1)
+
+
+def test_the_workers_run_each_group_in_one_worker(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _layout(pytester)
+    pytester.makeconftest("from tests.conftest import pytest_collection_modifyitems  # noqa\n")
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parents[1]))  # tests.conftest
+    result = pytester.runpytest(
+        *_INNER, "--import-mode=importlib", "-p", "xdist", "-n", "2", "--dist", "loadgroup", "-v"
+    )
+    result.assert_outcomes(passed=10)
+    workers: dict[str, set[str]] = {}
+    for line in result.outlines:
+        if " PASSED " in line:  # "[gw0] [ 10%] PASSED suite/x.py::test_one@group"
+            worker, nodeid = line.split()[0], line.split()[-1]
+            workers.setdefault(nodeid.rsplit("@", 1)[-1], set()).add(worker)
+    assert set(workers) == {
+        "installs", "trainer", "tui-snapshots", "suite/runtime/test_cli.py"
+    }  # fmt: skip
+    assert all(len(w) == 1 for w in workers.values()), workers
