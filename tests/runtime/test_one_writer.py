@@ -148,11 +148,12 @@ def test_two_runs_started_at_once_fill_each_order_once(
 
 def test_run_is_refused_while_an_engine_without_socket_owns_the_ledger(tmp_path: Path) -> None:
     # No missed cycle to catch up and a replay clock that never reaches a session:
-    # the engine holds the ledger and writes no trade of its own.
+    # the engine holds the ledger and writes no trade of its own. A 1 s tick, not 60:
+    # a SIGTERM wakes the replay loop only at its next tick, so 60 made the stop take 60 s.
     home, env = _home(tmp_path, "\n[engine.loop]\nmisfire_grace_s = 0\n")
     engine = subprocess.Popen(
         [sys.executable, "-m", "invest.runtime.engine", "--no-socket", "--replay", "2022-06-04",
-         "--replay-until", "2022-06-04", "--tick", "60", "--monitor-interval", "23400"],
+         "--replay-until", "2022-06-04", "--tick", "1", "--monitor-interval", "23400"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     ledger = home / "ledger.sqlite"
