@@ -245,6 +245,18 @@ class Engine:
         """A snapshot of the schedule (thread-safe): next cycles and monitors, the job in flight."""
         return {**self._live, "in_flight": self.in_flight}
 
+    def _pop_replay_tick(self, tick_s: float) -> bool:
+        """:meth:`_pop` for a replay's tick, in slices of at most a second, so that a stop
+        asked by a signal handler (which cannot wake the queue) is noticed within one."""
+        end = time.monotonic() + tick_s
+        while not self._stop.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            if self._pop(min(1.0, left)):
+                return True
+        return False
+
     def _pop(self, timeout: float) -> bool:
         """Answer queued requests, waiting up to ``timeout`` for the first; True if woken."""
         try:
@@ -626,7 +638,7 @@ class Engine:
             left = 1.0 if nxt is None else (nxt - self.clock.now()).total_seconds()
             self._pop(min(1.0, max(0.0, left)))
             return
-        if self._pop(self.replay.tick_s) or nxt is None:
+        if self._pop_replay_tick(self.replay.tick_s) or nxt is None:
             return
         until = self.replay.until
         if until is not None and nxt.astimezone(NEW_YORK).date() > until:

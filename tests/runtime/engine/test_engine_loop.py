@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from datetime import date
 from pathlib import Path
 
 from invest.runtime.clock import FixedClock
@@ -9,7 +11,7 @@ from invest.runtime.config.engine import Replay
 from invest.runtime.control.api import TRADER, Request
 from invest.runtime.engine.main import replay_clock
 from invest.runtime.ledger import Ledger
-from tests.runtime.engine.support import drive, make_engine, ny, two_weeks
+from tests.runtime.engine.support import drive, make_engine, ny, options, two_weeks
 
 
 def test_orders_are_sent_then_filled_at_the_next_bar_and_each_step_is_an_event(home: Path) -> None:
@@ -90,3 +92,18 @@ def test_a_restarted_replay_resumes_where_the_last_run_left_its_clock(home: Path
     fresh = replay_clock(Replay(start=ny("2022-07-01").date()), ledger)
     assert fresh.now() == ny("2022-07-01", "00:00")
     engine.shutdown()
+
+
+def test_a_stop_from_a_signal_handler_ends_a_long_replay_tick(home: Path) -> None:
+    """A signal handler cannot wake the queue (request_stop(wake=False)); the replay's wait
+    is sliced so the loop still sees the stop, not a full tick (60 s at most) later."""
+    clock = FixedClock(ny("2022-06-04", "08:00"))  # a Saturday: nothing is due
+    opts = options(replay=Replay(start=date(2022, 6, 4), tick_s=60))
+    engine, _ = make_engine(home, clock, opts=opts)
+    waiter = threading.Thread(target=engine._wait, daemon=True)
+    waiter.start()
+    engine.request_stop(wake=False)
+    waiter.join(timeout=30)  # a bound far below the 60 s tick, not a speed figure
+    stuck = waiter.is_alive()
+    engine.shutdown()
+    assert not stuck, "the replay wait ignored the stop until its tick ended"
