@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from invest.runtime.config.oracle import OracleConfig, UnavailablePolicy
 from invest.runtime.options.plan import (
@@ -38,14 +38,22 @@ from invest.runtime.options.plan import (
     OptionsStrategy,
     within_candidates,
 )
-from invest.runtime.oracle.client.protocol import Usage
+from invest.runtime.oracle.client.protocol import ChatMessage, Usage
 from invest.runtime.oracle.options.menu import OPENING, Menu, Verb
 from invest.runtime.oracle.options.parsing import ActionsParse, Decision, parse_actions, parse_type
 from invest.runtime.oracle.options.prompts import spreads_messages, type_messages, wheel_messages
-from invest.runtime.oracle.session import OracleBase, OracleSession, build_account_oracle
+from invest.runtime.oracle.options.vote import vote_actions, vote_type
+from invest.runtime.oracle.session import (
+    OracleBase,
+    OracleSession,
+    Parsed,
+    build_account_oracle,
+)
 from invest.runtime.oracle.store import Store
 
 logger = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=Parsed)
 
 ReviewStatus = Literal["decided", "abstained", "nothing_to_review"]
 
@@ -129,8 +137,30 @@ class OptionsOracle(OracleBase):
         self, plan: OptionsPlan, ctx: OptionsContext, menu: Menu, session: OracleSession
     ) -> OptionsReview:
         messages = wheel_messages(ctx, plan, menu, self.config)
-        parsed = session.ask_parsed("options.wheel", messages, lambda t: parse_actions(t, menu))
+        parsed = self._sampled(
+            session, "options.wheel", messages, lambda t: parse_actions(t, menu), vote_actions
+        )
         return _from_actions(menu, session, parsed)
+
+    def _sampled(
+        self,
+        session: OracleSession,
+        purpose: str,
+        messages: tuple[ChatMessage, ...],
+        parse: Callable[[str], P],
+        vote: Callable[[list[P]], P],
+    ) -> P | None:
+        """``self_consistency_k`` answers voted, the last unusable one, or None (unavailable)."""
+        usable: list[P] = []
+        last: P | None = None
+        for k in range(self.config.self_consistency_k):
+            parsed = session.ask_parsed(purpose, messages, parse, sample=k)
+            if parsed is None:
+                break  # unavailable: more samples would fail the same way
+            last = parsed
+            if parsed.fatal is None:
+                usable.append(parsed)
+        return vote(usable) if usable else last
 
     def _spreads(
         self, plan: OptionsPlan, ctx: OptionsContext, menu: Menu, session: OracleSession
@@ -138,10 +168,12 @@ class OptionsOracle(OracleBase):
         chosen, why = None, "no candidates today"
         if menu.candidates:
             allowed = menu.kinds()
-            first = session.ask_parsed(
+            first = self._sampled(
+                session,
                 "options.type",
                 type_messages(ctx, plan, menu, self.config),
                 lambda t: parse_type(t, allowed),
+                vote_type,
             )
             if first is None:
                 return _review(menu, session, "abstained", session.unavailable_note)
@@ -153,8 +185,8 @@ class OptionsOracle(OracleBase):
         if not narrowed.candidates and not narrowed.positions:
             return _review(menu, session, "decided", f"SKIP: {why}", label, why)
         messages = spreads_messages(ctx, plan, narrowed, self.config, chosen, why)
-        second = session.ask_parsed(
-            "options.actions", messages, lambda t: parse_actions(t, narrowed)
+        second = self._sampled(
+            session, "options.actions", messages, lambda t: parse_actions(t, narrowed), vote_actions
         )
         review = _from_actions(menu, session, second)
         if chosen is None and review.status == "abstained":

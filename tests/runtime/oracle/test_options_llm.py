@@ -401,3 +401,49 @@ def test_parse_type_reads_names_and_refuses_the_rest() -> None:
     assert parse_type('{"spread_type": "straddle"}', allowed).fatal is not None
     assert parse_type('{"spread_type": "butterfly"}', allowed).fatal is not None
     assert parse_type("[1, 2]", allowed).fatal is not None
+
+
+# -- self-consistency and the audit trail -------------------------------------------------
+
+
+def test_samples_are_voted_and_the_size_is_the_median_low(variant, llm_server) -> None:
+    types = {0: "bull_put", 1: "bull_put", 2: "bear_call"}
+    actions = {
+        0: _actions({"action": "OPEN_SPREAD", "candidate_id": "c1", "contracts": 2}),
+        1: _actions({"action": "OPEN_SPREAD", "candidate_id": "c1", "contracts": 1}),
+        2: _actions({"action": "OPEN_SPREAD", "candidate_id": "c2", "contracts": 1}),
+    }
+
+    def respond(body: dict[str, Any]) -> Reply:
+        if body["messages"][0]["content"] == TYPE_SYSTEM:
+            return completion(_answer(spread_type=types[body["seed"]]))
+        return completion(actions[body["seed"]])
+
+    llm_server.respond = respond
+    plan = variant(FakeRules(spreads_plan()), self_consistency_k=3).plan(context())
+    assert plan.context["llm"]["chosen_type"] == "bull_put"
+    assert _opens(plan) == [(AAPL_BULL_PUT.key, 1)]  # c2 had 1 vote of 3
+    assert len(llm_server.chat_requests) == 6
+
+
+def test_a_split_vote_on_the_type_skips(variant, llm_server) -> None:
+    types = {0: "bull_put", 1: "bear_call", 2: "SKIP"}
+    llm_server.respond = lambda body: completion(_answer(spread_type=types[body["seed"]]))
+    plan = variant(FakeRules(spreads_plan()), self_consistency_k=3, fail_policy=ALLOW).plan(
+        context()
+    )
+    assert plan.opens == ()
+    assert plan.context["llm"]["status"] == "decided"
+
+
+def test_the_review_is_audited_to_the_store_and_a_cycle_file(
+    variant, llm_server, store, tmp_path
+) -> None:
+    llm_server.respond = route(_answer(spread_type="bull_put"), _actions({"action": "SKIP"}))
+    variant(FakeRules(spreads_plan())).plan(context())
+    kinds = [r.kind for r in store.audit_records(f"acct:{context().day.isoformat()}:options")]
+    assert kinds[0] == "options.start"
+    assert kinds[-1] == "options.verdict"
+    assert kinds.count("prompt") == 2
+    assert kinds.count("response") == 2
+    assert list((tmp_path / "audit").glob("*.json"))
