@@ -7,14 +7,14 @@ copies back correctly, and they hold no expiry date, which keeps anonymised
 prompts free of calendar dates. The same plan and book always give the same ids,
 so the prompt, and with it the cache key, is stable.
 
-Two styles: the wheel (every candidate a cash-secured put or a covered call; one
-pass, verbs SELL_PUT / SELL_CALL / ROLL) and spreads (anything else; pass 1 picks
-a type, pass 2 answers OPEN_SPREAD).
+Two styles: the wheel (every candidate and open position a cash-secured put or a
+covered call; one pass, verbs SELL_PUT / SELL_CALL / ROLL) and spreads (anything
+else; pass 1 picks a type, pass 2 answers OPEN_SPREAD).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
@@ -43,11 +43,15 @@ class Verb(StrEnum):
 OPENING = frozenset({Verb.OPEN_SPREAD, Verb.SELL_PUT, Verb.SELL_CALL, Verb.ROLL})
 
 
-def style_of(candidates: tuple[OpenProposal, ...]) -> Style:
-    """``wheel`` when every candidate is a cash-secured put or a covered call, else ``spreads``."""
-    if candidates and all(c.kind in _WHEEL_KINDS for c in candidates):
-        return "wheel"
-    return "spreads"
+def style_of(kinds: Iterable[StructureKind]) -> Style:
+    """``wheel`` when every kind in play (the candidates' and the open positions') is a
+    cash-secured put or a covered call, else ``spreads``.
+
+    The open positions count too, so that a wheel account with nothing to open today
+    (only a put to watch) still gets the wheel's question, not the spreads'.
+    """
+    seen = set(kinds)
+    return "wheel" if seen and seen <= _WHEEL_KINDS else "spreads"
 
 
 def verb_for(candidate: OpenProposal, style: Style) -> Verb:
@@ -92,7 +96,9 @@ class Menu:
                 closing[alias] = closes[pos.id]
             else:
                 positions[alias] = pos
-        return cls(style_of(plan.candidates), candidates, positions, closing, aliases)
+        kinds = [c.kind for c in plan.candidates]
+        kinds += [p.structure.kind for p in book.open_positions()]
+        return cls(style_of(kinds), candidates, positions, closing, aliases)
 
     def kinds(self) -> tuple[StructureKind, ...]:
         """The structure kinds among the candidates, in the order they first appear."""

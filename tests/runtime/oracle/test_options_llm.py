@@ -447,3 +447,13 @@ def test_the_review_is_audited_to_the_store_and_a_cycle_file(
     assert kinds.count("prompt") == 2
     assert kinds.count("response") == 2
     assert list((tmp_path / "audit").glob("*.json"))
+
+
+def test_a_wheel_account_with_nothing_to_open_gets_the_wheel_question(variant, llm_server) -> None:
+    llm_server.respond = lambda body: completion(
+        _actions({"action": "CLOSE", "position_id": "p1", "reason": "take the profit"})
+    )
+    plan = variant(FakeRules(OptionsPlan(), name="wheel")).plan(context(EXPIRING_PUT))
+    assert llm_server.chat_requests[0].body["messages"][0]["content"] == WHEEL_SYSTEM
+    assert [c.position_id for c in plan.closes] == [EXPIRING_PUT.id]
+    assert plan.context["llm"]["status"] == "decided"
