@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from invest.runtime.config.oracle import UnavailablePolicy
 from invest.runtime.options.plan import OptionsPlan, within_candidates
 from invest.runtime.options.structures import StructureKind
-from invest.runtime.oracle import MemoryStore
+from invest.runtime.oracle import MemoryStore, OracleConfig
 from invest.runtime.oracle.options.menu import Menu, Verb
 from invest.runtime.oracle.options.parsing import Decision, parse_actions, parse_type
 from invest.runtime.oracle.options.prompts import TYPE_SYSTEM, WHEEL_SYSTEM
@@ -42,7 +44,14 @@ from tests.runtime.oracle.options_support import (
     spreads_plan,
     wheel_plan,
 )
-from tests.runtime.oracle.support import FakeLLMServer, FixedClock, Reply, completion, make_config
+from tests.runtime.oracle.support import (
+    FakeLLMServer,
+    FixedClock,
+    Reply,
+    ScriptedClient,
+    completion,
+    make_config,
+)
 
 BLOCK = UnavailablePolicy.parse("block")
 ALLOW = UnavailablePolicy.parse("allow")
@@ -457,3 +466,67 @@ def test_a_wheel_account_with_nothing_to_open_gets_the_wheel_question(variant, l
     assert llm_server.chat_requests[0].body["messages"][0]["content"] == WHEEL_SYSTEM
     assert [c.position_id for c in plan.closes] == [EXPIRING_PUT.id]
     assert plan.context["llm"]["status"] == "decided"
+
+
+# -- property: whatever the model answers ------------------------------------------------
+
+VERBS = [
+    "OPEN_SPREAD",
+    "open",
+    "SELL_PUT",
+    "SELL_CALL",
+    "ROLL",
+    "CLOSE",
+    "SKIP",
+    "BUY",
+    "",
+    None,
+    3,
+]
+REFS = ["c1", "c2", "c3", "C1", "c9", 1, 2, 7, "p1", "p2", "p9", OTHER_SPREAD.id, "opt-x", "", None]
+SIZES = st.one_of(
+    st.none(),
+    st.integers(min_value=-5, max_value=10**9),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["1", "2 contracts", "all", "1.5", "-1", "1e9", ""]),
+)
+ITEMS = st.one_of(
+    st.fixed_dictionaries(
+        {
+            "action": st.sampled_from(VERBS),
+            "candidate_id": st.sampled_from(REFS),
+            "position_id": st.sampled_from(REFS),
+            "contracts": SIZES,
+        }
+    ),
+    st.sampled_from(["text", 5, None, [1, 2]]),
+)
+TYPES = st.sampled_from(["bull_put", "bear_call", "iron_condor", "SKIP", "", "bull put spread"])
+
+
+@given(
+    items=st.lists(ITEMS, max_size=8),
+    kind=TYPES,
+    wrap=st.booleans(),
+    policy=st.sampled_from(["block", "allow", "shrink:0.5"]),
+)
+@settings(max_examples=150, deadline=None)
+def test_no_answer_invents_enlarges_or_loses_a_close(
+    items: list[Any], kind: str, wrap: bool, policy: str
+) -> None:
+    actions = json.dumps({"actions": items} if wrap else items)
+
+    def answer(request: Any) -> str:
+        is_type = request.messages[0]["content"] == TYPE_SYSTEM
+        return json.dumps({"spread_type": kind}) if is_type else actions
+
+    config = OracleConfig(on_unavailable=policy)
+    oracle = OptionsOracle(
+        config, ScriptedClient(answer), MemoryStore(), account="acct", now=FixedClock().now
+    )
+    rules_plan = spreads_plan()
+    plan = LLMOptionsStrategy(FakeRules(rules_plan), oracle).plan(context(OLD_SPREAD, OTHER_SPREAD))
+    assert within_candidates(plan, rules_plan.candidates) == []
+    assert len(plan.opens) <= max(len(rules_plan.opens), 1)
+    assert plan.closes[: len(rules_plan.closes)] == rules_plan.closes
+    assert {c.position_id for c in plan.closes[len(rules_plan.closes) :]} <= {OTHER_SPREAD.id}
