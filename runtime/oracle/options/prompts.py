@@ -146,6 +146,7 @@ def _common(
             "skew": num(skew, 4) if skew is not None else None,
             "shares_held": str(ctx.shares.get(sym, 0)),
         }
+    by_alias = {menu.aliases[p.id]: p for p in ctx.book.open_positions() if p.id in menu.aliases}
     return {
         "today": "day 0" if config.anonymise else ctx.day.isoformat(),
         "regime": ctx.regime.value,
@@ -160,7 +161,8 @@ def _common(
             _position(alias, pos, ctx) for alias, pos in sorted(menu.positions.items(), key=_order)
         ],
         "closing_anyway": [
-            {"id": alias, "rule": rule} for alias, rule in sorted(menu.closing.items(), key=_order)
+            {**_position(alias, by_alias[alias], ctx), "rule": rule}
+            for alias, rule in sorted(menu.closing.items(), key=_order)
         ],
     }
 

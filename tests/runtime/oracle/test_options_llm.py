@@ -530,3 +530,17 @@ def test_no_answer_invents_enlarges_or_loses_a_close(
     assert len(plan.opens) <= max(len(rules_plan.opens), 1)
     assert plan.closes[: len(rules_plan.closes)] == rules_plan.closes
     assert {c.position_id for c in plan.closes[len(rules_plan.closes) :]} <= {OTHER_SPREAD.id}
+
+
+def test_a_position_the_rules_close_is_shown_with_its_legs(variant, llm_server) -> None:
+    llm_server.respond = lambda body: completion(_actions({"action": "SKIP"}))
+    variant(FakeRules(wheel_plan(), name="wheel")).plan(context(EXPIRING_PUT))
+    shown = _user_body(llm_server.chat_requests[0])
+    assert shown["open_positions"] == []
+    [closing] = shown["closing_anyway"]
+    assert (closing["id"], closing["rule"], closing["legs"], closing["dte"]) == (
+        "p1",
+        "roll",
+        ["-1 put 175"],
+        3,
+    )
