@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from invest.runtime.config.oracle import OracleConfig, UnavailablePolicy
+from invest.runtime.options.book import OptionBook
 from invest.runtime.options.plan import (
     CloseProposal,
     OpenProposal,
@@ -331,11 +332,16 @@ class LLMOptionsStrategy:
     def plan(self, ctx: OptionsContext) -> OptionsPlan:
         """The rules' plan, then the model's choice among its candidates."""
         rules_plan = self.rules.plan(ctx)
-        review = self.oracle.review(
-            rules_plan, ctx, cycle_id=f"{ctx.account}:{ctx.day.isoformat()}:options"
-        )
-        self.last_review = review
-        return apply_review(rules_plan, review, self.policy)
+        try:
+            review = self.oracle.review(
+                rules_plan, ctx, cycle_id=f"{ctx.account}:{ctx.day.isoformat()}:options"
+            )
+            self.last_review = review
+            return apply_review(rules_plan, review, self.policy)
+        except Exception:  # never lose the rules' closes to a bug on the LLM side
+            logger.exception("LLM options review failed; the opens follow the fail policy")
+            menu = Menu.build(rules_plan, OptionBook(ctx.account))
+            return apply_review(rules_plan, OptionsReview(menu, "abstained", "error"), self.policy)
 
     def close(self) -> None:
         """Close the LLM client's connections."""

@@ -28,6 +28,7 @@ from invest.runtime.oracle.options.review import (
     OptionsOracle,
     OptionsReview,
     apply_review,
+    build_llm_options,
 )
 from tests.runtime.oracle.options_support import (
     AAPL_BULL_PUT,
@@ -544,3 +545,39 @@ def test_a_position_the_rules_close_is_shown_with_its_legs(variant, llm_server) 
         ["-1 put 175"],
         3,
     )
+
+
+def test_built_for_an_account_a_later_replay_reads_the_answers_from_disk(
+    llm_server, clock, tmp_path
+) -> None:
+    llm_server.respond = route(
+        _answer(spread_type="bull_put"),
+        _actions({"action": "OPEN_SPREAD", "candidate_id": "c1", "contracts": 1}),
+    )
+    config = make_config(llm_server)
+    live = build_llm_options(FakeRules(spreads_plan()), config, "acct", tmp_path, now=clock.now)
+    first = live.plan(context())
+    live.close()
+    asked = len(llm_server.chat_requests)
+    llm_server.stop()
+    replay = build_llm_options(
+        FakeRules(spreads_plan()), config, "acct", tmp_path, now=clock.now, replay_only=True
+    )
+    again = replay.plan(context())
+    replay.close()
+    assert _opens(again) == _opens(first) == [(AAPL_BULL_PUT.key, 1)]
+    assert len(llm_server.chat_requests) == asked
+    assert list((tmp_path / "oracle" / "cycles").glob("*.json"))
+
+
+def test_a_bug_on_the_llm_side_keeps_the_closes_and_applies_the_policy(variant) -> None:
+    strategy = variant(FakeRules(spreads_plan()), fail_policy=ALLOW)
+
+    def broken(*args: Any, **kwargs: Any) -> OptionsReview:
+        raise RuntimeError("boom")
+
+    strategy.oracle.review = broken  # type: ignore[method-assign]
+    plan = strategy.plan(context(OLD_SPREAD))
+    assert plan.closes == (DTE_CLOSE,)
+    assert _opens(plan) == [(AAPL_BULL_PUT.key, 2)]
+    assert plan.context["llm"]["status"] == "abstained"
