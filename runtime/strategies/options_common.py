@@ -94,7 +94,9 @@ def _legs_text(structure: Structure, quotes: tuple[OptionQuote, ...]) -> str:
     if len(structure.legs) == 1:
         return strike_text(by_symbol[structure.legs[0].contract.symbol])
     return "/".join(
-        f"{leg.quantity:+d}{strike_text(by_symbol[leg.contract.symbol])}" for leg in structure.legs
+        f"{'+' if leg.quantity > 0 else '-'}{f'{abs(leg.quantity)}x' if abs(leg.quantity) > 1 else ''}"
+        f"{strike_text(by_symbol[leg.contract.symbol])}"
+        for leg in structure.legs
     )
 
 
