@@ -63,6 +63,12 @@ TRADING_DAYS = 252
 _CONTRACTS_KEPT = 100_000
 
 
+def _strike(value: float) -> Decimal:
+    """A strike as a plain decimal: 70 not 7E+1 (normalize() writes exponents), 22.5 not 22.500."""
+    d = Decimal(f"{value:.3f}").normalize()
+    return d.quantize(Decimal(1)) if d == d.to_integral_value() else d
+
+
 def third_friday(year: int, month: int) -> date:
     """The third Friday of a month (the standard monthly expiry before any holiday shift)."""
     first = date(year, month, 1)
@@ -297,7 +303,7 @@ class ModelledChainSource:
             key = (underlying, exp, right, strike)
             found = book.get(key)
             if found is None:
-                found = OptionContract(underlying, exp, right, Decimal(f"{strike:.3f}").normalize())
+                found = OptionContract(underlying, exp, right, _strike(strike))
                 book[key] = found
             out.append(found)
         return out

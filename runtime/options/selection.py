@@ -156,7 +156,7 @@ def _finish(
     except ConfigError as e:
         return Selection(kind, None, quotes, 0.0, f"{kind}: {e}")
     premium = structure.net_premium(_prices(structure, quotes, cfg))
-    legs = "/".join(f"{q.contract.strike:g}" for q in quotes)
+    legs = "/".join(f"{float(q.contract.strike):g}" for q in quotes)
     at = f"at {cfg.price_at}"
     if width is None:  # the wheel's single legs: only a credit is needed
         if premium <= 0:

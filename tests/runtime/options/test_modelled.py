@@ -249,3 +249,12 @@ def test_a_long_replay_forgets_expired_contracts(monkeypatch: pytest.MonkeyPatch
     assert all(key[1] >= D for key in src._contracts)  # only the later chain's series are left
     assert late == ModelledChainSource(frame).chain("AAA", D)
     assert src.chain("AAA", date(2016, 1, 15)) == early  # made again when asked
+
+
+def test_strikes_are_plain_decimals_without_exponents() -> None:
+    from invest.runtime.data.sample import SampleData
+    from invest.runtime.options.modelled import ModelledChainSource
+
+    bars = SampleData().load(["KO"], end=date(2016, 6, 15))
+    chain = ModelledChainSource(bars).chain("KO", date(2016, 6, 15))
+    assert all("E" not in str(q.contract.strike) for q in chain)
