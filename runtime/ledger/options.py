@@ -32,7 +32,7 @@ from decimal import Decimal
 from typing import Any
 
 from invest.runtime.domain import OPEN_SQL, UNANSWERED, Ack, OrderStatus
-from invest.runtime.errors import LedgerError
+from invest.runtime.errors import ConfigError, LedgerError
 from invest.runtime.options.book import (
     LegFill,
     OptionAction,
@@ -114,7 +114,7 @@ def legs_from_json(kind: str, text: str) -> Structure:
             for d in json.loads(text)
         )
         return Structure(StructureKind(kind), legs)
-    except (ValueError, KeyError, TypeError) as e:  # ConfigError is a ValueError
+    except (ConfigError, ValueError, KeyError, TypeError) as e:
         raise LedgerError(f"the ledger holds a {kind} whose legs cannot be read: {e}") from e
 
 

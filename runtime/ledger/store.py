@@ -412,6 +412,30 @@ class Ledger:
         )
         self.set_order_status(fill.client_order_id, OrderStatus.FILLED)
 
+    def record_assignment(self, stock: Fill, cycle_id: str) -> bool:
+        """Record the stock fill of an option settled into shares, with its order row.
+
+        A put assigned or a call called away moves shares at the strike with no order
+        sent; the order row (``filled``, under the settlement's own client id,
+        ``book.option_fill_id``) keeps the rule that every fill belongs to an order,
+        which the fills table's foreign key enforces. False (nothing written) when it is
+        recorded already: a rerun never moves the shares twice.
+        """
+        intent = OrderIntent(
+            stock.account,
+            cycle_id,
+            stock.symbol,
+            stock.side,
+            stock.quantity,
+            stock.price,
+            stock.reason,
+            stock.client_order_id,
+        )
+        if not self.record_order(intent, stock.day.isoformat(), OrderStatus.FILLED):
+            return False
+        self.record_fill(stock)
+        return True
+
     # -- records ------------------------------------------------------------------------------
     def fills(self, account: str) -> list[Fill]:
         """Every fill of ``account``, in the order recorded."""
@@ -568,6 +592,10 @@ class LedgerSink:
                     "option_order_unknown",
                     {"client_order_id": ack.client_order_id, "reason": ack.detail},
                 )
+
+    def assignment(self, stock: Fill, cycle_id: str) -> bool:
+        """Record the stock fill of a settlement into shares (see :meth:`Ledger.record_assignment`)."""
+        return self.ledger.record_assignment(stock, cycle_id)
 
     def option_fill(self, fill: OptionFill) -> None:
         """Record an option fill (an open, a close, or a settlement at expiry)."""
