@@ -9,8 +9,10 @@ with the cash the option fills moved.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -121,12 +123,24 @@ def _dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
         conn.close()
 
 
-def test_a_ledger_of_the_previous_schema_migrates_with_its_data_intact(tmp_path: Path) -> None:
+def _previous_schema(tmp_path: Path) -> Path:
+    """The demo ledger (a real one, with orders, fills, positions) at the schema before options.
+
+    The fixture is at that schema; should it be rebuilt at this one, the option tables
+    are taken out again, so this stays a ledger of the previous version.
+    """
     old = tmp_path / "old.sqlite"
     shutil.copy(DEMO, old)
     with sqlite3.connect(old) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == OPTIONS_SCHEMA - 1
+        for table in sorted(OPTION_TABLES):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.execute(f"PRAGMA user_version={OPTIONS_SCHEMA - 1}")
         assert not OPTION_TABLES & _tables(conn)
+    return old
+
+
+def test_a_ledger_of_the_previous_schema_migrates_with_its_data_intact(tmp_path: Path) -> None:
+    old = _previous_schema(tmp_path)
     before = _dump(old)
     assert all(before[t] for t in ("orders", "fills", "positions", "decisions"))
 
@@ -147,8 +161,7 @@ def test_a_ledger_of_the_previous_schema_migrates_with_its_data_intact(tmp_path:
 
 
 def test_an_old_ledger_read_only_has_no_option_positions_and_no_error(tmp_path: Path) -> None:
-    old = tmp_path / "old.sqlite"
-    shutil.copy(DEMO, old)
+    old = _previous_schema(tmp_path)
     led = Ledger(old, readonly=True)
     try:
         assert led.load_book("trend-daily").open_positions() == []
@@ -427,8 +440,10 @@ class Cycle:
             self.state.apply_fill(fill)
             self.ledger.save_state(self.state, day.isoformat())
 
-    def open(self, structure: Structure, n: int, cents: list[int], day: date) -> OptionPosition:
-        order = _order(structure, n, cycle=f"acct:{day}", limit=None)
+    def open(
+        self, structure: Structure, n: int, cents: list[int], day: date, tag: str = ""
+    ) -> OptionPosition:
+        order = _order(structure, n, cycle=f"acct:{day}{tag}", limit=None)
         legs = tuple(
             LegFill(leg.contract.symbol, leg.quantity * n, c / 100)
             for leg, c in zip(structure.legs, cents, strict=True)
@@ -448,8 +463,9 @@ class Cycle:
         self.ids.append(pos.id)
         return pos
 
-    def close(self, pos: OptionPosition, cents: list[int], day: date) -> None:
-        order = _order(pos.structure, pos.contracts, f"acct:{day}", None, OrderAction.CLOSE, pos.id)
+    def close(self, pos: OptionPosition, cents: list[int], day: date, tag: str = "") -> None:
+        cycle = f"acct:{day}{tag}"
+        order = _order(pos.structure, pos.contracts, cycle, None, OrderAction.CLOSE, pos.id)
         legs = tuple(
             LegFill(leg.contract.symbol, -leg.quantity * pos.contracts, c / 100)
             for leg, c in zip(pos.structure.legs, cents, strict=True)
@@ -570,3 +586,96 @@ def test_integrity_names_an_option_fill_without_its_position(ledger: Ledger, pat
     ledger.conn.execute("DELETE FROM option_positions WHERE contracts = 2")
     problems = check_integrity(path)
     assert any("no option position" in p for p in problems), problems
+
+
+def _intrinsic_cents(contract: OptionContract, spot_cents: int) -> int:
+    k = int(contract.strike * 100)
+    return max(spot_cents - k, 0) if contract.right is Right.CALL else max(k - spot_cents, 0)
+
+
+ops = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("open"),
+            structures(),
+            st.integers(1, 3),  # contracts
+            st.lists(st.integers(0, 1500), min_size=4, max_size=4),  # leg prices in cents
+        ),
+        st.tuples(st.just("close"), st.integers(0, 20), st.integers(5000, 15000)),
+        st.tuples(st.just("settle"), st.integers(1, 4), st.integers(6000, 12000)),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+def _on_root(s: Structure, weeks: int, day: date) -> Structure:
+    """``s`` moved to this test's root and an expiry ``weeks`` after ``day``, strikes near 100."""
+    expiry = day + timedelta(weeks=weeks)
+    base = min(leg.contract.strike for leg in s.legs)
+    legs = tuple(
+        replace(
+            leg,
+            contract=replace(
+                leg.contract,
+                underlying=ROOT,
+                expiry=expiry,
+                multiplier=100,
+                strike=leg.contract.strike - base + 80,
+            ),
+        )
+        for leg in s.legs
+    )
+    return Structure(s.kind, legs)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shares=st.sampled_from([0, 100, 300]),
+    weeks=st.integers(0, 3),
+    steps=ops,
+    last=st.integers(6000, 12000),
+)
+def test_the_book_reloads_after_any_sequence_of_opens_closes_and_expiries(
+    shares: int, weeks: int, steps: list[tuple[object, ...]], last: int
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "ledger.sqlite"
+        led = Ledger(path, now=lambda: NOW)
+        try:
+            led.ensure_account("acct", CFG)
+            cyc = Cycle(led)
+            if shares:
+                cyc.buy_shares(shares, "100", DAY0)
+            day = DAY0
+            for i, step in enumerate(steps):
+                tag = f":{i}"
+                match step:
+                    case ("open", Structure() as s, int(n), list(cents)):
+                        structure = _on_root(s, weeks + i % 2, day)
+                        with contextlib.suppress(ValueError):  # free cash or shares short
+                            cyc.open(structure, n, cents[: len(structure.legs)], day, tag)
+                    case ("close", int(pick), int(spot)):
+                        live = cyc.book.open_positions()
+                        if live:
+                            pos = live[pick % len(live)]
+                            prices = [
+                                _intrinsic_cents(x.contract, spot) for x in pos.structure.legs
+                            ]
+                            with contextlib.suppress(ValueError):  # a covered call's buy-back
+                                cyc.close(pos, prices, day, tag)
+                    case ("settle", int(ahead), int(spot)):
+                        day += timedelta(weeks=ahead)
+                        cyc.settle(day, spot / 100)
+            cyc.assert_reloaded(path)
+            cyc.settle(day + timedelta(weeks=8), last / 100)  # what is left expires
+            cyc.assert_reloaded(path)
+            closed = reads.option_positions(led.conn, "acct", closed=True)
+            assert {r.id: r.realised for r in closed} == {
+                p: cyc.book.position(p).pnl().realised
+                for p in cyc.ids
+                if not cyc.book.position(p).is_open
+            }
+        finally:
+            led.close()
+        assert check_integrity(path) == []
