@@ -47,6 +47,7 @@ from invest.runtime.options.structures import Structure, StructureKind
 __all__ = [
     "StoredOptionOrder",
     "answer_option_order",
+    "cancel_option_order",
     "fill_from_row",
     "fill_row",
     "leg_fills_from_json",
@@ -377,6 +378,19 @@ def answer_option_order(conn: sqlite3.Connection, ack: Ack, ts: str) -> bool:
         "UPDATE option_orders SET status = ?, broker_order_id = coalesce(?, broker_order_id), "  # noqa: S608 - fixed status names
         f"detail = ?, updated_at = ? WHERE client_order_id = ? AND status IN ({_UNANSWERED_SQL})",
         [ack.status.value, ack.broker_order_id, ack.detail, ts, ack.client_order_id],
+    )
+    return cur.rowcount > 0
+
+
+def cancel_option_order(conn: sqlite3.Connection, client_order_id: str, ts: str) -> bool:
+    """Mark an open option order cancelled (the broker dropped it, or reconciliation did).
+
+    True when it was open; a filled, rejected or cancelled order stays as it is.
+    """
+    cur = conn.execute(
+        "UPDATE option_orders SET status = ?, updated_at = ? "  # noqa: S608 - fixed status names
+        f"WHERE client_order_id = ? AND status IN ({OPEN_SQL})",
+        [OrderStatus.CANCELLED.value, ts, client_order_id],
     )
     return cur.rowcount > 0
 

@@ -597,6 +597,17 @@ class LedgerSink:
         """Record the stock fill of a settlement into shares (see :meth:`Ledger.record_assignment`)."""
         return self.ledger.record_assignment(stock, cycle_id)
 
+    def option_cancel(self, client_order_id: str, reason: str) -> None:
+        """Mark an open option order cancelled, with an audit event (once, like ``cancel``)."""
+        from invest.runtime.ledger import options
+
+        if options.cancel_option_order(self.ledger.conn, client_order_id, self.ledger.ts()):
+            self.ledger.event(
+                None,
+                "option_order_cancelled",
+                {"client_order_id": client_order_id, "reason": reason},
+            )
+
     def option_fill(self, fill: OptionFill) -> None:
         """Record an option fill (an open, a close, or a settlement at expiry)."""
         from invest.runtime.ledger import options

@@ -258,6 +258,37 @@ def test_a_late_answer_never_undoes_a_fill(ledger: Ledger) -> None:
     assert status == "filled"
 
 
+def test_an_open_option_order_is_cancelled_once_and_a_filled_one_never(ledger: Ledger) -> None:
+    sink = LedgerSink(ledger)
+    live, done = _order(cash_secured_put(P(95))), _order(cash_secured_put(P(90)))
+    for o in (live, done):
+        sink.option_order(o)
+        sink.option_answer(Ack(o.client_order_id, OrderStatus.SUBMITTED, "b"))
+    legs = (LegFill(P(90).symbol, -1, 1.0),)
+    sink.option_fill(
+        OptionFill(
+            done.client_order_id,
+            "acct",
+            done.position_id,
+            OptionAction.OPEN,
+            legs,
+            Decimal(1),
+            DAY0,
+        )
+    )
+    for _ in range(2):
+        sink.option_cancel(live.client_order_id, "expired at the close")
+        sink.option_cancel(done.client_order_id, "too late")
+    assert ledger.open_option_orders("acct") == []
+    statuses = dict(ledger.conn.execute("SELECT client_order_id, status FROM option_orders"))
+    assert statuses == {live.client_order_id: "cancelled", done.client_order_id: "filled"}
+    events = ledger.conn.execute(
+        "SELECT json_extract(detail_json, '$.client_order_id') FROM events "
+        "WHERE kind = 'option_order_cancelled'"
+    ).fetchall()
+    assert events == [(live.client_order_id,)]
+
+
 def test_positions_of_another_account_are_refused_by_name(ledger: Ledger) -> None:
     sink = LedgerSink(ledger)
     pos = OptionPosition(
