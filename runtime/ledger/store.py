@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # config loads pydantic: the ledger only reads an account's f
     from invest.runtime.config import AccountConfig
     from invest.runtime.ledger.options import StoredOptionOrder
     from invest.runtime.options.book import OptionBook, OptionFill, OptionPosition
-    from invest.runtime.options.plan import OptionOrder
+    from invest.runtime.options.plan import OptionOrder, OptionsSink
 
 __all__ = [
     "DEMO_EVENT",
@@ -619,6 +619,13 @@ class LedgerSink:
         from invest.runtime.ledger import options
 
         options.save_positions(self.ledger.conn, account, positions, self.ledger.ts())
+
+
+if TYPE_CHECKING:
+
+    def _options_sink(sink: LedgerSink) -> OptionsSink:
+        """mypy checks here that LedgerSink implements the options' sink protocol."""
+        return sink
 
 
 def remove_ledger(path: Path) -> None:
