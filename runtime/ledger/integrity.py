@@ -12,7 +12,10 @@ the file against the ledger's own records, read-only:
 * per account, the positions table equals the signed sum of its fills;
 * per account, ``account_state.cash`` equals the start cash plus the signed
   cash of every fill, net of fees (exactly as :meth:`AccountState.apply_fill`
-  moves it).
+  moves it), plus the cash of every option fill (as the option book moves it);
+* every option fill of an open or a close belongs to an option order (a
+  settlement at expiry has none: its client id is ``book.option_fill_id``), and
+  every option fill belongs to a stored option position.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 
 from invest.runtime.domain import money
 from invest.runtime.ledger.reads import position_quantities
+from invest.runtime.ledger.schema import has_option_tables
 
 __all__ = ["check_integrity"]
 
@@ -55,7 +59,7 @@ def _check(conn: sqlite3.Connection) -> list[str]:
     rows = [str(r[0]) for r in conn.execute("PRAGMA integrity_check")]
     if rows != ["ok"]:
         return [f"sqlite integrity_check: {r}" for r in rows[:5]]
-    return [*_orders(conn), *_accounts(conn)]
+    return [*_orders(conn), *_option_orders(conn), *_accounts(conn)]
 
 
 def _paper_accounts(conn: sqlite3.Connection) -> set[str]:
@@ -108,6 +112,58 @@ def _orders(conn: sqlite3.Connection) -> list[str]:
     return problems
 
 
+def _option_orders(conn: sqlite3.Connection) -> list[str]:
+    if not has_option_tables(conn):
+        return []
+    problems = [
+        f"option fill {fid} ({action}) of {coid} has no option order row"
+        for fid, coid, action in conn.execute(
+            "SELECT f.id, f.client_order_id, f.action FROM option_fills f "
+            "LEFT JOIN option_orders o ON o.client_order_id = f.client_order_id "
+            "WHERE o.client_order_id IS NULL AND f.action IN ('open', 'close') ORDER BY f.id"
+        )
+    ]
+    problems += [
+        f"option fill {fid} of {coid}: no option position {pid} in account {account}"
+        for fid, coid, pid, account in conn.execute(
+            "SELECT f.id, f.client_order_id, f.position_id, f.account FROM option_fills f "
+            "LEFT JOIN option_positions p ON p.account = f.account AND p.id = f.position_id "
+            "WHERE p.id IS NULL ORDER BY f.id"
+        )
+    ]
+    return problems
+
+
+def _option_cash(conn: sqlite3.Connection, account: str) -> Decimal:
+    """The cash the account's option fills moved, as ``OptionBook`` moves it.
+
+    Each leg's amount is ``money(price x |contracts| x multiplier)`` (``book.leg_cash``,
+    re-derived here so ``invest doctor`` loads no numpy), a sale bringing cash in;
+    an open, a close and a cash settlement move cash, fees paid; an assignment moves
+    none here (its stock fill carries the cash at the strike).
+    """
+    if not has_option_tables(conn):
+        return Decimal(0)
+    total = Decimal(0)
+    for action, legs, fees, structure in conn.execute(
+        "SELECT f.action, f.legs_json, f.fees, p.legs_json FROM option_fills f "
+        "JOIN option_positions p ON p.account = f.account AND p.id = f.position_id "
+        "WHERE f.account = ? ORDER BY f.id",
+        (account,),
+    ):
+        if action == "assign":
+            continue
+        mult = {str(leg["symbol"]): int(leg["multiplier"]) for leg in json.loads(structure)}
+        for leg in json.loads(legs):
+            n, symbol = int(leg["contracts"]), str(leg["symbol"])
+            if symbol not in mult:
+                raise ValueError(f"option fill leg {symbol} is not a leg of its position")
+            amount = money(Decimal(repr(float(leg["price"]))) * abs(n) * mult[symbol])
+            total += amount if n < 0 else -amount
+        total -= Decimal(fees)
+    return total
+
+
 def _accounts(conn: sqlite3.Connection) -> list[str]:
     problems: list[str] = []
     states = {
@@ -133,6 +189,7 @@ def _accounts(conn: sqlite3.Connection) -> list[str]:
             held[sym] = held.get(sym, Decimal(0)) + sign * q
             expected_cash += -sign * gross - Decimal(fees)
         held = {s: q for s, q in held.items() if q != 0}
+        expected_cash += _option_cash(conn, account)
         positions = position_quantities(conn, account)
         for sym in sorted(set(held) | set(positions)):
             mine, fills = positions.get(sym, Decimal(0)), held.get(sym, Decimal(0))

@@ -23,7 +23,7 @@ from typing import Any
 
 from invest.runtime.domain import OPEN_SQL, Fill, Side
 from invest.runtime.errors import LedgerError
-from invest.runtime.ledger.schema import has_engine_tables
+from invest.runtime.ledger.schema import has_engine_tables, has_option_tables
 from invest.runtime.ledger.trades import (
     ClosedTrade,
     PeriodPnl,
@@ -34,6 +34,8 @@ from invest.runtime.ledger.trades import (
 __all__ = [
     "DEMO_EVENT",
     "AccountStatusRow",
+    "OptionLegRow",
+    "OptionPositionRow",
     "PnlRow",
     "ReportRow",
     "account_names",
@@ -54,6 +56,7 @@ __all__ = [
     "latest_regime",
     "marks",
     "missing_ledger",
+    "option_positions",
     "order_rows",
     "period_rows",
     "pnl_row",
@@ -469,3 +472,100 @@ def period_rows(
     start = {str(r[0]): float(r[1]) for r in conn.execute("SELECT name, start_cash FROM accounts")}
     curves = {name: equity_curve(conn, name) for name in names}
     return period_pnl(curves, {n: start[n] for n in names}, period, limit)
+
+
+# -- option positions ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OptionLegRow:
+    """One leg of an option position: its OCC symbol and contracts held (+ long, - short)."""
+
+    symbol: str
+    contracts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OptionPositionRow:
+    """An option position as the views show it (``invest trades``, the TUI, Telegram).
+
+    Money is the ledger's ``Decimal``; ``realised`` is premiums in - out + settlement
+    - fees once the position is closed, None while it is open.
+    """
+
+    account: str
+    id: str
+    kind: str
+    underlying: str
+    expiry: str
+    legs: tuple[OptionLegRow, ...]
+    contracts: int
+    opened: str
+    open_premium: float
+    collateral: Decimal
+    reserved: Decimal
+    shares_reserved: int
+    premium_in: Decimal
+    premium_out: Decimal
+    settlement: Decimal
+    fees: Decimal
+    closed: str | None
+    outcome: str | None
+    realised: Decimal | None
+
+
+def option_positions(
+    conn: sqlite3.Connection, account: str | None = None, *, closed: bool = False
+) -> list[OptionPositionRow]:
+    """The open option positions (oldest first), or with ``closed`` the closed ones with
+    their realised P&L (newest close first), of one account or all.
+
+    Plain SQL and JSON, no options package (numpy): the views read it on the read-only
+    connection. An older ledger without the option tables has none.
+    """
+    if not has_option_tables(conn):
+        return []
+    where = ["closed IS NOT NULL" if closed else "closed IS NULL"]
+    args: tuple[Any, ...] = ()
+    if account:
+        where.append("account = ?")
+        args = (account,)
+    order = "closed DESC, opened DESC, rowid DESC" if closed else "opened, rowid"
+    rows = conn.execute(
+        "SELECT account, id, kind, underlying, expiry, legs_json, contracts, opened, "  # noqa: S608 - fixed fragments
+        "open_premium, collateral, reserved, shares_reserved, premium_in, premium_out, "
+        f"settlement, fees, closed, outcome FROM option_positions WHERE {' AND '.join(where)} "
+        f"ORDER BY {order}",
+        args,
+    )
+    out = []
+    for r in rows:
+        n = int(r[6])
+        legs = tuple(
+            OptionLegRow(str(leg["symbol"]), int(leg["quantity"]) * n) for leg in json.loads(r[5])
+        )
+        p_in, p_out, settled, fees = (Decimal(r[i]) for i in (12, 13, 14, 15))
+        out.append(
+            OptionPositionRow(
+                str(r[0]),
+                str(r[1]),
+                str(r[2]),
+                str(r[3]),
+                str(r[4]),
+                legs,
+                n,
+                str(r[7]),
+                float(r[8]),
+                Decimal(r[9]),
+                Decimal(r[10]),
+                int(r[11]),
+                p_in,
+                p_out,
+                settled,
+                fees,
+                None if r[16] is None else str(r[16]),
+                None if r[17] is None else str(r[17]),
+                None if r[16] is None else p_in - p_out + settled - fees,
+            )
+        )
+    return out

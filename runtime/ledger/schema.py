@@ -14,14 +14,18 @@ from invest.runtime.errors import LedgerError
 __all__ = [
     "ENGINE_SCHEMA",
     "MIGRATIONS",
+    "OPTIONS_SCHEMA",
     "check_version",
     "has_engine_tables",
+    "has_option_tables",
     "migrate",
     "version",
 ]
 
 #: The schema version (``PRAGMA user_version``) that adds the engine tables.
 ENGINE_SCHEMA = 3
+#: The schema version that adds the option tables (orders, fills, positions).
+OPTIONS_SCHEMA = 5
 
 
 def version(conn: sqlite3.Connection) -> int:
@@ -32,6 +36,11 @@ def version(conn: sqlite3.Connection) -> int:
 def has_engine_tables(conn: sqlite3.Connection) -> bool:
     """True when the ledger's schema has the engine tables."""
     return version(conn) >= ENGINE_SCHEMA
+
+
+def has_option_tables(conn: sqlite3.Connection) -> bool:
+    """True when the ledger's schema has the option tables."""
+    return version(conn) >= OPTIONS_SCHEMA
 
 
 def check_version(conn: sqlite3.Connection, path: Path) -> None:
@@ -233,5 +242,73 @@ MIGRATIONS: tuple[str, ...] = (
         time_stop_days INTEGER,
         PRIMARY KEY (account, symbol)
     );
+    """,
+    # 5: options (invest.runtime.ledger.options). An option order is a whole structure, all
+    # legs as one order, through the same outbox as the stocks (status: OrderStatus values);
+    # legs_json holds each leg's OCC symbol, quantity per unit, multiplier and style.
+    # limit_premium is NULL for an order at the market. An option fill is an execution of a
+    # whole structure, or its settlement at expiry (no order row then: its client id is
+    # book.option_fill_id); legs_json holds each leg's symbol, contracts and price per share.
+    # A position keeps its money by source so its P&L survives the close. Money is TEXT
+    # decimals; open_premium (per share per unit) is the float's repr.
+    """
+    CREATE TABLE option_orders (
+        client_order_id TEXT PRIMARY KEY,
+        account TEXT NOT NULL,
+        cycle_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        action TEXT NOT NULL,
+        position_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        underlying TEXT NOT NULL,
+        legs_json TEXT NOT NULL,
+        contracts INTEGER NOT NULL,
+        limit_premium TEXT,
+        rule TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL,
+        status TEXT NOT NULL,
+        broker_order_id TEXT,
+        detail TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX option_orders_account_status ON option_orders(account, status);
+    CREATE TABLE option_fills (
+        id INTEGER PRIMARY KEY,
+        client_order_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        account TEXT NOT NULL,
+        position_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        legs_json TEXT NOT NULL,
+        fees TEXT NOT NULL,
+        day TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        UNIQUE (client_order_id, seq)
+    );
+    CREATE INDEX option_fills_position ON option_fills(account, position_id);
+    CREATE TABLE option_positions (
+        account TEXT NOT NULL,
+        id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        underlying TEXT NOT NULL,
+        expiry TEXT NOT NULL,
+        legs_json TEXT NOT NULL,
+        contracts INTEGER NOT NULL,
+        opened TEXT NOT NULL,
+        open_premium TEXT NOT NULL,
+        collateral TEXT NOT NULL,
+        reserved TEXT NOT NULL,
+        shares_reserved INTEGER NOT NULL,
+        premium_in TEXT NOT NULL,
+        premium_out TEXT NOT NULL,
+        settlement TEXT NOT NULL,
+        fees TEXT NOT NULL,
+        closed TEXT,
+        outcome TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (account, id)
+    );
+    CREATE INDEX option_positions_open ON option_positions(account, closed);
     """,
 )

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -47,6 +47,9 @@ from invest.runtime.ledger.reads import DEMO_EVENT
 
 if TYPE_CHECKING:  # config loads pydantic: the ledger only reads an account's fields
     from invest.runtime.config import AccountConfig
+    from invest.runtime.ledger.options import StoredOptionOrder
+    from invest.runtime.options.book import OptionBook, OptionFill, OptionPosition
+    from invest.runtime.options.plan import OptionOrder, OptionsSink
 
 __all__ = [
     "DEMO_EVENT",
@@ -409,6 +412,30 @@ class Ledger:
         )
         self.set_order_status(fill.client_order_id, OrderStatus.FILLED)
 
+    def record_assignment(self, stock: Fill, cycle_id: str) -> bool:
+        """Record the stock fill of an option settled into shares, with its order row.
+
+        A put assigned or a call called away moves shares at the strike with no order
+        sent; the order row (``filled``, under the settlement's own client id,
+        ``book.option_fill_id``) keeps the rule that every fill belongs to an order,
+        which the fills table's foreign key enforces. False (nothing written) when it is
+        recorded already: a rerun never moves the shares twice.
+        """
+        intent = OrderIntent(
+            stock.account,
+            cycle_id,
+            stock.symbol,
+            stock.side,
+            stock.quantity,
+            stock.price,
+            stock.reason,
+            stock.client_order_id,
+        )
+        if not self.record_order(intent, stock.day.isoformat(), OrderStatus.FILLED):
+            return False
+        self.record_fill(stock)
+        return True
+
     # -- records ------------------------------------------------------------------------------
     def fills(self, account: str) -> list[Fill]:
         """Every fill of ``account``, in the order recorded."""
@@ -477,6 +504,28 @@ class Ledger:
         """(day, equity) rows of ``account`` in order."""
         return reads.equity_curve(self.conn, account)
 
+    # -- options ----------------------------------------------------------------------------
+    # ledger.options imports the options package (numpy, through pricing): lazily, so that
+    # importing the ledger stays standard-library only (``invest status``, the TUI).
+    def load_book(self, account: str) -> OptionBook:
+        """The option book of ``account``: open and closed positions with their fills."""
+        from invest.runtime.ledger import options
+        from invest.runtime.options.book import OptionBook
+
+        if not schema.has_option_tables(self.conn):  # a read-only ledger of an older schema
+            return OptionBook(account)
+        return options.load_book(self.conn, account)
+
+    def open_option_orders(
+        self, account: str, *, unanswered_only: bool = False
+    ) -> list[StoredOptionOrder]:
+        """Option orders of ``account`` still open; the outbox with ``unanswered_only``."""
+        from invest.runtime.ledger import options
+
+        if not schema.has_option_tables(self.conn):
+            return []
+        return options.open_option_orders(self.conn, account, unanswered_only=unanswered_only)
+
 
 class LedgerSink:
     """The cycle's :class:`~invest.runtime.cycle.Sink` over a :class:`Ledger`."""
@@ -516,6 +565,67 @@ class LedgerSink:
     def done(self, cycle_id: str) -> bool:
         """True when the cycle's decision is in the ledger."""
         return self.ledger.has_decision(cycle_id)
+
+    # -- options (plan.OptionsSink) ------------------------------------------------------------
+    def option_order(self, order: OptionOrder) -> bool:
+        """Record an option order in the outbox, before sending; False when the id exists."""
+        from invest.runtime.ledger import options
+
+        day = order.cycle_id.split(":")[1]
+        return options.record_option_order(self.ledger.conn, order, day, self.ledger.ts())
+
+    def option_answer(self, ack: Ack) -> None:
+        """Record the broker's answer to an option order (its own transaction, like ``answer``)."""
+        from invest.runtime.ledger import options
+
+        with self.ledger.transaction():
+            took = options.answer_option_order(self.ledger.conn, ack, self.ledger.ts())
+            if took and ack.status in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
+                self.ledger.event(
+                    None,
+                    "option_order_cancelled",
+                    {"client_order_id": ack.client_order_id, "reason": ack.detail or ack.status},
+                )
+            elif took and ack.status is OrderStatus.UNKNOWN:
+                self.ledger.event(
+                    None,
+                    "option_order_unknown",
+                    {"client_order_id": ack.client_order_id, "reason": ack.detail},
+                )
+
+    def assignment(self, stock: Fill, cycle_id: str) -> bool:
+        """Record the stock fill of a settlement into shares (see :meth:`Ledger.record_assignment`)."""
+        return self.ledger.record_assignment(stock, cycle_id)
+
+    def option_cancel(self, client_order_id: str, reason: str) -> None:
+        """Mark an open option order cancelled, with an audit event (once, like ``cancel``)."""
+        from invest.runtime.ledger import options
+
+        if options.cancel_option_order(self.ledger.conn, client_order_id, self.ledger.ts()):
+            self.ledger.event(
+                None,
+                "option_order_cancelled",
+                {"client_order_id": client_order_id, "reason": reason},
+            )
+
+    def option_fill(self, fill: OptionFill) -> None:
+        """Record an option fill (an open, a close, or a settlement at expiry)."""
+        from invest.runtime.ledger import options
+
+        options.record_option_fill(self.ledger.conn, fill, self.ledger.ts())
+
+    def option_positions(self, account: str, positions: Sequence[OptionPosition]) -> None:
+        """Store the current state of ``positions`` (upsert)."""
+        from invest.runtime.ledger import options
+
+        options.save_positions(self.ledger.conn, account, positions, self.ledger.ts())
+
+
+if TYPE_CHECKING:
+
+    def _options_sink(sink: LedgerSink) -> OptionsSink:
+        """mypy checks here that LedgerSink implements the options' sink protocol."""
+        return sink
 
 
 def remove_ledger(path: Path) -> None:
