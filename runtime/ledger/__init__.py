@@ -9,6 +9,10 @@ The one access layer to the ledger file; SQL lives only in this package, by job:
 * ``engine_state``: the engine's halt states, heartbeat, per-account bookkeeping and marks;
 * ``exit_plans``, ``lstm_state``, ``llm``: the LLM manager's exit plans, the RL policies'
   LSTM states and the LLM oracle's cache, audit trail and usage;
+* ``options``: option orders, fills and positions (rows to and from the options
+  package's types, the outbox of option orders, ``load_book``); imported lazily by the
+  store, since it loads the options package (numpy);
+* ``trades``: closed trades and period P&L (pure);
 * ``integrity``: the invariants a ledger file must keep; ``lock``: the writer lock.
 
 Importing it loads the standard library only (``sqlite3``), so the TUI and
