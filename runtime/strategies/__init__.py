@@ -20,6 +20,7 @@ __all__ = [
     "RLEnsemble",
     "Strategy",
     "TrendKing",
+    "build_options_strategy",
     "build_strategy",
     "rl_strategy",
 ]
@@ -27,6 +28,7 @@ __all__ = [
 STRATEGIES = ("trend_king", "rl_ensemble", "hybrid", "llm_manager")
 
 if TYPE_CHECKING:
+    from invest.runtime.options.plan import OptionsStrategy
     from invest.runtime.policy.ensemble import Ensemble
     from invest.runtime.policy.pack import Pack
 
@@ -57,6 +59,11 @@ def build_strategy(
             "llm_manager is built with build_llm_manager(cfg, name, home, now=...) "
             "and passed to AccountRuntime.build(strategy=...)"
         )
+    if cfg.trades_options:
+        raise ConfigError(
+            f"{cfg.strategy} is an options strategy: build it with build_options_strategy(cfg) "
+            "and run it with the options cycle (invest.runtime.options_cycle)"
+        )
     if cfg.strategy == "trend_king":
         return TrendKing(cfg.trend_king, cfg.universe, cfg.benchmark)
     from invest.runtime.policy.contract import universe_problem
@@ -70,6 +77,17 @@ def build_strategy(
     if real_money:
         _check_promotion(cfg, pack)
     return rl_strategy(cfg, pack, state_store if state_store is not None else MemoryStateStore())
+
+
+def build_options_strategy(cfg: AccountConfig) -> OptionsStrategy:
+    """The options strategy of an options account (``wheel``, ``vertical_spreads``).
+
+    Raises:
+        ConfigError: the account is not an options account, or its strategy is not built yet.
+    """
+    if not cfg.trades_options or cfg.options is None:
+        raise ConfigError(f"strategy {cfg.strategy!r} is not an options strategy")
+    raise ConfigError(f"the {cfg.strategy} strategy is not available in this build yet")
 
 
 def rl_strategy(cfg: AccountConfig, pack: Pack | Ensemble, store: StateStore) -> Strategy:
