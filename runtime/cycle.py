@@ -29,6 +29,7 @@ from invest.runtime.brokers.fills import FillModel
 from invest.runtime.brokers.paper import PaperBroker
 from invest.runtime.clock import NEW_YORK
 from invest.runtime.config import AccountConfig, Settings
+from invest.runtime.config.options_account import BACKTEST_ONLY
 from invest.runtime.domain import (
     AccountState,
     Ack,
@@ -252,6 +253,8 @@ class AccountRuntime:
             ConfigError: no such account, or an Alpaca account without its keys.
         """
         cfg = settings.account(name)
+        if cfg.trades_options:
+            raise ConfigError(f"account {name!r}: {BACKTEST_ONLY}")
         fills = FillModel.from_settings(settings.engine.fills)
         broker: Broker
         # Orders reach Alpaca's live endpoint: an RL pack must have passed its gate.

@@ -70,11 +70,6 @@ __all__ = [
     "run_options_session",
 ]
 
-BACKTEST_ONLY = (
-    "options accounts (strategy wheel or vertical_spreads) run in backtests only for now: "
-    "`invest backtest --account NAME`; the live path lands next"
-)
-
 
 class OptionsCycleSink(Sink, OptionsSink, Protocol):
     """A sink for an options account: the stock records (shares, decisions, equity) and the option ones."""
@@ -244,7 +239,8 @@ def run_options_session(
     skipped: list[dict[str, str]] = []
     ctx: OptionsContext | None = None
     if cycle:
-        ctx, skipped = _context(acct, market, t, day, marks)
+        equity_now = _equity(acct, market, t, marks)
+        ctx, skipped = _context(acct, market, t, day, equity_now)
         try:
             plan = acct.strategy.plan(ctx)
         except Exception as e:  # a strategy's bug or an LLM's failure never stops the exits
@@ -255,7 +251,14 @@ def run_options_session(
         closes = _closes(acct, cycle_id, day, plan.closes, closing, notes)
         closing |= {o.position_id for o in closes}
         opens, clamps = _opens(
-            acct, cycle_id, day, [o for o in plan.opens if o.key not in bad], closing, marks, notes
+            acct,
+            cycle_id,
+            day,
+            [o for o in plan.opens if o.key not in bad],
+            {o.position_id for o in exit_orders},
+            marks,
+            equity_now,
+            notes,
         )
         _send(acct, [*closes, *opens], day, sink)
     if changed:
@@ -372,7 +375,7 @@ def _expiry_near(chain: OptionChain, day: date, target: int) -> date | None:
 
 
 def _context(
-    acct: OptionsAccount, market: Market, t: int, day: date, marks: Mapping[str, float]
+    acct: OptionsAccount, market: Market, t: int, day: date, equity: float
 ) -> tuple[OptionsContext, list[dict[str, str]]]:
     """What the strategy sees today (nothing after ``day``), and the underlyings skipped."""
     chains: dict[str, OptionChain] = {}
@@ -402,7 +405,7 @@ def _context(
         free_shares=free_shares,
         cash=acct.state.cash,
         free_cash=free_cash,
-        equity=_equity(acct, market, t, marks),
+        equity=equity,
         iv_percentile=pct,
         skew=skews,
         earnings=acct.earnings,
@@ -510,32 +513,36 @@ def _opens(
     cycle_id: str,
     day: date,
     proposals: Sequence[OpenProposal],
-    closing: set[str],
+    exiting: set[str],
     marks: Mapping[str, float],
+    equity: float,
     notes: list[str],
 ) -> tuple[list[OptionOrder], list[Clamp]]:
     """The plan's opens sized by the risk rules, one after the other.
 
-    Each later open is checked against the cash the earlier ones of this cycle commit,
-    and with the reserve the closes sent this cycle release (their buy-back at mid
-    paid from it): the broker fills closes first.
+    Each open is sized at its limit, the worst premium it accepts, so that whatever
+    fill the limit lets through keeps the cash reserve. Each later open is checked
+    against the cash the earlier ones of this cycle commit, and with the reserve the
+    monitors' exits release (less their buy-back at mid): the broker fills closes
+    first, and an exit (a market order) always fills. A strategy's close (a roll's)
+    is a limit order that may not fill, so its reserve is not counted on.
     """
     risk = acct.options.risk
     values = _position_values(acct, marks)
     released = sum(
-        (acct.book.position(p).reserved + money(values.get(p, 0.0)) for p in closing),
+        (acct.book.position(p).reserved + money(values.get(p, 0.0)) for p in exiting),
         Decimal(0),
     )
     committed = Decimal(0)
-    equity = float(acct.state.cash) + sum(values.values())
     orders: list[OptionOrder] = []
     clamps: list[Clamp] = []
     for o in proposals:
+        limit = _limit(o.est_premium, acct.options.limit_tolerance)
         room = dataclasses.replace(acct.state, cash=acct.state.cash - committed + released)
         n, why = check_open(
             o.structure,
             o.contracts,
-            o.est_premium,
+            limit,
             room,
             acct.book,
             risk,
@@ -555,13 +562,13 @@ def _opens(
             position_id=pid,
             structure=o.structure,
             contracts=n,
-            limit_premium=_limit(o.est_premium, acct.options.limit_tolerance),
+            limit_premium=limit,
             reason=o.reason,
             client_order_id=option_order_id(acct.name, cycle_id, pid, OrderAction.OPEN),
             rule="roll" if o.roll_of else "",
         )
         fee = money(risk.fee_per_contract * sum(abs(leg.quantity) for leg in o.structure.legs))
-        committed += cash_need(o.structure, o.est_premium, fee) * n
+        committed += cash_need(o.structure, limit, fee) * n
         acct._order_clamps[order.client_order_id] = tuple(c.rule for c in why)
         orders.append(order)
     return orders, clamps

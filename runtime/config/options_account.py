@@ -16,10 +16,16 @@ from invest.runtime.config.base import Frozen
 from invest.runtime.config.options import ModelledChainConfig, SelectionConfig
 from invest.runtime.config.options_risk import OptionsRiskConfig
 
-__all__ = ["OPTIONS_STRATEGIES", "OptionsAccountConfig"]
+__all__ = ["BACKTEST_ONLY", "OPTIONS_STRATEGIES", "OptionsAccountConfig"]
 
 #: The strategies that trade options (and need an ``options`` section).
 OPTIONS_STRATEGIES = ("wheel", "vertical_spreads")
+
+#: What `invest run`, `run-all` and the engine say of an options account (one line).
+BACKTEST_ONLY = (
+    "options accounts (strategy wheel or vertical_spreads) run in backtests only for now "
+    "(`invest backtest --account NAME`); the live path lands in a later release"
+)
 
 
 class OptionsAccountConfig(Frozen):
