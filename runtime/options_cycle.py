@@ -501,7 +501,7 @@ def _closes(
                 notes.append(f"close of {pos.id} skipped: {leg.contract.symbol} not quoted")
                 break
             # Closing reverses the leg: a long leg is sold at the bid, a short one bought at the ask.
-            natural += leg.quantity * (q.bid if leg.quantity > 0 else -q.ask)
+            natural += leg.quantity * (q.bid if leg.quantity > 0 else q.ask)
         else:
             limit = _limit(natural, acct.options.limit_tolerance)
             out.append(_close_order(acct, cycle_id, pos, limit, c.reason, c.rule))

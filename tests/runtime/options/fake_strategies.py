@@ -7,10 +7,10 @@ nothing but its context, so a look-ahead test exercises the cycle, not it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from invest.runtime.config.options import SelectionConfig
-from invest.runtime.options.plan import OpenProposal, OptionsContext, OptionsPlan
+from invest.runtime.options.plan import CloseProposal, OpenProposal, OptionsContext, OptionsPlan
 from invest.runtime.options.selection import select
 from invest.runtime.options.structures import StructureKind
 
@@ -21,11 +21,22 @@ class MiniWheel:
 
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     contracts: int = 1
+    #: Close (rule "strategy") every position at least this many days old; None: never.
+    close_after_days: int | None = None
+    #: Propose one contract more than the candidates allow (an LLM overstepping).
+    inflate: bool = False
     name: str = "mini_wheel"
 
     def plan(self, ctx: OptionsContext) -> OptionsPlan:
         opens: list[OpenProposal] = []
         notes: list[str] = []
+        closes: list[CloseProposal] = []
+        if self.close_after_days is not None:
+            closes = [
+                CloseProposal(p.id, "strategy", "old enough")
+                for p in ctx.book.open_positions()
+                if (ctx.day - p.opened).days >= self.close_after_days
+            ]
         held = {p.structure.underlying for p in ctx.book.open_positions()}
         for u, chain in sorted(ctx.chains.items()):
             if u in held:
@@ -40,4 +51,9 @@ class MiniWheel:
             opens.append(
                 OpenProposal(sel.structure, n, sel.net_premium, sel.quotes, f"{kind} {sel.reason}")
             )
-        return OptionsPlan(opens=tuple(opens), candidates=tuple(opens), notes=tuple(notes))
+        chosen = (
+            tuple(replace(o, contracts=o.contracts + 1) for o in opens) if self.inflate else opens
+        )
+        return OptionsPlan(
+            opens=tuple(chosen), closes=tuple(closes), candidates=tuple(opens), notes=tuple(notes)
+        )
