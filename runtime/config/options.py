@@ -6,6 +6,8 @@ from an underlying's closes (expiries, strike grid, volatility model, bid/ask).
 the strikes and the spread width, and when the credit or debit refuses a spread.
 Neither is wired into an account yet; :data:`DEFAULT_MODELLED_CHAIN` and
 :data:`DEFAULT_SELECTION` are the defaults the strategies will start from.
+``WheelParams`` and ``SpreadsParams`` are the rules of the two option strategies
+(:mod:`invest.runtime.strategies.wheel`, :mod:`invest.runtime.strategies.vertical_spreads`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ __all__ = [
     "DEFAULT_SELECTION",
     "ModelledChainConfig",
     "SelectionConfig",
+    "SpreadKind",
+    "SpreadsParams",
     "StrikeBand",
+    "WheelParams",
     "WidthRule",
 ]
 
@@ -216,3 +221,105 @@ class SelectionConfig(Frozen):
 
 DEFAULT_MODELLED_CHAIN = ModelledChainConfig()
 DEFAULT_SELECTION = SelectionConfig()
+
+
+class WheelParams(Frozen):
+    """The wheel's rules: cash-secured puts until assigned, then covered calls; hold or roll.
+
+    Strikes and the expiry come from ``selection`` (``wheel_put_delta``,
+    ``wheel_call_delta``, the DTE window). A short option is rolled when it is tested
+    (spot through its strike) with ``roll_dte`` days or fewer to go, and only for a
+    net credit of at least ``min_roll_credit``; otherwise it is held into assignment
+    (or being called away), which is the wheel's plan.
+    """
+
+    selection: SelectionConfig = DEFAULT_SELECTION
+    """Expiry window, deltas and pricing (``price_at``) of the puts and calls sold."""
+    max_allocation: float = Field(0.50, gt=0, le=1)
+    """Share of free cash one underlying's cash-secured puts may secure: contracts =
+    floor(free cash x this / (strike x 100)), at most ``max_contracts``."""
+    max_contracts: int = Field(10, ge=1, le=1000)
+    """Most contracts in one open (puts, or covered calls on the whole lots held)."""
+    min_iv_percentile: float = Field(0.20, ge=0, lt=1)
+    """No new put or call when the underlying's IV percentile is below this (0..1): the
+    premium of the quietest fifth of the year does not pay for the assignment risk.
+    0 never skips; an unknown percentile never skips (the notes say so)."""
+    earnings_blackout_days: int = Field(7, ge=0, le=90)
+    """Open nothing (no put, call or roll) when earnings fall within this many calendar days."""
+    roll_dte: int = Field(7, ge=0, le=60)
+    """A tested short option is rolled at this many calendar days to expiry or fewer."""
+    min_roll_credit: float = Field(0.01, ge=0)
+    """Net credit per share (new premium at the selection's prices less the buy-back at
+    the ask) a roll must bring; 0.01: "for a credit", never paying to roll."""
+    alt_delta_step: float = Field(0.05, ge=0, lt=0.5)
+    """Candidates also hold the puts/calls this much |delta| below and above the target
+    (an LLM variant may choose them); 0: none."""
+    alt_expiries: int = Field(1, ge=0, le=6)
+    """Candidates also hold the target delta at this many later expiries in the window."""
+
+
+#: The vertical strategies' structure kinds, as config spells them.
+SpreadKind = Literal["bull_call", "bear_put", "bull_put", "bear_call", "iron_condor", "butterfly"]
+
+
+class SpreadsParams(Frozen):
+    """The vertical spreads' rules: the type from regime, IV percentile and skew; open, close, skip.
+
+    Pass 1 (the type), by the first row that matches:
+
+    ========================================  ==========  ===========
+    IV percentile (p) and skew (s)            ATTACK      DEFENSE
+    ========================================  ==========  ===========
+    p >= condor_iv_percentile, s <= max skew  iron_condor iron_condor
+    p >= high_iv_percentile                   bull_put    bear_call
+    p below                                   bull_call   bear_put
+    ========================================  ==========  ===========
+
+    Rich volatility is sold (credit spreads), cheap volatility bought (debit spreads),
+    on the regime's side; very rich volatility without a crash bid in the skew is sold
+    on both sides (an iron condor). An unknown IV percentile picks nothing.
+    """
+
+    selection: SelectionConfig = DEFAULT_SELECTION
+    """Expiry window, deltas, width and the credit/debit rules of the spreads."""
+    allowed: tuple[SpreadKind, ...] = (
+        "bull_call",
+        "bear_put",
+        "bull_put",
+        "bear_call",
+        "iron_condor",
+    )
+    """Types that may be opened (the rules' pick and the candidates an LLM variant may choose)."""
+    high_iv_percentile: float = Field(0.50, ge=0, le=1)
+    """IV percentile (0..1) from which volatility is sold (credit spreads) rather than bought."""
+    condor_iv_percentile: float = Field(0.80, ge=0, le=1)
+    """IV percentile from which an iron condor is sold, when the skew is calm."""
+    condor_max_skew: float = Field(0.12, ge=0, le=2)
+    """The condor's skew gate, in vol (0.12 = 12 points of 25-delta put IV over call IV):
+    a steeper skew is a crash bid, the market pricing a one-way move, and the regime's
+    row applies instead. An unknown skew never opens a condor."""
+    max_allocation: float = Field(0.25, gt=0, le=1)
+    """Share of free cash one spread's max loss may take: contracts = floor(free cash x
+    this / max loss per contract), at most ``max_contracts``."""
+    max_contracts: int = Field(10, ge=1, le=1000)
+    """Most contracts in one spread."""
+    earnings_blackout_days: int = Field(7, ge=0, le=90)
+    """Open no spread when earnings fall within this many calendar days."""
+
+    @field_validator("allowed")
+    @classmethod
+    def _some(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError("allowed needs at least one spread type")
+        if len(set(v)) != len(v):
+            raise ValueError(f"allowed lists a type twice: {list(v)}")
+        return v
+
+    @model_validator(mode="after")
+    def _rows(self) -> SpreadsParams:
+        if self.condor_iv_percentile < self.high_iv_percentile:
+            raise ValueError(
+                f"condor_iv_percentile ({self.condor_iv_percentile}) must be at least "
+                f"high_iv_percentile ({self.high_iv_percentile}): a condor sells the richest volatility"
+            )
+        return self
