@@ -10,10 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from invest.runtime.config.base import Frozen
-from invest.runtime.config.options import ModelledChainConfig, SelectionConfig
+from invest.runtime.config.options import (
+    ModelledChainConfig,
+    SelectionConfig,
+    SpreadsParams,
+    WheelParams,
+)
 from invest.runtime.config.options_risk import OptionsRiskConfig
 
 __all__ = ["BACKTEST_ONLY", "OPTIONS_STRATEGIES", "OptionsAccountConfig"]
@@ -34,7 +39,11 @@ class OptionsAccountConfig(Frozen):
     chain: ModelledChainConfig = ModelledChainConfig()
     """The backtest's modelled chain (a live chain comes from the venue)."""
     selection: SelectionConfig = SelectionConfig()
-    """Expiry window, target deltas, spread width and the credit/debit rules."""
+    """Expiry window, target deltas, spread width and the credit/debit rules (the strategy's selection)."""
+    wheel: WheelParams = WheelParams()
+    """The wheel's rules (strategy wheel); its selection is the section's ``selection``."""
+    spreads: SpreadsParams = SpreadsParams()
+    """The vertical spreads' rules (strategy vertical_spreads); their selection is the section's ``selection``."""
     risk: OptionsRiskConfig = OptionsRiskConfig()
     """Hard option rules: cash reserve, spread count, earnings blackout, exits, fills."""
     earnings: Path | None = None
@@ -47,3 +56,21 @@ class OptionsAccountConfig(Frozen):
     """The ATM IV and skew are read at the listed expiry nearest this many calendar days."""
     limit_tolerance: float = Field(0.10, ge=0, le=1)
     """Limit of a strategy's order: its estimated net premium at natural prices, worse by this share of it (0.10: a credit of 1.00 accepts 0.90, a debit of 1.00 pays up to 1.10). Orders live one session: a limit not met is cancelled, and the next cycle decides again."""
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> OptionsAccountConfig:
+        for name, params in (("wheel", self.wheel), ("spreads", self.spreads)):
+            if "selection" in params.model_fields_set:
+                raise ValueError(
+                    f"set the selection rules once, in options.selection, "
+                    f"not in options.{name}.selection"
+                )
+        return self
+
+    def wheel_params(self) -> WheelParams:
+        """The wheel's parameters with the section's selection."""
+        return self.wheel.model_copy(update={"selection": self.selection})
+
+    def spreads_params(self) -> SpreadsParams:
+        """The vertical spreads' parameters with the section's selection."""
+        return self.spreads.model_copy(update={"selection": self.selection})

@@ -13,6 +13,8 @@ from invest.runtime.strategies.base import Strategy
 from invest.runtime.strategies.hybrid import Hybrid
 from invest.runtime.strategies.rl_ensemble import RLEnsemble
 from invest.runtime.strategies.trend_king import TrendKing
+from invest.runtime.strategies.vertical_spreads import VerticalSpreads
+from invest.runtime.strategies.wheel import Wheel
 
 __all__ = [
     "STRATEGIES",
@@ -20,12 +22,14 @@ __all__ = [
     "RLEnsemble",
     "Strategy",
     "TrendKing",
+    "VerticalSpreads",
+    "Wheel",
     "build_options_strategy",
     "build_strategy",
     "rl_strategy",
 ]
 
-STRATEGIES = ("trend_king", "rl_ensemble", "hybrid", "llm_manager")
+STRATEGIES = ("trend_king", "rl_ensemble", "hybrid", "llm_manager", "wheel", "vertical_spreads")
 
 if TYPE_CHECKING:
     from invest.runtime.options.plan import OptionsStrategy
@@ -85,9 +89,12 @@ def build_options_strategy(cfg: AccountConfig) -> OptionsStrategy:
     Raises:
         ConfigError: the account is not an options account, or its strategy is not built yet.
     """
-    if not cfg.trades_options or cfg.options is None:
+    opts = cfg.options
+    if not cfg.trades_options or opts is None:
         raise ConfigError(f"strategy {cfg.strategy!r} is not an options strategy")
-    raise ConfigError(f"the {cfg.strategy} strategy is not available in this build yet")
+    if cfg.strategy == "wheel":
+        return Wheel(opts.wheel_params(), cfg.universe)
+    return VerticalSpreads(opts.spreads_params(), cfg.universe)
 
 
 def rl_strategy(cfg: AccountConfig, pack: Pack | Ensemble, store: StateStore) -> Strategy:
