@@ -21,11 +21,11 @@ shares an assignment brings are never rebalanced by a stock strategy.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from invest.runtime.brokers.options_fills import OptionFillModel
 from invest.runtime.brokers.options_paper import PaperOptionsBroker
@@ -43,7 +43,8 @@ from invest.runtime.options.book import (
     cash_need,
     position_id,
 )
-from invest.runtime.options.chain import ChainSource, OptionChain
+from invest.runtime.options.chain import ChainSource, OptionChain, OptionQuote
+from invest.runtime.options.contracts import OptionContract
 from invest.runtime.options.earnings import EarningsCalendar, StaticEarningsCalendar
 from invest.runtime.options.plan import (
     CloseProposal,
@@ -75,11 +76,23 @@ class OptionsCycleSink(Sink, OptionsSink, Protocol):
     """A sink for an options account: the stock records (shares, decisions, equity) and the option ones."""
 
 
+class _PricesOnDemand(Protocol):
+    def quotes_for(
+        self, underlying: str, as_of: date, contracts: Sequence[OptionContract]
+    ) -> tuple[OptionQuote, ...]: ...
+
+
 class DayChains:
     """A :class:`ChainSource` that keeps the current session's chains (and failures).
 
     The broker's fills, the marks, the monitors and the strategy read the same chain
     of a day; it is built once. A new day forgets the previous one.
+
+    A modelled chain lists only the strikes near today's spot, while a real series
+    stays listed until it expires: the contracts the account holds or has orders in
+    (:meth:`hold`) that today's chain lacks are priced by the source's own model
+    (``quotes_for``, where it has one) and added, with a note. Without that, a spread
+    whose strikes the market left behind could never be marked or closed.
     """
 
     def __init__(self, source: ChainSource) -> None:
@@ -88,6 +101,33 @@ class DayChains:
         self._day: date | None = None
         self._chains: dict[str, OptionChain | DataError] = {}
         self._mids: dict[str, dict[str, float]] = {}
+        self._held: dict[str, list[OptionContract]] = {}
+
+    def hold(self, as_of: date, contracts: Iterable[OptionContract]) -> None:
+        """The contracts to keep quoting on ``as_of`` (legs held or in open orders)."""
+        if as_of != self._day:
+            self._day, self._chains, self._mids = as_of, {}, {}
+        self._held = {}
+        for c in contracts:
+            self._held.setdefault(c.underlying, []).append(c)
+
+    def _with_held(self, chain: OptionChain) -> OptionChain:
+        held = self._held.get(chain.underlying)
+        if not held or not hasattr(self.source, "quotes_for"):
+            return chain
+        pricer = cast("_PricesOnDemand", self.source)
+        listed = {q.contract.symbol for q in chain.quotes}
+        missing = list({c.symbol: c for c in held if c.symbol not in listed}.values())
+        if not missing:
+            return chain
+        extra = pricer.quotes_for(chain.underlying, chain.as_of, missing)
+        if not extra:
+            return chain
+        note = (
+            f"{len(extra)} series listed earlier and now outside the strike band, held or in "
+            "an order, priced on demand by the same model"
+        )
+        return dataclasses.replace(chain, quotes=chain.quotes + extra, notes=(*chain.notes, note))
 
     def chain(self, underlying: str, as_of: date) -> OptionChain:
         """The chain of ``underlying`` on ``as_of`` (built once a day).
@@ -100,7 +140,7 @@ class DayChains:
         got = self._chains.get(underlying)
         if got is None:
             try:
-                got = self.source.chain(underlying, as_of)
+                got = self._with_held(self.source.chain(underlying, as_of))
             except DataError as e:
                 got = e
             self._chains[underlying] = got
@@ -223,6 +263,17 @@ def run_options_session(
     day = market.day(t)
     cycle_id = f"{acct.name}:{market.iso(t)}"
     notes: list[str] = []
+    acct.chains.hold(
+        day,
+        (
+            leg.contract
+            for s in (
+                *(p.structure for p in acct.book.open_positions()),
+                *(o.structure for o in acct.broker.open_orders()),
+            )
+            for leg in s.legs
+        ),
+    )
     changed = _settle(acct, market, t, day, cycle_id, sink, notes)
     marks = _marks(acct, day)
     exits = monitor(acct.book, marks, day, acct.options.risk)

@@ -55,7 +55,7 @@ def run(
 def test_the_four_files_carry_the_legs_and_the_counts(
     run: tuple[str, BacktestResult, MemorySink], tmp_path: Path
 ) -> None:
-    _name, r, _ = run
+    name, r, _ = run
     write_outputs(r, tmp_path)
     report = json.loads((tmp_path / "report.json").read_text())
     counts = report["options"]
@@ -78,6 +78,10 @@ def test_the_four_files_carry_the_legs_and_the_counts(
     for rule, n in counts["exits"].items():
         assert n == sum(1 for row in closed if row["exit_rule"] == rule)
     assert counts["assignments"] == sum(1 for row in closed if row["exit_rule"] == "assignment")
+    if name == "spreads-weekly":
+        # every spread is closed by a rule before expiry (auto_close at 3 days at the latest)
+        assert counts["exits"]["expiry"] == 0
+        assert counts["exits"]["auto_close"] > 0
     equity = (tmp_path / "equity.csv").read_text().splitlines()
     assert len(equity) == 1 + len(r.days) == 1 + 503
     decisions = (tmp_path / "decisions.jsonl").read_text().splitlines()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -164,3 +166,40 @@ def test_opens_beyond_the_candidates_are_dropped_with_a_note(market: Market) -> 
     assert not [o for o in sink.option_orders.values() if o.action == "open"]
     notes = [n for rec in sink.decisions for n in rec["notes"]]
     assert any("open dropped" in n and "> the rules' 1" in n for n in notes)
+
+
+def test_a_series_outside_todays_strike_band_is_priced_by_the_same_model(market: Market) -> None:
+    from invest.runtime.options.modelled import ModelledChainSource
+
+    src = ModelledChainSource(market.frame)
+    day = date(2016, 6, 24)  # the day after the Brexit vote: spot far from last month's strikes
+    chain = src.chain("KO", day)
+    listed = chain.quotes[:5]
+    again = src.quotes_for("KO", day, [q.contract for q in listed])
+    assert sorted(again, key=lambda q: q.contract.symbol) == sorted(
+        listed, key=lambda q: q.contract.symbol
+    )
+    # a far strike of a listed expiry, outside the band: priced, not listed
+    far = dataclasses.replace(listed[0].contract, strike=Decimal(5))
+    assert chain.quote(far) is None
+    (q,) = src.quotes_for("KO", day, [far])
+    assert q.contract == far
+    assert q.ask > 0
+
+
+def test_held_series_missing_from_the_chain_are_added_so_exits_can_fill(market: Market) -> None:
+    from invest.runtime.options.modelled import ModelledChainSource
+    from invest.runtime.options_cycle import DayChains
+
+    src = ModelledChainSource(market.frame)
+    day = date(2016, 6, 24)
+    listed = src.chain("KO", day).quotes[0].contract
+    far = dataclasses.replace(listed, strike=Decimal(5))
+    chains = DayChains(src)
+    chains.hold(day, [far])
+    chain = chains.chain("KO", day)
+    assert chain.quote(far) is not None
+    assert "priced on demand" in chain.notes[-1]
+    plain = DayChains(src)
+    plain.hold(day, [])
+    assert plain.chain("KO", day).quote(far) is None
