@@ -675,7 +675,17 @@ def _record(
     notes: list[str],
 ) -> dict[str, Any]:
     chains = ctx.chains.values() if ctx is not None else ()
-    modelled = sorted({c.underlying for c in chains if c.modelled})
+    # What varies by day of each chain: its source, spot and (modelled) the ATM IV's
+    # making; the model's fixed parameters are in the report's notes once.
+    about = {
+        c.underlying: {
+            "source": c.source,
+            "modelled": c.modelled,
+            "spot": c.spot,
+            "notes": [n for n in c.notes if n.startswith("ATM IV") or "on demand" in n],
+        }
+        for c in chains
+    }
     proposed = {o.key: o for o in plan.opens}
     return {
         "account": acct.name,
@@ -683,7 +693,7 @@ def _record(
         "day": day.isoformat(),
         "strategy": acct.strategy.name,
         "regime": ctx.regime.value if ctx is not None else None,
-        "chains": {"modelled": modelled} if modelled else {},
+        "chains": about,
         "iv_percentile": dict(ctx.iv_percentile) if ctx is not None else {},
         "skew": dict(ctx.skew) if ctx is not None else {},
         "notes": [*plan.notes, *notes],

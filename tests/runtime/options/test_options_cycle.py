@@ -132,6 +132,10 @@ def test_the_monitors_close_at_the_market_and_the_strategy_opens_at_a_limit(
     assert all(o.limit_premium is None and o.rule == "take_profit" for o in closes)
     assert opens
     assert all(o.limit_premium is not None and o.limit_premium > 0 for o in opens)
+    # a cycle's record says the chains are modelled, and how the day's ATM IV was made
+    rec = next(d for d in sink.decisions if d["chains"])
+    assert rec["chains"]["KO"]["modelled"] is True
+    assert rec["chains"]["KO"]["notes"][0].startswith("ATM IV")
     # switching the take profit off removes those exits: the monitors move the output
     acct2 = modelled_account("w", settings(take_profit=None), market, strategy=MiniWheel())
     sink2 = sessions(acct2, market)
