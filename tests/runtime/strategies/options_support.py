@@ -8,6 +8,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from invest.runtime.config.options import ModelledChainConfig, StrikeBand
+from invest.runtime.data.frame import BarFrame
 from invest.runtime.data.sample import SampleData, vix
 from invest.runtime.domain import AccountState, Fill, Regime, Side
 from invest.runtime.options.book import LegFill, OptionAction, OptionBook, OptionFill
@@ -33,7 +34,12 @@ def _source() -> ModelledChainSource:
     return ModelledChainSource(bars, FINE_GRID, vix=vix())
 
 
-@lru_cache(maxsize=64)
+def sample_bars() -> BarFrame:
+    """The bundled sample's bars the chains are modelled from (KO, PG, SP500)."""
+    return _source().bars
+
+
+@lru_cache(maxsize=256)
 def chain(symbol: str, day: date) -> OptionChain:
     """The modelled chain of a bundled-sample symbol at ``day``'s close."""
     return _source().chain(symbol, day)

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
 from invest.runtime.config.options import SelectionConfig, SpreadsParams
 from invest.runtime.domain import Regime
@@ -210,3 +211,24 @@ def test_the_strategy_never_changes_the_book() -> None:
     assert plan.closes
     assert book.open_positions() == before
     assert book.reserved_cash() == reserved
+
+
+def test_free_cash_is_shared_across_the_universe() -> None:
+    chains = {"KO": chain("KO", D), "PG": chain("PG", D)}
+    ivp = {"KO": 0.3, "PG": 0.3}
+    params = SpreadsParams(selection=LENIENT, max_allocation=1.0, max_contracts=1000)
+    both = VerticalSpreads(params, ["KO", "PG"])
+    plan = both.plan(context(chains, D, state=state_with(1_000), iv_percentile=ivp))
+    spent = sum(o.structure.collateral(o.est_premium) * o.contracts for o in plan.opens)
+    assert spent <= Decimal(1_000)
+    assert [o.structure.underlying for o in plan.opens] == ["KO"]
+    assert "skip PG: not enough free cash" in notes(plan)
+
+
+def test_params_refuse_a_table_out_of_order() -> None:
+    with pytest.raises(ValidationError, match="condor_iv_percentile"):
+        SpreadsParams(high_iv_percentile=0.7, condor_iv_percentile=0.6)
+    with pytest.raises(ValidationError, match="allowed lists a type twice"):
+        SpreadsParams(allowed=("bull_put", "bull_put"))
+    with pytest.raises(ValidationError, match="allowed"):
+        SpreadsParams(allowed=("straddle",))  # type: ignore[arg-type]

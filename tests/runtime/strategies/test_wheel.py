@@ -9,17 +9,19 @@ from decimal import Decimal
 import pytest
 
 from invest.runtime.config.options import SelectionConfig, WheelParams
-from invest.runtime.options.book import OptionBook
+from invest.runtime.options.book import LegFill, OptionAction, OptionBook, OptionFill
 from invest.runtime.options.contracts import Right
 from invest.runtime.options.earnings import StaticEarningsCalendar
 from invest.runtime.options.plan import OptionsContext, OptionsPlan, within_candidates
 from invest.runtime.options.structures import StructureKind, cash_secured_put, covered_call
+from invest.runtime.strategies.options_common import LABELS
 from invest.runtime.strategies.wheel import Wheel
 from tests.runtime.strategies.options_support import (
     ACCOUNT,
     chain,
     context,
     open_in_book,
+    sample_bars,
     state_with,
 )
 
@@ -229,3 +231,63 @@ def test_the_strategy_never_changes_the_book() -> None:
     assert plan.closes  # it did decide something about the position
     assert book.open_positions() == before
     assert book.reserved_cash() == reserved
+
+
+def test_the_wheel_turns_on_the_sample() -> None:
+    """Weekly cycles on KO through 2008-09 with the book applied: put, assignment, calls, called away, put."""
+    bars = sample_bars()
+    col = bars.index_of("KO")
+    state, book = state_with(10_000), OptionBook(ACCOUNT)
+    strategy = Wheel(WheelParams(max_allocation=1.0), ["KO"])
+    events: list[str] = []
+    days = [d for d in bars.dates.tolist() if date(2008, 6, 1) <= d <= date(2009, 6, 30)]
+    for i, day in enumerate(days):
+        spot = float(bars.close[bars.row_for(day), col])
+        events += [s.fill.reason.split(" at ")[0] for s in book.settle(day, {"KO": spot}, state)]
+        if day.weekday() != 3:  # Thursdays, as the seed's wheel account
+            continue
+        ko = chain("KO", day)
+        plan = strategy.plan(context({"KO": ko}, day, state=state, book=book, iv_percentile=IVP))
+        assert within_candidates(plan, plan.candidates) == []
+        for close in plan.closes:
+            pos = book.position(close.position_id)
+            q = ko.quote(pos.structure.legs[0].contract)
+            assert q is not None
+            legs = (LegFill(q.contract.symbol, pos.contracts, q.ask),)
+            fill = OptionFill(f"c{i}", ACCOUNT, pos.id, OptionAction.CLOSE, legs, Decimal(0), day)
+            book.close(fill, state)
+            events.append(close.rule)
+        for o in plan.opens:
+            pid = f"p{i}-{o.kind}"
+            legs = (LegFill(o.quotes[0].contract.symbol, -o.contracts, o.quotes[0].bid),)
+            fill = OptionFill(f"o{i}", ACCOUNT, pid, OptionAction.OPEN, legs, Decimal(0), day)
+            book.open(fill, o.structure, o.contracts, state)
+            events.append(LABELS[o.kind])
+        assert state.cash >= book.reserved_cash()
+    assert events[0] == "CSP"
+    assigned = events.index("assignment")
+    assert events[assigned + 1] == "CC"
+    called = events.index("called away")
+    assert called > assigned
+    assert "CSP" in events[called:]
+    assert "CSP" not in events[assigned:called]  # calls only while the shares are held
+    assert "roll" in events
+
+
+def test_a_tested_covered_call_is_rolled_up_or_out_for_a_credit() -> None:
+    ko = chain("KO", D)
+    state = state_with(5_000, {"KO": 100})
+    book = OptionBook(ACCOUNT)
+    q = next(q for q in ko.side(date(2016, 6, 17), Right.CALL) if float(q.contract.strike) == 35)
+    open_in_book(book, state, covered_call(q.contract), 1, [q.bid], D - timedelta(days=20), "cc-1")
+    ctx = context({"KO": ko}, D, state=state, book=book, iv_percentile=IVP)
+    plan = wheel().plan(ctx)  # spot 35.98 > 35 at 2 DTE
+    assert [(c.position_id, c.rule) for c in plan.closes] == [("cc-1", "roll")]
+    (new,) = plan.opens
+    assert new.kind is StructureKind.COVERED_CALL
+    assert new.roll_of == "cc-1"
+    assert new.structure.legs[0].contract.strike >= q.contract.strike
+    assert new.est_premium - q.ask >= 0.01
+    held = wheel(min_roll_credit=3.0).plan(ctx)
+    assert not held.opens
+    assert "being called away is the wheel's next step" in notes(held)
