@@ -418,6 +418,8 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
 
     start, end = replay_window(args)
     settings, name, spec, source = account_settings(args, paths)
+    if settings.account(name).trades_options:
+        return _backtest_options(args, settings, name, spec, source, end)
     gate = _gate(settings, name, paths, args.oracle)
     acct = AccountRuntime.build(
         name,
@@ -447,6 +449,51 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
         _print_result(r, decisions=0)
         for note in r.notes[len(in_sample) :]:  # the in-sample ones came before the table
             _out().print(f"[dim]Note: {note}[/]")
+    return 0
+
+
+def _backtest_options(
+    args: argparse.Namespace,
+    settings: Settings,
+    name: str,
+    spec: str,
+    source: MarketData,
+    end: date | None,
+) -> int:
+    """``invest backtest`` of an options account: the options cycle on modelled chains."""
+    from invest.runtime.backtest.options_runner import (
+        modelled_account,
+        options_market,
+        replay_options,
+    )
+    from invest.runtime.backtest.report import count_rows, report_dict, run_params, write_outputs
+
+    market = options_market(source, settings, name, end)
+    problems = _data_errors(market, spec, strict=args.strict, json_out=args.json)
+    acct = modelled_account(name, settings, market)
+    start, _ = replay_window(args)
+    with _progress(f"{name:<18}") as bar:
+        task = bar.add_task("", total=1)
+        r = replay_options(
+            acct,
+            market,
+            start,
+            settings.engine.timezone,
+            progress=lambda i, n: bar.update(task, completed=i, total=n),
+        )
+    r.notes += problems
+    r.params = run_params(settings, name, spec, args.start, args.end)
+    if args.out:
+        for p in write_outputs(r, Path(args.out)):
+            _err().print(f"wrote {p}")
+    if args.json:
+        print(json.dumps(report_dict(r), indent=2))
+        return 0
+    _print_result(r, decisions=0)
+    if r.counts is not None:
+        _out().print(_table(f"{name}: what the options did", ["Count", "N"], count_rows(r.counts)))
+    for note in r.notes:
+        _out().print(f"[dim]Note: {note}[/]", soft_wrap=True)
     return 0
 
 
@@ -666,7 +713,12 @@ def run_all(args: argparse.Namespace, paths: Paths) -> int:
     """``invest run-all``: one cycle of every account."""
     settings = _settings(paths)
     _say_demo_ledger(paths, args.dry_run)
+    from invest.runtime.config.options_account import BACKTEST_ONLY
+
     for name in settings.accounts:
+        if settings.account(name).trades_options:
+            _err().print(f"{name}: skipped: {BACKTEST_ONLY}", markup=False, soft_wrap=True)
+            continue
         _run_one(name, settings, paths, args.dry_run)
     return 0
 

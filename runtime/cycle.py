@@ -29,6 +29,7 @@ from invest.runtime.brokers.fills import FillModel
 from invest.runtime.brokers.paper import PaperBroker
 from invest.runtime.clock import NEW_YORK
 from invest.runtime.config import AccountConfig, Settings
+from invest.runtime.config.options_account import BACKTEST_ONLY
 from invest.runtime.domain import (
     AccountState,
     Ack,
@@ -49,6 +50,8 @@ from invest.runtime.strategies.base import Strategy
 
 if TYPE_CHECKING:
     from invest.runtime.adapters.alpaca.broker import AlpacaBroker
+    from invest.runtime.options.book import OptionFill, OptionPosition
+    from invest.runtime.options.plan import OptionOrder
     from invest.runtime.secrets import Secrets
 
 
@@ -91,6 +94,10 @@ class MemorySink:
     what ``invest run`` and the engine use to report what one cycle did; around the
     ledger in a replay it is the demo's. A client id is recorded once: a repeat, or
     one ``inner`` refuses, is not fresh. A cycle is done when either has its record.
+
+    It is also an :class:`~invest.runtime.options.plan.OptionsSink` (an options
+    account's orders, fills and positions), forwarding to ``inner`` when ``inner``
+    has those methods.
     """
 
     def __init__(self, inner: Sink | None = None) -> None:
@@ -102,6 +109,11 @@ class MemorySink:
         #: (client order id, reason) of orders refused or cancelled by the broker.
         self.cancelled: list[tuple[str, str]] = []
         self._cycles: set[str] = set()
+        #: Fresh option orders by client id, in the order recorded.
+        self.option_orders: dict[str, OptionOrder] = {}
+        self.option_fills: list[OptionFill] = []
+        #: The latest state of each option position stored, by id (insertion: first stored).
+        self.option_positions_seen: dict[str, OptionPosition] = {}
 
     @property
     def sent(self) -> list[OrderIntent]:
@@ -150,6 +162,40 @@ class MemorySink:
     def done(self, cycle_id: str) -> bool:
         """True when this cycle's decision passed here or ``inner`` has it."""
         return cycle_id in self._cycles or (self.inner is not None and self.inner.done(cycle_id))
+
+    # -- OptionsSink ------------------------------------------------------------
+
+    def option_order(self, order: OptionOrder) -> bool:
+        """Record; False on a client id seen before (here or by ``inner``)."""
+        cid = order.client_order_id
+        fwd = getattr(self.inner, "option_order", None)
+        if cid in self.option_orders or (fwd is not None and not fwd(order)):
+            return False
+        self.option_orders[cid] = order
+        return True
+
+    def option_answer(self, ack: Ack) -> None:
+        """Forward; keep a refusal or a cancellation like a stock order's."""
+        fwd = getattr(self.inner, "option_answer", None)
+        if fwd is not None:
+            fwd(ack)
+        if ack.status in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
+            self.cancelled.append((ack.client_order_id, ack.detail or ack.status.value))
+
+    def option_fill(self, fill: OptionFill) -> None:
+        """Forward and keep."""
+        fwd = getattr(self.inner, "option_fill", None)
+        if fwd is not None:
+            fwd(fill)
+        self.option_fills.append(fill)
+
+    def option_positions(self, account: str, positions: Sequence[OptionPosition]) -> None:
+        """Forward and keep the latest state of each."""
+        fwd = getattr(self.inner, "option_positions", None)
+        if fwd is not None:
+            fwd(account, positions)
+        for p in positions:
+            self.option_positions_seen[p.id] = p
 
 
 class Gate(Protocol):
@@ -207,6 +253,8 @@ class AccountRuntime:
             ConfigError: no such account, or an Alpaca account without its keys.
         """
         cfg = settings.account(name)
+        if cfg.trades_options:
+            raise ConfigError(f"account {name!r}: {BACKTEST_ONLY}")
         fills = FillModel.from_settings(settings.engine.fills)
         broker: Broker
         # Orders reach Alpaca's live endpoint: an RL pack must have passed its gate.

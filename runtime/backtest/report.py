@@ -12,6 +12,30 @@ from invest.runtime.backtest.metrics import Metrics
 from invest.runtime.backtest.runner import BacktestResult
 from invest.runtime.config import Settings
 
+#: trades.csv of an options account: stock fills (assignments, calls away) and one row
+#: per option position (closed, or still open at the end).
+TRADE_COLUMNS = (
+    "date",
+    "type",
+    "symbol",
+    "side",
+    "quantity",
+    "price",
+    "fees",
+    "reason",
+    "opened",
+    "closed",
+    "kind",
+    "legs",
+    "contracts",
+    "premium_in",
+    "premium_out",
+    "settlement",
+    "realised_pnl",
+    "outcome",
+    "exit_rule",
+)
+
 COLUMNS = (
     ("total_return", "Total return", "pct"),
     ("cagr", "CAGR", "pct"),
@@ -52,11 +76,12 @@ def report_dict(r: BacktestResult) -> dict[str, Any]:
         "final_equity": round(float(r.equity[-1]), 2) if len(r.equity) else None,
         "metrics": r.metrics.as_dict(),
         "benchmarks": {
-            "index_buy_and_hold": r.benchmark_metrics.as_dict(),
-            "equal_weight_buy_and_hold": r.equal_weight_metrics.as_dict(),
+            r.benchmark_keys[0]: r.benchmark_metrics.as_dict(),
+            r.benchmark_keys[1]: r.equal_weight_metrics.as_dict(),
         },
         "fills": len(r.fills),
         "cycles": len(r.decisions),
+        **({"options": r.counts} if r.counts is not None else {}),
         "notes": r.notes,
         "seconds": round(r.seconds, 3),
     }
@@ -73,12 +98,26 @@ def write_outputs(r: BacktestResult, out: Path) -> list[Path]:
         for d, e, b, q in zip(r.days, r.equity, r.benchmark, r.equal_weight, strict=True):
             w.writerow([d.isoformat(), f"{e:.2f}", f"{b:.2f}", f"{q:.2f}"])
     with paths[2].open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["date", "symbol", "side", "quantity", "price", "fees", "reason"])
-        for f in r.fills:
-            w.writerow(
-                [f.day.isoformat(), f.symbol, f.side.value, f.quantity, f.price, f.fees, f.reason]
-            )
+        if r.option_trades is not None:
+            # An options account: its stock fills and one row per option position.
+            dw = csv.DictWriter(fh, fieldnames=TRADE_COLUMNS, restval="")
+            dw.writeheader()
+            dw.writerows(r.option_trades)
+        else:
+            w = csv.writer(fh)
+            w.writerow(["date", "symbol", "side", "quantity", "price", "fees", "reason"])
+            for f in r.fills:
+                w.writerow(
+                    [
+                        f.day.isoformat(),
+                        f.symbol,
+                        f.side.value,
+                        f.quantity,
+                        f.price,
+                        f.fees,
+                        f.reason,
+                    ]
+                )
     # One encoder for all records and one write: the bytes of a json.dumps(rec,
     # separators=(",", ":")) line per record. A record is a tree of plain dicts and
     # lists made fresh by the cycle, so the circular-reference check has nothing to find.
@@ -99,8 +138,8 @@ def summary_rows(r: BacktestResult) -> tuple[list[str], list[list[str]]]:
     """Header and rows comparing the strategy with both benchmarks."""
     cols: list[tuple[str, Metrics]] = [
         (r.account, r.metrics),
-        ("Index buy&hold", r.benchmark_metrics),
-        ("Equal-weight buy&hold", r.equal_weight_metrics),
+        (r.benchmark_labels[0], r.benchmark_metrics),
+        (r.benchmark_labels[1], r.equal_weight_metrics),
     ]
     header = ["Metric", *(c[0] for c in cols)]
     rows = [
@@ -111,3 +150,20 @@ def summary_rows(r: BacktestResult) -> tuple[list[str], list[list[str]]]:
         ["Final equity", *(f"{float(x[-1]):,.0f}" for x in (r.equity, r.benchmark, r.equal_weight))]
     )
     return header, rows
+
+
+def count_rows(counts: dict[str, Any]) -> list[list[str]]:
+    """An options account's counts (report.json's ``options``) as (what, how many) rows."""
+    rows = [[f"Opened: {kind}", str(n)] for kind, n in counts["opens"].items()]
+    rows += [
+        ["Assignments", str(counts["assignments"])],
+        ["Called away", str(counts["calls_away"])],
+        ["Rolls (ordered / filled)", f"{counts['rolls']} / {counts['rolls_filled']}"],
+    ]
+    rows += [[f"Exits: {rule}", str(n)] for rule, n in counts["exits"].items()]
+    rows += [
+        ["Opens with earnings unknown", str(counts["earnings_unknown_opens"])],
+        ["Still open at the end", str(counts["still_open"])],
+        ["Orders cancelled (limit, no quote)", str(counts["cancelled_orders"])],
+    ]
+    return rows

@@ -46,6 +46,14 @@ class BacktestResult:
     equal_weight_metrics: Metrics
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: Column names of the two benchmarks in the summary table, and their report.json keys.
+    benchmark_labels: tuple[str, str] = ("Index buy&hold", "Equal-weight buy&hold")
+    benchmark_keys: tuple[str, str] = ("index_buy_and_hold", "equal_weight_buy_and_hold")
+    #: Options accounts: cash the option book reserved each day, the trades.csv rows
+    #: (stock fills and one row per option position) and the counts of report.json.
+    reserved: npt.NDArray[np.float64] | None = None
+    option_trades: list[dict[str, Any]] | None = None
+    counts: dict[str, Any] | None = None
 
 
 def buy_and_hold(market: Market, cols: list[int], lo: int, cash: float) -> npt.NDArray[np.float64]:

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from invest.runtime.config.base import Frozen
 from invest.runtime.config.checks import check_cron
+from invest.runtime.config.options_account import OPTIONS_STRATEGIES, OptionsAccountConfig
 from invest.runtime.config.oracle import OracleConfig
 from invest.runtime.config.rl import RLParams
 
@@ -111,10 +112,12 @@ class TrendKingParams(Frozen):
 class AccountConfig(Frozen):
     """One virtual, paper or live portfolio."""
 
-    strategy: Literal["trend_king", "rl_ensemble", "hybrid", "llm_manager"] = "trend_king"
-    """Decision logic: trend_king (rules), rl_ensemble (the model pack's policies vote), hybrid (trend_king with an RL veto), llm_manager (the LLM decides trades; the risk engine clamps them; needs an oracle section with mode = "manager"). The RL strategies step their policies once per cycle: give them a daily schedule."""
+    strategy: Literal[
+        "trend_king", "rl_ensemble", "hybrid", "llm_manager", "wheel", "vertical_spreads"
+    ] = "trend_king"
+    """Decision logic: trend_king (rules), rl_ensemble (the model pack's policies vote), hybrid (trend_king with an RL veto), llm_manager (the LLM decides trades; the risk engine clamps them; needs an oracle section with mode = "manager"), wheel (cash-secured puts, then covered calls on assigned shares) and vertical_spreads (defined-risk spreads picked from the regime and the IV): the two options strategies need an options section and run in backtests only for now. The RL strategies step their policies once per cycle: give them a daily schedule."""
     universe: tuple[str, ...] = Field(min_length=1)
-    """Symbols the strategy may hold."""
+    """Symbols the strategy may hold (an options account: the underlyings)."""
     benchmark: str = "SP500"
     """Symbol compared against in reports (and the default regime index)."""
     schedule: str = "0 16 * * mon-fri"
@@ -135,6 +138,32 @@ class AccountConfig(Frozen):
     """LLM oracle (gate mode): may veto or shrink this account's buys. None: no LLM."""
     watchlist: str | None = None
     """Name of a research watchlist (a [research.NAME] section): its newest symbols join the universe's candidates."""
+    options: OptionsAccountConfig | None = None
+    """Options accounts (strategy wheel or vertical_spreads) only: chain, selection, option risk rules."""
+
+    @property
+    def trades_options(self) -> bool:
+        """True for an options account (an options strategy, with its options section)."""
+        return self.strategy in OPTIONS_STRATEGIES
+
+    @model_validator(mode="after")
+    def _options_section_matches_strategy(self) -> AccountConfig:
+        if self.strategy in OPTIONS_STRATEGIES and self.options is None:
+            raise ValueError(
+                f'strategy "{self.strategy}" trades options and needs an options section '
+                "([accounts.NAME.options], its defaults are fine: an empty table)"
+            )
+        if self.strategy not in OPTIONS_STRATEGIES and self.options is not None:
+            raise ValueError(
+                f"an options section needs an options strategy ({' or '.join(OPTIONS_STRATEGIES)}), "
+                f'not "{self.strategy}": remove [accounts.NAME.options] or change the strategy'
+            )
+        if self.options is not None and (self.oracle is not None or self.watchlist is not None):
+            raise ValueError(
+                "an options account takes no oracle or watchlist section yet "
+                "(its LLM variants and research land later): remove them"
+            )
+        return self
 
     @model_validator(mode="after")
     def _manager_needs_an_oracle(self) -> AccountConfig:

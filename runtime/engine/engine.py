@@ -32,6 +32,7 @@ from invest.runtime import __version__
 from invest.runtime.clock import NEW_YORK, Clock, FixedClock, SystemClock, TradingCalendar
 from invest.runtime.config import Settings
 from invest.runtime.config.engine import EngineOptions
+from invest.runtime.config.options_account import BACKTEST_ONLY
 from invest.runtime.control.api import Reply, Request
 from invest.runtime.cycle import AccountRuntime, Gate
 from invest.runtime.data import open_source
@@ -121,7 +122,10 @@ class Engine:
         self.notifier = notifier
         self.calendar = calendar
         self.wall = wall or SystemClock()
-        self.accounts = list(settings.accounts)
+        # Options accounts run in backtests only for now: one line each, and the rest run.
+        self.accounts = [n for n, a in settings.accounts.items() if not a.trades_options]
+        for name in settings.accounts.keys() - set(self.accounts):
+            logger.warning("%s: not run by the engine: %s", name, BACKTEST_ONLY)
         self.replay = options.loop.replay if isinstance(clock, FixedClock) else None
         self._open_source = sources or (lambda spec: open_source(spec, cache_dir=paths.cache))
         self._sources: dict[str, MarketData] = {}

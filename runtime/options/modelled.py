@@ -394,11 +394,77 @@ class ModelledChainSource:
         listed = (np.abs(np.log(grid / spot))[None, :] <= reach[:, None]) | near[None, :]
         e_i, k_i = np.nonzero(listed)  # one row per (expiry, strike) listed
         strikes, tt = grid[k_i], t[e_i]
+        iv = self._smile(spot, atm, strikes, tt)
+        return _Layout(as_of, spot, atm, how, [exps[e] for e in e_i.tolist()], strikes, tt, iv)
+
+    def _smile(self, spot: float, atm: float, strikes: FloatArray, tt: FloatArray) -> FloatArray:
+        """The IV of each (strike, years to expiry): ATM IV x (1 - slope x z), clipped."""
+        cfg = self.config
         forward = spot * np.exp((cfg.rate - cfg.dividend_yield) * tt)
         z = np.log(strikes / forward) / (atm * np.sqrt(tt))
         slope = np.where(z < 0, cfg.put_skew, cfg.call_skew)
-        iv = np.clip(atm * (1 - slope * z), cfg.min_iv, cfg.max_iv)
-        return _Layout(as_of, spot, atm, how, [exps[e] for e in e_i.tolist()], strikes, tt, iv)
+        iv: FloatArray = np.clip(atm * (1 - slope * z), cfg.min_iv, cfg.max_iv)
+        return iv
+
+    def quotes_for(
+        self, underlying: str, as_of: date, contracts: Sequence[OptionContract]
+    ) -> tuple[OptionQuote, ...]:
+        """Quotes of given contracts of ``underlying`` on ``as_of``, priced as the chain's.
+
+        A series stays listed until it expires, while the chain lists only the strikes
+        near today's spot: a contract opened weeks ago can fall outside that band. This
+        prices such contracts (held, or in an order) by the same model, so that they can
+        still be marked and closed. Contracts expired by ``as_of`` are left out.
+
+        Raises:
+            DataError: as :meth:`chain`.
+        """
+        live = [c for c in contracts if c.underlying == underlying and c.expiry > as_of]
+        if not live:
+            return ()
+        cfg = self.config
+        row = self._row(underlying, as_of)
+        spot = float(self.bars.close[row, self.bars.index_of(underlying)])
+        atm, _ = self._atm(underlying, row)
+        days = np.array([(c.expiry - as_of).days for c in live], dtype=np.float64)
+        tt = np.asarray(year_fraction(days), dtype=np.float64)
+        strikes = np.array([float(c.strike) for c in live], dtype=np.float64)
+        iv = self._smile(spot, atm, strikes, tt)
+        out = []
+        for right in (Right.CALL, Right.PUT):
+            pick = np.array([c.right is right for c in live])
+            if not pick.any():
+                continue
+            g = greeks(
+                right,
+                spot,
+                strikes[pick],
+                tt[pick],
+                iv[pick],
+                rate=cfg.rate,
+                div=cfg.dividend_yield,
+            )
+            bid, ask = self._bid_ask(np.atleast_1d(np.asarray(g.price, dtype=np.float64)))
+            cols = [
+                np.atleast_1d(np.asarray(a, dtype=np.float64)).tolist()
+                for a in (g.delta, g.gamma, g.theta, g.vega)
+            ]
+            chosen = [c for c, k in zip(live, pick.tolist(), strict=True) if k]
+            for i, c in enumerate(chosen):
+                out.append(
+                    OptionQuote(
+                        c,
+                        bid[i].item(),
+                        ask[i].item(),
+                        None,
+                        float(iv[pick][i]),
+                        cols[0][i],
+                        cols[1][i],
+                        cols[2][i] / 365,
+                        cols[3][i] / 100,
+                    )
+                )
+        return tuple(out)
 
     def _assemble(
         self, underlying: str, lay: _Layout, quotes: tuple[OptionQuote, ...]

@@ -13,6 +13,8 @@ from invest.runtime.strategies.base import Strategy
 from invest.runtime.strategies.hybrid import Hybrid
 from invest.runtime.strategies.rl_ensemble import RLEnsemble
 from invest.runtime.strategies.trend_king import TrendKing
+from invest.runtime.strategies.vertical_spreads import VerticalSpreads
+from invest.runtime.strategies.wheel import Wheel
 
 __all__ = [
     "STRATEGIES",
@@ -20,13 +22,17 @@ __all__ = [
     "RLEnsemble",
     "Strategy",
     "TrendKing",
+    "VerticalSpreads",
+    "Wheel",
+    "build_options_strategy",
     "build_strategy",
     "rl_strategy",
 ]
 
-STRATEGIES = ("trend_king", "rl_ensemble", "hybrid", "llm_manager")
+STRATEGIES = ("trend_king", "rl_ensemble", "hybrid", "llm_manager", "wheel", "vertical_spreads")
 
 if TYPE_CHECKING:
+    from invest.runtime.options.plan import OptionsStrategy
     from invest.runtime.policy.ensemble import Ensemble
     from invest.runtime.policy.pack import Pack
 
@@ -57,6 +63,11 @@ def build_strategy(
             "llm_manager is built with build_llm_manager(cfg, name, home, now=...) "
             "and passed to AccountRuntime.build(strategy=...)"
         )
+    if cfg.trades_options:
+        raise ConfigError(
+            f"{cfg.strategy} is an options strategy: build it with build_options_strategy(cfg) "
+            "and run it with the options cycle (invest.runtime.options_cycle)"
+        )
     if cfg.strategy == "trend_king":
         return TrendKing(cfg.trend_king, cfg.universe, cfg.benchmark)
     from invest.runtime.policy.contract import universe_problem
@@ -70,6 +81,20 @@ def build_strategy(
     if real_money:
         _check_promotion(cfg, pack)
     return rl_strategy(cfg, pack, state_store if state_store is not None else MemoryStateStore())
+
+
+def build_options_strategy(cfg: AccountConfig) -> OptionsStrategy:
+    """The options strategy of an options account (``wheel``, ``vertical_spreads``).
+
+    Raises:
+        ConfigError: the account is not an options account, or its strategy is not built yet.
+    """
+    opts = cfg.options
+    if not cfg.trades_options or opts is None:
+        raise ConfigError(f"strategy {cfg.strategy!r} is not an options strategy")
+    if cfg.strategy == "wheel":
+        return Wheel(opts.wheel_params(), cfg.universe)
+    return VerticalSpreads(opts.spreads_params(), cfg.universe)
 
 
 def rl_strategy(cfg: AccountConfig, pack: Pack | Ensemble, store: StateStore) -> Strategy:
