@@ -30,7 +30,7 @@ from invest.runtime.errors import ConfigError
 from invest.runtime.market import Market
 from invest.runtime.options.plan import OptionsContext, OptionsPlan, OptionsStrategy
 from invest.runtime.options_cycle import OptionsAccount, run_options_session
-from invest.runtime.oracle.options.prompts import WHEEL_SYSTEM
+from invest.runtime.oracle.options.prompts import SPREADS_SYSTEM, TYPE_SYSTEM, WHEEL_SYSTEM
 from invest.runtime.oracle.options.review import LLMOptionsStrategy
 from invest.runtime.strategies import Wheel, build_options_strategy
 from tests.runtime.oracle.support import FakeLLMServer, FixedClock, Reply, completion
@@ -83,11 +83,16 @@ def server() -> Iterator[FakeLLMServer]:
 
 
 def answering(server: FakeLLMServer, choose: Respond) -> None:
-    """Make ``server`` answer the wheel's question with ``choose(candidates)``'s actions."""
+    """Make ``server`` answer with ``choose(candidates)``'s actions (the wheel, spreads' pass 2);
+    spreads' pass 1 gets the first allowed type."""
 
     def respond(body: dict[str, Any]) -> Reply:
-        assert body["messages"][0]["content"] == WHEEL_SYSTEM
+        system = body["messages"][0]["content"]
         user = json.loads(body["messages"][1]["content"])
+        if system == TYPE_SYSTEM:
+            kind = user["allowed_types"][0]["type"]
+            return completion(json.dumps({"spread_type": kind, "reason": "the first one"}))
+        assert system in {WHEEL_SYSTEM, SPREADS_SYSTEM}
         actions = choose(user["candidates"]) or [{"action": "SKIP", "reason": "nothing"}]
         return completion(json.dumps({"actions": actions}))
 
@@ -115,6 +120,7 @@ def hostile(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
     actions: list[dict[str, Any]] = [
         {"action": "SELL_PUT", "candidate_id": "c99", "contracts": 3, "reason": "invented"},
         {"action": "SELL_PUT", "candidate_id": "KO160219P00040000", "contracts": 1},
+        {"action": "CLOSE", "position_id": "p99", "reason": "invented"},
     ]
     for c in candidates:
         actions.append(
@@ -392,3 +398,53 @@ def test_invest_backtest_oracle_modes_for_an_options_account(
     assert not any(n.startswith("LLM variant") for n in off["notes"])
     assert any("abstained" in n and "on_unavailable=block" in n for n in replay["notes"])
     assert any("cutoff" in n.lower() for n in replay["notes"])
+
+
+def test_the_spreads_variant_stays_within_the_rules_and_exits_without_the_server(
+    server: FakeLLMServer, tmp_path: Path, built: list[LLMOptionsStrategy]
+) -> None:
+    """Both passes over the loopback server: hostile actions, then the server down."""
+    spreads = account(
+        {"base_url": server.url, "model": "main", "max_retries": 0, "backoff_s": 0.0},
+        strategy="vertical_spreads",
+        universe=["SP500"],
+        cash=25_000,
+        options={"risk": {"take_profit": 0.5, "auto_close_dte": 3}},
+    )
+    cfg = parse_config({"accounts": {"w": spreads}})
+    market = options_market(SampleData(), cfg, "w", END)
+    answering(server, hostile)
+    acct, spy = llm_account(cfg, market, tmp_path, built)
+    # Up until a spread is open with no order pending (its exit then comes with the server down).
+    sink = MemorySink()
+    t = market.frame.row_from(START)
+    while True:
+        monday = market.day(t).weekday() == 0
+        run_options_session(acct, market, t, sink, cycle=monday)
+        t += 1
+        opened = [o for o in sink.option_orders.values() if o.action.value == "open"]
+        settled = not acct.broker.open_orders()  # no open or close waiting to fill
+        if len(opened) >= 2 and acct.book.open_positions() and settled:
+            break
+    down_from = market.day(t)
+    held = {p.id for p in acct.book.open_positions()}
+    assert within_the_rules(sink, spy) == []
+    assert {len(o.structure.legs) for o in opened} >= {2}
+    assert any(r["context"]["llm"]["chosen_type"] for r in sink.decisions if r["context"])
+    server.stop()
+    down = llm_variant(cfg, tmp_path, built)
+    down.rules = spy
+    acct.strategy = down
+    sessions(acct, market, sink, start=down_from)
+    after = [o for o in sink.option_orders.values() if cycle_day(o.cycle_id) >= down_from]
+    assert [o for o in after if o.action.value == "open"] == []
+    # the spread left open is closed with the server down, by a monitor or the rules
+    closed = {o.position_id: o for o in after if o.action.value == "close"}
+    assert held <= closed.keys()
+    filled = {f.client_order_id for f in sink.option_fills if f.action == "close"}
+    assert {closed[p].client_order_id for p in held} <= filled
+    rules_closes = {c.position_id for d, p in spy.plans.items() if d >= down_from for c in p.closes}
+    for pid in held:
+        assert closed[pid].rule in {"take_profit", "stop_loss", "auto_close"} or (
+            pid in rules_closes
+        ), closed[pid]
