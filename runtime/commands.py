@@ -419,7 +419,7 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
     start, end = replay_window(args)
     settings, name, spec, source = account_settings(args, paths)
     if settings.account(name).trades_options:
-        return _backtest_options(args, settings, name, spec, source, end)
+        return _backtest_options(args, paths, settings, name, spec, source, end)
     gate = _gate(settings, name, paths, args.oracle)
     acct = AccountRuntime.build(
         name,
@@ -454,6 +454,7 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
 
 def _backtest_options(
     args: argparse.Namespace,
+    paths: Paths,
     settings: Settings,
     name: str,
     spec: str,
@@ -467,21 +468,33 @@ def _backtest_options(
         replay_options,
     )
     from invest.runtime.backtest.report import count_rows, report_dict, run_params, write_outputs
+    from invest.runtime.clock import SystemClock
+    from invest.runtime.strategies import build_options_strategy
 
     market = options_market(source, settings, name, end)
     problems = _data_errors(market, spec, strict=args.strict, json_out=args.json)
-    acct = modelled_account(name, settings, market)
+    # --oracle as for the stock accounts: off the rules version, replay the cache only.
+    strategy = build_options_strategy(
+        settings.account(name), mode=args.oracle, name=name, home=paths.home, now=SystemClock().now
+    )
     start, _ = replay_window(args)
-    with _progress(f"{name:<18}") as bar:
-        task = bar.add_task("", total=1)
-        r = replay_options(
-            acct,
-            market,
-            start,
-            settings.engine.timezone,
-            progress=lambda i, n: bar.update(task, completed=i, total=n),
-        )
+    try:
+        acct = modelled_account(name, settings, market, strategy=strategy)
+        with _progress(f"{name:<18}") as bar:
+            task = bar.add_task("", total=1)
+            r = replay_options(
+                acct,
+                market,
+                start,
+                settings.engine.timezone,
+                progress=lambda i, n: bar.update(task, completed=i, total=n),
+            )
+    finally:
+        close = getattr(strategy, "close", None)
+        if close is not None:
+            close()  # the LLM variant's client
     r.notes += problems
+    r.notes += _oracle_notes(settings, name, r, args.oracle)
     r.params = run_params(settings, name, spec, args.start, args.end)
     if args.out:
         for p in write_outputs(r, Path(args.out)):

@@ -43,6 +43,7 @@ from invest.runtime.options_cycle import (
 from invest.runtime.schedule import fires_on
 
 __all__ = [
+    "llm_notes",
     "modelled_account",
     "option_counts",
     "option_trade_rows",
@@ -141,7 +142,7 @@ def replay_options(
         metrics=m,
         benchmark_metrics=curve_metrics(underlying),
         equal_weight_metrics=curve_metrics(index),
-        notes=_notes(acct, market),
+        notes=_notes(acct, market) + llm_notes(sink.decisions),
         seconds=time.perf_counter() - t0,
     )
     result.reserved = reserved
@@ -237,6 +238,27 @@ def option_trade_rows(
         )
     rows.sort(key=lambda r: (r["date"], r["type"] != "option"))
     return rows
+
+
+def llm_notes(decisions: list[dict[str, Any]]) -> list[str]:
+    """What an LLM variant's reviews came to, from the records' ``context["llm"]``.
+
+    Empty for a rules account (or ``--oracle off``). The statuses are the review's:
+    ``decided`` (the model chose the opens), ``abstained`` (down, over budget, a cache
+    miss in replay, an unusable answer: the opens followed ``on_unavailable``) and
+    ``nothing_to_review``.
+    """
+    reviews = [llm for d in decisions if isinstance(llm := d.get("context", {}).get("llm"), dict)]
+    if not reviews:
+        return []
+    statuses = Counter(str(r.get("status")) for r in reviews)
+    policies = sorted({str(r["policy"]) for r in reviews if "policy" in r})
+    dropped = sum(len(r.get("dropped", ())) for r in reviews)
+    text = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+    line = f"LLM variant: {len(reviews)} plans reviewed ({text}); {dropped} actions dropped"
+    if policies:
+        line += f"; without an answer the opens followed on_unavailable={'/'.join(policies)}"
+    return [line + "."]
 
 
 def _notes(acct: OptionsAccount, market: Market) -> list[str]:

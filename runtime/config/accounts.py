@@ -135,7 +135,7 @@ class AccountConfig(Frozen):
     rl: RLParams = RLParams()
     """RL ensemble parameters (rl_ensemble and hybrid)."""
     oracle: OracleConfig | None = None
-    """LLM oracle (gate mode): may veto or shrink this account's buys. None: no LLM."""
+    """LLM oracle (gate mode): may veto or shrink this account's buys; on an options account, chooses among the rules' candidates at no more than their contracts (the LLM variant, e.g. wheel-llm). None: no LLM."""
     watchlist: str | None = None
     """Name of a research watchlist (a [research.NAME] section): its newest symbols join the universe's candidates."""
     options: OptionsAccountConfig | None = None
@@ -158,11 +158,13 @@ class AccountConfig(Frozen):
                 f"an options section needs an options strategy ({' or '.join(OPTIONS_STRATEGIES)}), "
                 f'not "{self.strategy}": remove [accounts.NAME.options] or change the strategy'
             )
-        if self.options is not None and (self.oracle is not None or self.watchlist is not None):
+        if self.options is not None and self.watchlist is not None:
             raise ValueError(
-                "an options account takes no oracle or watchlist section yet "
-                "(its LLM variants and research land later): remove them"
+                "an options account takes no watchlist section yet (its research lands "
+                "later): remove watchlist"
             )
+        if self.options is not None and self.oracle is not None:
+            _check_options_oracle(self.oracle)
         return self
 
     @model_validator(mode="after")
@@ -191,3 +193,19 @@ class AccountConfig(Frozen):
     @classmethod
     def _valid_cron(cls, v: str) -> str:
         return check_cron(v)
+
+
+def _check_options_oracle(oracle: OracleConfig) -> None:
+    """Refuse the oracle settings an options account cannot use (its LLM variant reviews
+    the rules' plan, the gate's job: the manager mode and headlines have no part in it)."""
+    if oracle.mode != "gate":
+        raise ValueError(
+            f"an options account's oracle reviews the rules' plan: mode \"{oracle.mode}\" "
+            'is for strategy = "llm_manager"; remove the mode line (or set mode = "gate")'
+        )
+    news = oracle.news
+    if news.feeds or news.yfinance:
+        raise ValueError(
+            "an options account's prompts carry no headlines: remove "
+            "[accounts.NAME.oracle.news] (feeds, yfinance)"
+        )

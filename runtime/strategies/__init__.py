@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +34,9 @@ __all__ = [
 STRATEGIES = ("trend_king", "rl_ensemble", "hybrid", "llm_manager", "wheel", "vertical_spreads")
 
 if TYPE_CHECKING:
+    from invest.runtime.ledger import Ledger
     from invest.runtime.options.plan import OptionsStrategy
+    from invest.runtime.oracle.accounts import Mode
     from invest.runtime.policy.ensemble import Ensemble
     from invest.runtime.policy.pack import Pack
 
@@ -83,18 +87,57 @@ def build_strategy(
     return rl_strategy(cfg, pack, state_store if state_store is not None else MemoryStateStore())
 
 
-def build_options_strategy(cfg: AccountConfig) -> OptionsStrategy:
+def build_options_strategy(
+    cfg: AccountConfig,
+    *,
+    mode: Mode | None = None,
+    name: str | None = None,
+    home: Path | None = None,
+    now: Callable[[], datetime] | None = None,
+    ledger: Ledger | None = None,
+) -> OptionsStrategy:
     """The options strategy of an options account (``wheel``, ``vertical_spreads``).
 
+    With an oracle section it is the LLM variant: the rules strategy wrapped in
+    :class:`~invest.runtime.oracle.options.review.LLMOptionsStrategy`, unless ``mode`` is
+    ``"off"`` (the rules version). ``"replay"`` answers from the cache only (a miss
+    follows ``on_unavailable``); ``"live"`` asks the server. The LLM variant needs the
+    account's ``name``, the data directory ``home`` and the clock ``now``; with a
+    ``ledger`` its prompts, answers and verdicts are audited there (as the gate's).
+
     Raises:
-        ConfigError: the account is not an options account, or its strategy is not built yet.
+        ConfigError: the account is not an options account, or it has an oracle section
+            and ``mode`` (or ``name``, ``home``, ``now``) was not given: an LLM variant
+            is never quietly run as its rules version.
     """
     opts = cfg.options
     if not cfg.trades_options or opts is None:
         raise ConfigError(f"strategy {cfg.strategy!r} is not an options strategy")
+    rules: OptionsStrategy
     if cfg.strategy == "wheel":
-        return Wheel(opts.wheel_params(), cfg.universe)
-    return VerticalSpreads(opts.spreads_params(), cfg.universe)
+        rules = Wheel(opts.wheel_params(), cfg.universe)
+    else:
+        rules = VerticalSpreads(opts.spreads_params(), cfg.universe)
+    if cfg.oracle is None or mode == "off":
+        return rules
+    if mode is None or name is None or home is None or now is None:
+        raise ConfigError(
+            f"the {cfg.strategy} account has an oracle section (its LLM variant): build it "
+            "with build_options_strategy(cfg, mode=..., name=..., home=..., now=...)"
+        )
+    # Imported here: the oracle stack (httpx, the cache) loads only for an LLM variant.
+    from invest.runtime.oracle.accounts import ledger_oracle_store
+    from invest.runtime.oracle.options.review import build_llm_options
+
+    return build_llm_options(
+        rules,
+        cfg.oracle,
+        name,
+        home,
+        now=now,
+        replay_only=mode == "replay",
+        store=ledger_oracle_store(ledger),
+    )
 
 
 def rl_strategy(cfg: AccountConfig, pack: Pack | Ensemble, store: StateStore) -> Strategy:
