@@ -52,7 +52,8 @@ def test_value_pnl_and_greeks_of_a_credit_spread() -> None:
     assert m.delta == pytest.approx(40.0)
     assert m.theta == pytest.approx(6.0)
     assert m.gamma == pytest.approx(0.0)
-    assert m.spot == 97.0 and m.priced
+    assert m.spot == 97.0
+    assert m.priced
     rules = {t.rule: t for t in m.triggers}
     # take profit at 50% of the 1.50 max gain: unit value -0.75, x 200 = -150; now -160
     assert rules["take_profit"].at == pytest.approx(-150.0)
@@ -62,7 +63,7 @@ def test_value_pnl_and_greeks_of_a_credit_spread() -> None:
     assert rules["stop_loss"].distance == pytest.approx(840.0)
     assert rules["auto_close"].distance == (EXP - day).days - 3
     assert nearest(m.triggers) is rules["take_profit"]
-    assert "take profit at -150.00, 10.00 away" == rules["take_profit"].text()
+    assert rules["take_profit"].text() == "take profit at -150.00, 10.00 away"
     as_json = m.as_dict()
     assert as_json["triggers"][0]["rule"] == "take_profit"
 
@@ -80,7 +81,8 @@ def test_no_quote_keeps_the_last_value_and_only_the_dte_rule() -> None:
     m2 = mark_position(
         book.position(pid), _quotes(0.4, 1.2, greeks=False), DAY, cfg(), auto_close=True
     )
-    assert m2.value == pytest.approx(-160.0) and m2.delta is None
+    assert m2.value == pytest.approx(-160.0)
+    assert m2.delta is None
 
 
 def test_covered_calls_have_no_stop_and_the_dte_rule_follows_the_flag() -> None:

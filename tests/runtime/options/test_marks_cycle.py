@@ -97,7 +97,9 @@ def test_the_ledger_keeps_the_latest_marks_of_the_open_positions_only(
             m.position_id for m in marks if m.account == "wheel-weekly"
         ]
         for m in marks:
-            assert m.value is not None and m.unrealised is not None and m.theta is not None
+            assert m.value is not None
+            assert m.unrealised is not None
+            assert m.theta is not None
             assert m.nearest is not None
             rules = {t.rule for t in m.triggers}
             assert "take_profit" in rules
