@@ -66,7 +66,7 @@ class Trigger:
         if self.unit == "days":
             if self.distance <= 0:
                 return "auto-close due"
-            return f"auto-close in {self.distance:.0f} days"
+            return f"auto-close in {self.distance:.0f} day{'s' if self.distance != 1 else ''}"
         if self.distance <= 0:
             return f"{name} due (at {self.at:,.2f})"
         return f"{name} at {self.at:,.2f}, {self.distance:,.2f} away"
