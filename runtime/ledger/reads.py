@@ -59,6 +59,7 @@ __all__ = [
     "marks",
     "missing_ledger",
     "option_marks",
+    "option_outcomes",
     "option_positions",
     "order_rows",
     "period_rows",
@@ -669,4 +670,32 @@ def option_marks(conn: sqlite3.Connection, account: str | None = None) -> list[O
                 triggers=triggers,
             )
         )
+    return out
+
+
+def option_outcomes(conn: sqlite3.Connection, account: str | None = None) -> dict[str, str]:
+    """How each closed option position ended, by position id, as the reports name it: the
+    closing order's rule (``take_profit``, ``stop_loss``, ``auto_close``, ``roll``,
+    ``strategy``), ``expiry``, ``assignment`` or ``called away``."""
+    if not has_option_tables(conn):
+        return {}
+    where, args = ("AND p.account = ?", (account,)) if account else ("", ())
+    rows = conn.execute(
+        "SELECT p.id, p.kind, p.outcome, "  # noqa: S608 - fixed fragments
+        "(SELECT o.rule FROM option_orders o WHERE o.account = p.account "
+        "AND o.position_id = p.id AND o.action = 'close' AND o.status = 'filled' "
+        "ORDER BY o.updated_at DESC LIMIT 1) "
+        f"FROM option_positions p WHERE p.closed IS NOT NULL {where}",
+        args,
+    )
+    out = {}
+    for pid, kind, outcome, rule in rows:
+        if outcome == "close":
+            out[str(pid)] = str(rule or "strategy")
+        elif outcome == "expire":
+            out[str(pid)] = "expiry"
+        elif outcome == "assign":
+            out[str(pid)] = "called away" if kind == "covered_call" else "assignment"
+        else:
+            out[str(pid)] = str(outcome)
     return out

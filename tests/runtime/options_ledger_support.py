@@ -23,6 +23,9 @@ ACCOUNTS = ("wheel-weekly", "spreads-weekly")
 START = date(2016, 1, 4)
 #: The last session: a Tuesday with a put and a spread open (and 21 positions closed).
 END = date(2016, 6, 14)
+#: A later last session for the views: two puts open (one at its take profit), and in its
+#: last 7 days a spread auto-closed and a put expired; closes by every rule before.
+VIEWS_END = date(2016, 6, 16)
 
 
 class _MirrorSink(LedgerSink):
