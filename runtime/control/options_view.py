@@ -21,10 +21,6 @@ __all__ = ["RECENT_DAYS", "options_view"]
 RECENT_DAYS = 7
 
 
-def _legs(row: reads.OptionPositionRow) -> str:
-    return " ".join(f"{leg.contracts:+d} {leg.symbol}" for leg in row.legs)
-
-
 def options_view(conn: sqlite3.Connection, account: str | None) -> dict[str, Any]:
     """``{"day", "open": [...], "closed": [...], "since"}`` for one account or all."""
     latest = reads.latest_equity_day(conn)
@@ -40,7 +36,7 @@ def options_view(conn: sqlite3.Connection, account: str | None) -> dict[str, Any
                 "kind": p.kind,
                 "underlying": p.underlying,
                 "expiry": p.expiry,
-                "legs": _legs(p),
+                "legs": p.legs_text(),
                 "contracts": p.contracts,
                 "opened": p.opened,
                 "open_premium": p.open_premium,
@@ -67,22 +63,7 @@ def options_view(conn: sqlite3.Connection, account: str | None) -> dict[str, Any
     since = (date.fromisoformat(latest) - timedelta(days=RECENT_DAYS)).isoformat() if latest else ""
     outcomes = reads.option_outcomes(conn, account)
     closed = [
-        {
-            "account": p.account,
-            "id": p.id,
-            "kind": p.kind,
-            "underlying": p.underlying,
-            "legs": _legs(p),
-            "contracts": p.contracts,
-            "opened": p.opened,
-            "closed": p.closed,
-            "outcome": outcomes.get(p.id, p.outcome or ""),
-            "premium_in": str(p.premium_in),
-            "premium_out": str(p.premium_out),
-            "settlement": str(p.settlement),
-            "fees": str(p.fees),
-            "realised": str(p.realised),
-        }
+        p.closed_dict(outcomes.get(p.id, p.outcome or ""))
         for p in reads.option_positions(conn, account, closed=True)
         if p.closed is not None and p.closed > since
     ]

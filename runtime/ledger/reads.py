@@ -517,6 +517,31 @@ class OptionPositionRow:
     outcome: str | None
     realised: Decimal | None
 
+    def legs_text(self) -> str:
+        """Legs as ``"-7 KO160617P00035000"`` (contracts held, OCC symbol), space-separated."""
+        return " ".join(f"{leg.contracts:+d} {leg.symbol}" for leg in self.legs)
+
+    def closed_dict(self, outcome: str) -> dict[str, Any]:
+        """A closed position for JSON (``invest trades --json``, the ``options`` op): money
+        as decimal strings, ``outcome`` as :func:`option_outcomes` names it."""
+        return {
+            "type": "option",
+            "account": self.account,
+            "id": self.id,
+            "kind": self.kind,
+            "underlying": self.underlying,
+            "legs": self.legs_text(),
+            "contracts": self.contracts,
+            "opened": self.opened,
+            "closed": self.closed,
+            "premium_in": str(self.premium_in),
+            "premium_out": str(self.premium_out),
+            "settlement": str(self.settlement),
+            "fees": str(self.fees),
+            "realised": str(self.realised),
+            "outcome": outcome,
+        }
+
 
 def option_positions(
     conn: sqlite3.Connection, account: str | None = None, *, closed: bool = False
