@@ -198,6 +198,11 @@ class MemorySink:
         for p in positions:
             self.option_positions_seen[p.id] = p
 
+    @property
+    def keeps_marks(self) -> bool:
+        """Whether :meth:`option_marks` goes anywhere (the cycle skips the marks when not)."""
+        return hasattr(self.inner, "option_marks")
+
     def option_marks(self, account: str, day: date, marks: Sequence[OptionMark]) -> None:
         """Forward when ``inner`` keeps marks; keep nothing (a replay's marks live in its records)."""
         fwd = getattr(self.inner, "option_marks", None)

@@ -318,10 +318,14 @@ def run_options_session(
         sink.option_positions(acct.name, changed)
     equity = _equity(acct, market, t, marks)
     reserved = float(acct.book.reserved_cash())
-    position_marks = _position_marks(acct, day)
-    if isinstance(sink, MarksSink):
-        sink.option_marks(acct.name, day, position_marks)
-    if explain and (cycle or exit_orders or changed):
+    # The marks go to a sink that keeps them (the ledger's) and into a record; a replay
+    # into memory writes neither on most days, and pays nothing for them then.
+    keeps = isinstance(sink, MarksSink) and getattr(sink, "keeps_marks", True)
+    recorded = explain and bool(cycle or exit_orders or changed)
+    position_marks = _position_marks(acct, day) if keeps or recorded else []
+    if keeps:
+        cast("MarksSink", sink).option_marks(acct.name, day, position_marks)
+    if recorded:
         sink.decision(
             _record(
                 acct,
@@ -452,12 +456,21 @@ def _position_marks(acct: OptionsAccount, day: date) -> list[OptionMark]:
             spots[u] = chain.spot if chain is not None else float("nan")
             if chain is not None:
                 wanted = {
-                    leg.contract.symbol
+                    leg.contract
                     for p in acct.book.open_positions()
                     if p.structure.underlying == u
                     for leg in p.structure.legs
                 }
-                quotes.update({q.contract.symbol: q for q in chain if q.contract.symbol in wanted})
+                # An OCC symbol is formatted on each read: match on the expiry first (cheap),
+                # then the contract, and format only the few held.
+                expiries = {c.expiry for c in wanted}
+                quotes.update(
+                    {
+                        q.contract.symbol: q
+                        for q in chain.quotes
+                        if q.contract.expiry in expiries and q.contract in wanted
+                    }
+                )
         spot = spots[u]
         out.append(
             mark_position(

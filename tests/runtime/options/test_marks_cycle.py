@@ -32,6 +32,10 @@ class MarksKept(MemorySink):
         super().__init__()
         self.marks: dict[date, list[OptionMark]] = {}
 
+    @property
+    def keeps_marks(self) -> bool:
+        return True
+
     def option_marks(self, account: str, day: date, marks: object) -> None:
         assert isinstance(marks, list)
         self.marks[day] = marks
@@ -68,11 +72,13 @@ def test_each_session_marks_every_open_position_and_the_record_carries_them(
     assert {m.position_id for m in last} == {p.id for p in acct.book.open_positions()}
 
 
-def test_a_sink_without_marks_still_runs(market: Market) -> None:
+def test_a_sink_without_marks_still_runs_and_its_records_have_them(market: Market) -> None:
     acct = modelled_account("w", settings(), market, strategy=MiniWheel())
     sink = MemorySink()
+    assert not sink.keeps_marks
     _run(acct, market, sink)
     assert any(rec["positions"] for rec in sink.decisions)
+    assert MemorySink(MarksKept()).keeps_marks
 
 
 @pytest.fixture(scope="module")
