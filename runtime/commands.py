@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from invest.runtime.cycle import AccountRuntime, Sink
     from invest.runtime.data.base import MarketData
     from invest.runtime.ledger import Ledger
+    from invest.runtime.ledger.reads import OptionPositionRow
+    from invest.runtime.ledger.trades import ClosedTrade
     from invest.runtime.market import Market
     from invest.runtime.oracle.accounts import Mode
     from invest.runtime.oracle.gate.cycle import CycleGate
@@ -823,23 +825,41 @@ def compare(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def trades(args: argparse.Namespace, paths: Paths) -> int:
-    """``invest trades [ACCOUNT]``: closed trades with realised P&L, newest first."""
+    """``invest trades [ACCOUNT]``: closed trades with realised P&L, newest first; then the
+    closed option positions (legs, premiums, settlement, fees, realised P&L, outcome).
+    ``--json``: one list, each row with its ``type`` (``stock`` or ``option``)."""
     from contextlib import closing
-    from decimal import Decimal
-
-    from rich.markup import escape
 
     from invest.runtime.ledger import reads
 
     with closing(reads.connect_readonly(paths.ledger)) as conn:
         rows = reads.closed_trade_rows(conn, args.account, args.limit)
+        options = reads.option_positions(conn, args.account, closed=True)[: args.limit]
+        outcomes = reads.option_outcomes(conn, args.account)
     if args.json:
-        print(json.dumps([t.as_dict() for t in rows], indent=2))
+        print(
+            json.dumps(
+                [{"type": "stock", **t.as_dict()} for t in rows]
+                + [p.closed_dict(outcomes.get(p.id, p.outcome or "")) for p in options],
+                indent=2,
+            )
+        )
         return 0
-    if not rows:
+    if not rows and not options:
         _out().print(f"no closed trades{f' in {args.account}' if args.account else ''} yet")
         return 0
+    if rows:
+        _stock_trades_table(rows)
+    if options:
+        _option_trades_table(options, outcomes)
+    return 0
+
+
+def _stock_trades_table(rows: list[ClosedTrade]) -> None:
+    from decimal import Decimal
+
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
     total = sum((t.pnl for t in rows), Decimal(0))
@@ -871,7 +891,64 @@ def trades(args: argparse.Namespace, paths: Paths) -> int:
             escape(t.reason),
         )
     _out().print(table)
-    return 0
+
+
+def _option_trades_table(rows: list[OptionPositionRow], outcomes: dict[str, str]) -> None:
+    """Closed option positions: legs in words, premiums in and out, settlement, fees, P&L."""
+    from decimal import Decimal
+
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    from invest.runtime.explain import leg_words
+
+    total = sum((p.realised or Decimal(0) for p in rows), Decimal(0))
+    title = f"Closed option positions, newest first: {len(rows)}, realised {total:+,.2f}"
+    if _out().width < 150:  # too narrow for eleven columns: three lines per position
+        _out().print(title, markup=False, soft_wrap=True)
+        for p in rows:
+            outcome = outcomes.get(p.id, p.outcome or "")
+            _out().print(
+                f"{p.closed} {p.account} {p.underlying} {p.kind} x{p.contracts}: "
+                f"P&L {p.realised or 0:+,.2f}, {outcome}\n"
+                f"  legs {leg_words(p.legs_text())}\n"
+                f"  premium in {p.premium_in:,.2f}, out {p.premium_out:,.2f}, "
+                f"settled {p.settlement:+,.2f}, fees {p.fees:,.2f}",
+                markup=False,
+                soft_wrap=True,
+            )
+        return
+    table = Table(
+        title=title,
+        title_justify="left",
+        caption="premium in: sold legs; out: bought legs; settled: cash at expiry (+ in)",
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for i, h in enumerate(("closed", "account", "under", "kind", "legs")):
+        table.add_column(h, justify="left", no_wrap=i < 4, min_width=10 if i == 4 else None)
+    for h in ("in", "out", "settled", "fees", "P&L"):
+        table.add_column(h, justify="right", no_wrap=True)
+    table.add_column("outcome", no_wrap=True)
+    for p in rows:
+        table.add_row(
+            p.closed or "",
+            escape(p.account),
+            escape(p.underlying),
+            p.kind,
+            escape(leg_words(p.legs_text())),
+            f"{p.premium_in:,.2f}",
+            f"{p.premium_out:,.2f}",
+            f"{p.settlement:+,.2f}",
+            f"{p.fees:,.2f}",
+            f"{p.realised or 0:+,.2f}",
+            escape(outcomes.get(p.id, p.outcome or "")),
+        )
+    _out().print(table)
 
 
 def pnl(args: argparse.Namespace, paths: Paths) -> int:

@@ -51,6 +51,7 @@ from invest.runtime.strategies.base import Strategy
 if TYPE_CHECKING:
     from invest.runtime.adapters.alpaca.broker import AlpacaBroker
     from invest.runtime.options.book import OptionFill, OptionPosition
+    from invest.runtime.options.marks import OptionMark
     from invest.runtime.options.plan import OptionOrder
     from invest.runtime.secrets import Secrets
 
@@ -196,6 +197,17 @@ class MemorySink:
             fwd(account, positions)
         for p in positions:
             self.option_positions_seen[p.id] = p
+
+    @property
+    def keeps_marks(self) -> bool:
+        """Whether :meth:`option_marks` goes anywhere (the cycle skips the marks when not)."""
+        return hasattr(self.inner, "option_marks")
+
+    def option_marks(self, account: str, day: date, marks: Sequence[OptionMark]) -> None:
+        """Forward when ``inner`` keeps marks; keep nothing (a replay's marks live in its records)."""
+        fwd = getattr(self.inner, "option_marks", None)
+        if fwd is not None:
+            fwd(account, day, marks)
 
 
 class Gate(Protocol):

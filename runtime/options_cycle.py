@@ -46,8 +46,10 @@ from invest.runtime.options.book import (
 from invest.runtime.options.chain import ChainSource, OptionChain, OptionQuote
 from invest.runtime.options.contracts import OptionContract
 from invest.runtime.options.earnings import EarningsCalendar, StaticEarningsCalendar
+from invest.runtime.options.marks import OptionMark, mark_position
 from invest.runtime.options.plan import (
     CloseProposal,
+    MarksSink,
     OpenProposal,
     OptionOrder,
     OptionsContext,
@@ -60,7 +62,7 @@ from invest.runtime.options.plan import (
 )
 from invest.runtime.options.structures import StructureKind
 from invest.runtime.regime import label
-from invest.runtime.risk.options import check_open, monitor
+from invest.runtime.risk.options import SPREADS, check_open, monitor
 from invest.runtime.strategies import build_options_strategy
 
 __all__ = [
@@ -316,10 +318,28 @@ def run_options_session(
         sink.option_positions(acct.name, changed)
     equity = _equity(acct, market, t, marks)
     reserved = float(acct.book.reserved_cash())
-    if explain and (cycle or exit_orders or changed):
+    # The marks go to a sink that keeps them (the ledger's) and into a record; a replay
+    # into memory writes neither on most days, and pays nothing for them then.
+    keeps = isinstance(sink, MarksSink) and getattr(sink, "keeps_marks", True)
+    recorded = explain and bool(cycle or exit_orders or changed)
+    position_marks = _position_marks(acct, day) if keeps or recorded else []
+    if keeps:
+        cast("MarksSink", sink).option_marks(acct.name, day, position_marks)
+    if recorded:
         sink.decision(
             _record(
-                acct, day, cycle_id, ctx, plan, exit_orders, closes, opens, clamps, skipped, notes
+                acct,
+                day,
+                cycle_id,
+                ctx,
+                plan,
+                exit_orders,
+                closes,
+                opens,
+                clamps,
+                skipped,
+                notes,
+                positions=position_marks,
             )
             | {"equity": round(equity, 2), "cash": float(acct.state.cash), "reserved": reserved}
         )
@@ -418,6 +438,52 @@ def _equity(acct: OptionsAccount, market: Market, t: int, marks: Mapping[str, fl
         px = market.price(sym, t) if sym in market.col else float("nan")
         shares += float(p.quantity) * (px if px == px else float(p.avg_cost))
     return float(acct.state.cash) + shares + sum(_position_values(acct, marks).values())
+
+
+def _position_marks(acct: OptionsAccount, day: date) -> list[OptionMark]:
+    """Each open position marked at today's quotes under the monitors' thresholds.
+
+    Called after :func:`_position_values` (through :func:`_equity`), so a position
+    without quotes today shows its last known value.
+    """
+    quotes: dict[str, OptionQuote] = {}
+    spots: dict[str, float] = {}
+    out = []
+    for pos in acct.book.open_positions():
+        u = pos.structure.underlying
+        if u not in spots:
+            chain = acct.chains.chain_or_none(u, day)
+            spots[u] = chain.spot if chain is not None else float("nan")
+            if chain is not None:
+                wanted = {
+                    leg.contract
+                    for p in acct.book.open_positions()
+                    if p.structure.underlying == u
+                    for leg in p.structure.legs
+                }
+                # An OCC symbol is formatted on each read: match on the expiry first (cheap),
+                # then the contract, and format only the few held.
+                expiries = {c.expiry for c in wanted}
+                quotes.update(
+                    {
+                        q.contract.symbol: q
+                        for q in chain.quotes
+                        if q.contract.expiry in expiries and q.contract in wanted
+                    }
+                )
+        spot = spots[u]
+        out.append(
+            mark_position(
+                pos,
+                quotes,
+                day,
+                acct.options.risk,
+                auto_close=pos.structure.kind in SPREADS,
+                spot=spot if spot == spot else None,
+                last_value=acct._values.get(pos.id),
+            )
+        )
+    return out
 
 
 def _expiry_near(chain: OptionChain, day: date, target: int) -> date | None:
@@ -673,6 +739,8 @@ def _record(
     clamps: Sequence[Clamp],
     skipped: list[dict[str, str]],
     notes: list[str],
+    *,
+    positions: Sequence[OptionMark] = (),
 ) -> dict[str, Any]:
     chains = ctx.chains.values() if ctx is not None else ()
     # What varies by day of each chain: its source, spot and (modelled) the ATM IV's
@@ -711,6 +779,8 @@ def _record(
         "orders": [_order_dict(o) for o in (*exits, *closes, *opens)],
         "skipped": skipped,
         "context": _plain(plan.context),
+        # The open positions after today's fills and settlements, marked at mid (see options.marks).
+        "positions": [m.as_dict() for m in positions],
     }
 
 

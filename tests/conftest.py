@@ -20,6 +20,7 @@ import pytest
 _SHARED_FIXTURE_GROUPS = {
     "installation": "installs",  # install.sh into a prefix, about a minute (packaging)
     "snapshot_paths": "tui-snapshots",  # /tmp/invest-tui-snapshots/home
+    "options_snapshot_paths": "tui-snapshots",  # /tmp/invest-tui-snapshots/options
 }
 #: Folders whose session fixtures train models (tests/trainer/conftest.py): one group.
 _FOLDER_GROUPS = {"trainer": "trainer"}

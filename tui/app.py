@@ -54,6 +54,7 @@ VIEWS = (
     ("trades", "Closed trades", "Realised P&L, holding time and exit reason of each trade"),
     ("pnl", "P&L per period", "Day, week and month P&L per account and the portfolio total"),
     ("preview", "Next cycle preview", "The dry run of each account on its latest bar"),
+    ("options", "Option positions", "Legs, DTE, P&L, greeks and the nearest exit of each"),
 )
 CONTROL_ACTIONS = frozenset({"pause", "resume", "flatten", "run_now", "halt_all", "resume_all"})
 #: Widgets that take typed keys: while one has focus, Esc gives the keys back to the screen.
@@ -331,8 +332,9 @@ class InvestApp(App[int]):
         self.push_screen(AccountScreen(account))
 
     def open_view(self, view: str, account: str | None = None) -> None:
-        """Show a daily view (``trades``, ``pnl``, ``preview``) over the overview;
+        """Show a daily view (``trades``, ``pnl``, ``preview``, ``options``) over the overview;
         ``account``: the one the view starts from (the overview's selection)."""
+        from .screens.options import OptionsScreen
         from .screens.pnl import PnlScreen
         from .screens.preview import PreviewScreen
         from .screens.trades import TradesScreen
@@ -341,6 +343,7 @@ class InvestApp(App[int]):
             "trades": lambda: TradesScreen(account),
             "pnl": PnlScreen,
             "preview": lambda: PreviewScreen(account),
+            "options": lambda: OptionsScreen(account),
         }
         if self.current_mode != "overview":
             self.switch_mode("overview")

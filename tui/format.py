@@ -75,10 +75,17 @@ def regime(value: str | None) -> Text:
     return Text(value or DASH, style=REGIME_STYLE.get(value or "", ""))
 
 
+def _order(o: dict[str, Any]) -> str:
+    """A stock order as ``BUY PG``; an option order (options records) as ``OPEN KO bull_put``."""
+    if "side" in o:
+        return f"{o['side'].upper()} {o['symbol']}"
+    return f"{str(o.get('action', '?')).upper()} {o.get('underlying', '?')} {o.get('kind', '')}"
+
+
 def orders(rec: dict[str, Any], most: int = 3) -> str:
     """``BUY PG, SELL KO +2``: the orders of an explanation record, or a dash."""
     found = rec.get("orders") or []
-    text = ", ".join(f"{o['side'].upper()} {o['symbol']}" for o in found[:most])
+    text = ", ".join(_order(o) for o in found[:most])
     if len(found) > most:
         text += f" +{len(found) - most}"
     return text or DASH

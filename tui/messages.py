@@ -19,6 +19,7 @@ from .data.daily import Preview
 from .data.engine import EngineStatus
 from .data.enrich import AccountExtras, Extras
 from .data.logs import LogLine
+from .data.options import OptionsData
 
 
 @dataclass
@@ -179,3 +180,10 @@ class ViewFailed(Message):
     """A daily view could not be computed: the one-line reason."""
 
     error: str
+
+
+@dataclass
+class OptionsLoaded(Message):
+    """Option positions from the ledger: open with their marks, and closed."""
+
+    data: OptionsData

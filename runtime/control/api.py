@@ -20,7 +20,18 @@ from typing import Any, Protocol
 from invest.runtime.errors import InvestError
 
 READ_OPS = frozenset(
-    {"status", "positions", "pnl", "trades", "regime", "why", "report", "ping", "preview"}
+    {
+        "status",
+        "positions",
+        "pnl",
+        "trades",
+        "options",
+        "regime",
+        "why",
+        "report",
+        "ping",
+        "preview",
+    }
 )
 WRITE_OPS = frozenset({"pause", "resume", "halt", "resume_all", "flatten", "run"})
 VIEWER = "viewer"

@@ -31,6 +31,7 @@ from invest.runtime import __version__
 from invest.runtime.clock import Clock, SystemClock, TradingCalendar, nyse
 from invest.runtime.config import Settings
 from invest.runtime.control.api import READ_OPS, ROLES, WRITE_OPS, Reply, Request, allowed
+from invest.runtime.control.options_view import options_view
 from invest.runtime.errors import InvestError
 from invest.runtime.explain import explain
 from invest.runtime.ledger import reads
@@ -166,6 +167,8 @@ class ControlService:
                     "trades": reads.recent_fills(conn, one, limit),
                     "closed": [t.as_dict() for t in reads.closed_trade_rows(conn, one, limit)],
                 }
+            if op == "options":
+                return options_view(conn, self._one(conn, args))
             if op == "regime":
                 return {"regime": {a: self._regime(conn, a) for a in self._accounts(conn, args)}}
             if op == "why":

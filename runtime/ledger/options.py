@@ -41,6 +41,7 @@ from invest.runtime.options.book import (
     OptionPosition,
 )
 from invest.runtime.options.contracts import Leg, OptionContract, Style
+from invest.runtime.options.marks import OptionMark
 from invest.runtime.options.plan import OptionOrder, OrderAction
 from invest.runtime.options.structures import Structure, StructureKind
 
@@ -63,6 +64,7 @@ __all__ = [
     "position_row",
     "record_option_fill",
     "record_option_order",
+    "save_marks",
     "save_positions",
 ]
 
@@ -259,6 +261,52 @@ def save_positions(
         f"VALUES ({','.join('?' * (len(keys) + 1))}) "
         f"ON CONFLICT(account, id) DO UPDATE SET {update}",
         rows,
+    )
+
+
+def save_marks(
+    conn: sqlite3.Connection, account: str, day: date, marks: Sequence[OptionMark], ts: str
+) -> None:
+    """Replace the marks of ``account`` by ``marks`` (every open position, marked on ``day``).
+
+    A position not in ``marks`` is no longer open: its row goes.
+
+    Raises:
+        LedgerError: a mark belongs to another account or another day.
+    """
+    for m in marks:
+        if m.account != account or m.day != day:
+            raise LedgerError(
+                f"option mark of {m.position_id} is for {m.account} on {m.day}, not {account} "
+                f"on {day}: save each account's marks of one session together"
+            )
+    conn.execute("DELETE FROM option_marks WHERE account = ?", (account,))
+    conn.executemany(
+        "INSERT INTO option_marks (account, position_id, day, kind, underlying, contracts, dte, "
+        "value, unrealised, delta, gamma, theta, vega, spot, priced, triggers_json, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                account,
+                m.position_id,
+                day.isoformat(),
+                m.kind,
+                m.underlying,
+                m.contracts,
+                m.dte,
+                m.value,
+                m.unrealised,
+                m.delta,
+                m.gamma,
+                m.theta,
+                m.vega,
+                m.spot,
+                int(m.priced),
+                json.dumps([t.as_dict() for t in m.triggers]),
+                ts,
+            )
+            for m in marks
+        ],
     )
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from invest.runtime.domain import OPEN_SQL, Fill, Side
 from invest.runtime.errors import LedgerError
-from invest.runtime.ledger.schema import has_engine_tables, has_option_tables
+from invest.runtime.ledger.schema import has_engine_tables, has_mark_table, has_option_tables
 from invest.runtime.ledger.trades import (
     ClosedTrade,
     PeriodPnl,
@@ -35,9 +35,11 @@ __all__ = [
     "DEMO_EVENT",
     "AccountStatusRow",
     "OptionLegRow",
+    "OptionMarkRow",
     "OptionPositionRow",
     "PnlRow",
     "ReportRow",
+    "TriggerRow",
     "account_names",
     "account_status_row",
     "closed_trade_rows",
@@ -56,6 +58,8 @@ __all__ = [
     "latest_regime",
     "marks",
     "missing_ledger",
+    "option_marks",
+    "option_outcomes",
     "option_positions",
     "order_rows",
     "period_rows",
@@ -513,6 +517,31 @@ class OptionPositionRow:
     outcome: str | None
     realised: Decimal | None
 
+    def legs_text(self) -> str:
+        """Legs as ``"-7 KO160617P00035000"`` (contracts held, OCC symbol), space-separated."""
+        return " ".join(f"{leg.contracts:+d} {leg.symbol}" for leg in self.legs)
+
+    def closed_dict(self, outcome: str) -> dict[str, Any]:
+        """A closed position for JSON (``invest trades --json``, the ``options`` op): money
+        as decimal strings, ``outcome`` as :func:`option_outcomes` names it."""
+        return {
+            "type": "option",
+            "account": self.account,
+            "id": self.id,
+            "kind": self.kind,
+            "underlying": self.underlying,
+            "legs": self.legs_text(),
+            "contracts": self.contracts,
+            "opened": self.opened,
+            "closed": self.closed,
+            "premium_in": str(self.premium_in),
+            "premium_out": str(self.premium_out),
+            "settlement": str(self.settlement),
+            "fees": str(self.fees),
+            "realised": str(self.realised),
+            "outcome": outcome,
+        }
+
 
 def option_positions(
     conn: sqlite3.Connection, account: str | None = None, *, closed: bool = False
@@ -568,4 +597,130 @@ def option_positions(
                 None if r[16] is None else p_in - p_out + settled - fees,
             )
         )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerRow:
+    """How far one exit rule of an open option position is from firing (see options.marks)."""
+
+    rule: str
+    at: float | None
+    distance: float
+    unit: str
+    remaining: float
+
+    def text(self) -> str:
+        """Short words for a table cell: ``"TP 30.00 away"``, ``"DTE close in 4d"``, ``"stop due"``."""
+        name = {"take_profit": "TP", "stop_loss": "stop", "auto_close": "DTE close"}.get(
+            self.rule, self.rule
+        )
+        if self.distance <= 0:
+            return f"{name} due"
+        if self.unit == "days":
+            return f"{name} in {self.distance:.0f}d"
+        return f"{name} {self.distance:,.2f} away"
+
+
+@dataclass(frozen=True, slots=True)
+class OptionMarkRow:
+    """The latest mark of an open option position (``option_marks``): money at mid, greeks
+    of the option legs x contracts x multiplier (theta per day, vega per vol point)."""
+
+    account: str
+    position_id: str
+    day: str
+    kind: str
+    underlying: str
+    contracts: int
+    dte: int
+    value: float | None
+    unrealised: float | None
+    delta: float | None
+    gamma: float | None
+    theta: float | None
+    vega: float | None
+    spot: float | None
+    priced: bool
+    triggers: tuple[TriggerRow, ...]
+
+    @property
+    def nearest(self) -> TriggerRow | None:
+        """The trigger with the least of its way left (the one to watch)."""
+        return min(self.triggers, key=lambda t: t.remaining, default=None)
+
+
+def option_marks(conn: sqlite3.Connection, account: str | None = None) -> list[OptionMarkRow]:
+    """The latest marks of the open option positions, of one account or all (by account,
+    then expiry soonest). An older ledger without the table has none."""
+    if not has_mark_table(conn):
+        return []
+    where, args = ("WHERE account = ?", (account,)) if account else ("", ())
+    rows = conn.execute(
+        "SELECT account, position_id, day, kind, underlying, contracts, dte, value, unrealised, "  # noqa: S608 - fixed fragments
+        "delta, gamma, theta, vega, spot, priced, triggers_json FROM option_marks "
+        f"{where} ORDER BY account, dte, position_id",
+        args,
+    )
+    out = []
+    for r in rows:
+        triggers = tuple(
+            TriggerRow(
+                str(t["rule"]),
+                None if t["at"] is None else float(t["at"]),
+                float(t["distance"]),
+                str(t["unit"]),
+                float(t["remaining"]),
+            )
+            for t in json.loads(r[15])
+        )
+        f = [None if r[i] is None else float(r[i]) for i in range(7, 14)]
+        out.append(
+            OptionMarkRow(
+                account=str(r[0]),
+                position_id=str(r[1]),
+                day=str(r[2]),
+                kind=str(r[3]),
+                underlying=str(r[4]),
+                contracts=int(r[5]),
+                dte=int(r[6]),
+                value=f[0],
+                unrealised=f[1],
+                delta=f[2],
+                gamma=f[3],
+                theta=f[4],
+                vega=f[5],
+                spot=f[6],
+                priced=bool(r[14]),
+                triggers=triggers,
+            )
+        )
+    return out
+
+
+def option_outcomes(conn: sqlite3.Connection, account: str | None = None) -> dict[str, str]:
+    """How each closed option position ended, by position id, as the reports name it: the
+    closing order's rule (``take_profit``, ``stop_loss``, ``auto_close``, ``roll``,
+    ``strategy``), ``expiry``, ``assignment`` or ``called away``."""
+    if not has_option_tables(conn):
+        return {}
+    where, args = ("AND p.account = ?", (account,)) if account else ("", ())
+    rows = conn.execute(
+        "SELECT p.id, p.kind, p.outcome, "  # noqa: S608 - fixed fragments
+        "(SELECT o.rule FROM option_orders o WHERE o.account = p.account "
+        "AND o.position_id = p.id AND o.action = 'close' AND o.status = 'filled' "
+        "ORDER BY o.updated_at DESC LIMIT 1) "
+        f"FROM option_positions p WHERE p.closed IS NOT NULL {where}",
+        args,
+    )
+    out = {}
+    for pid, kind, outcome, rule in rows:
+        if outcome == "close":
+            out[str(pid)] = str(rule or "strategy")
+        elif outcome == "expire":
+            out[str(pid)] = "expiry"
+        elif outcome == "assign":
+            out[str(pid)] = "called away" if kind == "covered_call" else "assignment"
+        else:
+            out[str(pid)] = str(outcome)
     return out

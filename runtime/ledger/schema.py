@@ -13,10 +13,12 @@ from invest.runtime.errors import LedgerError
 
 __all__ = [
     "ENGINE_SCHEMA",
+    "MARKS_SCHEMA",
     "MIGRATIONS",
     "OPTIONS_SCHEMA",
     "check_version",
     "has_engine_tables",
+    "has_mark_table",
     "has_option_tables",
     "migrate",
     "version",
@@ -26,6 +28,8 @@ __all__ = [
 ENGINE_SCHEMA = 3
 #: The schema version that adds the option tables (orders, fills, positions).
 OPTIONS_SCHEMA = 5
+#: The schema version that adds the option marks.
+MARKS_SCHEMA = 6
 
 
 def version(conn: sqlite3.Connection) -> int:
@@ -41,6 +45,11 @@ def has_engine_tables(conn: sqlite3.Connection) -> bool:
 def has_option_tables(conn: sqlite3.Connection) -> bool:
     """True when the ledger's schema has the option tables."""
     return version(conn) >= OPTIONS_SCHEMA
+
+
+def has_mark_table(conn: sqlite3.Connection) -> bool:
+    """True when the ledger's schema has the option marks."""
+    return version(conn) >= MARKS_SCHEMA
 
 
 def check_version(conn: sqlite3.Connection, path: Path) -> None:
@@ -310,5 +319,32 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (account, id)
     );
     CREATE INDEX option_positions_open ON option_positions(account, closed);
+    """,
+    # 6: the marks of the open option positions (invest.runtime.options.marks), the latest
+    # only: each session replaces an account's rows (a closed position's row goes), so the
+    # table is what is open now. Their history is in the decisions' "positions" blocks.
+    # Floats are REAL (views only; money of record stays in option_positions); NULL when a
+    # leg had no quote. triggers_json: the exits' levels and distances.
+    """
+    CREATE TABLE option_marks (
+        account TEXT NOT NULL,
+        position_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        underlying TEXT NOT NULL,
+        contracts INTEGER NOT NULL,
+        dte INTEGER NOT NULL,
+        value REAL,
+        unrealised REAL,
+        delta REAL,
+        gamma REAL,
+        theta REAL,
+        vega REAL,
+        spot REAL,
+        priced INTEGER NOT NULL,
+        triggers_json TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (account, position_id)
+    );
     """,
 )

@@ -49,7 +49,8 @@ if TYPE_CHECKING:  # config loads pydantic: the ledger only reads an account's f
     from invest.runtime.config import AccountConfig
     from invest.runtime.ledger.options import StoredOptionOrder
     from invest.runtime.options.book import OptionBook, OptionFill, OptionPosition
-    from invest.runtime.options.plan import OptionOrder, OptionsSink
+    from invest.runtime.options.marks import OptionMark
+    from invest.runtime.options.plan import MarksSink, OptionOrder, OptionsSink
 
 __all__ = [
     "DEMO_EVENT",
@@ -620,11 +621,21 @@ class LedgerSink:
 
         options.save_positions(self.ledger.conn, account, positions, self.ledger.ts())
 
+    def option_marks(self, account: str, day: date, marks: Sequence[OptionMark]) -> None:
+        """Replace the account's marks of its open option positions (plan.MarksSink)."""
+        from invest.runtime.ledger import options
+
+        options.save_marks(self.ledger.conn, account, day, marks, self.ledger.ts())
+
 
 if TYPE_CHECKING:
 
     def _options_sink(sink: LedgerSink) -> OptionsSink:
         """mypy checks here that LedgerSink implements the options' sink protocol."""
+        return sink
+
+    def _marks_sink(sink: LedgerSink) -> MarksSink:
+        """mypy checks here that LedgerSink implements the marks' sink protocol."""
         return sink
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from invest.runtime.config.notify import Level
 from invest.runtime.control.api import Reply
 from invest.runtime.events import CycleSummary, DailyReport, Event, WeeklySummary
-from invest.runtime.explain import explain
+from invest.runtime.explain import explain, leg_words
 from invest.runtime.notify.chart import equity_png, sparkline
 
 __all__ = [
@@ -186,4 +186,31 @@ def format_periods(reply: Reply) -> str:
         pct = "" if r["pct"] is None else f" ({float(r['pct']):+.2%})"
         name = "portfolio total" if r["account"] == "total" else r["account"]
         lines.append(f"  {name} {_signed(r['pnl'])}{pct}, equity {float(r['end']):,.2f}")
+    return "\n".join(lines)
+
+
+def format_options(reply: Reply) -> str:
+    """The ``options`` reply as chat text: each open position with its legs, DTE, P&L and
+    nearest trigger, then the positions closed in the last days with their outcome."""
+    opened, closed = (reply.data.get("open"), reply.data.get("closed")) if reply.ok else (0, 0)
+    if not isinstance(opened, list) or not isinstance(closed, list):
+        return format_reply(reply)
+    if not opened and not closed:
+        return "No option positions open or closed lately."
+    lines = [f"Open option positions ({len(opened)}), marked {reply.data.get('day') or 'never'}:"]
+    for p in opened:
+        pnl = "P&L n/a" if p["unrealised"] is None else f"P&L {_signed(p['unrealised'])}"
+        dte = "" if p["dte"] is None else f", {p['dte']} DTE"
+        near = p.get("nearest")
+        lines.append(
+            f"{p['account']} {p['underlying']} {p['kind']} x{p['contracts']}{dte}, {pnl}"
+            + (f"; {near['text']}" if near else "")
+        )
+        lines.append(f"  legs {leg_words(p['legs'])}")
+    lines.append(f"Closed since {reply.data.get('since')} ({len(closed)}):")
+    lines += [
+        f"{c['closed']} {c['account']} {c['underlying']} {c['kind']} x{c['contracts']}: "
+        f"{_signed(c['realised'])}, {c['outcome']}"
+        for c in closed
+    ]
     return "\n".join(lines)

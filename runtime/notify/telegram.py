@@ -36,6 +36,7 @@ from invest.runtime.control.api import Control, Reply, Request
 from invest.runtime.errors import ConfigError
 from invest.runtime.notify.auth import Access, authorized
 from invest.runtime.notify.format import (
+    format_options,
     format_periods,
     format_reply,
     format_trades,
@@ -57,6 +58,7 @@ VIEWER_HELP = """Commands:
 /positions [ACCOUNT] - holdings
 /pnl [ACCOUNT] - profit and loss, with the portfolio total
 /trades [ACCOUNT] [N] - closed trades: realised P&L, days held, exit reason
+/options [ACCOUNT] - option positions: legs, DTE, P&L, nearest exit; closed this week
 /daily [N] - P&L of the last N days per account, with the portfolio total
 /weekly [N] - the same per ISO week
 /monthly [N] - the same per month
@@ -174,6 +176,7 @@ class TelegramBot:
             "positions": self.cmd_positions,
             "pnl": self.cmd_pnl,
             "trades": self.cmd_trades,
+            "options": self.cmd_options,
             "daily": self.cmd_daily,
             "weekly": self.cmd_weekly,
             "monthly": self.cmd_monthly,
@@ -220,6 +223,12 @@ class TelegramBot:
         request = _account_args(args) | ({"limit": int(limit)} if limit else {})
         reply = await self._call(update, "trades", request)
         await self._reply(update, format_trades(reply))
+
+    @authorized("viewer")
+    async def cmd_options(self, update: Update, context: Any) -> None:
+        """/options [ACCOUNT]: open option positions with their nearest trigger; recent closes."""
+        reply = await self._call(update, "options", _account_args(context.args or []))
+        await self._reply(update, format_options(reply))
 
     @authorized("viewer")
     async def cmd_daily(self, update: Update, context: Any) -> None:

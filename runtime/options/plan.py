@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from invest.runtime.domain import Regime
 from invest.runtime.options.chain import OptionChain, OptionQuote
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from invest.runtime.domain import Ack
     from invest.runtime.options.book import OptionBook, OptionFill, OptionPosition
     from invest.runtime.options.earnings import EarningsCalendar
+    from invest.runtime.options.marks import OptionMark
 
 
 class OrderAction(StrEnum):
@@ -220,4 +221,17 @@ class OptionsSink(Protocol):
 
     def option_positions(self, account: str, positions: Sequence[OptionPosition]) -> None:
         """Store the current state of ``positions`` (the ones a cycle changed)."""
+        ...
+
+
+@runtime_checkable
+class MarksSink(Protocol):
+    """A sink that keeps the marks of an account's open option positions (the ledger's).
+
+    Separate from :class:`OptionsSink` so that a sink without it still runs an options
+    session: the cycle calls it only when the sink has it.
+    """
+
+    def option_marks(self, account: str, day: date, marks: Sequence[OptionMark]) -> None:
+        """Store ``marks``, every open position of ``account`` marked on ``day``."""
         ...

@@ -39,6 +39,7 @@ def test_trades_json_of_one_account_with_a_limit(
     assert main(["trades", "alpha", "--limit", "1", "--json"]) == 0
     (trade,) = json.loads(capsys.readouterr().out)
     assert trade == {
+        "type": "stock",
         "account": "alpha",
         "symbol": "AAA",
         "entry_day": "2024-03-04",

@@ -19,6 +19,8 @@ FIXTURE = Path(__file__).parents[1] / "fixtures" / "ledger" / "demo.sqlite"
 NOW = datetime(2022, 12, 29, 17, 0, tzinfo=UTC)
 #: Snapshots show the ledger path, so they use the same folder on every machine.
 SNAPSHOT_HOME = Path("/tmp/invest-tui-snapshots/home")
+#: The options screen's snapshots: a ledger with option positions, also in a fixed folder.
+OPTIONS_SNAPSHOT_HOME = Path("/tmp/invest-tui-snapshots/options")
 
 
 class FakeEngine:
@@ -80,6 +82,17 @@ def paths(tmp_path: Path) -> Paths:
 def snapshot_paths() -> Paths:
     """The demo ledger in a fixed folder (its path is on screen)."""
     return _home(SNAPSHOT_HOME)
+
+
+@pytest.fixture
+def options_snapshot_paths() -> Paths:
+    """A ledger with option positions (a short options backtest) in a fixed folder."""
+    from tests.runtime.options_ledger_support import VIEWS_END, build_options_ledger
+
+    shutil.rmtree(OPTIONS_SNAPSHOT_HOME, ignore_errors=True)
+    OPTIONS_SNAPSHOT_HOME.mkdir(parents=True)
+    build_options_ledger(OPTIONS_SNAPSHOT_HOME / "ledger.sqlite", VIEWS_END)
+    return Paths(example_config(), "test", OPTIONS_SNAPSHOT_HOME, "test")
 
 
 @pytest.fixture

@@ -228,7 +228,7 @@ async def test_overview_footer_shows_the_view_keys_at_80_columns(make_app) -> No
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        assert {"p", "r", "n", "f", "t", "P", "v", "o", "b", "m", "l", "H", "U", "q"} <= (
+        assert {"p", "r", "n", "f", "t", "P", "v", "O", "o", "b", "m", "l", "H", "U", "q"} <= (
             _footer_keys(app)
         )
 
@@ -250,7 +250,7 @@ async def test_account_footer_shows_every_key_action_at_80_columns(make_app) -> 
         assert app.is_running
 
 
-@pytest.mark.parametrize("key", ["t", "P", "v"])
+@pytest.mark.parametrize("key", ["t", "P", "v", "O"])
 async def test_every_view_goes_back_with_q_and_escape(make_app, key) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -1,5 +1,5 @@
-"""SVG snapshots of the overview, account, backtest, trades, P&L and preview screens at
-80x24 and 160x48.
+"""SVG snapshots of the overview, account, backtest, trades, P&L, preview and options
+screens at 80x24 and 160x48.
 
 The app runs on the fixed demo ledger, in a fixed folder, with a fixed clock, no
 timers and no engine, so every run draws the same frame. Update them with
@@ -81,4 +81,14 @@ def test_preview_snapshot(snap_compare, snapshot_paths, size) -> None:
     """``v`` with no engine: the dry run computed in the TUI on the bundled sample."""
     assert snap_compare(
         _app(snapshot_paths), terminal_size=size, run_before=lambda p: _press(p, "v")
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_options_snapshot(snap_compare, options_snapshot_paths, size) -> None:
+    """Open and closed option positions of a short wheel and spreads backtest."""
+    assert snap_compare(
+        _app(options_snapshot_paths),
+        terminal_size=size,
+        run_before=lambda pilot: _press(pilot, "O"),
     )

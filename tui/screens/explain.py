@@ -13,6 +13,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from invest.runtime.explain import is_options, options_lines
+
 from ..format import money, regime
 from ..widgets.footer import KeysFooter
 
@@ -125,7 +127,14 @@ def _orders(rec: dict[str, Any]) -> RenderableType | None:
 
 
 def explanation(rec: dict[str, Any]) -> Group:
-    """The whole record as rich renderables: head, scores, RL, LLM, clamps, orders."""
+    """The whole record as rich renderables: head, scores, RL, LLM, clamps, orders.
+
+    An options session's record is told as ``invest why`` and Telegram tell it: its
+    readings, the LLM's verdict, exits, opens with their legs, clamps, marked positions.
+    """
+    if is_options(rec):
+        body = "\n".join(line.removeprefix("  ") for line in options_lines(rec)[1:])
+        return Group(_head(rec), Text(""), Text(body or "No orders.", style="" if body else "dim"))
     parts = [_head(rec)]
     for section in (_scores, _rl, _llm, _clamps, _orders):
         part = section(rec)

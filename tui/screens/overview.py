@@ -66,10 +66,11 @@ class OverviewScreen(AccountControls, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_account", "Open"),
         *CONTROL_BINDINGS,
-        # last, so that the footer joins them to the app's screen keys (``tPvobml screens``)
+        # last, so that the footer joins them to the app's screen keys (``tPvOobml views``)
         Binding("t", "view('trades')", "Trades", group=SCREENS, tooltip="Closed trades"),
         Binding("P", "view('pnl')", "P&L", group=SCREENS, tooltip="P&L per day, week, month"),
         Binding("v", "view('preview')", "Preview", group=SCREENS, tooltip="Next cycle preview"),
+        Binding("O", "view('options')", "Options", group=SCREENS, tooltip="Option positions"),
     ]
 
     def __init__(self) -> None:

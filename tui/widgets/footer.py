@@ -6,11 +6,12 @@ from textual import events
 from textual.binding import Binding
 from textual.widgets import Footer
 
-#: The screen keys share one footer entry (``tPvobml screens``) so that the steering
+#: The screen keys share one footer entry (``tPvOobml views``) so that the steering
 #: keys and q still fit in an 80-column footer; each key's tooltip names its screen.
-#: The overview's view keys (trades, P&L, preview) come last in its bindings and the
+#: (Labelled "views", not "screens": with the options key, "screens" left q past column 80.)
+#: The overview's view keys (trades, P&L, preview, options) come last in its bindings and the
 #: app's screen keys first in its, so the footer shows them as one group.
-SCREENS = Binding.Group("screens", compact=True)
+SCREENS = Binding.Group("views", compact=True)
 
 #: Below this width the footer leaves out ``^p palette`` (ctrl+p still opens it), so
 #: that the steering keys, ``H``, ``U`` and ``q`` fit in 80 columns.
