@@ -644,7 +644,8 @@ def _cycle(
     """Run one cycle of ``name`` on ``ledger`` and print its explanation."""
     from invest.runtime.config.engine import engine_options
     from invest.runtime.engine.account_cycle import run_account_cycle
-    from invest.runtime.explain import explain, headline
+    from invest.runtime.engine.options_account_cycle import record_text
+    from invest.runtime.explain import headline
 
     cfg = settings.account(name)
     gate = _gate(settings, name, paths, "live", ledger)
@@ -664,7 +665,7 @@ def _cycle(
         if gate is not None:
             gate.close()
     text = (
-        explain(done.latest)
+        record_text(done.latest)
         if done.latest
         else headline({"day": done.day.isoformat(), "account": name, "equity": done.result.equity})
     )
@@ -713,12 +714,7 @@ def run_all(args: argparse.Namespace, paths: Paths) -> int:
     """``invest run-all``: one cycle of every account."""
     settings = _settings(paths)
     _say_demo_ledger(paths, args.dry_run)
-    from invest.runtime.config.options_account import BACKTEST_ONLY
-
     for name in settings.accounts:
-        if settings.account(name).trades_options:
-            _err().print(f"{name}: skipped: {BACKTEST_ONLY}", markup=False, soft_wrap=True)
-            continue
         _run_one(name, settings, paths, args.dry_run)
     return 0
 

@@ -69,6 +69,7 @@ __all__ = [
     "OptionsCycleSink",
     "SessionResult",
     "run_options_session",
+    "warm_iv_history",
 ]
 
 
@@ -235,6 +236,23 @@ class OptionsAccount:
         return tuple(
             dict.fromkeys((*self.config.universe, self.config.benchmark, self.regime_symbol()))
         )
+
+
+def warm_iv_history(acct: OptionsAccount, market: Market, rows: Sequence[int]) -> None:
+    """Rebuild ``acct.iv_history`` from its chain source on the cycle sessions ``rows``.
+
+    The readings a replay keeps on its cycle days (:func:`_vol_readings`: the ATM IV
+    at the expiry nearest ``iv_target_dte``), taken again on each run from a chain
+    source that can price a past day (the modelled one), so a live run and a replay
+    over the same days see the same IV percentile, and nothing is stored. Rows
+    without a chain are skipped, as a replay skips them.
+    """
+    for t in rows:
+        day = market.day(t)
+        for u in acct.config.universe:
+            chain = acct.chains.chain_or_none(u, day)
+            if chain is not None:
+                _vol_readings(acct, u, chain, day)
 
 
 @dataclass(frozen=True, slots=True)

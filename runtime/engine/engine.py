@@ -26,13 +26,12 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from invest.runtime import __version__
 from invest.runtime.clock import NEW_YORK, Clock, FixedClock, SystemClock, TradingCalendar
 from invest.runtime.config import Settings
 from invest.runtime.config.engine import EngineOptions
-from invest.runtime.config.options_account import BACKTEST_ONLY
 from invest.runtime.control.api import Reply, Request
 from invest.runtime.cycle import AccountRuntime, Gate
 from invest.runtime.data import open_source
@@ -49,6 +48,7 @@ from invest.runtime.logs import kv
 from invest.runtime.paths import Paths
 from invest.runtime.policy.state import LedgerStateStore
 from invest.runtime.secrets import Secrets, load_secrets
+from invest.runtime.strategies.base import Strategy
 from invest.runtime.timing import (
     last_completed_session,
     next_fire,
@@ -122,10 +122,8 @@ class Engine:
         self.notifier = notifier
         self.calendar = calendar
         self.wall = wall or SystemClock()
-        # Options accounts run in backtests only for now: one line each, and the rest run.
-        self.accounts = [n for n, a in settings.accounts.items() if not a.trades_options]
-        for name in settings.accounts.keys() - set(self.accounts):
-            logger.warning("%s: not run by the engine: %s", name, BACKTEST_ONLY)
+        # Every account, options ones too (run_account_cycle runs their options session).
+        self.accounts = list(settings.accounts)
         self.replay = options.loop.replay if isinstance(clock, FixedClock) else None
         self._open_source = sources or (lambda spec: open_source(spec, cache_dir=paths.cache))
         self._sources: dict[str, MarketData] = {}
@@ -547,7 +545,7 @@ class Engine:
             self.ledger.open_orders(name),
             packs_dir=self.paths.packs,
             state_store=LedgerStateStore(self.ledger.conn),
-            strategy=factory(self.ledger) if factory is not None else None,
+            strategy=cast("Strategy | None", factory(self.ledger)) if factory is not None else None,
             secrets=self._secrets(name),
         )
 

@@ -23,7 +23,7 @@ from invest.runtime.cycle import MemorySink
 from invest.runtime.data.sample import SampleData
 from invest.runtime.market import Market
 
-EXAMPLE = Path(invest.runtime.__file__).parent / "examples" / "options.toml"
+EXAMPLE = Path(invest.runtime.__file__).parent / "examples" / "config.toml"
 ACCOUNTS = ("wheel-weekly", "spreads-weekly")
 START, END = date(2016, 1, 4), date(2017, 12, 29)
 LEGS = re.compile(r"^[+-]\d+ [A-Z0-9]{1,6}\d{6}[CP]\d{8}( [+-]\d+ [A-Z0-9]{1,6}\d{6}[CP]\d{8})*$")
