@@ -251,7 +251,9 @@ def run_options_account_cycle(
         why = f"the data ends on {day}, before the last session marked ({last})"
         logger.warning("%s: cycle skipped: %s", name, why)
         return CycleOutcome(name, day, cycle_id, RiskResult(), 0.0, state, halt, skipped=why)
-    done = known is not None and known.has_decision(cycle_id)
+    # Once the day's record is in, a run does not plan again; a dry run (a preview)
+    # shows the plan as it stands.
+    done = writing and known is not None and known.has_decision(cycle_id)
     cycle = not monitor_only and halt is HaltState.ACTIVE and not done
     if not writing:
         sink = MemorySink()
