@@ -100,7 +100,14 @@ def record_success(engine: Engine, out: CycleOutcome) -> None:
         values.update(last_cycle_at=engine.clock.now().isoformat(), last_cycle_id=out.cycle_id)
     with engine.ledger.transaction():
         repo.update_engine_account(engine.ledger.conn, out.account, engine.ledger.ts(), **values)
-    busy = out.sent or out.fills or out.cancelled or out.skipped or not out.monitor_only
+    busy = (
+        out.sent
+        or out.option_orders
+        or out.fills
+        or out.cancelled
+        or out.skipped
+        or not out.monitor_only
+    )
     age = freshness(out.day, engine.clock.now(), engine.calendar)
     spec = data_spec(engine.settings, out.account)
     logger.log(
@@ -110,7 +117,7 @@ def record_success(engine: Engine, out: CycleOutcome) -> None:
             account=out.account,
             cycle=out.cycle_id,
             equity=round(out.equity, 2),
-            orders=len(out.sent),
+            orders=len(out.sent) + len(out.option_orders),
             fills=len(out.fills),
             halt=out.halt.value,
             skipped=out.skipped or None,
@@ -180,7 +187,7 @@ def cycle_events(out: CycleOutcome, at: datetime, symbols: dict[str, str]) -> li
         )
         for c, why in out.cancelled
     ]
-    if not out.monitor_only or out.sent or out.fills or out.cancelled:
+    if not out.monitor_only or out.sent or out.option_orders or out.fills or out.cancelled:
         events.append(
             CycleSummary(
                 at=at,
