@@ -128,7 +128,7 @@ def _options_preview(
         "weights": {},
         "proposed": {},
         "targets": {},
-        "orders": rec.get("orders", []) if rec else [],
+        "orders": [_structure_order(o) for o in rec.get("orders", [])] if rec else [],
         "clamps": rec.get("clamps", []) if rec else [],
         "llm": None,
         "skipped": rec.get("skipped", []) if rec else [],
@@ -141,6 +141,22 @@ def _options_preview(
     lines.append(record_text(rec) if rec else f"  nothing to decide (equity {data['equity']:,.2f})")
     data["text"] = "\n".join(lines)
     return data
+
+
+def _structure_order(o: dict[str, Any]) -> dict[str, Any]:
+    """An option order of the record with the keys a stock order's reader uses.
+
+    ``symbol`` the underlying, ``side`` open or close, ``qty`` the contracts,
+    ``ref_price`` the limit per share (None: a market exit), and the structure's kind
+    and legs before the reason; the record's own keys are kept beside them.
+    """
+    return o | {
+        "symbol": o["underlying"],
+        "side": o["action"],
+        "qty": str(o["contracts"]),
+        "ref_price": o["limit"],
+        "reason": f"{o['kind']} {o['legs']}: {o['reason']}",
+    }
 
 
 def _not_traded(
