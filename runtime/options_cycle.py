@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any, Protocol, cast
 
 from invest.runtime.brokers.options_fills import OptionFillModel
-from invest.runtime.brokers.options_paper import PaperOptionsBroker
+from invest.runtime.brokers.options_paper import OptionOrderFill, PaperOptionsBroker
 from invest.runtime.config import AccountConfig, Settings
 from invest.runtime.config.options_account import OptionsAccountConfig
 from invest.runtime.cycle import Sink
@@ -66,6 +66,7 @@ from invest.runtime.strategies import build_options_strategy
 __all__ = [
     "DayChains",
     "OptionsAccount",
+    "OptionsBroker",
     "OptionsCycleSink",
     "SessionResult",
     "run_options_session",
@@ -166,6 +167,27 @@ class DayChains:
             return None
 
 
+class OptionsBroker(Protocol):
+    """What the session asks of a broker of option orders: the paper one, or a venue's.
+
+    :class:`~invest.runtime.brokers.options_paper.PaperOptionsBroker` is the model;
+    the live path wraps a venue's orders in the same shape
+    (``engine.options_broker.VenueOptionsBroker``).
+    """
+
+    name: str
+
+    def submit(self, orders: Sequence[OptionOrder], day: date) -> list[Ack]: ...
+
+    def open_orders(self) -> list[OptionOrder]: ...
+
+    def take_cancelled(self) -> list[tuple[OptionOrder, str]]: ...
+
+    def cancel(self, order: OptionOrder, reason: str) -> None: ...
+
+    def poll(self, day: date) -> list[OptionOrderFill]: ...
+
+
 @dataclass
 class OptionsAccount:
     """Everything one options account needs to run sessions."""
@@ -174,7 +196,7 @@ class OptionsAccount:
     config: AccountConfig
     options: OptionsAccountConfig
     strategy: OptionsStrategy
-    broker: PaperOptionsBroker
+    broker: OptionsBroker
     chains: DayChains
     state: AccountState
     book: OptionBook

@@ -44,11 +44,17 @@ from invest.runtime.config.engine import HaltRules
 from invest.runtime.cycle import MemorySink
 from invest.runtime.data import open_source
 from invest.runtime.data.base import MarketData
-from invest.runtime.domain import AccountState, Ack, Fill, HaltState, OrderStatus, money, worst
+from invest.runtime.domain import AccountState, HaltState, money, worst
+from invest.runtime.engine.options_broker import (
+    OptionOrdersApi,
+    VenueOptionsBroker,
+    resolve_option_outbox,
+)
+from invest.runtime.engine.options_sink import OptionsLedgerSink
 from invest.runtime.engine.outcome import CycleOutcome, trip
 from invest.runtime.errors import ConfigError
 from invest.runtime.explain import explain
-from invest.runtime.ledger import Ledger, LedgerSink, reads
+from invest.runtime.ledger import Ledger, reads
 from invest.runtime.ledger import engine_state as repo
 from invest.runtime.market import Market, load_market
 from invest.runtime.options.chain import ChainSource
@@ -61,6 +67,7 @@ from invest.runtime.secrets import Secrets, load_secrets
 
 __all__ = [
     "OptionsLedgerSink",
+    "alpaca_option_orders",
     "cancel_option_orders",
     "chain_source",
     "options_live_market",
@@ -70,28 +77,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-class OptionsLedgerSink(LedgerSink):
-    """The ledger's sink for an options account.
-
-    Two differences from the stock sink, both about what an options account records:
-    its only stock fills are settlements (a put assigned, a call called away), which
-    go in with their own ``filled`` order row (:meth:`LedgerSink.assignment`: no order
-    was sent for them, and a rerun never moves the shares twice); and a paper order
-    the broker cancels (a limit not met, no quote) is marked cancelled, so that it is
-    not queued again at the next run.
-    """
-
-    def fill(self, fill: Fill) -> None:
-        """Record the stock fill of a settlement with its order row (once)."""
-        self.assignment(fill, f"{fill.account}:{fill.day.isoformat()}")
-
-    def option_answer(self, ack: Ack) -> None:
-        """Record the answer; a cancellation or rejection of an accepted order closes it."""
-        super().option_answer(ack)
-        if ack.status in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
-            self.option_cancel(ack.client_order_id, ack.detail or ack.status.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,19 +144,27 @@ def restore_options_account(
     state: AccountState | None = None,
     strategy: OptionsStrategy | None = None,
     tz: str = "America/New_York",
+    api: OptionOrdersApi | None = None,
 ) -> OptionsAccount:
     """The options account as the ledger left it, ready to run the market's last session.
 
     The book and the open option orders come from ``ledger`` (None: a fresh account);
     the IV history is rebuilt from ``chains`` on the scheduled sessions before the last
-    one (see the module's docstring).
+    one (see the module's docstring). With ``api`` (a venue's option orders) the
+    broker is a :class:`VenueOptionsBroker` over the ledger's open orders; without,
+    the paper options broker with them queued.
     """
     acct = OptionsAccount.build(name, settings, chains, strategy=strategy, state=state)
+    stored = ledger.open_option_orders(name) if ledger is not None else []
     if ledger is not None:
         acct.book = ledger.load_book(name)
-        pending = [(s.order, s.day) for s in ledger.open_option_orders(name)]
+    if api is not None:
+        acct.broker = VenueOptionsBroker(api, stored)
+    elif stored:
         acct.broker = PaperOptionsBroker(
-            acct.chains, OptionFillModel.from_config(acct.options.risk), pending
+            acct.chains,
+            OptionFillModel.from_config(acct.options.risk),
+            [(s.order, s.day) for s in stored],
         )
     t = len(market) - 1
     lo = market.frame.row_from(market.day(t) - timedelta(days=acct.options.iv_history_days))
@@ -180,6 +173,18 @@ def restore_options_account(
         fired = fires_on(acct.config.schedule, tz, [market.day(r) for r in rows])
         warm_iv_history(acct, market, [r for r, f in zip(rows, fired, strict=True) if f])
     return acct
+
+
+def alpaca_option_orders(name: str, settings: Settings, secrets: Secrets | None) -> OptionOrdersApi:
+    """The Alpaca option orders of account ``name`` (over its stock broker's client).
+
+    Raises:
+        ConfigError: a key is missing.
+    """
+    from invest.runtime.adapters.alpaca.option_orders import AlpacaOptionOrders
+    from invest.runtime.cycle import alpaca_broker
+
+    return AlpacaOptionOrders.of(alpaca_broker(name, settings, [], secrets))
 
 
 def run_options_account_cycle(
@@ -195,6 +200,7 @@ def run_options_account_cycle(
     rules: HaltRules | None = None,
     strategy: OptionsStrategy | None = None,
     secrets: Secrets | None = None,
+    option_orders: OptionOrdersApi | None = None,
 ) -> CycleOutcome:
     """Run one session of options account ``name`` on the last bar up to ``end``.
 
@@ -205,19 +211,19 @@ def run_options_account_cycle(
     same (exits only, never an open). ``outcome.option_orders`` holds the option
     orders recorded by this run.
 
+    ``option_orders`` stands in for Alpaca's option orders (tests); None builds them
+    from the secrets for a ``broker = "alpaca"`` account. A dry run never sends.
+
     Raises:
-        ConfigError: no such account, not an options account, or broker "alpaca" (not
-            wired yet for options: one line saying so).
+        ConfigError: no such account, not an options account, or Alpaca keys missing.
         DataError: the data or the chain cannot be loaded.
+        TemporaryBrokerError: the venue could not be asked about the outbox.
     """
     cfg = settings.account(name)
     writing = ledger is not None and not dry_run
-    if writing and cfg.broker == "alpaca":
-        raise ConfigError(
-            f"account {name!r}: options orders through Alpaca are not wired into the live "
-            'cycle yet: set broker = "paper" (the paper options broker), or run '
-            "`invest run --dry-run` / `invest backtest` meanwhile"
-        )
+    venue = writing and cfg.broker == "alpaca"
+    if venue and secrets is None:
+        secrets = load_secrets(paths.secrets)
     source = source or open_source(cfg.data or settings.engine.data, cache_dir=paths.cache)
     known: Ledger | None = None
     if ledger is not None and not dry_run:
@@ -231,6 +237,12 @@ def run_options_account_cycle(
     if secrets is None and cfg.options is not None and cfg.options.chain_source == "alpaca":
         secrets = load_secrets(paths.secrets)
     chains = chain_source(name, settings, market, secrets)
+    api: OptionOrdersApi | None = None
+    if venue and known is not None:
+        api = option_orders or alpaca_option_orders(name, settings, secrets)
+        # Orders recorded with no answer (a crash between the commit and the send, a lost
+        # answer): looked up by client id before anything is planned.
+        resolve_option_outbox(known, api, name)
     acct = restore_options_account(
         name,
         settings,
@@ -240,6 +252,7 @@ def run_options_account_cycle(
         state=state,
         strategy=strategy,
         tz=settings.engine.timezone,
+        api=api,
     )
     t = len(market) - 1
     day = market.day(t)
@@ -278,6 +291,10 @@ def run_options_account_cycle(
                 new=last is None or day.isoformat() > last,
             )
         ledger.save_state(acct.state, day.isoformat())
+    if isinstance(acct.broker, VenueOptionsBroker):
+        # Committed: only now may the orders reach the venue; each answer is its own
+        # transaction, and a crash before it leaves the order for resolve_option_outbox.
+        acct.broker.send(sink)
     out = _outcome(acct, day, cycle_id, sink, res.equity, halt, monitor_only)
     out.previous_equity = previous
     out.tripped = tripped

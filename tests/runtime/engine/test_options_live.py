@@ -208,3 +208,132 @@ def test_status_shows_the_options_accounts(
     out = capsys.readouterr().out
     assert f"{WHEEL}: ACTIVE; equity 50,000.00 on 2022-12-28" in out
     assert "spreads-weekly: not started" in out
+
+
+# -- a venue's option orders (Alpaca's shape), sent after the commit -------------------------
+
+
+class FakeVenue:
+    """Option orders at a fake venue: accepted at once, filled at a later session's chain.
+
+    ``submit_option`` checks the outbox rule: the order is committed ``pending`` in the
+    ledger (no transaction open) before it reaches the venue.
+    """
+
+    def __init__(self, ledger: Ledger, settings: Settings) -> None:
+        from invest.runtime.brokers.options_fills import OptionFillModel
+        from invest.runtime.options.modelled import ModelledChainSource
+
+        self.ledger = ledger
+        cfg = settings.account(WHEEL).options
+        assert cfg is not None
+        self.model = OptionFillModel.from_config(cfg.risk)
+        frame = SOURCE.load(("KO", "PG", "PFE"), None, date(2022, 12, 28))
+        self.chains = ModelledChainSource(frame, cfg.chain)
+        self.orders: dict[str, Any] = {}
+        self.sent: list[str] = []
+        self.down = False
+        self.day = date(2022, 6, 13)
+
+    def submit_option(self, order: Any) -> Any:
+        from invest.runtime.domain import Ack, OrderStatus
+        from invest.runtime.errors import TemporaryBrokerError
+
+        cid = order.client_order_id
+        row = self.ledger.conn.execute(
+            "SELECT status FROM option_orders WHERE client_order_id = ?", [cid]
+        ).fetchone()
+        assert row is not None
+        assert row[0] in ("pending", "unknown")
+        assert not self.ledger.conn.in_transaction, "sent inside the cycle's transaction"
+        if self.down:
+            raise TemporaryBrokerError("venue timed out")
+        self.sent.append(cid)
+        self.orders[cid] = order
+        return Ack(cid, OrderStatus.SUBMITTED, f"venue-{len(self.sent)}")
+
+    def lookup(self, client_order_id: str) -> Any:
+        from invest.runtime.domain import Ack, OrderStatus
+
+        if client_order_id not in self.orders:
+            return None
+        return Ack(client_order_id, OrderStatus.SUBMITTED, "venue")
+
+    def poll_option_fills(self, orders: Any) -> list[Any]:
+        from invest.runtime.adapters.alpaca.option_orders import OptionOrderUpdate
+        from invest.runtime.domain import Ack, OrderStatus
+        from invest.runtime.options.book import OptionAction
+        from invest.runtime.options.plan import OrderAction
+
+        out = []
+        for o in orders:
+            if o.cycle_id.split(":")[1] >= self.day.isoformat():  # decided today: still open
+                out.append(OptionOrderUpdate(Ack(o.client_order_id, OrderStatus.SUBMITTED, "v")))
+                continue
+            chain = self.chains.chain(o.structure.underlying, self.day)
+            action = OptionAction.OPEN if o.action is OrderAction.OPEN else OptionAction.CLOSE
+            fill = self.model.fill(
+                chain, o.structure, o.contracts, action=action,
+                client_order_id=o.client_order_id, account=o.account,
+                position_id=o.position_id, day=self.day, reason=o.reason,
+            )  # fmt: skip
+            ack = Ack(o.client_order_id, OrderStatus.FILLED, "venue")
+            out.append(OptionOrderUpdate(ack, fill, o.contracts))
+        return out
+
+
+def _alpaca_settings() -> Settings:
+    data = _settings().model_dump(mode="json", exclude_unset=True)
+    data["accounts"][WHEEL]["broker"] = "alpaca"
+    return parse_config(data, "test")
+
+
+def test_a_venue_gets_the_orders_after_the_commit_once_and_fills_them(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    from invest.runtime.secrets import Secrets
+
+    s = _alpaca_settings()
+    venue = FakeVenue(ledger, s)
+    kw: dict[str, Any] = {"option_orders": venue, "secrets": Secrets()}
+    day = date(2022, 6, 13)
+    out = run_options_account_cycle(WHEEL, s, paths(tmp_path), ledger, source=SOURCE, end=day, **kw)
+    assert out.option_orders
+    assert venue.sent == [o.client_order_id for o in out.option_orders]
+    rows = ledger.conn.execute("SELECT status, broker_order_id FROM option_orders").fetchall()
+    assert {r[0] for r in rows} == {"submitted"}
+    assert all(str(r[1]).startswith("venue-") for r in rows)
+    # the same bar again: nothing new reaches the venue
+    run_options_account_cycle(WHEEL, s, paths(tmp_path), ledger, source=SOURCE, end=day, **kw)
+    assert len(venue.sent) == len(out.option_orders)
+    # the next session: the venue reports the fills, the book takes them
+    venue.day = nxt = day + timedelta(days=1)
+    run_options_account_cycle(
+        WHEEL, s, paths(tmp_path), ledger, source=SOURCE, end=nxt, monitor_only=True, **kw
+    )
+    assert {p.id for p in ledger.load_book(WHEEL).open_positions()} == {
+        o.position_id for o in out.option_orders
+    }
+    assert {r[0] for r in ledger.conn.execute("SELECT status FROM option_orders")} == {"filled"}
+
+
+def test_an_order_whose_send_timed_out_is_looked_up_and_sent_once(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    from invest.runtime.secrets import Secrets
+
+    s = _alpaca_settings()
+    venue = FakeVenue(ledger, s)
+    venue.down = True
+    kw: dict[str, Any] = {"option_orders": venue, "secrets": Secrets()}
+    day = date(2022, 6, 13)
+    out = run_options_account_cycle(WHEEL, s, paths(tmp_path), ledger, source=SOURCE, end=day, **kw)
+    assert venue.sent == []
+    statuses = {r[0] for r in ledger.conn.execute("SELECT status FROM option_orders")}
+    assert statuses == {"unknown"}  # committed, the answer unknown: the outbox keeps them
+    venue.down = False
+    run_options_account_cycle(WHEEL, s, paths(tmp_path), ledger, source=SOURCE, end=day, **kw)
+    # looked up (never arrived), then sent: once each
+    assert sorted(venue.sent) == sorted(o.client_order_id for o in out.option_orders)
+    statuses = {r[0] for r in ledger.conn.execute("SELECT status FROM option_orders")}
+    assert statuses == {"submitted"}
