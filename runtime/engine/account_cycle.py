@@ -26,6 +26,7 @@ from invest.runtime.data import open_source
 from invest.runtime.data.base import MarketData
 from invest.runtime.domain import HaltState, OrderIntent, worst
 from invest.runtime.engine.options_account_cycle import run_options_account_cycle
+from invest.runtime.engine.options_broker import OptionOrdersApi
 from invest.runtime.engine.outcome import CycleOutcome, trip
 from invest.runtime.engine.reconcile import resolve_outbox
 from invest.runtime.ledger import Ledger, LedgerSink, reads
@@ -62,6 +63,7 @@ def run_account_cycle(
     gate: Gate | None = None,
     strategy: StrategyFactory | None = None,
     secrets: Secrets | None = None,
+    option_orders: OptionOrdersApi | None = None,
 ) -> CycleOutcome:
     """Run one cycle of ``name`` on the last bar up to ``end``, from the persisted state.
 
@@ -79,6 +81,8 @@ def run_account_cycle(
         strategy: builds the strategy (see :data:`StrategyFactory`); None: from the config.
         secrets: the broker keys; None reads ``paths.secrets`` when the account uses
             Alpaca. A dry run always uses the paper broker.
+        option_orders: an Alpaca options account's option orders (tests); None: built
+            from the keys.
 
     Returns:
         What the cycle did.
@@ -103,6 +107,7 @@ def run_account_cycle(
             rules=rules,
             strategy=cast("OptionsStrategy | None", built),
             secrets=secrets,
+            option_orders=option_orders,
         )
     source = source or open_source(cfg.data or settings.engine.data, cache_dir=paths.cache)
     writing = ledger is not None and not dry_run

@@ -39,6 +39,7 @@ from invest.runtime.data.base import MarketData
 from invest.runtime.domain import HaltState
 from invest.runtime.engine import jobs
 from invest.runtime.engine.account_cycle import CycleOutcome, StrategyFactory, run_account_cycle
+from invest.runtime.engine.options_broker import OptionOrdersApi
 from invest.runtime.errors import StorageError
 from invest.runtime.events import ErrorEvent, Notifier
 from invest.runtime.faults import storage_fault
@@ -65,6 +66,7 @@ _ORDER = {"research": 0, "cycle": 1, "monitor": 2, "report": 3}  # watchlists be
 SourceFactory = Callable[[str], MarketData]
 GateFactory = Callable[[str], Gate | None]
 StrategiesFactory = Callable[[str], StrategyFactory | None]
+OptionOrdersFactory = Callable[[str], OptionOrdersApi]
 
 
 @dataclass
@@ -113,6 +115,7 @@ class Engine:
         gates: GateFactory | None = None,
         strategies: StrategiesFactory | None = None,
         watchdog: Callable[[], object] | None = None,
+        option_orders: OptionOrdersFactory | None = None,
     ) -> None:
         self.settings = settings
         self.paths = paths
@@ -129,6 +132,7 @@ class Engine:
         self._sources: dict[str, MarketData] = {}
         self._gates = gates or self._oracle_gate
         self._strategies = strategies or self._manager
+        self._option_orders = option_orders
         self._watchdog = watchdog
         self._queue: queue.Queue[tuple[Request, Future[Reply]] | None] = queue.Queue()
         self._stop = threading.Event()
@@ -480,6 +484,7 @@ class Engine:
                 rules=self.options.halt,
                 gate=gate,
                 strategy=self._strategies(name),
+                option_orders=self._venue_orders(name),
             )
         except Exception as e:  # every failure is counted; the loop goes on
             fault = storage_fault(e, self.ledger.path)
@@ -548,6 +553,25 @@ class Engine:
             strategy=cast("Strategy | None", factory(self.ledger)) if factory is not None else None,
             secrets=self._secrets(name),
         )
+
+    def _venue_orders(self, name: str) -> OptionOrdersApi | None:
+        """An Alpaca options account's option orders when injected (tests); None: from its keys."""
+        cfg = self.settings.account(name)
+        if self._option_orders is None or not (cfg.trades_options and cfg.broker == "alpaca"):
+            return None
+        return self._option_orders(name)
+
+    def option_orders(self, name: str) -> OptionOrdersApi:
+        """The venue's option orders of Alpaca options account ``name``.
+
+        Raises:
+            ConfigError: the keys are missing.
+        """
+        if self._option_orders is not None:
+            return self._option_orders(name)
+        from invest.runtime.engine.options_account_cycle import alpaca_option_orders
+
+        return alpaca_option_orders(name, self.settings, self._secrets(name))
 
     def _secrets(self, name: str) -> Secrets | None:
         """The broker keys for ``name``: read from the secrets file only for an Alpaca account."""

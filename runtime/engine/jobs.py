@@ -212,7 +212,8 @@ def reconcile_accounts(engine: Engine) -> None:
     for name in engine.accounts:
         if engine.settings.account(name).trades_options:
             # The paper options broker's orders live in the ledger: nothing to compare.
-            # (broker "alpaca" is refused by the options cycle until its path is wired.)
+            if engine.settings.account(name).broker == "alpaca":
+                reconcile_options_account(engine, name, today, now)
             continue
         try:
             acct = engine.build(name)
@@ -239,6 +240,33 @@ def reconcile_accounts(engine: Engine) -> None:
             engine.notifier.notify(
                 Halted(at=now, account=name, state=HaltState.HALTED, reason=reason)
             )
+
+
+def reconcile_options_account(engine: Engine, name: str, today: date, now: datetime) -> None:
+    """An Alpaca options account: answer its outbox, then compare its legs with Alpaca's.
+
+    An unexplained difference HALTs the account, as the stock reconciliation does; a
+    failure to ask counts like a failed cycle.
+    """
+    from invest.runtime.engine.options_broker import option_mismatches, resolve_option_outbox
+
+    conn = engine.ledger.conn
+    try:
+        api = engine.option_orders(name)
+        resolve_option_outbox(engine.ledger, api, name)
+        synced = repo.engine_account(conn, name).synced_at
+        since = (datetime.fromisoformat(synced) if synced else now - timedelta(days=7)).date()
+        found = option_mismatches(engine.ledger, api, name, today, since)
+    except Exception as e:
+        record_failure(engine, name, e)
+        return
+    if not found:
+        return
+    reason = "option reconciliation: " + "; ".join(found[:3])
+    with engine.ledger.transaction():
+        engine.ledger.set_halt(name, HaltState.HALTED, reason)
+    logger.error("%s: HALTED: %s", name, reason)
+    engine.notifier.notify(Halted(at=now, account=name, state=HaltState.HALTED, reason=reason))
 
 
 def send_reports(engine: Engine, day: date) -> None:

@@ -27,7 +27,7 @@ import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from invest.runtime.brokers.options_paper import OptionOrderFill
 from invest.runtime.domain import UNANSWERED, Ack, OrderStatus
@@ -38,7 +38,15 @@ from invest.runtime.ledger.options import StoredOptionOrder
 from invest.runtime.options.book import OptionFill
 from invest.runtime.options.plan import OptionOrder, OptionsSink
 
-__all__ = ["OptionOrdersApi", "VenueOptionsBroker", "resolve_option_outbox"]
+if TYPE_CHECKING:
+    from invest.runtime.adapters.alpaca.option_parsing import OptionEvent
+
+__all__ = [
+    "OptionOrdersApi",
+    "VenueOptionsBroker",
+    "option_mismatches",
+    "resolve_option_outbox",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +68,31 @@ class OptionOrdersApi(Protocol):
     def lookup(self, client_order_id: str) -> Ack | None: ...
 
     def poll_option_fills(self, orders: Iterable[OptionOrder]) -> Sequence[_Update]: ...
+
+    def option_positions(self) -> dict[str, int]: ...
+
+    def option_events(self, since: date) -> Sequence[OptionEvent]: ...
+
+
+def option_mismatches(
+    ledger: Ledger, api: OptionOrdersApi, account: str, today: date, since: date
+) -> list[str]:
+    """Why the ledger's option legs of ``account`` differ from the venue's holdings (empty: none).
+
+    The venue's assignments, expiries and exercises since ``since`` explain a symbol they
+    touched (``reconcile_option_positions`` says so); every difference is listed, since an
+    options book the ledger cannot explain is not one to keep trading.
+    """
+    from invest.runtime.adapters.alpaca.option_parsing import (
+        ledger_option_legs,
+        reconcile_option_positions,
+    )
+
+    legs = ledger_option_legs(ledger.load_book(account).open_positions())
+    found = reconcile_option_positions(
+        legs, api.option_positions(), today, api.option_events(since)
+    )
+    return [f"{m.symbol}: {m.explanation}" for m in found]
 
 
 def resolve_option_outbox(ledger: Ledger, api: OptionOrdersApi, account: str) -> list[Ack]:

@@ -234,6 +234,14 @@ class FakeVenue:
         self.sent: list[str] = []
         self.down = False
         self.day = date(2022, 6, 13)
+        #: Contracts held at the venue by OCC symbol (reconciliation reads it).
+        self.held: dict[str, int] = {}
+
+    def option_positions(self) -> dict[str, int]:
+        return dict(self.held)
+
+    def option_events(self, since: date) -> list[Any]:
+        return []
 
     def submit_option(self, order: Any) -> Any:
         from invest.runtime.domain import Ack, OrderStatus
@@ -337,3 +345,53 @@ def test_an_order_whose_send_timed_out_is_looked_up_and_sent_once(
     assert sorted(venue.sent) == sorted(o.client_order_id for o in out.option_orders)
     statuses = {r[0] for r in ledger.conn.execute("SELECT status FROM option_orders")}
     assert statuses == {"submitted"}
+
+
+def _alpaca_engine(tmp_path: Path, held: dict[str, int]) -> tuple[Any, Any, FakeVenue]:
+    s = _alpaca_settings()
+    clock = FixedClock(ny("2022-06-13", "08:00"))
+    venues: dict[str, FakeVenue] = {}
+    engine, memory = make_engine(
+        tmp_path,
+        clock,
+        cfg=s,
+        sources=lambda spec: SOURCE,
+        start=False,
+        option_orders=lambda name: venues[name],
+    )
+    venues[WHEEL] = venue = FakeVenue(engine.ledger, s)
+    venue.held = held
+    engine.start()
+    return engine, memory, venue
+
+
+def test_engine_start_halts_an_alpaca_options_account_whose_legs_differ(tmp_path: Path) -> None:
+    from invest.runtime.domain import HaltState
+    from invest.runtime.events import Halted
+
+    engine, memory, _ = _alpaca_engine(tmp_path, {"KO220617P00060000": -1})
+    try:
+        state = engine.ledger.load_state(WHEEL)
+        assert state is not None
+        assert state.halt is HaltState.HALTED
+        (halted,) = [e for e in memory.events if isinstance(e, Halted)]
+        assert "option reconciliation: KO220617P00060000" in halted.reason
+    finally:
+        engine.shutdown()
+
+
+def test_the_engine_trades_an_alpaca_options_account_through_the_venue(tmp_path: Path) -> None:
+    from invest.runtime.domain import HaltState
+    from tests.runtime.engine.support import drive
+
+    engine, _, venue = _alpaca_engine(tmp_path, {})
+    try:
+        state = engine.ledger.load_state(WHEEL)
+        assert state is not None
+        assert state.halt is HaltState.ACTIVE  # nothing held anywhere: reconciled
+        drive(engine, engine.clock, ny("2022-06-13", "18:00"))  # Monday's cycle
+        assert venue.sent
+        rows = engine.ledger.conn.execute("SELECT client_order_id, status FROM option_orders")
+        assert {c: st for c, st in rows} == dict.fromkeys(venue.sent, "submitted")
+    finally:
+        engine.shutdown()
