@@ -132,7 +132,15 @@ def _resume(engine: Engine, request: Request) -> dict[str, Any]:
 
 def _cancel_all(engine: Engine, name: str, reason: str) -> int:
     try:
-        if engine.settings.account(name).trades_options:
+        cfg = engine.settings.account(name)
+        if cfg.trades_options and cfg.broker == "alpaca":
+            # The Alpaca option orders adapter has no cancel yet; the orders are day
+            # orders and end at the close. Marking them cancelled here would desync.
+            logger.warning(
+                "%s: open option orders at Alpaca are not cancelled (no cancel yet)", name
+            )
+            return -1
+        if cfg.trades_options:
             return cancel_option_orders(engine.ledger, name, reason)
         return len(cancel_open_orders(engine.ledger, engine.build(name), reason))
     except Exception:

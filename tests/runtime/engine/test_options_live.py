@@ -395,3 +395,25 @@ def test_the_engine_trades_an_alpaca_options_account_through_the_venue(tmp_path:
         assert {c: st for c, st in rows} == dict.fromkeys(venue.sent, "submitted")
     finally:
         engine.shutdown()
+
+
+def test_a_halt_cancels_a_paper_options_accounts_open_orders(tmp_path: Path) -> None:
+    from invest.runtime.control.api import TRADER, Request
+    from tests.runtime.engine.support import drive
+
+    clock = FixedClock(ny("2022-06-13", "08:00"))
+    engine, _ = make_engine(tmp_path, clock, cfg=_settings(), sources=lambda spec: SOURCE)
+    try:
+        drive(engine, clock, ny("2022-06-13", "18:00"))  # Monday's cycle: puts ordered
+        placed = _order_rows(engine.ledger)
+        assert placed
+        assert {r[1] for r in placed} == {"submitted"}
+        reply = engine.execute(Request("halt", {"account": WHEEL}, actor="test", role=TRADER))
+        assert reply.ok
+        assert reply.data["cancelled"] == {WHEEL: len(placed)}
+        assert {r[1] for r in _order_rows(engine.ledger)} == {"cancelled"}
+        # so the next session fills none of them
+        drive(engine, clock, ny("2022-06-14", "18:00"))
+        assert engine.ledger.load_book(WHEEL).open_positions() == []
+    finally:
+        engine.shutdown()
