@@ -290,6 +290,9 @@ def test_a_dry_run_on_the_demo_ledger_says_it_plans_from_the_start_cash(
     assert first.startswith(f"[dry run] {Paths.resolve().ledger} is the demo's ledger")
     assert "plans from its starting cash" in first
     assert out.count("is the demo's ledger") == 1  # once, not per account
+    # run-all runs the options accounts too (their options session)
+    assert "[dry run] 2022-12-28 wheel-weekly" in out
+    assert "[dry run] 2022-12-28 spreads-weekly" in out
     assert main(["run", "trend-daily", "--dry-run"]) == 0
     assert "is the demo's ledger" in capsys.readouterr().out
 
