@@ -13,9 +13,10 @@ and cash (``tests/runtime/engine/test_options_live.py`` holds them equal).
 
 Why the paper broker's "send" is inside the transaction: the paper options broker
 keeps no state of its own between runs, its queue IS the ledger's open option orders,
-so recording an order and queuing it are one write. A venue broker would send after
-the commit, as the stock cycle does; ``broker = "alpaca"`` is refused here in one line
-until that path is wired (the adapter, ``AlpacaOptionOrders``, exists).
+so recording an order and queuing it are one write. ``broker = "alpaca"`` goes through
+:class:`~invest.runtime.engine.options_broker.VenueOptionsBroker`: the orders are
+committed ``pending`` first and sent after the commit, as the stock cycle does, and
+the outbox is resolved by client id before each cycle.
 
 Idempotent: the client ids are derived from the cycle id (``account:day``), so a
 second run on the same bar records no order the first one did; and once the day's
