@@ -1,6 +1,6 @@
 """Wall time of the 2005-2022 options backtests (wheel-weekly, spreads-weekly) on the sample.
 
-Same code path as ``invest backtest --config runtime/examples/options.toml --account
+Same code path as ``invest backtest --config runtime/examples/config.toml --account
 NAME``: load the bundled data, model the chains point-in-time, run every session
 through the options cycle (paper option fills, book, settlement, monitors, the
 strategy, the risk rules, explanation records), compute the metrics and counts.
@@ -30,7 +30,7 @@ from invest.runtime.cycle import AccountRuntime
 from invest.runtime.data.sample import SampleData
 from invest.runtime.market import Market
 
-EXAMPLE = Path(invest.runtime.__file__).parent / "examples" / "options.toml"
+EXAMPLE = Path(invest.runtime.__file__).parent / "examples" / "config.toml"
 ACCOUNTS = ("wheel-weekly", "spreads-weekly")
 
 

@@ -29,7 +29,6 @@ from invest.runtime.brokers.fills import FillModel
 from invest.runtime.brokers.paper import PaperBroker
 from invest.runtime.clock import NEW_YORK
 from invest.runtime.config import AccountConfig, Settings
-from invest.runtime.config.options_account import BACKTEST_ONLY
 from invest.runtime.domain import (
     AccountState,
     Ack,
@@ -266,7 +265,10 @@ class AccountRuntime:
         """
         cfg = settings.account(name)
         if cfg.trades_options:
-            raise ConfigError(f"account {name!r}: {BACKTEST_ONLY}")
+            raise ConfigError(
+                f"account {name!r} trades options: it runs through the options cycle "
+                "(engine.options_account_cycle, backtest.options_runner), not the stock one"
+            )
         fills = FillModel.from_settings(settings.engine.fills)
         broker: Broker
         # Orders reach Alpaca's live endpoint: an RL pack must have passed its gate.

@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any, Protocol, cast
 
 from invest.runtime.brokers.options_fills import OptionFillModel
-from invest.runtime.brokers.options_paper import PaperOptionsBroker
+from invest.runtime.brokers.options_paper import OptionOrderFill, PaperOptionsBroker
 from invest.runtime.config import AccountConfig, Settings
 from invest.runtime.config.options_account import OptionsAccountConfig
 from invest.runtime.cycle import Sink
@@ -68,9 +68,11 @@ from invest.runtime.strategies import build_options_strategy
 __all__ = [
     "DayChains",
     "OptionsAccount",
+    "OptionsBroker",
     "OptionsCycleSink",
     "SessionResult",
     "run_options_session",
+    "warm_iv_history",
 ]
 
 
@@ -167,6 +169,27 @@ class DayChains:
             return None
 
 
+class OptionsBroker(Protocol):
+    """What the session asks of a broker of option orders: the paper one, or a venue's.
+
+    :class:`~invest.runtime.brokers.options_paper.PaperOptionsBroker` is the model;
+    the live path wraps a venue's orders in the same shape
+    (``engine.options_broker.VenueOptionsBroker``).
+    """
+
+    name: str
+
+    def submit(self, orders: Sequence[OptionOrder], day: date) -> list[Ack]: ...
+
+    def open_orders(self) -> list[OptionOrder]: ...
+
+    def take_cancelled(self) -> list[tuple[OptionOrder, str]]: ...
+
+    def cancel(self, order: OptionOrder, reason: str) -> None: ...
+
+    def poll(self, day: date) -> list[OptionOrderFill]: ...
+
+
 @dataclass
 class OptionsAccount:
     """Everything one options account needs to run sessions."""
@@ -175,7 +198,7 @@ class OptionsAccount:
     config: AccountConfig
     options: OptionsAccountConfig
     strategy: OptionsStrategy
-    broker: PaperOptionsBroker
+    broker: OptionsBroker
     chains: DayChains
     state: AccountState
     book: OptionBook
@@ -237,6 +260,23 @@ class OptionsAccount:
         return tuple(
             dict.fromkeys((*self.config.universe, self.config.benchmark, self.regime_symbol()))
         )
+
+
+def warm_iv_history(acct: OptionsAccount, market: Market, rows: Sequence[int]) -> None:
+    """Rebuild ``acct.iv_history`` from its chain source on the cycle sessions ``rows``.
+
+    The readings a replay keeps on its cycle days (:func:`_vol_readings`: the ATM IV
+    at the expiry nearest ``iv_target_dte``), taken again on each run from a chain
+    source that can price a past day (the modelled one), so a live run and a replay
+    over the same days see the same IV percentile, and nothing is stored. Rows
+    without a chain are skipped, as a replay skips them.
+    """
+    for t in rows:
+        day = market.day(t)
+        for u in acct.config.universe:
+            chain = acct.chains.chain_or_none(u, day)
+            if chain is not None:
+                _vol_readings(acct, u, chain, day)
 
 
 @dataclass(frozen=True, slots=True)

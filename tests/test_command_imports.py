@@ -51,7 +51,7 @@ print({MARKER!r} + json.dumps({{"rc": rc, "loaded": [m for m in {WATCHED!r} if m
 CASES = [
     pytest.param(["--help"], 0, "usage: invest", id="help"),
     pytest.param(["paths"], 0, "ledger:", id="paths"),
-    pytest.param(["config", "check"], 0, "OK, 3 account(s)", id="config-check"),
+    pytest.param(["config", "check"], 0, "OK, 5 account(s)", id="config-check"),
     pytest.param(["status"], 2, "error: no ledger at", id="status"),
     pytest.param(
         ["status", "--heartbeat-max-age", "180"],

@@ -9,6 +9,7 @@ must have this section, and no other account may: :class:`AccountConfig
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -21,23 +22,19 @@ from invest.runtime.config.options import (
 )
 from invest.runtime.config.options_risk import OptionsRiskConfig
 
-__all__ = ["BACKTEST_ONLY", "OPTIONS_STRATEGIES", "OptionsAccountConfig"]
+__all__ = ["OPTIONS_STRATEGIES", "OptionsAccountConfig"]
 
 #: The strategies that trade options (and need an ``options`` section).
 OPTIONS_STRATEGIES = ("wheel", "vertical_spreads")
-
-#: What `invest run`, `run-all` and the engine say of an options account (one line).
-BACKTEST_ONLY = (
-    "options accounts (strategy wheel or vertical_spreads) run in backtests only for now "
-    "(`invest backtest --account NAME`); the live path lands in a later release"
-)
 
 
 class OptionsAccountConfig(Frozen):
     """How an options account prices, picks, sizes and limits its option orders."""
 
     chain: ModelledChainConfig = ModelledChainConfig()
-    """The backtest's modelled chain (a live chain comes from the venue)."""
+    """The modelled chain's parameters (backtests, and live runs with ``chain_source = "modelled"``)."""
+    chain_source: Literal["modelled", "alpaca", "yfinance"] = "modelled"
+    """Where a live run (`invest run`, the engine) reads its chains: ``modelled`` from the account's own data (what a paper account on the sample uses), ``alpaca`` (the options data API, the account's Alpaca keys) or ``yfinance``. Backtests always model."""
     selection: SelectionConfig = SelectionConfig()
     """Expiry window, target deltas, spread width and the credit/debit rules (the strategy's selection)."""
     wheel: WheelParams = WheelParams()

@@ -16,21 +16,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from invest.runtime.config import Settings
 from invest.runtime.config.engine import HaltRules
 from invest.runtime.cycle import AccountRuntime, Gate, MemorySink, mark, run_cycle, send, settle
 from invest.runtime.data import open_source
 from invest.runtime.data.base import MarketData
-from invest.runtime.domain import AccountState, Fill, HaltState, OrderIntent, worst
-from invest.runtime.engine.halt import loss_trip
+from invest.runtime.domain import HaltState, OrderIntent, worst
+from invest.runtime.engine.options_account_cycle import run_options_account_cycle
+from invest.runtime.engine.options_broker import OptionOrdersApi
+from invest.runtime.engine.outcome import CycleOutcome, trip
 from invest.runtime.engine.reconcile import resolve_outbox
 from invest.runtime.ledger import Ledger, LedgerSink, reads
 from invest.runtime.ledger import engine_state as repo
 from invest.runtime.market import Market, load_market
+from invest.runtime.options.plan import OptionsStrategy
 from invest.runtime.paths import Paths
 from invest.runtime.policy.state import LedgerStateStore, MemoryStateStore
 from invest.runtime.risk.engine import RiskResult
@@ -39,53 +41,12 @@ from invest.runtime.strategies.base import Strategy
 
 __all__ = ["CycleOutcome", "StrategyFactory", "run_account_cycle"]
 
-StrategyFactory = Callable[[Ledger | None], Strategy | None]
+StrategyFactory = Callable[[Ledger | None], Strategy | OptionsStrategy | None]
 """Builds an account's strategy when the config alone cannot (``llm_manager`` needs the
-ledger and the clock); it gets the ledger when the account is in it, and returns None
-to build the strategy from the config."""
+ledger and the clock; an options account's LLM variant); it gets the ledger when the
+account is in it, and returns None to build the strategy from the config."""
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class CycleOutcome:
-    """What one account cycle did.
-
-    Attributes:
-        account: the account.
-        day: the session of the last bar the cycle read.
-        cycle_id: ``account:day`` (``:monitor`` for the position monitors).
-        result: the risk engine's result (intents, clamps, equity).
-        equity: equity marked after the cycle (the plan's equity on a dry run).
-        previous_equity: the mark of the session before ``day``, if any.
-        state: the account after the cycle (its own halt state).
-        halt: the state the cycle traded under (the worse of own and engine-wide).
-        sent: orders recorded (the outbox) and handed to the broker by this run.
-        fills: fills settled by this run.
-        cancelled: (client order id, reason) of orders the broker cancelled.
-        records: explanation records written by this run.
-        latest: the record to show: this run's, or the ledger's latest.
-        tripped: why a halt tripped in this cycle ("" when none did).
-        skipped: why the cycle did nothing ("" when it ran).
-    """
-
-    account: str
-    day: date
-    cycle_id: str
-    result: RiskResult
-    equity: float
-    state: AccountState
-    halt: HaltState
-    previous_equity: float | None = None
-    monitor_only: bool = False
-    dry_run: bool = False
-    sent: list[OrderIntent] = field(default_factory=list)
-    fills: list[Fill] = field(default_factory=list)
-    cancelled: list[tuple[str, str]] = field(default_factory=list)
-    records: list[dict[str, Any]] = field(default_factory=list)
-    latest: dict[str, Any] | None = None
-    tripped: str = ""
-    skipped: str = ""
 
 
 def run_account_cycle(
@@ -102,6 +63,7 @@ def run_account_cycle(
     gate: Gate | None = None,
     strategy: StrategyFactory | None = None,
     secrets: Secrets | None = None,
+    option_orders: OptionOrdersApi | None = None,
 ) -> CycleOutcome:
     """Run one cycle of ``name`` on the last bar up to ``end``, from the persisted state.
 
@@ -119,6 +81,8 @@ def run_account_cycle(
         strategy: builds the strategy (see :data:`StrategyFactory`); None: from the config.
         secrets: the broker keys; None reads ``paths.secrets`` when the account uses
             Alpaca. A dry run always uses the paper broker.
+        option_orders: an Alpaca options account's option orders (tests); None: built
+            from the keys.
 
     Returns:
         What the cycle did.
@@ -129,6 +93,22 @@ def run_account_cycle(
         LedgerError: the ledger is unusable.
     """
     cfg = settings.account(name)
+    if cfg.trades_options:  # the options session: see options_account_cycle
+        built = strategy(ledger) if strategy is not None else None
+        return run_options_account_cycle(
+            name,
+            settings,
+            paths,
+            ledger,
+            dry_run=dry_run,
+            monitor_only=monitor_only,
+            source=source,
+            end=end,
+            rules=rules,
+            strategy=cast("OptionsStrategy | None", built),
+            secrets=secrets,
+            option_orders=option_orders,
+        )
     source = source or open_source(cfg.data or settings.engine.data, cache_dir=paths.cache)
     writing = ledger is not None and not dry_run
     # The ledger when it holds the account (a write run creates it first), else None.
@@ -149,7 +129,7 @@ def run_account_cycle(
         packs_dir=paths.packs,
         state_store=base if writing else MemoryStateStore(base=base),
         gate=gate,
-        strategy=strategy(known) if strategy is not None else None,
+        strategy=cast("Strategy | None", strategy(known)) if strategy is not None else None,
         secrets=secrets,
         paper=not writing,  # a dry run never sends anything to a broker
     )
@@ -237,7 +217,7 @@ def _live(
         equity = mark(acct, market, t, sink)
         halt, acct.state.halt = acct.state.halt, own
         if rules is not None:
-            tripped = _trip(
+            tripped = trip(
                 ledger, acct.state, rules, equity, previous, new=last is None or day > last
             )
         ledger.save_state(acct.state, day)
@@ -265,31 +245,3 @@ def _live(
         latest=latest[0] if latest else None,
         tripped=tripped,
     )
-
-
-def _trip(
-    ledger: Ledger,
-    state: AccountState,
-    rules: HaltRules,
-    equity: float,
-    previous: float | None,
-    *,
-    new: bool,
-) -> str:
-    """Check the loss trips (in the cycle's transaction); HALT the account when one fires.
-
-    The drawdown is measured from ``engine_accounts.trip_peak``, which a resume re-bases
-    at the equity of that moment, so that a resumed account does not trip again at
-    once. The daily loss is checked once per session (``new``): a rerun of the same
-    session after a resume does not trip it again.
-    """
-    conn = ledger.conn
-    stored = repo.engine_account(conn, state.name).trip_peak
-    peak = max(stored if stored is not None else state.peak_equity, equity)
-    repo.update_engine_account(conn, state.name, ledger.ts(), trip_peak=peak)
-    why = loss_trip(rules, equity, previous if new else None, peak)
-    if why is None or state.halt is HaltState.HALTED:
-        return ""
-    state.halt = HaltState.HALTED
-    ledger.set_halt(state.name, HaltState.HALTED, why)
-    return why

@@ -26,13 +26,12 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from invest.runtime import __version__
 from invest.runtime.clock import NEW_YORK, Clock, FixedClock, SystemClock, TradingCalendar
 from invest.runtime.config import Settings
 from invest.runtime.config.engine import EngineOptions
-from invest.runtime.config.options_account import BACKTEST_ONLY
 from invest.runtime.control.api import Reply, Request
 from invest.runtime.cycle import AccountRuntime, Gate
 from invest.runtime.data import open_source
@@ -40,6 +39,7 @@ from invest.runtime.data.base import MarketData
 from invest.runtime.domain import HaltState
 from invest.runtime.engine import jobs
 from invest.runtime.engine.account_cycle import CycleOutcome, StrategyFactory, run_account_cycle
+from invest.runtime.engine.options_broker import OptionOrdersApi
 from invest.runtime.errors import StorageError
 from invest.runtime.events import ErrorEvent, Notifier
 from invest.runtime.faults import storage_fault
@@ -49,6 +49,7 @@ from invest.runtime.logs import kv
 from invest.runtime.paths import Paths
 from invest.runtime.policy.state import LedgerStateStore
 from invest.runtime.secrets import Secrets, load_secrets
+from invest.runtime.strategies.base import Strategy
 from invest.runtime.timing import (
     last_completed_session,
     next_fire,
@@ -65,6 +66,7 @@ _ORDER = {"research": 0, "cycle": 1, "monitor": 2, "report": 3}  # watchlists be
 SourceFactory = Callable[[str], MarketData]
 GateFactory = Callable[[str], Gate | None]
 StrategiesFactory = Callable[[str], StrategyFactory | None]
+OptionOrdersFactory = Callable[[str], OptionOrdersApi]
 
 
 @dataclass
@@ -113,6 +115,7 @@ class Engine:
         gates: GateFactory | None = None,
         strategies: StrategiesFactory | None = None,
         watchdog: Callable[[], object] | None = None,
+        option_orders: OptionOrdersFactory | None = None,
     ) -> None:
         self.settings = settings
         self.paths = paths
@@ -122,15 +125,14 @@ class Engine:
         self.notifier = notifier
         self.calendar = calendar
         self.wall = wall or SystemClock()
-        # Options accounts run in backtests only for now: one line each, and the rest run.
-        self.accounts = [n for n, a in settings.accounts.items() if not a.trades_options]
-        for name in settings.accounts.keys() - set(self.accounts):
-            logger.warning("%s: not run by the engine: %s", name, BACKTEST_ONLY)
+        # Every account, options ones too (run_account_cycle runs their options session).
+        self.accounts = list(settings.accounts)
         self.replay = options.loop.replay if isinstance(clock, FixedClock) else None
         self._open_source = sources or (lambda spec: open_source(spec, cache_dir=paths.cache))
         self._sources: dict[str, MarketData] = {}
         self._gates = gates or self._oracle_gate
         self._strategies = strategies or self._manager
+        self._option_orders = option_orders
         self._watchdog = watchdog
         self._queue: queue.Queue[tuple[Request, Future[Reply]] | None] = queue.Queue()
         self._stop = threading.Event()
@@ -482,6 +484,7 @@ class Engine:
                 rules=self.options.halt,
                 gate=gate,
                 strategy=self._strategies(name),
+                option_orders=self._venue_orders(name),
             )
         except Exception as e:  # every failure is counted; the loop goes on
             fault = storage_fault(e, self.ledger.path)
@@ -547,9 +550,28 @@ class Engine:
             self.ledger.open_orders(name),
             packs_dir=self.paths.packs,
             state_store=LedgerStateStore(self.ledger.conn),
-            strategy=factory(self.ledger) if factory is not None else None,
+            strategy=cast("Strategy | None", factory(self.ledger)) if factory is not None else None,
             secrets=self._secrets(name),
         )
+
+    def _venue_orders(self, name: str) -> OptionOrdersApi | None:
+        """An Alpaca options account's option orders when injected (tests); None: from its keys."""
+        cfg = self.settings.account(name)
+        if self._option_orders is None or not (cfg.trades_options and cfg.broker == "alpaca"):
+            return None
+        return self._option_orders(name)
+
+    def option_orders(self, name: str) -> OptionOrdersApi:
+        """The venue's option orders of Alpaca options account ``name``.
+
+        Raises:
+            ConfigError: the keys are missing.
+        """
+        if self._option_orders is not None:
+            return self._option_orders(name)
+        from invest.runtime.engine.options_account_cycle import alpaca_option_orders
+
+        return alpaca_option_orders(name, self.settings, self._secrets(name))
 
     def _secrets(self, name: str) -> Secrets | None:
         """The broker keys for ``name``: read from the secrets file only for an Alpaca account."""

@@ -100,7 +100,14 @@ def record_success(engine: Engine, out: CycleOutcome) -> None:
         values.update(last_cycle_at=engine.clock.now().isoformat(), last_cycle_id=out.cycle_id)
     with engine.ledger.transaction():
         repo.update_engine_account(engine.ledger.conn, out.account, engine.ledger.ts(), **values)
-    busy = out.sent or out.fills or out.cancelled or out.skipped or not out.monitor_only
+    busy = (
+        out.sent
+        or out.option_orders
+        or out.fills
+        or out.cancelled
+        or out.skipped
+        or not out.monitor_only
+    )
     age = freshness(out.day, engine.clock.now(), engine.calendar)
     spec = data_spec(engine.settings, out.account)
     logger.log(
@@ -110,7 +117,7 @@ def record_success(engine: Engine, out: CycleOutcome) -> None:
             account=out.account,
             cycle=out.cycle_id,
             equity=round(out.equity, 2),
-            orders=len(out.sent),
+            orders=len(out.sent) + len(out.option_orders),
             fills=len(out.fills),
             halt=out.halt.value,
             skipped=out.skipped or None,
@@ -180,7 +187,7 @@ def cycle_events(out: CycleOutcome, at: datetime, symbols: dict[str, str]) -> li
         )
         for c, why in out.cancelled
     ]
-    if not out.monitor_only or out.sent or out.fills or out.cancelled:
+    if not out.monitor_only or out.sent or out.option_orders or out.fills or out.cancelled:
         events.append(
             CycleSummary(
                 at=at,
@@ -203,6 +210,11 @@ def reconcile_accounts(engine: Engine) -> None:
     now = engine.clock.now()
     today = now.astimezone(NEW_YORK).date()
     for name in engine.accounts:
+        if engine.settings.account(name).trades_options:
+            # The paper options broker's orders live in the ledger: nothing to compare.
+            if engine.settings.account(name).broker == "alpaca":
+                reconcile_options_account(engine, name, today, now)
+            continue
         try:
             acct = engine.build(name)
             resolve_outbox(engine.ledger, acct.broker, name)  # answers first: see reconcile
@@ -228,6 +240,33 @@ def reconcile_accounts(engine: Engine) -> None:
             engine.notifier.notify(
                 Halted(at=now, account=name, state=HaltState.HALTED, reason=reason)
             )
+
+
+def reconcile_options_account(engine: Engine, name: str, today: date, now: datetime) -> None:
+    """An Alpaca options account: answer its outbox, then compare its legs with Alpaca's.
+
+    An unexplained difference HALTs the account, as the stock reconciliation does; a
+    failure to ask counts like a failed cycle.
+    """
+    from invest.runtime.engine.options_broker import option_mismatches, resolve_option_outbox
+
+    conn = engine.ledger.conn
+    try:
+        api = engine.option_orders(name)
+        resolve_option_outbox(engine.ledger, api, name)
+        synced = repo.engine_account(conn, name).synced_at
+        since = (datetime.fromisoformat(synced) if synced else now - timedelta(days=7)).date()
+        found = option_mismatches(engine.ledger, api, name, today, since)
+    except Exception as e:
+        record_failure(engine, name, e)
+        return
+    if not found:
+        return
+    reason = "option reconciliation: " + "; ".join(found[:3])
+    with engine.ledger.transaction():
+        engine.ledger.set_halt(name, HaltState.HALTED, reason)
+    logger.error("%s: HALTED: %s", name, reason)
+    engine.notifier.notify(Halted(at=now, account=name, state=HaltState.HALTED, reason=reason))
 
 
 def send_reports(engine: Engine, day: date) -> None:

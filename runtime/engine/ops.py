@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any, cast
 from invest.runtime.control.api import Reply, Request
 from invest.runtime.domain import HaltState
 from invest.runtime.engine.actions import cancel_open_orders, flatten
+from invest.runtime.engine.options_account_cycle import cancel_option_orders, record_text
 from invest.runtime.errors import InvestError
 from invest.runtime.events import Halted, OrderSent, Resumed
-from invest.runtime.explain import explain, headline
+from invest.runtime.explain import headline
 from invest.runtime.ledger import engine_state as repo
 from invest.runtime.ledger import reads
 from invest.runtime.timing import last_completed_session
@@ -131,6 +132,16 @@ def _resume(engine: Engine, request: Request) -> dict[str, Any]:
 
 def _cancel_all(engine: Engine, name: str, reason: str) -> int:
     try:
+        cfg = engine.settings.account(name)
+        if cfg.trades_options and cfg.broker == "alpaca":
+            # The Alpaca option orders adapter has no cancel yet; the orders are day
+            # orders and end at the close. Marking them cancelled here would desync.
+            logger.warning(
+                "%s: open option orders at Alpaca are not cancelled (no cancel yet)", name
+            )
+            return -1
+        if cfg.trades_options:
+            return cancel_option_orders(engine.ledger, name, reason)
         return len(cancel_open_orders(engine.ledger, engine.build(name), reason))
     except Exception:
         logger.exception("%s: cannot cancel the open orders", name)
@@ -178,6 +189,11 @@ def _flatten(engine: Engine, request: Request) -> dict[str, Any]:
         raise OpError("flatten needs a confirmation: ask the control service for a token first")
     name = _account(engine, request)
     assert name is not None
+    if engine.settings.account(name).trades_options:
+        raise OpError(
+            f"flatten of options account {name} is not built yet: halt it (its open option "
+            "orders are cancelled; the monitors' exits still run) and close positions at the broker"
+        )
     day = last_completed_session(engine.calendar, engine.clock.now())
     sent = flatten(engine.ledger, engine.build(name), day, request.actor)
     at = engine.clock.now()
@@ -210,7 +226,7 @@ def _run(engine: Engine, request: Request) -> dict[str, Any]:
     if out is None:
         raise OpError(f"the cycle of {name} failed: {error}")
     text = (
-        explain(out.latest)
+        record_text(out.latest)
         if out.latest
         else headline({"day": out.day.isoformat(), "account": name, "equity": out.equity})
     )
@@ -218,7 +234,7 @@ def _run(engine: Engine, request: Request) -> dict[str, Any]:
         "account": name,
         "day": out.day.isoformat(),
         "equity": round(out.equity, 2),
-        "orders": len(out.sent),
+        "orders": len(out.sent) + len(out.option_orders),
         "skipped": out.skipped,
         "text": text,
     }

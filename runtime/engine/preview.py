@@ -17,7 +17,8 @@ from invest.runtime.config import Settings
 from invest.runtime.cycle import Gate
 from invest.runtime.data.base import MarketData
 from invest.runtime.domain import HaltState, OrderIntent
-from invest.runtime.engine.account_cycle import StrategyFactory, run_account_cycle
+from invest.runtime.engine.account_cycle import CycleOutcome, StrategyFactory, run_account_cycle
+from invest.runtime.engine.options_account_cycle import record_text
 from invest.runtime.explain import explain
 from invest.runtime.ledger import Ledger
 from invest.runtime.paths import Paths
@@ -71,6 +72,8 @@ def preview_account(
                 f"the cycle of {day} has run already: a run now places no new order "
                 "(shown: the plan as it stands now)"
             )
+    if settings.account(name).trades_options:
+        return _options_preview(name, settings, out, rec, notes, oracle)
     open_orders = (
         {i.symbol: i for i, _ in ledger.open_orders(name)} if known and ledger is not None else {}
     )
@@ -100,6 +103,60 @@ def preview_account(
     }
     data["text"] = preview_text(data)
     return data
+
+
+def _options_preview(
+    name: str,
+    settings: Settings,
+    out: CycleOutcome,
+    rec: dict[str, Any] | None,
+    notes: list[str],
+    oracle: str,
+) -> dict[str, Any]:
+    """The preview of an options account: its record's orders (whole structures) and reasons."""
+    if out.halt is not HaltState.ACTIVE:
+        notes.append(f"the account trades under {out.halt.value}: the monitors' exits only")
+    data: dict[str, Any] = {
+        "account": name,
+        "day": out.day.isoformat(),
+        "cycle_id": out.cycle_id,
+        "oracle": oracle if settings.account(name).oracle is not None else None,
+        "halt": out.halt.value,
+        "equity": round(out.equity, 2),
+        "cash": float(out.state.cash),
+        "regime": rec.get("regime") if rec else None,
+        "weights": {},
+        "proposed": {},
+        "targets": {},
+        "orders": [_structure_order(o) for o in rec.get("orders", [])] if rec else [],
+        "clamps": rec.get("clamps", []) if rec else [],
+        "llm": None,
+        "skipped": rec.get("skipped", []) if rec else [],
+        "not_traded": [],
+        "notes": notes,
+        "record": rec,
+    }
+    head = f"next cycle of {name} on the bar of {data['day']}"
+    lines = [head, *(f"  note: {n}" for n in notes)]
+    lines.append(record_text(rec) if rec else f"  nothing to decide (equity {data['equity']:,.2f})")
+    data["text"] = "\n".join(lines)
+    return data
+
+
+def _structure_order(o: dict[str, Any]) -> dict[str, Any]:
+    """An option order of the record with the keys a stock order's reader uses.
+
+    ``symbol`` the underlying, ``side`` open or close, ``qty`` the contracts,
+    ``ref_price`` the limit per share (None: a market exit), and the structure's kind
+    and legs before the reason; the record's own keys are kept beside them.
+    """
+    return o | {
+        "symbol": o["underlying"],
+        "side": o["action"],
+        "qty": str(o["contracts"]),
+        "ref_price": o["limit"],
+        "reason": f"{o['kind']} {o['legs']}: {o['reason']}",
+    }
 
 
 def _not_traded(

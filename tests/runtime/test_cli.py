@@ -94,9 +94,26 @@ def test_demo_quick_writes_a_ledger_with_every_example_account(
     assert "Equal-weight buy&hold" in text
     ledger = Ledger(ledger_path, readonly=True)
     # The example accounts, and the demo's LLM-gated account built in code.
-    assert ledger.accounts() == ["defensive-weekly", "gated-daily", "hybrid-daily", "trend-daily"]
+    assert ledger.accounts() == [
+        "defensive-weekly", "gated-daily", "hybrid-daily", "spreads-weekly", "trend-daily",
+        "wheel-weekly",
+    ]  # fmt: skip
     assert ledger.decisions("trend-daily", 1)[0]["day"] == "2022-12-28"
     assert len(ledger.equity_curve("trend-daily")) == 249  # sample sessions 2022-01-03..2022-12-28
+    # The options accounts' records are in the ledger as a live run writes them.
+    assert "wheel-weekly: what the options did" in text
+    assert len(ledger.equity_curve("wheel-weekly")) == 249
+    for name in ("wheel-weekly", "spreads-weekly"):
+        assert ledger.conn.execute(
+            "SELECT COUNT(*) FROM option_positions WHERE account = ?", [name]
+        ).fetchone()[0]
+    assigned = ledger.conn.execute(
+        "SELECT COUNT(*) FROM fills WHERE account = 'wheel-weekly' AND reason = 'assignment'"
+    ).fetchone()[0]
+    assert assigned >= 1  # the wheel's put assigned: shares bought with their order row
+    from invest.runtime.ledger.integrity import check_integrity
+
+    assert check_integrity(ledger_path) == []
 
 
 def test_run_twice_on_the_same_bar_sends_no_second_order(
@@ -167,7 +184,7 @@ def test_example_config_checks_clean(capsys: pytest.CaptureFixture[str]) -> None
     from invest.runtime.paths import example_config
 
     assert main(["config", "check", str(example_config())]) == 0
-    assert "3 account(s)" in capsys.readouterr().out
+    assert "5 account(s)" in capsys.readouterr().out
 
 
 def test_unknown_symbol_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -273,6 +290,9 @@ def test_a_dry_run_on_the_demo_ledger_says_it_plans_from_the_start_cash(
     assert first.startswith(f"[dry run] {Paths.resolve().ledger} is the demo's ledger")
     assert "plans from its starting cash" in first
     assert out.count("is the demo's ledger") == 1  # once, not per account
+    # run-all runs the options accounts too (their options session)
+    assert "[dry run] 2022-12-28 wheel-weekly" in out
+    assert "[dry run] 2022-12-28 spreads-weekly" in out
     assert main(["run", "trend-daily", "--dry-run"]) == 0
     assert "is the demo's ledger" in capsys.readouterr().out
 

@@ -14,7 +14,10 @@ from invest.runtime.ledger import Ledger, demo_ledger_at, set_aside_demo
 from invest.runtime.paths import Paths, example_config
 
 # The example accounts and the demo's own LLM-gated account (invest.runtime.commands.DEMO_GATED).
-DEMO_ACCOUNTS = ["defensive-weekly", "gated-daily", "hybrid-daily", "trend-daily"]
+DEMO_ACCOUNTS = [
+    "defensive-weekly", "gated-daily", "hybrid-daily", "spreads-weekly", "trend-daily",
+    "wheel-weekly",
+]  # fmt: skip
 
 
 def _counts(path: Path) -> tuple[list[str], int, int]:
@@ -63,7 +66,10 @@ def test_the_demo_refuses_to_overwrite_a_trading_ledger(
 
     assert main(["demo", "--quick", "--ledger", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "is a trading ledger (defensive-weekly, gated-daily, hybrid-daily, trend-daily)" in err
+    assert (
+        "is a trading ledger (defensive-weekly, gated-daily, hybrid-daily, spreads-weekly, trend-daily, wheel-weekly)"
+        in err
+    )
     assert "--ledger PATH" in err
     assert _counts(path) == before  # nothing lost
 

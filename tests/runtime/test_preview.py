@@ -72,7 +72,12 @@ def test_preview_leaves_the_ledger_byte_identical_and_says_a_run_would_place_not
     assert main(["preview"]) == 0
     assert _files(home) == before
     by = {p["account"]: p for p in previews}
-    assert set(by) == {"trend-daily", "defensive-weekly", "hybrid-daily"}
+    assert set(by) == {
+        "trend-daily", "defensive-weekly", "hybrid-daily", "wheel-weekly", "spreads-weekly"
+    }  # fmt: skip
+    # an options account's preview: its structures with their reasons
+    assert "cash_secured_put" in str(by["wheel-weekly"]["text"])
+    assert by["wheel-weekly"]["orders"]
     notes = by["defensive-weekly"]["notes"]
     assert any("has run already: a run now places no new order" in n for n in notes)  # type: ignore[union-attr]
     assert by["trend-daily"]["notes"] == []  # not in the ledger yet: planned from its cash

@@ -209,7 +209,9 @@ async def test_preview_runs_here_when_no_engine_answers(make_app) -> None:
         assert sorted(k.value for k in table.rows) == [
             "defensive-weekly",
             "hybrid-daily",
+            "spreads-weekly",
             "trend-daily",
+            "wheel-weekly",
         ]
         assert set(_column(table, "day")) == {str(SAMPLE_LAST_BAR)}
         assert "computed here" in str(screen.query_one("#pv-status", Static).content)

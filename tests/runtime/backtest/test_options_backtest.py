@@ -23,7 +23,7 @@ from invest.runtime.cycle import MemorySink
 from invest.runtime.data.sample import SampleData
 from invest.runtime.market import Market
 
-EXAMPLE = Path(invest.runtime.__file__).parent / "examples" / "options.toml"
+EXAMPLE = Path(invest.runtime.__file__).parent / "examples" / "config.toml"
 ACCOUNTS = ("wheel-weekly", "spreads-weekly")
 START, END = date(2016, 1, 4), date(2017, 12, 29)
 LEGS = re.compile(r"^[+-]\d+ [A-Z0-9]{1,6}\d{6}[CP]\d{8}( [+-]\d+ [A-Z0-9]{1,6}\d{6}[CP]\d{8})*$")
@@ -215,12 +215,13 @@ def test_the_command_line_backtests_an_options_account(
     assert report["params"]["config"]["strategy"] == "wheel"
 
 
-def test_run_says_options_accounts_are_backtest_only_in_one_line(
+def test_a_dry_run_of_an_options_account_shows_its_orders_and_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("INVEST_HOME", str(tmp_path))
     rc = main(["--config", str(EXAMPLE), "run", "wheel-weekly", "--dry-run"])
-    err = capsys.readouterr().err
-    assert rc != 0
-    assert "run in backtests only for now" in err
-    assert "Traceback" not in err
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert out.startswith("[dry run] 2022-12-28 wheel-weekly")
+    assert "cash_secured_put" in out
+    assert not (tmp_path / "ledger.sqlite").exists()

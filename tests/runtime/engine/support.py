@@ -105,6 +105,7 @@ def make_engine(
     cfg: Settings | None = None,
     sources: Callable[[str], MarketData] | None = None,
     start: bool = True,
+    option_orders: Callable[[str], Any] | None = None,
 ) -> tuple[Engine, MemoryNotifier]:
     """An engine over ``home/ledger.sqlite`` on ``clock``, its events kept in memory."""
     memory = MemoryNotifier()
@@ -119,6 +120,7 @@ def make_engine(
         calendar=nyse(),
         wall=clock,
         sources=sources,
+        option_orders=option_orders,
     )
     if start:
         engine.start()

@@ -145,7 +145,7 @@ def test_the_monitors_close_at_the_market_and_the_strategy_opens_at_a_limit(
 def test_an_options_account_is_refused_by_the_stock_cycle_with_one_line() -> None:
     from invest.runtime.cycle import AccountRuntime
 
-    with pytest.raises(ConfigError, match="run in backtests only for now"):
+    with pytest.raises(ConfigError, match="trades options: it runs through the options cycle"):
         AccountRuntime.build("w", settings())
 
 

@@ -1,0 +1,378 @@
+"""One live session of an options account against the ledger: ``invest run`` and the engine.
+
+    restore (ledger): AccountState, the OptionBook (open and closed positions), the open
+        option orders (the paper broker's queue: an order decided on a session fills
+        at the next run's chain), the IV history (recomputed point-in-time, below)
+    -> the Market up to ``end`` -> the chain source of the config (``chain_source``)
+    -> run_options_session: settle, monitors' exits, (a cycle) the plan, record, mark
+       -> save_state                                    (one ledger transaction)
+
+It is :func:`~invest.runtime.options_cycle.run_options_session`, the backtest's own
+session, so a live paper account and a replay of the same days give the same book
+and cash (``tests/runtime/engine/test_options_live.py`` holds them equal).
+
+Why the paper broker's "send" is inside the transaction: the paper options broker
+keeps no state of its own between runs, its queue IS the ledger's open option orders,
+so recording an order and queuing it are one write. ``broker = "alpaca"`` goes through
+:class:`~invest.runtime.engine.options_broker.VenueOptionsBroker`: the orders are
+committed ``pending`` first and sent after the commit, as the stock cycle does, and
+the outbox is resolved by client id before each cycle.
+
+Idempotent: the client ids are derived from the cycle id (``account:day``), so a
+second run on the same bar records no order the first one did; and once the day's
+record is in the ledger the plan is not asked again (the monitors still run: their
+exits carry the same ids, so they are never sent twice either).
+
+The IV history (the IV percentile's window) is recomputed each run from the chain
+source on the account's scheduled sessions of the window, exactly the readings a
+replay would have kept: pure, nothing to store or migrate. A venue chain cannot be
+asked for a past day, so with ``alpaca`` or ``yfinance`` the percentile stays unknown
+(None) until a stored history exists (left for later; the strategies treat None as
+"no reading").
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from invest.runtime.brokers.options_fills import OptionFillModel
+from invest.runtime.brokers.options_paper import PaperOptionsBroker
+from invest.runtime.config import Settings
+from invest.runtime.config.engine import HaltRules
+from invest.runtime.cycle import MemorySink
+from invest.runtime.data import open_source
+from invest.runtime.data.base import MarketData
+from invest.runtime.domain import AccountState, HaltState, money, worst
+from invest.runtime.engine.options_broker import (
+    OptionOrdersApi,
+    VenueOptionsBroker,
+    resolve_option_outbox,
+)
+from invest.runtime.engine.options_sink import OptionsLedgerSink
+from invest.runtime.engine.outcome import CycleOutcome, trip
+from invest.runtime.errors import ConfigError
+from invest.runtime.explain import explain
+from invest.runtime.ledger import Ledger, reads
+from invest.runtime.ledger import engine_state as repo
+from invest.runtime.market import Market, load_market
+from invest.runtime.options.chain import ChainSource
+from invest.runtime.options.plan import OptionsStrategy
+from invest.runtime.options_cycle import OptionsAccount, run_options_session, warm_iv_history
+from invest.runtime.paths import Paths
+from invest.runtime.risk.engine import RiskResult
+from invest.runtime.schedule import fires_on
+from invest.runtime.secrets import Secrets, load_secrets
+
+__all__ = [
+    "OptionsLedgerSink",
+    "alpaca_option_orders",
+    "cancel_option_orders",
+    "chain_source",
+    "options_live_market",
+    "record_text",
+    "restore_options_account",
+    "run_options_account_cycle",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    """What :func:`load_market` needs of an options account before its chains exist."""
+
+    names: tuple[str, ...]
+    state: AccountState
+
+    def symbols(self) -> tuple[str, ...]:
+        return self.names
+
+
+def options_live_market(
+    source: MarketData, settings: Settings, name: str, state: AccountState, end: date | None
+) -> Market:
+    """The Market of options account ``name`` up to ``end``: underlyings, benchmark, regime index, shares held."""
+    cfg = settings.account(name)
+    regime = cfg.trend_king.regime_symbol or cfg.benchmark
+    names = tuple(dict.fromkeys((*cfg.universe, cfg.benchmark, regime)))
+    return load_market(source, _Reader(names, state), end, live=True)
+
+
+def chain_source(
+    name: str, settings: Settings, market: Market, secrets: Secrets | None = None
+) -> ChainSource:
+    """The chain source of ``name``'s ``options.chain_source`` (see the config's docstring).
+
+    Raises:
+        ConfigError: an Alpaca chain without the keys.
+    """
+    cfg = settings.account(name)
+    opts = cfg.options
+    if opts is None:
+        raise ConfigError(f"account {name!r} is not an options account (no options section)")
+    if opts.chain_source == "modelled":
+        from invest.runtime.data.sample import vix
+        from invest.runtime.options.modelled import ModelledChainSource
+
+        use_vix = market.frame.source.startswith("sample") and opts.chain.vix == "premium"
+        return ModelledChainSource(market.frame, opts.chain, vix=vix() if use_vix else None)
+    if opts.chain_source == "yfinance":
+        from invest.runtime.adapters.yahoo.options import YahooOptionChainSource
+
+        return YahooOptionChainSource()
+    from invest.runtime.adapters.alpaca.options import AlpacaOptionChainSource
+
+    key = secrets.alpaca_api_key if secrets is not None else None
+    secret = secrets.alpaca_secret_key if secrets is not None else None
+    if key is None or secret is None:
+        raise ConfigError(
+            f"accounts.{name}.options.chain_source = 'alpaca' needs ALPACA_API_KEY and "
+            "ALPACA_SECRET_KEY in the secrets file (`invest setup`)"
+        )
+    return AlpacaOptionChainSource(key, secret)
+
+
+def restore_options_account(
+    name: str,
+    settings: Settings,
+    market: Market,
+    chains: ChainSource,
+    ledger: Ledger | None,
+    *,
+    state: AccountState | None = None,
+    strategy: OptionsStrategy | None = None,
+    tz: str = "America/New_York",
+    api: OptionOrdersApi | None = None,
+) -> OptionsAccount:
+    """The options account as the ledger left it, ready to run the market's last session.
+
+    The book and the open option orders come from ``ledger`` (None: a fresh account);
+    the IV history is rebuilt from ``chains`` on the scheduled sessions before the last
+    one (see the module's docstring). With ``api`` (a venue's option orders) the
+    broker is a :class:`VenueOptionsBroker` over the ledger's open orders; without,
+    the paper options broker with them queued.
+    """
+    acct = OptionsAccount.build(name, settings, chains, strategy=strategy, state=state)
+    stored = ledger.open_option_orders(name) if ledger is not None else []
+    if ledger is not None:
+        acct.book = ledger.load_book(name)
+    if api is not None:
+        acct.broker = VenueOptionsBroker(api, stored)
+    elif stored:
+        acct.broker = PaperOptionsBroker(
+            acct.chains,
+            OptionFillModel.from_config(acct.options.risk),
+            [(s.order, s.day) for s in stored],
+        )
+    t = len(market) - 1
+    lo = market.frame.row_from(market.day(t) - timedelta(days=acct.options.iv_history_days))
+    rows = list(range(lo, t))
+    if rows and acct.options.chain_source == "modelled":
+        fired = fires_on(acct.config.schedule, tz, [market.day(r) for r in rows])
+        warm_iv_history(acct, market, [r for r, f in zip(rows, fired, strict=True) if f])
+    return acct
+
+
+def alpaca_option_orders(name: str, settings: Settings, secrets: Secrets | None) -> OptionOrdersApi:
+    """The Alpaca option orders of account ``name`` (over its stock broker's client).
+
+    Raises:
+        ConfigError: a key is missing.
+    """
+    from invest.runtime.adapters.alpaca.option_orders import AlpacaOptionOrders
+    from invest.runtime.cycle import alpaca_broker
+
+    return AlpacaOptionOrders.of(alpaca_broker(name, settings, [], secrets))
+
+
+def run_options_account_cycle(
+    name: str,
+    settings: Settings,
+    paths: Paths,
+    ledger: Ledger | None,
+    *,
+    dry_run: bool = False,
+    monitor_only: bool = False,
+    source: MarketData | None = None,
+    end: date | None = None,
+    rules: HaltRules | None = None,
+    strategy: OptionsStrategy | None = None,
+    secrets: Secrets | None = None,
+    option_orders: OptionOrdersApi | None = None,
+) -> CycleOutcome:
+    """Run one session of options account ``name`` on the last bar up to ``end``.
+
+    The same arguments and outcome as
+    :func:`~invest.runtime.engine.account_cycle.run_account_cycle`, which calls this
+    for an options account. ``monitor_only`` runs the settlement, the monitors' exits
+    and the mark (the engine's monitor jobs); a halted or reducing account does the
+    same (exits only, never an open). ``outcome.option_orders`` holds the option
+    orders recorded by this run.
+
+    ``option_orders`` stands in for Alpaca's option orders (tests); None builds them
+    from the secrets for a ``broker = "alpaca"`` account. A dry run never sends.
+
+    Raises:
+        ConfigError: no such account, not an options account, or Alpaca keys missing.
+        DataError: the data or the chain cannot be loaded.
+        TemporaryBrokerError: the venue could not be asked about the outbox.
+    """
+    cfg = settings.account(name)
+    writing = ledger is not None and not dry_run
+    venue = writing and cfg.broker == "alpaca"
+    if venue and secrets is None:
+        secrets = load_secrets(paths.secrets)
+    source = source or open_source(cfg.data or settings.engine.data, cache_dir=paths.cache)
+    known: Ledger | None = None
+    if ledger is not None and not dry_run:
+        ledger.ensure_account(name, cfg)
+        known = ledger
+    elif ledger is not None and name in ledger.accounts():
+        known = ledger
+    state = known.load_state(name) if known is not None else None
+    state = state or AccountState(name, money(cfg.cash))
+    market = options_live_market(source, settings, name, state, end)
+    if secrets is None and cfg.options is not None and cfg.options.chain_source == "alpaca":
+        secrets = load_secrets(paths.secrets)
+    chains = chain_source(name, settings, market, secrets)
+    api: OptionOrdersApi | None = None
+    if venue and known is not None:
+        api = option_orders or alpaca_option_orders(name, settings, secrets)
+        # Orders recorded with no answer (a crash between the commit and the send, a lost
+        # answer): looked up by client id before anything is planned.
+        resolve_option_outbox(known, api, name)
+    acct = restore_options_account(
+        name,
+        settings,
+        market,
+        chains,
+        known,
+        state=state,
+        strategy=strategy,
+        tz=settings.engine.timezone,
+        api=api,
+    )
+    t = len(market) - 1
+    day = market.day(t)
+    cycle_id = f"{name}:{day.isoformat()}"
+    engine_state = repo.engine_halt(ledger.conn)[0] if ledger is not None else HaltState.ACTIVE
+    halt = worst(state.halt, engine_state)
+    last = known.last_day(name) if known is not None else None
+    if writing and last is not None and day.isoformat() < last:
+        why = f"the data ends on {day}, before the last session marked ({last})"
+        logger.warning("%s: cycle skipped: %s", name, why)
+        return CycleOutcome(name, day, cycle_id, RiskResult(), 0.0, state, halt, skipped=why)
+    # Once the day's record is in, a run does not plan again; a dry run (a preview)
+    # shows the plan as it stands.
+    done = writing and known is not None and known.has_decision(cycle_id)
+    cycle = not monitor_only and halt is HaltState.ACTIVE and not done
+    if not writing:
+        sink = MemorySink()
+        res = run_options_session(acct, market, t, sink, cycle=cycle)
+        return _outcome(acct, day, cycle_id, sink, res.equity, halt, monitor_only, dry_run=True)
+    assert ledger is not None
+    conn = ledger.conn
+    previous = next(
+        (e for d, e, _ in reads.equity_rows(conn, name, 5) if d < day.isoformat()), None
+    )
+    sink = MemorySink(OptionsLedgerSink(ledger))
+    tripped = ""
+    with ledger.transaction():
+        res = run_options_session(acct, market, t, sink, cycle=cycle)
+        if rules is not None:
+            tripped = trip(
+                ledger,
+                acct.state,
+                rules,
+                res.equity,
+                previous,
+                new=last is None or day.isoformat() > last,
+            )
+        ledger.save_state(acct.state, day.isoformat())
+    if isinstance(acct.broker, VenueOptionsBroker):
+        # Committed: only now may the orders reach the venue; each answer is its own
+        # transaction, and a crash before it leaves the order for resolve_option_outbox.
+        acct.broker.send(sink)
+    out = _outcome(acct, day, cycle_id, sink, res.equity, halt, monitor_only)
+    out.previous_equity = previous
+    out.tripped = tripped
+    latest = ledger.decisions(name, 1)
+    out.latest = latest[0] if latest else None
+    return out
+
+
+def _outcome(
+    acct: OptionsAccount,
+    day: date,
+    cycle_id: str,
+    sink: MemorySink,
+    equity: float,
+    halt: HaltState,
+    monitor_only: bool,
+    *,
+    dry_run: bool = False,
+) -> CycleOutcome:
+    return CycleOutcome(
+        acct.name,
+        day,
+        cycle_id,
+        RiskResult(equity=equity),
+        equity,
+        acct.state,
+        halt,
+        monitor_only=monitor_only,
+        dry_run=dry_run,
+        fills=sink.fills,
+        cancelled=sink.cancelled,
+        records=sink.decisions,
+        latest=sink.decisions[-1] if sink.decisions else None,
+        option_orders=list(sink.option_orders.values()),
+    )
+
+
+def cancel_option_orders(ledger: Ledger, name: str, reason: str) -> int:
+    """Cancel every open option order of paper account ``name`` (a halt's cancel); how many.
+
+    The paper options broker's queue is the ledger's open orders, so marking them
+    cancelled is the cancellation: the next run queues none of them.
+    """
+    sink = OptionsLedgerSink(ledger)
+    orders = ledger.open_option_orders(name)
+    with ledger.transaction():
+        for stored in orders:
+            sink.option_cancel(stored.order.client_order_id, reason)
+    return len(orders)
+
+
+def record_text(rec: dict[str, Any]) -> str:
+    """An explanation record as text: a stock record by :func:`explain`, an options one here.
+
+    An options record's orders are whole structures (legs, contracts, a limit), not a
+    side and a quantity of one symbol, so the stock headline cannot read them.
+    """
+    if "opens" not in rec:
+        return explain(rec)
+    orders = rec.get("orders", [])
+    what = (
+        ", ".join(
+            f"{o['action'].upper()} {o['contracts']} {o['kind']} {o['underlying']}" for o in orders
+        )
+        or "no trade"
+    )
+    regime = rec.get("regime") or "monitor"
+    lines = [
+        f"{rec['day']} {rec['account']:<16} {regime:<7} equity {rec['equity']:>12,.2f}  {what}"
+    ]
+    lines += [f"  {n}" for n in rec.get("notes", [])]
+    for o in orders:
+        limit = "market" if o["limit"] is None else f"limit {o['limit']:+.2f}/share"
+        rule = f" [{o['rule']}]" if o["rule"] else ""
+        lines.append(f"  {o['action']} {o['legs']} x{o['contracts']} {limit}{rule}: {o['reason']}")
+    for c in rec.get("clamps", []):
+        lines.append(f"  risk {c['rule']} [{c['symbol']}]: {c['reason']}")
+    for sk in rec.get("skipped", []):
+        lines.append(f"  skipped {sk['symbol']}: {sk['reason']}")
+    return "\n".join(lines)
