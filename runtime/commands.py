@@ -375,7 +375,7 @@ def _replayed_sample_only(ledger: Ledger) -> bool:
 
 def _print_result(r: BacktestResult, decisions: int) -> None:
     from invest.runtime.backtest.report import summary_rows
-    from invest.runtime.engine.options_account_cycle import record_text
+    from invest.runtime.explain import explain
 
     trades = [d for d in r.decisions if d["orders"]]
     _out().print(
@@ -385,7 +385,7 @@ def _print_result(r: BacktestResult, decisions: int) -> None:
     if decisions:
         _out().print(f"Last {min(decisions, len(trades))} decisions with trades, and why:")
         for rec in trades[-decisions:]:
-            _out().print(record_text(rec), markup=False)
+            _out().print(explain(rec), markup=False)
     header, rows = summary_rows(r)
     _out().print(_table(f"{r.account} against both benchmarks", header, rows))
 
@@ -705,8 +705,7 @@ def _cycle(
     """Run one cycle of ``name`` on ``ledger`` and print its explanation."""
     from invest.runtime.config.engine import engine_options
     from invest.runtime.engine.account_cycle import run_account_cycle
-    from invest.runtime.engine.options_account_cycle import record_text
-    from invest.runtime.explain import headline
+    from invest.runtime.explain import explain, headline
 
     cfg = settings.account(name)
     gate = _gate(settings, name, paths, "live", ledger)
@@ -726,7 +725,7 @@ def _cycle(
         if gate is not None:
             gate.close()
     text = (
-        record_text(done.latest)
+        explain(done.latest)
         if done.latest
         else headline({"day": done.day.isoformat(), "account": name, "equity": done.result.equity})
     )

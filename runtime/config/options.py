@@ -49,14 +49,16 @@ class StrikeBand(Frozen):
         return v
 
 
-#: Listed equity strike intervals, after the CBOE rules (Rule 5.5 and its strike
-#: programs): $0.50 for strikes up to $5 ($0.50 Strike Program), $1 up to $25 ($1
-#: Strike Price Interval Program), $5 up to $200, $10 above. Real listings are finer
-#: near the money for busy names (and SPX lists every 5 points); this grid is the
-#: conservative common one, and a parameter.
+#: Listed equity strike intervals near the money, as liquid names list them today:
+#: $0.50 up to $5, $1 up to $50 (the $1 Strike Price Interval Program), $2.50 up to
+#: $100, $5 up to $200, $10 above. CBOE Rule 5.5's base grid is coarser ($5 from $25
+#: to $200); on that grid a $40-60 stock has one strike between 0.10 and 0.50 delta
+#: on a weekly, so a 0.30-delta target lands on 0.10 or 0.50. Listings vary by name
+#: and era (SPX lists every 5 points): this is a parameter.
 _LISTED_GRID = (
     StrikeBand(below=5.0, step=0.5),
-    StrikeBand(below=25.0, step=1.0),
+    StrikeBand(below=50.0, step=1.0),
+    StrikeBand(below=100.0, step=2.5),
     StrikeBand(below=200.0, step=5.0),
     StrikeBand(below=None, step=10.0),
 )

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, cast
 from invest.runtime.control.api import Reply, Request
 from invest.runtime.domain import HaltState
 from invest.runtime.engine.actions import cancel_open_orders, flatten
-from invest.runtime.engine.options_account_cycle import cancel_option_orders, record_text
+from invest.runtime.engine.options_account_cycle import cancel_option_orders
 from invest.runtime.errors import InvestError
 from invest.runtime.events import Halted, OrderSent, Resumed
-from invest.runtime.explain import headline
+from invest.runtime.explain import explain, headline
 from invest.runtime.ledger import engine_state as repo
 from invest.runtime.ledger import reads
 from invest.runtime.timing import last_completed_session
@@ -226,7 +226,7 @@ def _run(engine: Engine, request: Request) -> dict[str, Any]:
     if out is None:
         raise OpError(f"the cycle of {name} failed: {error}")
     text = (
-        record_text(out.latest)
+        explain(out.latest)
         if out.latest
         else headline({"day": out.day.isoformat(), "account": name, "equity": out.equity})
     )

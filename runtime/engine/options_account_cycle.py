@@ -36,7 +36,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 from invest.runtime.brokers.options_fills import OptionFillModel
 from invest.runtime.brokers.options_paper import PaperOptionsBroker
@@ -54,7 +53,6 @@ from invest.runtime.engine.options_broker import (
 from invest.runtime.engine.options_sink import OptionsLedgerSink
 from invest.runtime.engine.outcome import CycleOutcome, trip
 from invest.runtime.errors import ConfigError
-from invest.runtime.explain import explain
 from invest.runtime.ledger import Ledger, reads
 from invest.runtime.ledger import engine_state as repo
 from invest.runtime.market import Market, load_market
@@ -72,7 +70,6 @@ __all__ = [
     "cancel_option_orders",
     "chain_source",
     "options_live_market",
-    "record_text",
     "restore_options_account",
     "run_options_account_cycle",
 ]
@@ -345,34 +342,3 @@ def cancel_option_orders(ledger: Ledger, name: str, reason: str) -> int:
         for stored in orders:
             sink.option_cancel(stored.order.client_order_id, reason)
     return len(orders)
-
-
-def record_text(rec: dict[str, Any]) -> str:
-    """An explanation record as text: a stock record by :func:`explain`, an options one here.
-
-    An options record's orders are whole structures (legs, contracts, a limit), not a
-    side and a quantity of one symbol, so the stock headline cannot read them.
-    """
-    if "opens" not in rec:
-        return explain(rec)
-    orders = rec.get("orders", [])
-    what = (
-        ", ".join(
-            f"{o['action'].upper()} {o['contracts']} {o['kind']} {o['underlying']}" for o in orders
-        )
-        or "no trade"
-    )
-    regime = rec.get("regime") or "monitor"
-    lines = [
-        f"{rec['day']} {rec['account']:<16} {regime:<7} equity {rec['equity']:>12,.2f}  {what}"
-    ]
-    lines += [f"  {n}" for n in rec.get("notes", [])]
-    for o in orders:
-        limit = "market" if o["limit"] is None else f"limit {o['limit']:+.2f}/share"
-        rule = f" [{o['rule']}]" if o["rule"] else ""
-        lines.append(f"  {o['action']} {o['legs']} x{o['contracts']} {limit}{rule}: {o['reason']}")
-    for c in rec.get("clamps", []):
-        lines.append(f"  risk {c['rule']} [{c['symbol']}]: {c['reason']}")
-    for sk in rec.get("skipped", []):
-        lines.append(f"  skipped {sk['symbol']}: {sk['reason']}")
-    return "\n".join(lines)

@@ -18,7 +18,6 @@ from invest.runtime.cycle import Gate
 from invest.runtime.data.base import MarketData
 from invest.runtime.domain import HaltState, OrderIntent
 from invest.runtime.engine.account_cycle import CycleOutcome, StrategyFactory, run_account_cycle
-from invest.runtime.engine.options_account_cycle import record_text
 from invest.runtime.explain import explain
 from invest.runtime.ledger import Ledger
 from invest.runtime.paths import Paths
@@ -138,7 +137,7 @@ def _options_preview(
     }
     head = f"next cycle of {name} on the bar of {data['day']}"
     lines = [head, *(f"  note: {n}" for n in notes)]
-    lines.append(record_text(rec) if rec else f"  nothing to decide (equity {data['equity']:,.2f})")
+    lines.append(explain(rec) if rec else f"  nothing to decide (equity {data['equity']:,.2f})")
     data["text"] = "\n".join(lines)
     return data
 

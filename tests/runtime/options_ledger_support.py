@@ -13,12 +13,13 @@ from pathlib import Path
 
 import invest.runtime
 from invest.runtime.backtest.options_runner import modelled_account, options_market, replay_options
-from invest.runtime.config import load_config
+from invest.runtime.config import Settings, load_config
+from invest.runtime.config.options import StrikeBand
 from invest.runtime.data.sample import SampleData
 from invest.runtime.domain import Fill
 from invest.runtime.ledger import Ledger, LedgerSink
 
-EXAMPLE = Path(invest.runtime.__file__).parent / "examples" / "options.toml"
+EXAMPLE = Path(invest.runtime.__file__).parent / "examples" / "config.toml"
 ACCOUNTS = ("wheel-weekly", "spreads-weekly")
 START = date(2016, 1, 4)
 #: The last session: a Tuesday with a put and a spread open (and 21 positions closed).
@@ -26,6 +27,30 @@ END = date(2016, 6, 14)
 #: A later last session for the views: two puts open (one at its take profit), and in its
 #: last 7 days a spread auto-closed and a put expired; closes by every rule before.
 VIEWS_END = date(2016, 6, 16)
+
+
+#: The scenarios above were picked on CBOE's base strike grid ($5 from $25 to $200):
+#: the fixture keeps that grid, so a change of the default grid leaves them intact.
+BASE_GRID = (
+    StrikeBand(below=5.0, step=0.5),
+    StrikeBand(below=25.0, step=1.0),
+    StrikeBand(below=200.0, step=5.0),
+    StrikeBand(below=None, step=10.0),
+)
+
+
+def fixture_settings() -> Settings:
+    """The example config with the options accounts on :data:`BASE_GRID`."""
+    settings = load_config(EXAMPLE)
+    accounts = dict(settings.accounts)
+    for name in ACCOUNTS:
+        cfg = accounts[name]
+        assert cfg.options is not None
+        chain = cfg.options.chain.model_copy(update={"strike_grid": BASE_GRID})
+        accounts[name] = cfg.model_copy(
+            update={"options": cfg.options.model_copy(update={"chain": chain})}
+        )
+    return settings.model_copy(update={"accounts": accounts})
 
 
 class _MirrorSink(LedgerSink):
@@ -41,7 +66,7 @@ class _MirrorSink(LedgerSink):
 
 def build_options_ledger(path: Path, end: date = END) -> None:
     """Write the two options accounts' replay into a new ledger at ``path``."""
-    settings = load_config(EXAMPLE)
+    settings = fixture_settings()
     ledger = Ledger(path)
     try:
         for name in ACCOUNTS:

@@ -101,9 +101,12 @@ def test_strikes_lie_on_the_listed_grid_and_bracket_spot() -> None:
 
 
 def test_strike_grid_follows_the_bands() -> None:
-    grid = strike_grid(3.0, 31.0, CFG.strike_grid)
-    assert grid.tolist() == [3.0, 3.5, 4.0, 4.5, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
-                             18, 19, 20, 21, 22, 23, 24, 25, 30]  # fmt: skip
+    grid = strike_grid(3.0, 8.0, CFG.strike_grid)
+    assert grid.tolist() == [3.0, 3.5, 4.0, 4.5, 5, 6, 7, 8]
+    assert strike_grid(47.0, 56.0, CFG.strike_grid).tolist() == [47, 48, 49, 50, 52.5, 55]
+    assert strike_grid(95.0, 215.0, CFG.strike_grid).tolist() == [95, 97.5, 100, 105] + [
+        float(k) for k in range(110, 200, 5)
+    ] + [200, 210]
     coarse = (StrikeBand(below=100, step=2.5), StrikeBand(step=25))
     assert strike_grid(95, 160, coarse).tolist() == [95, 97.5, 100, 125, 150]
 
