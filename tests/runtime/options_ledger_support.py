@@ -29,8 +29,9 @@ END = date(2016, 6, 14)
 VIEWS_END = date(2016, 6, 16)
 
 
-#: The scenarios above were picked on CBOE's base strike grid ($5 from $25 to $200):
-#: the fixture keeps that grid, so a change of the default grid leaves them intact.
+#: The scenarios above were picked on CBOE's base strike grid ($5 from $25 to $200) and
+#: the first example spreads account (the nearest weekly, 25% of free cash a spread): the
+#: fixture keeps them, so a change of the defaults or the example leaves them intact.
 BASE_GRID = (
     StrikeBand(below=5.0, step=0.5),
     StrikeBand(below=25.0, step=1.0),
@@ -46,10 +47,14 @@ def fixture_settings() -> Settings:
     for name in ACCOUNTS:
         cfg = accounts[name]
         assert cfg.options is not None
-        chain = cfg.options.chain.model_copy(update={"strike_grid": BASE_GRID})
-        accounts[name] = cfg.model_copy(
-            update={"options": cfg.options.model_copy(update={"chain": chain})}
-        )
+        opts = cfg.options
+        update: dict[str, object] = {
+            "chain": opts.chain.model_copy(update={"strike_grid": BASE_GRID})
+        }
+        if cfg.strategy == "vertical_spreads":
+            update["selection"] = opts.selection.model_copy(update={"min_dte": 7})
+            update["spreads"] = opts.spreads.model_copy(update={"max_allocation": 0.25})
+        accounts[name] = cfg.model_copy(update={"options": opts.model_copy(update=update)})
     return settings.model_copy(update={"accounts": accounts})
 
 
