@@ -401,7 +401,10 @@ class ModelledChainSource:
         """The IV of each (strike, years to expiry): ATM IV x (1 - slope x z), clipped."""
         cfg = self.config
         forward = spot * np.exp((cfg.rate - cfg.dividend_yield) * tt)
-        z = np.log(strikes / forward) / (atm * np.sqrt(tt))
+        # At t = 0 (a series on its expiry day) the price is intrinsic whatever the IV: z = 0.
+        root = np.sqrt(tt)
+        safe = np.where(root > 0, root, 1.0)
+        z = np.where(root > 0, np.log(strikes / forward) / (atm * safe), 0.0)
         slope = np.where(z < 0, cfg.put_skew, cfg.call_skew)
         iv: FloatArray = np.clip(atm * (1 - slope * z), cfg.min_iv, cfg.max_iv)
         return iv
@@ -414,12 +417,14 @@ class ModelledChainSource:
         A series stays listed until it expires, while the chain lists only the strikes
         near today's spot: a contract opened weeks ago can fall outside that band. This
         prices such contracts (held, or in an order) by the same model, so that they can
-        still be marked and closed. Contracts expired by ``as_of`` are left out.
+        still be marked and closed. Contracts that expired before ``as_of`` are left out;
+        on its expiry day a series still trades (priced at t = 0: its intrinsic value),
+        so an exit sent the day before can fill.
 
         Raises:
             DataError: as :meth:`chain`.
         """
-        live = [c for c in contracts if c.underlying == underlying and c.expiry > as_of]
+        live = [c for c in contracts if c.underlying == underlying and c.expiry >= as_of]
         if not live:
             return ()
         cfg = self.config

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -261,3 +262,27 @@ def test_strikes_are_plain_decimals_without_exponents() -> None:
     bars = SampleData().load(["KO"], end=date(2016, 6, 15))
     chain = ModelledChainSource(bars).chain("KO", date(2016, 6, 15))
     assert all("E" not in str(q.contract.strike) for q in chain)
+
+
+def test_a_series_on_its_expiry_day_is_quoted_at_its_intrinsic_value() -> None:
+    """An exit sent the day before expiry fills on the expiry day: the series trades."""
+    from decimal import Decimal
+
+    from invest.runtime.data.sample import SampleData
+    from invest.runtime.options.contracts import OptionContract
+    from invest.runtime.options.modelled import ModelledChainSource
+
+    day = date(2016, 6, 17)  # a monthly expiry Friday
+    bars = SampleData().load(["KO"], end=day)
+    spot = float(bars.close[-1, 0])
+    itm = OptionContract("KO", day, Right.PUT, Decimal(40))
+    otm = OptionContract("KO", day, Right.CALL, Decimal(40))
+    gone = OptionContract("KO", date(2016, 6, 10), Right.PUT, Decimal(40))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division by a zero time to expiry
+        quotes = {
+            q.contract: q for q in ModelledChainSource(bars).quotes_for("KO", day, [itm, otm, gone])
+        }
+    assert set(quotes) == {itm, otm}
+    assert quotes[itm].bid <= 40 - spot <= quotes[itm].ask
+    assert quotes[otm].bid == 0.0
