@@ -203,3 +203,24 @@ def test_the_engine_flattens_an_options_account_after_a_confirmation(home: Path)
         assert again["option_orders"] == []
     finally:
         engine.shutdown()
+
+
+def test_a_venue_gets_the_closes_after_the_commit_and_keeps_its_open_orders(
+    wheel: Ledger,
+) -> None:
+    from tests.runtime.engine.test_options_live import FakeVenue
+
+    venue = FakeVenue(wheel, fixture_settings())  # asserts each order is committed pending first
+    queued = {c for c, (st, _, _) in _orders(wheel, WHEEL).items() if st == "submitted"}
+    done = flatten_options_account(wheel, WHEEL, WHEEL_DAY, "test", api=venue)
+    assert venue.sent == [o.client_order_id for o in done.closes]
+    assert len(done.closes) == 2
+    after = _orders(wheel, WHEEL)
+    assert {after[c][0] for c in venue.sent} == {"submitted"}
+    # Alpaca's option orders have no cancel yet: the venue's open orders are named, not
+    # marked cancelled in the ledger (that would desync it from the venue)
+    assert done.cancelled == 0
+    assert {o.client_order_id for o in done.not_cancelled} == queued
+    assert {after[c][0] for c in queued} == {"submitted"}
+    assert flatten_options_account(wheel, WHEEL, WHEEL_DAY, "test", api=venue).closes == ()
+    assert len(venue.sent) == 2
