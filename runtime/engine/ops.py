@@ -22,7 +22,7 @@ from invest.runtime.engine.options_account_cycle import (
     flatten_options_account,
 )
 from invest.runtime.errors import InvestError
-from invest.runtime.events import Halted, OrderSent, Resumed
+from invest.runtime.events import Halted, OptionOrderSent, OrderSent, Resumed
 from invest.runtime.explain import explain, headline
 from invest.runtime.ledger import engine_state as repo
 from invest.runtime.ledger import reads
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from invest.runtime.config import Settings
     from invest.runtime.engine.account_cycle import StrategyFactory
     from invest.runtime.engine.engine import Engine
+    from invest.runtime.options.plan import OptionOrder
     from invest.runtime.oracle.accounts import Mode
 
 __all__ = ["execute"]
@@ -214,14 +215,45 @@ def _flatten(engine: Engine, request: Request) -> dict[str, Any]:
     }
 
 
+def _legs(order: OptionOrder) -> str:
+    """``"-1 KO160311P00040000 +1 ..."``: each leg's quantity per unit and OCC symbol."""
+    return " ".join(f"{leg.quantity:+d} {leg.contract.symbol}" for leg in order.structure.legs)
+
+
 def _flatten_options(engine: Engine, name: str, day: date, actor: str) -> dict[str, Any]:
     """An options account's flatten: its positions closed at the market, its shares named."""
     venue = engine.settings.account(name).broker == "alpaca"
     api = engine.option_orders(name) if venue else None
     done = flatten_options_account(engine.ledger, name, day, actor, api=api)
+    at = engine.clock.now()
+    orders = [
+        {
+            "client_order_id": o.client_order_id,
+            "position_id": o.position_id,
+            "kind": o.structure.kind.value,
+            "legs": _legs(o),
+            "contracts": o.contracts,
+        }
+        for o in done.closes
+    ]
+    for o in done.closes:
+        engine.notifier.notify(
+            OptionOrderSent(
+                at=at,
+                account=name,
+                client_order_id=o.client_order_id,
+                action=o.action.value,
+                structure=o.structure.kind.value,
+                legs=_legs(o),
+                contracts=o.contracts,
+                limit_premium=o.limit_premium,
+                reason=o.reason,
+                cycle_id=o.cycle_id,
+            )
+        )
     engine.notifier.notify(
         Halted(
-            at=engine.clock.now(),
+            at=at,
             account=name,
             state=HaltState.HALTED,
             reason=f"flattened by {actor}",
@@ -245,18 +277,7 @@ def _flatten_options(engine: Engine, name: str, day: date, actor: str) -> dict[s
     return {
         "account": name,
         "orders": [],
-        "option_orders": [
-            {
-                "client_order_id": o.client_order_id,
-                "position_id": o.position_id,
-                "kind": o.structure.kind.value,
-                "legs": " ".join(
-                    f"{leg.quantity:+d} {leg.contract.symbol}" for leg in o.structure.legs
-                ),
-                "contracts": o.contracts,
-            }
-            for o in done.closes
-        ],
+        "option_orders": orders,
         "cancelled": done.cancelled,
         "shares_left": done.shares,
         "notes": notes,

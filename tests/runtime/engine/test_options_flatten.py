@@ -26,7 +26,7 @@ from invest.runtime.engine.options_account_cycle import (
     flatten_options_account,
     run_options_account_cycle,
 )
-from invest.runtime.events import Halted
+from invest.runtime.events import Halted, OptionOrderSent
 from invest.runtime.ledger import Ledger
 from invest.runtime.ledger import engine_state as repo
 from invest.runtime.options.book import OptionAction
@@ -187,6 +187,12 @@ def test_the_engine_flattens_an_options_account_after_a_confirmation(home: Path)
         assert any("shares not sold: 200 PFE" in n for n in done["notes"])
         assert repo.account_halt(engine.ledger.conn, WHEEL) is HaltState.HALTED
         assert any(isinstance(e, Halted) and e.account == WHEEL for e in memory.events)
+        sent = [e for e in memory.events if isinstance(e, OptionOrderSent)]
+        assert [e.client_order_id for e in sent] == [
+            o["client_order_id"] for o in done["option_orders"]
+        ]
+        assert all(e.text().startswith(f"{WHEEL}: CLOSE ") for e in sent)
+        assert all("at market (flattened by telegram:42)" in e.text() for e in sent)
 
         # the HALTED account's jobs still run the settlement: the closes fill at the next
         # session (03-10), which the monitor job reads once it is complete (on 03-11)
