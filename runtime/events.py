@@ -35,6 +35,7 @@ __all__ = [
     "LogNotifier",
     "MemoryNotifier",
     "Notifier",
+    "OptionOrderSent",
     "OrderFilled",
     "OrderRejected",
     "OrderSent",
@@ -121,6 +122,32 @@ class OrderSent(Event):
         return (
             f"{self.account}: {self.side.upper()} {self.quantity} {self.symbol} "
             f"@~{self.ref_price} ({self.reason})"
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OptionOrderSent(Event):
+    """An option order (a whole structure) was recorded in the ledger and handed to the broker.
+
+    Plain fields, not the options package's ``OptionOrder``: this module sits below it.
+    """
+
+    kind: ClassVar[str] = "option_order_sent"
+    client_order_id: str
+    action: str
+    structure: str
+    legs: str
+    contracts: int
+    limit_premium: float | None
+    reason: str
+    cycle_id: str = ""
+
+    def text(self) -> str:
+        """E.g. ``wheel-weekly: CLOSE 2 cash_secured_put (-1 KO160311P00040000) at market (...)``."""
+        price = "at market" if self.limit_premium is None else f"limit {self.limit_premium:+.2f}"
+        return (
+            f"{self.account}: {self.action.upper()} {self.contracts} {self.structure} "
+            f"({self.legs}) {price} ({self.reason})"
         )
 
 

@@ -114,8 +114,16 @@ def _data(
     }
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _account(
-    conn: sqlite3.Connection, name: str, engine_state: Any, next_cycle: str | None
+    conn: sqlite3.Connection,
+    name: str,
+    engine_state: Any,
+    next_cycle: str | None,
+    options: bool = False,
 ) -> dict[str, Any]:
     own = repo.account_halt(conn, name)
     row = repo.engine_account(conn, name)
@@ -136,6 +144,10 @@ def _account(
         "day_pnl_pct": round(change / eq[1][1], 6) if change is not None and eq[1][1] else None,
         "positions": counts.positions,
         "open_orders": counts.open_orders,
+        # An options account's book: its stock rows hold only an assignment's shares.
+        "options": options or bool(counts.option_positions or counts.open_option_orders),
+        "option_positions": counts.option_positions,
+        "open_option_orders": counts.open_option_orders,
         "last_day": counts.last_day,
         "last_cycle": cycle[0] if (cycle := reads.last_cycle(conn, name)) else None,
         "last_cycle_at": row.last_cycle_at,
@@ -182,7 +194,12 @@ def collect_status(
     accounts = []
     for name in names:
         nxt = live_accounts.get(name, {}).get("next_cycle") or _next_cycle(name, settings, cal, now)
-        row = _account(conn, name, engine_state, nxt)
+        options = (
+            settings is not None
+            and name in settings.accounts
+            and settings.accounts[name].trades_options
+        )
+        row = _account(conn, name, engine_state, nxt, options)
         # A demo ledger was replayed on the bundled sample, whatever the config says now.
         spec = "sample" if demo else (data_spec(settings, name) if settings else None)
         row.update(_data(spec, row["day"], age_cal, now))
@@ -236,9 +253,15 @@ def format_status(data: dict[str, Any]) -> str:
             if a["day_pnl_pct"] is not None
             else ""
         )
+        book = ""
+        if a.get("options"):  # an engine of an earlier version answers without it
+            book = (
+                f"; {_plural(a['option_positions'], 'option position')}, "
+                f"{_plural(a['open_option_orders'], 'open option order')}"
+            )
         lines.append(
             f"{a['account']}: {halt}; equity {eq} on {a['day'] or '-'}{pnl}; "
-            f"{a['positions']} positions, {a['open_orders']} open orders"
+            f"{a['positions']} positions, {a['open_orders']} open orders{book}"
         )
         # The day of the latest decision, as the TUI shows it; the engine's run time if it ran it.
         ran = f" (ran {_when(a['last_cycle_at'])})" if a["last_cycle_at"] else ""

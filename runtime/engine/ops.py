@@ -17,21 +17,25 @@ from typing import TYPE_CHECKING, Any, cast
 from invest.runtime.control.api import Reply, Request
 from invest.runtime.domain import HaltState
 from invest.runtime.engine.actions import cancel_open_orders, flatten
-from invest.runtime.engine.options_account_cycle import cancel_option_orders
+from invest.runtime.engine.options_account_cycle import (
+    cancel_option_orders,
+    flatten_options_account,
+)
 from invest.runtime.errors import InvestError
-from invest.runtime.events import Halted, OrderSent, Resumed
+from invest.runtime.events import Halted, OptionOrderSent, OrderSent, Resumed
 from invest.runtime.explain import explain, headline
 from invest.runtime.ledger import engine_state as repo
 from invest.runtime.ledger import reads
 from invest.runtime.timing import last_completed_session
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    from datetime import date, datetime
     from pathlib import Path
 
     from invest.runtime.config import Settings
     from invest.runtime.engine.account_cycle import StrategyFactory
     from invest.runtime.engine.engine import Engine
+    from invest.runtime.options.plan import OptionOrder
     from invest.runtime.oracle.accounts import Mode
 
 __all__ = ["execute"]
@@ -189,12 +193,9 @@ def _flatten(engine: Engine, request: Request) -> dict[str, Any]:
         raise OpError("flatten needs a confirmation: ask the control service for a token first")
     name = _account(engine, request)
     assert name is not None
-    if engine.settings.account(name).trades_options:
-        raise OpError(
-            f"flatten of options account {name} is not built yet: halt it (its open option "
-            "orders are cancelled; the monitors' exits still run) and close positions at the broker"
-        )
     day = last_completed_session(engine.calendar, engine.clock.now())
+    if engine.settings.account(name).trades_options:
+        return _flatten_options(engine, name, day, request.actor)
     sent = flatten(engine.ledger, engine.build(name), day, request.actor)
     at = engine.clock.now()
     for i in sent:
@@ -211,6 +212,75 @@ def _flatten(engine: Engine, request: Request) -> dict[str, Any]:
     return {
         "account": name,
         "orders": [{"symbol": i.symbol, "quantity": str(i.quantity)} for i in sent],
+    }
+
+
+def _legs(order: OptionOrder) -> str:
+    """``"-1 KO160311P00040000 +1 ..."``: each leg's quantity per unit and OCC symbol."""
+    return " ".join(f"{leg.quantity:+d} {leg.contract.symbol}" for leg in order.structure.legs)
+
+
+def _flatten_options(engine: Engine, name: str, day: date, actor: str) -> dict[str, Any]:
+    """An options account's flatten: its positions closed at the market, its shares named."""
+    venue = engine.settings.account(name).broker == "alpaca"
+    api = engine.option_orders(name) if venue else None
+    done = flatten_options_account(engine.ledger, name, day, actor, api=api)
+    at = engine.clock.now()
+    orders = [
+        {
+            "client_order_id": o.client_order_id,
+            "position_id": o.position_id,
+            "kind": o.structure.kind.value,
+            "legs": _legs(o),
+            "contracts": o.contracts,
+        }
+        for o in done.closes
+    ]
+    for o in done.closes:
+        engine.notifier.notify(
+            OptionOrderSent(
+                at=at,
+                account=name,
+                client_order_id=o.client_order_id,
+                action=o.action.value,
+                structure=o.structure.kind.value,
+                legs=_legs(o),
+                contracts=o.contracts,
+                limit_premium=o.limit_premium,
+                reason=o.reason,
+                cycle_id=o.cycle_id,
+            )
+        )
+    engine.notifier.notify(
+        Halted(
+            at=at,
+            account=name,
+            state=HaltState.HALTED,
+            reason=f"flattened by {actor}",
+            actor=actor,
+        )
+    )
+    notes = []
+    if done.working:
+        notes.append(f"{len(done.working)} market close(s) already open, left to fill")
+    if done.not_cancelled:
+        notes.append(
+            f"{len(done.not_cancelled)} open option order(s) at the broker not cancelled "
+            "(no cancel yet; day orders, they end at the close)"
+        )
+    if done.shares:
+        held = ", ".join(f"{q} {s}" for s, q in sorted(done.shares.items()))
+        notes.append(
+            f"shares not sold: {held} (an options account has no stock order path yet; "
+            "sell them at the broker)"
+        )
+    return {
+        "account": name,
+        "orders": [],
+        "option_orders": orders,
+        "cancelled": done.cancelled,
+        "shares_left": done.shares,
+        "notes": notes,
     }
 
 

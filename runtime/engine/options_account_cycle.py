@@ -44,7 +44,7 @@ from invest.runtime.config.engine import HaltRules
 from invest.runtime.cycle import MemorySink
 from invest.runtime.data import open_source
 from invest.runtime.data.base import MarketData
-from invest.runtime.domain import AccountState, HaltState, money, worst
+from invest.runtime.domain import AccountState, Ack, HaltState, OrderStatus, money, worst
 from invest.runtime.engine.options_broker import (
     OptionOrdersApi,
     VenueOptionsBroker,
@@ -57,7 +57,7 @@ from invest.runtime.ledger import Ledger, reads
 from invest.runtime.ledger import engine_state as repo
 from invest.runtime.market import Market, load_market
 from invest.runtime.options.chain import ChainSource
-from invest.runtime.options.plan import OptionsStrategy
+from invest.runtime.options.plan import OptionOrder, OptionsStrategy, OrderAction, option_order_id
 from invest.runtime.options_cycle import OptionsAccount, run_options_session, warm_iv_history
 from invest.runtime.paths import Paths
 from invest.runtime.risk.engine import RiskResult
@@ -65,10 +65,12 @@ from invest.runtime.schedule import fires_on
 from invest.runtime.secrets import Secrets, load_secrets
 
 __all__ = [
+    "OptionsFlatten",
     "OptionsLedgerSink",
     "alpaca_option_orders",
     "cancel_option_orders",
     "chain_source",
+    "flatten_options_account",
     "options_live_market",
     "restore_options_account",
     "run_options_account_cycle",
@@ -342,3 +344,127 @@ def cancel_option_orders(ledger: Ledger, name: str, reason: str) -> int:
         for stored in orders:
             sink.option_cancel(stored.order.client_order_id, reason)
     return len(orders)
+
+
+@dataclass(frozen=True, slots=True)
+class OptionsFlatten:
+    """What a flatten of an options account did (see :func:`flatten_options_account`).
+
+    Attributes:
+        cancelled: the open orders cancelled (opens and limit closes).
+        closes: the market closes recorded and sent now.
+        working: market closes already open (a monitor's exit, an earlier flatten),
+            left to fill rather than cancelled and sent again.
+        not_cancelled: open orders a venue could not be asked to cancel (Alpaca's option
+            orders have no cancel yet): day orders, they end at the close.
+        shares: the shares the account still holds (an assignment's), by symbol.
+    """
+
+    cancelled: int
+    closes: tuple[OptionOrder, ...]
+    working: tuple[OptionOrder, ...]
+    not_cancelled: tuple[OptionOrder, ...]
+    shares: dict[str, int]
+
+
+def _market_close(order: OptionOrder) -> bool:
+    return order.action is OrderAction.CLOSE and order.limit_premium is None
+
+
+def flatten_options_account(
+    ledger: Ledger,
+    name: str,
+    day: date,
+    actor: str,
+    *,
+    api: OptionOrdersApi | None = None,
+) -> OptionsFlatten:
+    """The kill switch of options account ``name``: cancel, close every position at the market, HALT.
+
+    The open orders are cancelled (the paper queue is the ledger's; a venue's, with
+    ``api``, cannot be cancelled yet and is listed instead), except market closes,
+    which already do what a flatten asks. Every open position without one gets a
+    market CLOSE order (rule ``flatten``), recorded ``pending`` in the outbox and
+    committed with the halt, then answered: the paper broker's queue is the ledger,
+    so it is answered in the same transaction and fills at the next session's chain
+    (a HALTED account still settles and runs its monitors); a venue's orders are sent
+    after the commit (:class:`VenueOptionsBroker`), as the cycle sends. A second
+    flatten finds every position closing and sends nothing.
+
+    The shares an assignment brought are NOT sold: an options account has no stock
+    order path (the options session only settles shares), so they are returned in
+    ``shares`` for the reply and the log to name.
+    """
+    sink = OptionsLedgerSink(ledger)
+    reason = f"flattened by {actor}"
+    stored = [s.order for s in ledger.open_option_orders(name)]
+    working = [o for o in stored if _market_close(o)]
+    rest = [o for o in stored if not _market_close(o)]
+    not_cancelled = rest if api is not None else []
+    cancelled = [] if api is not None else rest
+    # With a venue any close still open there closes its position already: none twice.
+    closing = {o.position_id for o in (stored if api is not None else working)}
+    prefix = f"{name}:{day.isoformat()}:flatten"
+    cycle_id = f"{prefix}{reads.option_flatten_cycles(ledger.conn, name, prefix) + 1}"
+    closes = [
+        OptionOrder(
+            account=name,
+            cycle_id=cycle_id,
+            action=OrderAction.CLOSE,
+            position_id=p.id,
+            structure=p.structure,
+            contracts=p.contracts,
+            limit_premium=None,
+            reason=reason,
+            client_order_id=option_order_id(name, cycle_id, p.id, OrderAction.CLOSE),
+            rule="flatten",
+        )
+        for p in ledger.load_book(name).open_positions()
+        if p.id not in closing
+    ]
+    state = ledger.load_state(name)
+    shares = (
+        {s: int(p.quantity) for s, p in state.positions.items() if p.quantity > 0}
+        if state is not None
+        else {}
+    )
+    with ledger.transaction():  # the outbox: recorded and committed with the halt
+        for order in cancelled:
+            sink.option_cancel(order.client_order_id, f"flatten by {actor}")
+        fresh = [o for o in closes if sink.option_order(o)]
+        if api is None:  # the paper queue is the ledger: queued is answered
+            for o in fresh:
+                sink.option_answer(Ack(o.client_order_id, OrderStatus.SUBMITTED, o.client_order_id))
+        ledger.event(
+            name,
+            "flatten",
+            {
+                "actor": actor,
+                "option_orders": len(fresh),
+                "cancelled": len(cancelled),
+                "shares_left": shares,
+            },
+        )
+        if repo.account_halt(ledger.conn, name) is not HaltState.HALTED:
+            ledger.set_halt(name, HaltState.HALTED, reason)
+    if api is not None and fresh:
+        venue = VenueOptionsBroker(api, [])
+        venue.submit(fresh, day)
+        venue.send(sink)
+    if shares:
+        logger.warning(
+            "%s: flatten leaves %s: an options account has no stock order path; "
+            "sell them at the broker",
+            name,
+            ", ".join(f"{q} {s}" for s, q in sorted(shares.items())),
+        )
+    if not_cancelled:
+        logger.warning(
+            "%s: %d open option order(s) at the venue not cancelled (no cancel yet); "
+            "day orders, they end at the close",
+            name,
+            len(not_cancelled),
+        )
+    return OptionsFlatten(
+        len(cancelled), tuple(fresh), tuple(working), tuple(not_cancelled), shares
+    )

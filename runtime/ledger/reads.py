@@ -58,6 +58,8 @@ __all__ = [
     "latest_regime",
     "marks",
     "missing_ledger",
+    "option_counts",
+    "option_flatten_cycles",
     "option_marks",
     "option_outcomes",
     "option_positions",
@@ -320,10 +322,17 @@ class AccountStatusRow:
     last_day: str | None
     positions: int
     open_orders: int
+    #: An options account's open option positions and open option orders (0 for stocks).
+    option_positions: int = 0
+    open_option_orders: int = 0
 
 
 def account_status_row(conn: sqlite3.Connection, account: str) -> AccountStatusRow:
-    """The account's last marked session, its position count and its open order count."""
+    """The account's last marked session, its position count and its open order count.
+
+    With the option counts too (open option positions, open option orders): an options
+    account's stock rows hold only the shares an assignment brought.
+    """
     last_day = conn.execute(
         "SELECT last_day FROM account_state WHERE account = ?", (account,)
     ).fetchone()
@@ -333,7 +342,41 @@ def account_status_row(conn: sqlite3.Connection, account: str) -> AccountStatusR
         f"SELECT COUNT(*) FROM orders WHERE account = ? AND status IN ({OPEN_SQL})",  # noqa: S608 - fixed status names
         (account,),
     )
-    return AccountStatusRow(last_day[0] if last_day else None, int(count), int(opened))
+    held, working = option_counts(conn, account)
+    return AccountStatusRow(
+        last_day[0] if last_day else None, int(count), int(opened), held, working
+    )
+
+
+def option_counts(conn: sqlite3.Connection, account: str) -> tuple[int, int]:
+    """The account's open option positions and open option orders ((0, 0) before migration 5)."""
+    if not has_option_tables(conn):
+        return 0, 0
+    held = _one(
+        conn,
+        "SELECT COUNT(*) FROM option_positions WHERE account = ? AND closed IS NULL",
+        (account,),
+    )
+    working = _one(
+        conn,
+        f"SELECT COUNT(*) FROM option_orders WHERE account = ? AND status IN ({OPEN_SQL})",  # noqa: S608 - fixed status names
+        (account,),
+    )
+    return int(held), int(working)
+
+
+def option_flatten_cycles(conn: sqlite3.Connection, account: str, prefix: str) -> int:
+    """How many distinct cycles of the account have option orders under ids starting ``prefix``."""
+    if not has_option_tables(conn):
+        return 0
+    return int(
+        _one(
+            conn,
+            "SELECT COUNT(DISTINCT cycle_id) FROM option_orders "
+            "WHERE account = ? AND cycle_id LIKE ?",
+            (account, prefix + "%"),
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,9 @@ def test_status_shows_halt_last_and_next_cycle_from_the_cron_on_the_calendar(hom
     text = format_status(data)
     assert "engine: stopped at" in text
     assert "next 2022-11-25 13:30 EST" in text
+    # a stock account's line has no option counts (an options account's has)
+    (line,) = [x for x in text.splitlines() if x.startswith("weekly:")]
+    assert line.endswith(" open orders")
 
 
 def test_the_health_check_fails_when_the_heartbeat_is_missing_stale_or_stopped(home: Path) -> None:
