@@ -332,6 +332,7 @@ class ControlService:
             if account not in self._names(conn):
                 return Reply(False, error=f"no account {account!r} in the ledger")
             held = reads.positions(conn, account)
+            option_positions, _ = reads.option_counts(conn, account)
         token = secrets.token_urlsafe(9)
         with self._lock:
             self._tokens[token] = _Pending(account, request.actor, now + self.token_ttl_s)
@@ -342,8 +343,10 @@ class ControlService:
                 "expires_in_s": self.token_ttl_s,
                 "account": account,
                 "positions": held,
-                "message": f"flatten sells all {len(held)} positions of {account} and halts it: "
-                f"send flatten again with confirm={token} within {self.token_ttl_s:g} s",
+                "option_positions": option_positions,
+                "message": f"flatten {flatten_what(len(held), option_positions)} of {account} "
+                f"and halts it: send flatten again with confirm={token} within "
+                f"{self.token_ttl_s:g} s",
             },
         )
 
@@ -389,3 +392,11 @@ def _mentions(rec: dict[str, Any], symbol: str) -> bool:
         if any(item.get("symbol") == symbol for item in rec.get(key) or []):
             return True
     return False
+
+
+def flatten_what(positions: int, option_positions: int) -> str:
+    """What a flatten does, in words: "sells all 3 positions", plus the option closes."""
+    what = f"sells all {positions} positions"
+    if option_positions:
+        what += f" and closes all {option_positions} option positions at the market"
+    return what

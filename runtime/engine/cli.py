@@ -175,8 +175,11 @@ def _flatten(args: argparse.Namespace, paths: Paths) -> int:
             f"pass --yes to flatten {args.account} without asking"
         )
     first = _send(paths, "flatten", {"account": args.account})
+    from invest.runtime.control.service import flatten_what
+
     held = first.get("positions") or []
-    print(f"flatten sells all {len(held)} positions of {args.account} and halts it")
+    what = flatten_what(len(held), int(first.get("option_positions") or 0))
+    print(f"flatten {what} of {args.account} and halts it")
     if not args.yes:
         try:
             answer = input(f"type the account name ({args.account}) to confirm: ").strip()

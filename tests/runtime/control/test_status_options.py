@@ -61,3 +61,13 @@ def test_telegram_status_shows_the_option_counts(tmp_path: Path) -> None:
     assert reply.ok, reply.error
     text = format_reply(reply)
     assert "option_positions 1" in text or "option_positions: 1" in text
+
+
+def test_the_flatten_confirmation_names_the_option_closes() -> None:
+    from invest.runtime.control.service import flatten_what
+
+    assert flatten_what(3, 0) == "sells all 3 positions"
+    assert (
+        flatten_what(0, 2)
+        == "sells all 0 positions and closes all 2 option positions at the market"
+    )
