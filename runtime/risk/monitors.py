@@ -261,10 +261,10 @@ def var_limit_clamp(
     full = var_at(buy_weight)
     if full <= limit:
         return buy_weight, None
-    head = f"VaR {pct}% 1-day would be {full:.1%} > {limit:.1%}"
+    head = f"VaR {pct}% 1-day would be {full:.2%} > {limit:.2%}"
     now = var_at(0.0)
     if now > limit:
-        reason = f"{head}: buy of {buy_weight:.1%} blocked (VaR already {now:.1%} without it)"
+        reason = f"{head}: buy of {buy_weight:.1%} blocked (VaR already {now:.2%} without it)"
         return 0.0, Clamp("var_limit", symbol, reason)
     lo, hi = 0.0, buy_weight
     while hi - lo > _WEIGHT_TOL:

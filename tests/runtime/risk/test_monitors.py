@@ -215,7 +215,7 @@ def test_the_var_limit_shrinks_a_buy_that_would_breach_it() -> None:
     assert clamp.rule == "var_limit"
     assert clamp.symbol == "WILD"
     assert clamp.reason == (
-        f"VaR 99% 1-day would be {var_full:.1%} > 1.0%: buy shrunk from 10.0% to {allowed:.1%}"
+        f"VaR 99% 1-day would be {var_full:.2%} > 1.00%: buy shrunk from 10.0% to {allowed:.1%}"
     )
 
 
