@@ -165,7 +165,7 @@ def _capped(raw: FloatArray, cap: float, budget: float) -> FloatArray:
         free = ~fixed
         w[fixed] = cap
         w[free] = raw[free] / raw[free].sum() * (budget - cap * fixed.sum())
-    return w
+    return np.asarray(w, dtype=np.float64)
 
 
 def _equal_risk(sigma: FloatArray) -> FloatArray:

@@ -26,6 +26,7 @@ from invest.runtime.portfolio.construction import (
     weights,
 )
 
+
 def random_cov(seed: int, n: int) -> FloatArray:
     """A random SPD matrix with correlated names and varied vols."""
     rng = np.random.default_rng(seed)
