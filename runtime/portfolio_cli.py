@@ -83,6 +83,8 @@ def weights_command(args: argparse.Namespace, paths: Paths) -> int:
     settings = load_config(paths.config) if paths.config.exists() else Settings()
     spec = args.data or settings.engine.data
     bars = open_source(spec, cache_dir=paths.cache).load(symbols, end=day)
+    if day is not None:  # point in time even if a source hands back later sessions
+        bars = bars.between(None, day)
     if len(bars) == 0:
         raise ConfigError(f"{spec} has no bars of {', '.join(symbols)} up to {day or 'now'}")
     closes = bars.select(symbols).close

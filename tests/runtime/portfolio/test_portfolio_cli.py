@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
 import pytest
 
 from invest.runtime.cli import main
+from invest.runtime.data.frame import BarFrame
 from invest.runtime.data.sample import SampleData
 from invest.runtime.portfolio.construction import ledoit_wolf, trailing_returns, weights
 
@@ -56,15 +58,25 @@ def test_risk_parity_table_has_equal_shares_and_the_cap_and_cash_move_it(
     assert [r["weight"] for r in json.loads(cash)["weights"]] == pytest.approx([0.18] * 5)
 
 
-def test_a_later_date_does_not_change_an_earlier_answer(
-    capsys: pytest.CaptureFixture[str],
+def test_closes_after_the_date_are_not_read(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, early, _ = run(["--method", "inverse_vol", *BASE, "--json"], capsys)
     later = [*BASE[:-1], "2020-06-30"]
     _, late, _ = run(["--method", "inverse_vol", *later, "--json"], capsys)
     assert json.loads(early)["weights"] != json.loads(late)["weights"]
-    _, again, _ = run(["--method", "inverse_vol", *BASE, "--json"], capsys)
-    assert again == early
+
+    class Leaky(SampleData):
+        """A source that ignores ``end`` and hands back every session."""
+
+        def load(
+            self, symbols: Sequence[str], start: date | None = None, end: date | None = None
+        ) -> BarFrame:
+            return super().load(symbols, start, None)
+
+    monkeypatch.setattr("invest.runtime.data.open_source", lambda spec, **kw: Leaky())
+    _, leaky, err = run(["--method", "inverse_vol", *BASE, "--json"], capsys)
+    assert leaky == early, err
 
 
 @pytest.mark.parametrize(
