@@ -88,6 +88,16 @@ def test_ledoit_wolf_shrinks_more_with_fewer_periods() -> None:
     assert few > many + 0.05
 
 
+def test_ledoit_wolf_clips_the_shrinkage_at_one() -> None:
+    # Few draws of uncorrelated, equal-variance names: the estimated error of S exceeds
+    # its distance to the target, so the shrinkage is 1 and the estimate is mu * I.
+    x = np.random.default_rng(3).standard_normal((20, 10))
+    cov, shrinkage = ledoit_wolf(x)
+    assert shrinkage == 1.0
+    assert sklearn_covariance.LedoitWolf().fit(x).shrinkage_ == 1.0
+    np.testing.assert_allclose(cov, np.trace(cov) / 10 * np.eye(10))
+
+
 def test_ledoit_wolf_refuses_gaps() -> None:
     x = np.ones((5, 2))
     x[2, 1] = np.nan
