@@ -21,6 +21,7 @@ from invest.runtime.faults import storage_fault
 from invest.runtime.options_cli import add_options_commands
 from invest.runtime.paths import Paths
 from invest.runtime.policy.cli import add_models_commands
+from invest.runtime.portfolio_cli import add_portfolio_commands
 from invest.runtime.service import add_service_commands
 
 logger = logging.getLogger("invest")
@@ -187,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_models_commands(sub)
     add_engine_commands(sub)
     add_options_commands(sub)
+    add_portfolio_commands(sub)
     _add_delegated(
         sub, "train", "walk-forward RecurrentPPO training and ONNX export (extra `train`)"
     )

@@ -1,0 +1,1 @@
+"""Portfolio construction: covariance estimates and weights of a universe (pure numpy)."""
