@@ -49,8 +49,8 @@ from invest.runtime.adapters.alpaca.parsing import (
     order_snapshot,
     position_qty,
     sdk,
-    translate,
 )
+from invest.runtime.adapters.alpaca.retry import RetryingCalls
 from invest.runtime.clock import Clock, SystemClock
 from invest.runtime.config.alpaca import AlpacaConfig, endpoint_problem
 from invest.runtime.domain import Ack, Fill, OrderIntent, OrderStatus
@@ -148,7 +148,7 @@ def _reveal(value: str | SecretStr | None) -> str:
     return value if isinstance(value, str) else value.get_secret_value()
 
 
-class AlpacaBroker:
+class AlpacaBroker(RetryingCalls):
     """The :class:`~invest.runtime.brokers.base.Broker` for one Alpaca account (see the module).
 
     Args:
@@ -397,31 +397,6 @@ class AlpacaBroker:
         return snap
 
     # -- internals ---------------------------------------------------------------------
-
-    def _once(self, what: str, fn: Callable[[], T], *, order: bool = False) -> T:
-        try:
-            return fn()
-        except Exception as e:
-            ours = translate(e, what, order=order)
-            if ours is None:
-                raise
-            raise ours from e
-
-    def _backoff(self, attempt: int) -> float:
-        return min(self.config.backoff_s * float(2**attempt), self.config.backoff_max_s)
-
-    def _call(self, what: str, fn: Callable[[], T]) -> T:
-        """One read or cancel, retried on temporary errors with a bounded backoff."""
-        for attempt in range(self.config.retries + 1):
-            try:
-                return self._once(what, fn)
-            except TemporaryBrokerError as e:
-                if attempt == self.config.retries:
-                    raise
-                wait = self._backoff(attempt)
-                logger.warning("%s; retry %d in %.1fs", e, attempt + 1, wait)
-                self._sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(self, intent: OrderIntent) -> OrderSnapshot:
         """POST one order; after a doubtful failure look it up by client id, never resend blindly."""

@@ -53,8 +53,8 @@ from invest.runtime.adapters.alpaca.parsing import (
     RateLimitedError,
     position_qty,
     sdk,
-    translate,
 )
+from invest.runtime.adapters.alpaca.retry import RetryingCalls
 from invest.runtime.domain import Ack, OrderStatus
 from invest.runtime.errors import BrokerError, OrderRejectedError, TemporaryBrokerError
 
@@ -108,7 +108,7 @@ class OptionOrderUpdate:
     contracts: int = 0
 
 
-class AlpacaOptionOrders:
+class AlpacaOptionOrders(RetryingCalls):
     """Option orders of one Alpaca account (see the module).
 
     Args:
@@ -272,28 +272,3 @@ class AlpacaOptionOrders:
             )
         except NotFoundError:
             return None
-
-    def _once(self, what: str, fn: Callable[[], T], *, order: bool = False) -> T:
-        try:
-            return fn()
-        except Exception as e:
-            ours = translate(e, what, order=order)
-            if ours is None:
-                raise
-            raise ours from e
-
-    def _backoff(self, attempt: int) -> float:
-        return min(self.config.backoff_s * float(2**attempt), self.config.backoff_max_s)
-
-    def _call(self, what: str, fn: Callable[[], T]) -> T:
-        """One read, retried on temporary errors with a bounded backoff."""
-        for attempt in range(self.config.retries + 1):
-            try:
-                return self._once(what, fn)
-            except TemporaryBrokerError as e:
-                if attempt == self.config.retries:
-                    raise
-                wait = self._backoff(attempt)
-                logger.warning("%s; retry %d in %.1fs", e, attempt + 1, wait)
-                self._sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
