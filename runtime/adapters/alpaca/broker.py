@@ -38,10 +38,8 @@ from pydantic import SecretStr
 
 from invest.runtime.adapters.alpaca.parsing import (
     DEAD_STATUSES,
-    DuplicateClientIdError,
     NotFoundError,
     OrderSnapshot,
-    RateLimitedError,
     fill_from_activity,
     foreign_intent,
     is_option,
@@ -58,7 +56,6 @@ from invest.runtime.errors import (
     BrokerError,
     ConfigError,
     OrderRejectedError,
-    TemporaryBrokerError,
 )
 
 if TYPE_CHECKING:
@@ -409,32 +406,11 @@ class AlpacaBroker(RetryingCalls):
             request = sdk().MarketOrderRequest(**fields)
         except ValueError as e:  # pydantic's ValidationError: alpaca-py refuses the fields
             raise OrderRejectedError(f"{what}: alpaca-py refuses the order: {e}"[:500]) from e
-        for attempt in range(self.config.retries + 1):
-            try:
-                order = self._once(what, lambda: self._client.submit_order(request), order=True)
-                snap = order_snapshot(order)
-                self._order_ids[snap.order_id] = cid
-                return snap
-            except DuplicateClientIdError:
-                logger.info("alpaca has %s already (an earlier attempt arrived); fetching it", cid)
-                found = self.lookup(cid)
-                if found is None:
-                    raise BrokerError(
-                        f"Alpaca says client order id {cid} exists but cannot find it"
-                    ) from None
-                return found
-            except TemporaryBrokerError as e:
-                if not isinstance(e, RateLimitedError):
-                    found = self.lookup(cid)  # did the POST arrive before the failure?
-                    if found is not None:
-                        logger.info("alpaca has %s after %s; not resending", cid, e)
-                        return found
-                if attempt == self.config.retries:
-                    raise
-                wait = self._backoff(attempt)
-                logger.warning("%s; order not at Alpaca, retry %d in %.1fs", e, attempt + 1, wait)
-                self._sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
+        snap = self._post_once(
+            what, cid, lambda: order_snapshot(self._client.submit_order(request)), self.lookup
+        )
+        self._order_ids[snap.order_id] = cid  # lookup records it too; a fresh POST here
+        return snap
 
     def _track(self, cid: str, snap: OrderSnapshot, *, report: bool = True) -> None:
         """Follow ``snap``; ``report=False``: a dead order is answered, not queued for take_cancelled."""

@@ -48,15 +48,13 @@ from invest.runtime.adapters.alpaca.option_parsing import (
     option_snapshot,
 )
 from invest.runtime.adapters.alpaca.parsing import (
-    DuplicateClientIdError,
     NotFoundError,
-    RateLimitedError,
     position_qty,
     sdk,
 )
 from invest.runtime.adapters.alpaca.retry import RetryingCalls
 from invest.runtime.domain import Ack, OrderStatus
-from invest.runtime.errors import BrokerError, OrderRejectedError, TemporaryBrokerError
+from invest.runtime.errors import BrokerError, OrderRejectedError
 
 if TYPE_CHECKING:
     from invest.runtime.adapters.alpaca.broker import AlpacaBroker
@@ -238,31 +236,9 @@ class AlpacaOptionOrders(RetryingCalls):
 
     def _send(self, request: Any, cid: str, what: str) -> OptionOrderSnapshot:
         """POST once; after a doubtful failure look it up by client id, never resend blindly."""
-        for attempt in range(self.config.retries + 1):
-            try:
-                return self._once(
-                    what, lambda: option_snapshot(self._client.submit_order(request)), order=True
-                )
-            except DuplicateClientIdError:
-                logger.info("alpaca has %s already (an earlier attempt arrived); fetching it", cid)
-                found = self._snapshot(cid)
-                if found is None:
-                    raise BrokerError(
-                        f"Alpaca says client order id {cid} exists but cannot find it"
-                    ) from None
-                return found
-            except TemporaryBrokerError as e:
-                if not isinstance(e, RateLimitedError):
-                    found = self._snapshot(cid)  # did the POST arrive before the failure?
-                    if found is not None:
-                        logger.info("alpaca has %s after %s; not resending", cid, e)
-                        return found
-                if attempt == self.config.retries:
-                    raise
-                wait = self._backoff(attempt)
-                logger.warning("%s; order not at Alpaca, retry %d in %.1fs", e, attempt + 1, wait)
-                self._sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self._post_once(
+            what, cid, lambda: option_snapshot(self._client.submit_order(request)), self._snapshot
+        )
 
     def _snapshot(self, cid: str) -> OptionOrderSnapshot | None:
         try:
