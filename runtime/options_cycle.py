@@ -32,9 +32,10 @@ from invest.runtime.brokers.options_paper import OptionOrderFill, PaperOptionsBr
 from invest.runtime.config import AccountConfig, Settings
 from invest.runtime.config.options_account import OptionsAccountConfig
 from invest.runtime.cycle import Sink
+from invest.runtime.data.base import MarketData
 from invest.runtime.domain import AccountState, Ack, Clamp, OrderStatus, Regime, money
 from invest.runtime.errors import ConfigError, DataError
-from invest.runtime.market import Market
+from invest.runtime.market import Market, load_market
 from invest.runtime.options.analytics import atm_iv, iv_percentile, skew
 from invest.runtime.options.book import (
     OptionAction,
@@ -71,6 +72,7 @@ __all__ = [
     "OptionsBroker",
     "OptionsCycleSink",
     "SessionResult",
+    "options_market",
     "run_options_session",
     "warm_iv_history",
 ]
@@ -856,3 +858,35 @@ def outcome_rule(acct: OptionsAccount, pos: OptionPosition) -> str:
             "assignment" if pos.structure.kind is StructureKind.CASH_SECURED_PUT else "called away"
         )
     return "open"
+
+
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    """What :func:`load_market` needs of an options account before its chains exist."""
+
+    names: tuple[str, ...]
+    state: AccountState
+
+    def symbols(self) -> tuple[str, ...]:
+        return self.names
+
+
+def options_market(
+    source: MarketData,
+    settings: Settings,
+    name: str,
+    end: date | None,
+    *,
+    state: AccountState | None = None,
+    live: bool = False,
+) -> Market:
+    """The Market of options account ``name`` up to ``end``: underlyings, benchmark, regime
+    index, and the shares of ``state`` (default: the account's starting cash, no shares).
+
+    ``live`` (``invest run``, the engine) makes bad input skip a symbol, as for stocks.
+    """
+    cfg = settings.account(name)
+    regime = cfg.trend_king.regime_symbol or cfg.benchmark
+    names = tuple(dict.fromkeys((*cfg.universe, cfg.benchmark, regime)))
+    held = state if state is not None else AccountState(name, money(cfg.cash))
+    return load_market(source, _Reader(names, held), end, live=live)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -26,17 +25,16 @@ from invest.runtime.backtest.metrics import curve_metrics, round_trip_pnls, with
 from invest.runtime.backtest.runner import BacktestResult, Progress, buy_and_hold
 from invest.runtime.config import Settings
 from invest.runtime.cycle import MemorySink, Sink
-from invest.runtime.data.base import MarketData
 from invest.runtime.data.sample import SURVIVORSHIP_NOTE, vix
-from invest.runtime.domain import AccountState, money
 from invest.runtime.errors import DataError
-from invest.runtime.market import Market, load_market
+from invest.runtime.market import Market
 from invest.runtime.options.book import OptionPosition
 from invest.runtime.options.modelled import ModelledChainSource
 from invest.runtime.options.plan import OptionsStrategy
 from invest.runtime.options_cycle import (
     OptionsAccount,
     legs_text,
+    options_market,
     outcome_rule,
     run_options_session,
 )
@@ -50,25 +48,6 @@ __all__ = [
     "options_market",
     "replay_options",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class _Reader:
-    """What :func:`load_market` needs of an options account before its chains exist."""
-
-    names: tuple[str, ...]
-    state: AccountState
-
-    def symbols(self) -> tuple[str, ...]:
-        return self.names
-
-
-def options_market(source: MarketData, settings: Settings, name: str, end: date | None) -> Market:
-    """The history :func:`replay_options` reads for account ``name``: underlyings, benchmark, regime index."""
-    cfg = settings.account(name)
-    regime = cfg.trend_king.regime_symbol or cfg.benchmark
-    names = tuple(dict.fromkeys((*cfg.universe, cfg.benchmark, regime)))
-    return load_market(source, _Reader(names, AccountState(name, money(cfg.cash))), end)
 
 
 def modelled_account(

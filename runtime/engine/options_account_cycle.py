@@ -55,10 +55,15 @@ from invest.runtime.engine.outcome import CycleOutcome, trip
 from invest.runtime.errors import ConfigError
 from invest.runtime.ledger import Ledger, reads
 from invest.runtime.ledger import engine_state as repo
-from invest.runtime.market import Market, load_market
+from invest.runtime.market import Market
 from invest.runtime.options.chain import ChainSource
 from invest.runtime.options.plan import OptionOrder, OptionsStrategy, OrderAction, option_order_id
-from invest.runtime.options_cycle import OptionsAccount, run_options_session, warm_iv_history
+from invest.runtime.options_cycle import (
+    OptionsAccount,
+    options_market,
+    run_options_session,
+    warm_iv_history,
+)
 from invest.runtime.paths import Paths
 from invest.runtime.risk.engine import RiskResult
 from invest.runtime.schedule import fires_on
@@ -71,33 +76,11 @@ __all__ = [
     "cancel_option_orders",
     "chain_source",
     "flatten_options_account",
-    "options_live_market",
     "restore_options_account",
     "run_options_account_cycle",
 ]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class _Reader:
-    """What :func:`load_market` needs of an options account before its chains exist."""
-
-    names: tuple[str, ...]
-    state: AccountState
-
-    def symbols(self) -> tuple[str, ...]:
-        return self.names
-
-
-def options_live_market(
-    source: MarketData, settings: Settings, name: str, state: AccountState, end: date | None
-) -> Market:
-    """The Market of options account ``name`` up to ``end``: underlyings, benchmark, regime index, shares held."""
-    cfg = settings.account(name)
-    regime = cfg.trend_king.regime_symbol or cfg.benchmark
-    names = tuple(dict.fromkeys((*cfg.universe, cfg.benchmark, regime)))
-    return load_market(source, _Reader(names, state), end, live=True)
 
 
 def chain_source(
@@ -233,7 +216,7 @@ def run_options_account_cycle(
         known = ledger
     state = known.load_state(name) if known is not None else None
     state = state or AccountState(name, money(cfg.cash))
-    market = options_live_market(source, settings, name, state, end)
+    market = options_market(source, settings, name, end, state=state, live=True)
     if secrets is None and cfg.options is not None and cfg.options.chain_source == "alpaca":
         secrets = load_secrets(paths.secrets)
     chains = chain_source(name, settings, market, secrets)
