@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from functools import cache, partial
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -1099,33 +1099,23 @@ def _preview_in_engine(args: argparse.Namespace, paths: Paths) -> dict[str, obje
 
 def _preview_here(args: argparse.Namespace, settings: Settings, paths: Paths) -> dict[str, object]:
     """Each account's preview in this process, on the ledger opened read-only."""
-    from invest.runtime.engine.preview import preview_account
+    from invest.runtime.clock import SystemClock
+    from invest.runtime.engine.preview import preview_accounts
     from invest.runtime.ledger import Ledger, demo_ledger_at
 
     # The demo's replayed positions are no state to plan from (as for a dry run).
     known = paths.ledger.exists() and not demo_ledger_at(paths.ledger)
     ledger = Ledger(paths.ledger, readonly=True) if known else None
-    previews = []
     try:
-        for name in [args.account] if args.account else list(settings.accounts):
-            cfg = settings.account(name)
-            gate = _gate(settings, name, paths, args.oracle, ledger)
-            try:
-                previews.append(
-                    preview_account(
-                        name,
-                        settings,
-                        paths,
-                        ledger,
-                        source=_source(cfg.data or settings.engine.data, paths),
-                        gate=gate,
-                        strategy=partial(_strategy, settings, name, paths, args.oracle),
-                        oracle=args.oracle,
-                    )
-                )
-            finally:
-                if gate is not None:
-                    gate.close()
+        previews = preview_accounts(
+            [args.account] if args.account else list(settings.accounts),
+            settings,
+            paths,
+            ledger,
+            source=lambda n: _source(settings.account(n).data or settings.engine.data, paths),
+            oracle=args.oracle,
+            now=SystemClock().now,
+        )
     finally:
         if ledger is not None:
             ledger.close()

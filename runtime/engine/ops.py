@@ -29,11 +29,8 @@ from invest.runtime.ledger import reads
 from invest.runtime.timing import last_completed_session
 
 if TYPE_CHECKING:
-    from datetime import date, datetime
-    from pathlib import Path
+    from datetime import date
 
-    from invest.runtime.config import Settings
-    from invest.runtime.engine.account_cycle import StrategyFactory
     from invest.runtime.engine.engine import Engine
     from invest.runtime.options.plan import OptionOrder
     from invest.runtime.oracle.accounts import Mode
@@ -312,53 +309,28 @@ def _run(engine: Engine, request: Request) -> dict[str, Any]:
 
 def _preview(engine: Engine, request: Request) -> dict[str, Any]:
     """The dry run of one account (or each) on the bar its next cycle reads; writes nothing."""
-    from invest.runtime.engine.preview import preview_account
+    from invest.runtime.engine.preview import preview_accounts
     from invest.runtime.ledger import Ledger
-    from invest.runtime.oracle.accounts import build_gate
 
     one = _account(engine, request, required=False)
     mode = str(request.args.get("oracle") or "replay")
     if mode not in ("off", "replay", "live"):
         raise OpError(f"unknown oracle mode {mode!r}: use off, replay or live")
-    oracle = cast("Mode", mode)
-    end = last_completed_session(engine.calendar, engine.clock.now())
-    settings, now, home = engine.settings, engine.clock.now, engine.paths.home
     ledger = Ledger(engine.ledger.path, readonly=True)
-    previews = []
     try:
-        for name in [one] if one else list(engine.accounts):
-            gate = build_gate(settings, name, home, now, oracle, ledger)
-            try:
-                previews.append(
-                    preview_account(
-                        name,
-                        settings,
-                        engine.paths,
-                        ledger,
-                        source=engine._source(name),
-                        end=end,
-                        gate=gate,
-                        strategy=_manager(settings, name, home, now, oracle),
-                        oracle=mode,
-                    )
-                )
-            finally:
-                if gate is not None:
-                    gate.close()
+        previews = preview_accounts(
+            [one] if one else list(engine.accounts),
+            engine.settings,
+            engine.paths,
+            ledger,
+            source=engine._source,
+            oracle=cast("Mode", mode),
+            now=engine.clock.now,
+            end=last_completed_session(engine.calendar, engine.clock.now()),
+        )
     finally:
         ledger.close()
     return {"previews": previews, "text": "\n\n".join(p["text"] for p in previews)}
-
-
-def _manager(
-    settings: Settings, name: str, home: Path, now: Callable[[], datetime], mode: Mode
-) -> StrategyFactory | None:
-    """The llm_manager strategy in ``mode`` (over the preview's read-only ledger), else None."""
-    if settings.account(name).strategy != "llm_manager":
-        return None
-    from invest.runtime.strategies.llm_manager import build_manager
-
-    return lambda known: build_manager(settings, name, home, now, mode, known)
 
 
 _READS = frozenset({"preview"})

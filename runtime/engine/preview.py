@@ -10,8 +10,9 @@ preview`` (locally, or through a running engine) and Telegram ``/preview`` show 
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 from invest.runtime.config import Settings
 from invest.runtime.cycle import Gate
@@ -22,7 +23,63 @@ from invest.runtime.explain import explain
 from invest.runtime.ledger import Ledger
 from invest.runtime.paths import Paths
 
-__all__ = ["preview_account", "preview_text"]
+if TYPE_CHECKING:
+    from invest.runtime.oracle.accounts import Mode
+
+__all__ = ["preview_account", "preview_accounts", "preview_text"]
+
+
+def preview_accounts(
+    names: Iterable[str],
+    settings: Settings,
+    paths: Paths,
+    ledger: Ledger | None,
+    *,
+    source: Callable[[str], MarketData],
+    oracle: Mode,
+    now: Callable[[], datetime],
+    end: date | None = None,
+) -> list[dict[str, Any]]:
+    """:func:`preview_account` of each of ``names``, with its LLM gate and manager built in
+    ``oracle`` mode (and the gate closed after): ``invest preview``, the engine's preview
+    op and the TUI all preview this way. ``source`` opens an account's market data."""
+    previews = []
+    for name in names:
+        cfg = settings.account(name)
+        gate = None
+        if cfg.oracle is not None:  # no oracle: no import of the oracle package
+            from invest.runtime.oracle.accounts import build_gate
+
+            gate = build_gate(settings, name, paths.home, now, oracle, ledger)
+        try:
+            previews.append(
+                preview_account(
+                    name,
+                    settings,
+                    paths,
+                    ledger,
+                    source=source(name),
+                    end=end,
+                    gate=gate,
+                    strategy=_manager(settings, name, paths, now, oracle),
+                    oracle=oracle,
+                )
+            )
+        finally:
+            if gate is not None:
+                gate.close()
+    return previews
+
+
+def _manager(
+    settings: Settings, name: str, paths: Paths, now: Callable[[], datetime], mode: Mode
+) -> StrategyFactory | None:
+    """The llm_manager strategy in ``mode`` (over the preview's ledger), else None."""
+    if settings.account(name).strategy != "llm_manager":
+        return None  # what build_manager says too, without importing the oracle package
+    from invest.runtime.strategies.llm_manager import build_manager
+
+    return lambda known: build_manager(settings, name, paths.home, now, mode, known)
 
 
 def preview_account(

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from contextlib import closing
 from dataclasses import dataclass
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from invest.runtime.ledger import reads
 from invest.runtime.ledger.trades import ClosedTrade, PeriodPnl
@@ -21,15 +20,12 @@ from invest.runtime.paths import Paths
 from .engine import EngineDownError, EngineLink
 
 if TYPE_CHECKING:
-    from invest.runtime.config import Settings
-    from invest.runtime.ledger import Ledger
-    from invest.runtime.oracle.gate.cycle import CycleGate
-    from invest.runtime.strategies.base import Strategy
+    pass
 
 #: How many periods the P&L view shows (a year of sessions, of weeks, of months).
 PERIOD_LIMIT = {"day": 60, "week": 52, "month": 36}
 #: The preview's LLM mode: cached verdicts only, so a look spends no LLM budget.
-ORACLE = "replay"
+ORACLE: Final = "replay"
 #: Seconds to wait for the engine's preview (it runs between the engine's jobs).
 ENGINE_TIMEOUT_S = 120.0
 
@@ -91,9 +87,10 @@ def preview(link: EngineLink, paths: Paths) -> Preview:
 def preview_here(paths: Paths) -> Preview:
     """Every account's preview in this process, composed as ``invest preview`` composes it
     (the same runtime calls: config, data source, LLM gate and manager, ledger read-only)."""
+    from invest.runtime.clock import SystemClock
     from invest.runtime.config import load_config
     from invest.runtime.data import open_source
-    from invest.runtime.engine.preview import preview_account
+    from invest.runtime.engine.preview import preview_accounts
     from invest.runtime.ledger import Ledger, demo_ledger_at
 
     settings = load_config(paths.config)
@@ -106,50 +103,19 @@ def preview_here(paths: Paths) -> Preview:
             "engine not running: computed here; the ledger is the demo's (replayed history), "
             "so each account plans from its starting cash, as a first real run would"
         )
-    out: list[dict[str, Any]] = []
     try:
-        for name in settings.accounts:
-            cfg = settings.account(name)
-            gate = _gate(settings, name, paths, ledger)
-            try:
-                out.append(
-                    preview_account(
-                        name,
-                        settings,
-                        paths,
-                        ledger,
-                        source=open_source(cfg.data or settings.engine.data, cache_dir=paths.cache),
-                        gate=gate,
-                        strategy=partial(_manager, settings, name, paths),
-                        oracle=ORACLE,
-                    )
-                )
-            finally:
-                if gate is not None:
-                    gate.close()
+        out = preview_accounts(
+            list(settings.accounts),
+            settings,
+            paths,
+            ledger,
+            source=lambda n: open_source(
+                settings.account(n).data or settings.engine.data, cache_dir=paths.cache
+            ),
+            oracle=ORACLE,
+            now=SystemClock().now,
+        )
     finally:
         if ledger is not None:
             ledger.close()
     return Preview(out, "local", note)
-
-
-def _gate(settings: Settings, name: str, paths: Paths, ledger: Ledger | None) -> CycleGate | None:
-    """The account's LLM gate on cached verdicts, or None (no oracle configured)."""
-    if settings.account(name).oracle is None:
-        return None  # what build_gate says too, without importing the oracle package
-    from invest.runtime.clock import SystemClock
-    from invest.runtime.oracle.accounts import build_gate
-
-    return build_gate(settings, name, paths.home, SystemClock().now, ORACLE, ledger)
-
-
-def _manager(
-    settings: Settings, name: str, paths: Paths, ledger: Ledger | None = None
-) -> Strategy | None:
-    """The llm_manager strategy of an account (it needs the ledger and the clock), else None."""
-    if settings.account(name).strategy != "llm_manager":
-        return None  # what build_manager says too, without importing the oracle package
-    from invest.runtime.clock import SystemClock
-    from invest.runtime.strategies.llm_manager import build_manager
-
-    return build_manager(settings, name, paths.home, SystemClock().now, ORACLE, ledger)
