@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from invest.runtime.config.base import Frozen
 from invest.runtime.config.checks import check_cron
+from invest.runtime.config.mandate import MandateConfig
 from invest.runtime.config.options_account import OPTIONS_STRATEGIES, OptionsAccountConfig
 from invest.runtime.config.oracle import OracleConfig
 from invest.runtime.config.rl import RLParams
@@ -54,6 +55,10 @@ class RiskProfile(Frozen):
     """Warn when a buy's 60-day return correlation with a holding exceeds this."""
     rebalance_band: float = Field(0.05, ge=0, lt=1)
     """Skip resizing a holding by less than this weight (tolerance band); opening a new position or closing one is never skipped."""
+    bootstrap_cash_pct: float | None = Field(None, gt=0, lt=1)
+    """Bootstrap mode: while cash is more than this share of equity (0.80), max_trades_per_cycle is multiplied by bootstrap_trade_factor, to deploy a new account's capital faster. None disables."""
+    bootstrap_trade_factor: int = Field(2, ge=1, le=10)
+    """How many times max_trades_per_cycle a cycle in bootstrap mode may place."""
 
 
 DEFAULT_RISK_PROFILES: dict[str, RiskProfile] = {
@@ -140,6 +145,8 @@ class AccountConfig(Frozen):
     """Name of a research watchlist (a [research.NAME] section): its newest symbols join the universe's candidates."""
     options: OptionsAccountConfig | None = None
     """Options accounts (strategy wheel or vertical_spreads) only: chain, selection, option risk rules."""
+    mandate: MandateConfig | None = None
+    """Target split of equity by asset class (the [assets] table gives each symbol's class), held by the risk engine and shown to the LLM manager. None: no mandate."""
 
     @property
     def trades_options(self) -> bool:

@@ -23,6 +23,7 @@ from invest.runtime.config.base import Frozen
 from invest.runtime.config.checks import check_timezone
 from invest.runtime.config.control import ControlAccess
 from invest.runtime.config.engine import EngineLoop, HaltRules
+from invest.runtime.config.mandate import check_asset_classes, missing_classes
 from invest.runtime.config.notify import DiscordConfig, TelegramConfig
 from invest.runtime.config.research import ResearchConfig
 from invest.runtime.errors import ConfigError
@@ -99,6 +100,13 @@ class Settings(BaseModel):
     """Accounts by name (lowercase letters, digits, - and _)."""
     research: dict[str, ResearchConfig] = Field(default_factory=dict)
     """Research watchlists by name: a daily screen + LLM ranking that accounts subscribe to."""
+    assets: dict[str, str] = Field(default_factory=dict)
+    """Asset class of each symbol, for the accounts' mandates: SPY = "etf", AAPL = "stock" (free lowercase names; "cash" is reserved). On the sample data SP500 stands in for an S&P 500 ETF."""
+
+    @field_validator("assets")
+    @classmethod
+    def _asset_classes(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_asset_classes(v)
 
     @model_validator(mode="after")
     def _accounts_are_consistent(self) -> Settings:
@@ -114,6 +122,14 @@ class Settings(BaseModel):
             if acct.risk not in self.all_risk_profiles():
                 known = ", ".join(sorted(self.all_risk_profiles()))
                 raise ValueError(f"accounts.{name}.risk: unknown profile {acct.risk!r} ({known})")
+            if acct.mandate is not None:
+                held = (*acct.universe, *acct.trend_king.defensive)
+                if lost := missing_classes(held, self.assets):
+                    raise ValueError(
+                        f"accounts.{name}.mandate: {', '.join(lost)} "
+                        f"{'has' if len(lost) == 1 else 'have'} no asset class: "
+                        f'add {lost[0]} = "stock" (or its class) to the [assets] table'
+                    )
         return self
 
     def all_risk_profiles(self) -> dict[str, RiskProfile]:

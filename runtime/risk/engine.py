@@ -5,15 +5,18 @@ Order of application (each change leaves a :class:`Clamp` with its reason):
 2. position monitors: stop-loss, take-profit, time stop force full exits;
 3. drawdown brake: the whole book is scaled by ``drawdown_cut``;
 4. caps: max position weight and the cash reserve;
-5. buy filters: usable data, price and liquidity floors, correlation warning;
-6. trades: tolerance band, minimum holding period, anti-leverage sizing
+5. mandate (an account with one): buckets by asset class (:mod:`.mandate`);
+6. buy filters: usable data, price and liquidity floors, correlation warning;
+7. trades: tolerance band, minimum holding period, anti-leverage sizing
    (buys come from settled cash minus the reserve, never from pending sales),
-   and the cap on trades per cycle.
+   and the cap on trades per cycle (times ``bootstrap_trade_factor`` while cash is
+   over ``bootstrap_cash_pct`` of equity: bootstrap mode).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
@@ -22,6 +25,7 @@ import numpy as np
 
 from invest.runtime.brokers.fills import FillModel
 from invest.runtime.config import RiskProfile
+from invest.runtime.config.mandate import MandateConfig
 from invest.runtime.domain import (
     CENT,
     AccountState,
@@ -36,6 +40,7 @@ from invest.runtime.domain import (
 from invest.runtime.features import log_returns
 from invest.runtime.market import Market
 from invest.runtime.risk import rules
+from invest.runtime.risk.mandate import hold_mandate
 
 CORR_WINDOW = 60
 
@@ -77,10 +82,22 @@ def _equity(market: Market, t: int, state: AccountState) -> float:
 class RiskEngine:
     """Applies a :class:`RiskProfile` to proposals of one account."""
 
-    def __init__(self, account: str, risk: RiskProfile, fills: FillModel) -> None:
+    def __init__(
+        self,
+        account: str,
+        risk: RiskProfile,
+        fills: FillModel,
+        *,
+        mandate: MandateConfig | None = None,
+        asset_classes: Mapping[str, str] | None = None,
+    ) -> None:
         self.account = account
         self.risk = risk
         self.fills = fills
+        #: The account's buckets by asset class (None: no mandate step).
+        self.mandate = mandate
+        #: symbol -> asset class, for the mandate.
+        self.asset_classes: Mapping[str, str] = asset_classes or {}
 
     def exits(self, market: Market, t: int, state: AccountState) -> list[_Trade]:
         """Forced full exits from the position monitors at row ``t``.
@@ -148,8 +165,31 @@ class RiskEngine:
             targets = self._targets(proposal, state, exited | unknown, res)
             skip = exited | pending | unknown
             trades += self._rebalance(market, t, state, targets, equity, skip, res, reserved)
-        res.intents = self._intents(trades, cycle_id, res)
+        cap = self.risk.max_trades_per_cycle
+        if proposal is not None and self.risk.bootstrap_cash_pct is not None:
+            cap = self._bootstrap_cap(state, res, reserved)
+        res.intents = self._intents(trades, cycle_id, res, cap)
         return res
+
+    def _bootstrap_cap(self, state: AccountState, res: RiskResult, reserved: float) -> int:
+        # Bootstrap mode: while free cash (settled, less open buys) is over the edge, the
+        # cycle may place bootstrap_trade_factor times the orders, to deploy it faster.
+        cap, edge = self.risk.max_trades_per_cycle, self.risk.bootstrap_cash_pct
+        if edge is None or res.equity <= 0:
+            return cap
+        share = (float(state.cash) - reserved) / res.equity
+        if share <= edge:
+            return cap
+        factor = self.risk.bootstrap_trade_factor
+        res.clamps.append(
+            Clamp(
+                "bootstrap",
+                "*",
+                f"cash {share:.1%} of equity > {edge:.0%}: up to {cap * factor} trades "
+                f"this cycle ({cap} x{factor})",
+            )
+        )
+        return cap * factor
 
     @staticmethod
     def _unknown(
@@ -207,6 +247,11 @@ class RiskEngine:
             targets = {s: w * cut for s, w in targets.items()}
         targets, clamps = rules.cap_weights(targets, self.risk)
         res.clamps += clamps
+        if self.mandate is not None:
+            targets, clamps = hold_mandate(
+                targets, self.mandate, self.asset_classes, self.risk.min_cash_pct
+            )
+            res.clamps += clamps
         res.targets = targets
         return targets
 
@@ -356,21 +401,19 @@ class RiskEngine:
                 )
             )
 
-    def _intents(self, trades: list[_Trade], cycle_id: str, res: RiskResult) -> list[OrderIntent]:
+    def _intents(
+        self, trades: list[_Trade], cycle_id: str, res: RiskResult, cap: int
+    ) -> list[OrderIntent]:
         if not trades:
             return []
         forced = [x for x in trades if x.forced]
         rest = sorted(
             (x for x in trades if not x.forced), key=lambda x: (x.side is Side.BUY, -x.value)
         )
-        room = max(self.risk.max_trades_per_cycle - len(forced), 0)
+        room = max(cap - len(forced), 0)
         for x in rest[room:]:
             res.clamps.append(
-                Clamp(
-                    "max_trades",
-                    x.symbol,
-                    f"over {self.risk.max_trades_per_cycle} trades per cycle: {x.side} dropped",
-                )
+                Clamp("max_trades", x.symbol, f"over {cap} trades per cycle: {x.side} dropped")
             )
         return [
             OrderIntent(
