@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import numpy as np
 
+from invest.runtime.config.mandate import CASH, MandateConfig, bucket_weights
 from invest.runtime.config.oracle import NewsConfig
 from invest.runtime.domain import AccountState
 from invest.runtime.market import Market
@@ -80,6 +81,23 @@ class PortfolioSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class MandateSnapshot:
+    """The account's mandate and where the book stands against it.
+
+    Attributes:
+        targets: asset class -> target share of equity, ``cash`` included.
+        weights: asset class -> current share of equity (cash: what the holdings leave).
+        band: how far a bucket may drift from its target.
+        classes: symbol -> asset class, for the symbols shown and held.
+    """
+
+    targets: Mapping[str, float]
+    weights: Mapping[str, float]
+    band: float
+    classes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class PreviousDecision:
     """An earlier oracle decision with how it has done since.
 
@@ -109,6 +127,7 @@ class OracleContext:
         portfolio: the account, or None when unknown.
         news: headlines; filtered again to ``cycle_time`` before use.
         previous: earlier decisions with live P&L.
+        mandate: the account's buckets by asset class and their current weights, or None.
     """
 
     cycle_time: datetime
@@ -117,6 +136,7 @@ class OracleContext:
     portfolio: PortfolioSnapshot | None = None
     news: NewsDigest = field(default_factory=NewsDigest)
     previous: tuple[PreviousDecision, ...] = ()
+    mandate: MandateSnapshot | None = None
 
     @property
     def held(self) -> frozenset[str]:
@@ -154,6 +174,27 @@ def portfolio_snapshot(market: Market, t: int, state: AccountState) -> Portfolio
     )
 
 
+def mandate_snapshot(
+    portfolio: PortfolioSnapshot,
+    mandate: MandateConfig,
+    classes: Mapping[str, str],
+    symbols: Sequence[str] = (),
+) -> MandateSnapshot:
+    """``mandate`` with the bucket weights of ``portfolio``; the classes of ``symbols`` and
+    of the holdings (a symbol without one is left out)."""
+    weights = {p.symbol: p.weight for p in portfolio.positions}
+    now = bucket_weights(weights, classes, mandate)
+    if portfolio.equity > 0:  # cash from the account itself: a missing price counts at cost
+        now[CASH] = float(portfolio.cash / portfolio.equity)
+    named = sorted({*symbols, *weights})
+    return MandateSnapshot(
+        dict(mandate.buckets),
+        {c: round(w, 4) for c, w in now.items()},
+        mandate.band,
+        {s: classes[s] for s in named if s in classes},
+    )
+
+
 def symbol_snapshots(
     market: Market, t: int, symbols: Sequence[str], indicators: Sequence[str]
 ) -> dict[str, SymbolSnapshot]:
@@ -182,6 +223,8 @@ def cycle_context(
     news: NewsConfig | None = None,
     news_symbols: Sequence[str] | None = None,
     previous: tuple[PreviousDecision, ...] = (),
+    mandate: MandateConfig | None = None,
+    asset_classes: Mapping[str, str] | None = None,
 ) -> OracleContext:
     """What the oracle may know at row ``t``.
 
@@ -196,6 +239,8 @@ def cycle_context(
         news: news filters.
         news_symbols: symbols whose headlines are gathered (default: ``symbols``).
         previous: earlier decisions with live P&L.
+        mandate: the account's mandate, shown with its current bucket weights.
+        asset_classes: symbol -> asset class (the config's ``[assets]``), for the mandate.
     """
     at = cycle_time(market.day(t))
     digest = (
@@ -203,11 +248,15 @@ def cycle_context(
         if sources
         else NewsDigest.empty("no news sources configured")
     )
+    portfolio = portfolio_snapshot(market, t, state)
     return OracleContext(
         cycle_time=at,
         regime=regime,
         symbols=symbol_snapshots(market, t, symbols, indicators),
-        portfolio=portfolio_snapshot(market, t, state),
+        portfolio=portfolio,
         news=digest,
         previous=previous,
+        mandate=None
+        if mandate is None
+        else mandate_snapshot(portfolio, mandate, asset_classes or {}, symbols),
     )

@@ -38,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from invest.runtime.config import AccountConfig, Settings, TrendKingParams
+from invest.runtime.config.mandate import MandateConfig
 from invest.runtime.config.oracle import NewsConfig
 from invest.runtime.domain import AccountState, ExitPlan, Proposal, Regime
 from invest.runtime.errors import ConfigError
@@ -143,6 +144,8 @@ class LLMManager:
         max_symbols: most candidates shown to the model (best by risk-adjusted momentum;
             held candidates always), to keep the prompt small on a large universe.
         history_limit: most previous decisions shown.
+        mandate: the account's buckets by asset class, shown with their current weights.
+        asset_classes: symbol -> asset class (the config's ``[assets]``), for the mandate.
     """
 
     name = "llm_manager"
@@ -161,6 +164,8 @@ class LLMManager:
         watchlist: WatchlistFeed | None = None,
         max_symbols: int = 40,
         history_limit: int = 20,
+        mandate: MandateConfig | None = None,
+        asset_classes: Mapping[str, str] | None = None,
     ) -> None:
         self.oracle = oracle
         self.universe = tuple(universe)
@@ -173,6 +178,8 @@ class LLMManager:
         self.watchlist = watchlist
         self.max_symbols = max_symbols
         self.history_limit = history_limit
+        self.mandate = mandate
+        self.asset_classes = asset_classes
         #: This object's own decisions (the engine keeps it between cycles).
         self.history: list[PastDecision] = []
         self.last_result: ManagerResult | None = None
@@ -218,6 +225,8 @@ class LLMManager:
             news=self.news,
             news_symbols=sorted({*shown, *state.positions}),
             previous=self._previous(t, day),
+            mandate=self.mandate,
+            asset_classes=self.asset_classes,
         )
         result = self.oracle.decide(ctx, cycle_id=f"{self.account}:{day.isoformat()}")
         self.last_result = result
@@ -352,6 +361,7 @@ def build_llm_manager(
     store: Store | None = None,
     history: DecisionSource | None = None,
     watchlist: WatchlistFeed | None = None,
+    asset_classes: Mapping[str, str] | None = None,
 ) -> LLMManager:
     """The llm_manager of an account: cached, budgeted client; audits under ``home/oracle``.
 
@@ -365,6 +375,7 @@ def build_llm_manager(
             the engine passes a :class:`~invest.runtime.oracle.ledger_store.LedgerOracleStore`).
         history: earlier decisions from the ledger.
         watchlist: the subscribed research watchlist at a day.
+        asset_classes: symbol -> asset class, for the account's mandate.
 
     Raises:
         ConfigError: the account has no ``oracle`` section.
@@ -384,6 +395,8 @@ def build_llm_manager(
         news=cfg.oracle.news,
         history=history,
         watchlist=watchlist,
+        mandate=cfg.mandate,
+        asset_classes=asset_classes,
     )
 
 
@@ -421,4 +434,5 @@ def build_manager(
         if ledger
         else None,
         watchlist=(lambda d: load_watchlist(research, wl, as_of=d)) if wl else None,
+        asset_classes=settings.assets,
     )

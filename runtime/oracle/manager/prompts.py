@@ -1,4 +1,8 @@
-"""The manager's prompts: pass 1 asks for a market analysis, pass 2 for trade actions."""
+"""The manager's prompts: pass 1 asks for a market analysis, pass 2 for trade actions.
+
+An account with a mandate shows it in both: each bucket's target and current weight, and
+the class of each symbol shown, so the manager can fill an under-weight bucket.
+"""
 
 from __future__ import annotations
 
@@ -54,10 +58,35 @@ def _portfolio(context: OracleContext) -> dict[str, Any] | None:
     }
 
 
+MANDATE_RULE = (
+    "Target share of equity per asset class (cash included); each may drift within "
+    "target +- band. The risk engine scales an over-weight class down to its target and "
+    "keeps cash at its target at least, but never buys to fill an under-weight class: "
+    "your BUYs of that class's symbols fill it."
+)
+
+
+def _mandate(context: OracleContext) -> dict[str, Any] | None:
+    m = context.mandate
+    if m is None:
+        return None
+    return {
+        "rule": MANDATE_RULE,
+        "band": num(m.band),
+        "buckets": {
+            c: {"target": num(w), "weight": num(m.weights.get(c, 0.0))}
+            for c, w in sorted(m.targets.items())
+        },
+        "asset_classes": dict(sorted(m.classes.items())),
+    }
+
+
 def _manager_body(context: OracleContext, config: OracleConfig) -> tuple[dict[str, Any], Any]:
     symbols = sorted(set(context.symbols) | context.held)
     body, headlines = common_body(context, symbols, config)
     body["portfolio"] = _portfolio(context)
+    if context.mandate is not None:  # absent, the prompt (and its cache key) is unchanged
+        body["mandate"] = _mandate(context)
     body["previous_decisions"] = [
         {
             "symbol": d.symbol,
