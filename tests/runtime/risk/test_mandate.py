@@ -243,3 +243,40 @@ def test_bootstrap_mode_stays_off_while_cash_is_under_its_edge() -> None:
     res = _plan(held, bootstrap_cash_pct=0.80)
     assert not any(c.rule == "bootstrap" for c in res.clamps)
     assert len(res.intents) <= 5
+
+
+# -- the sample's ETF stand-in -------------------------------------------------------------
+
+
+def test_an_account_holds_the_sample_index_as_its_etf_in_a_backtest() -> None:
+    from datetime import date
+
+    from invest.runtime.backtest.runner import replay
+    from invest.runtime.data.sample import SampleData
+    from invest.runtime.market import load_market
+
+    settings = parse_config(
+        {
+            "assets": {"SP500": "etf", "KO": "stock"},
+            "risk_profiles": {"core": {"max_position_pct": 0.8}},
+            "accounts": {
+                "core": {
+                    "universe": ["SP500", "KO"],
+                    "schedule": "30 16 * * fri",
+                    "risk": "core",
+                    "trend_king": {"top_n": 2, "max_weight": 0.8},
+                    "mandate": {"buckets": {"etf": 0.5, "stock": 0.1, "cash": 0.4}},
+                }
+            },
+        }
+    )
+    acct = AccountRuntime.build("core", settings, paper=True)
+    market = load_market(SampleData(), acct, date(2022, 12, 30))
+    result = replay(acct, market, date(2021, 1, 4))
+    bought = {f.symbol for f in result.fills if f.side is Side.BUY}
+    assert "SP500" in bought  # the benchmark column trades like any other
+    targets = [d["targets"] for d in result.decisions if d.get("targets")]
+    assert targets
+    assert max(t.get("SP500", 0.0) for t in targets) <= 0.55 + 1e-4  # its bucket + band
+    assert max(sum(t.values()) for t in targets) <= 0.6 + 1e-3  # cash at its 40% floor
+    assert any(c["rule"] == "mandate" for d in result.decisions for c in d["clamps"])
