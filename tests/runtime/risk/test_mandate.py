@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import date
 from typing import Any
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from invest.runtime.backtest.runner import replay
+from invest.runtime.brokers.fills import FillModel
 from invest.runtime.config import parse_config
 from invest.runtime.config.mandate import MandateConfig, bucket_weights
 from invest.runtime.cycle import AccountRuntime, MemorySink, run_cycle
+from invest.runtime.data.sample import SampleData
 from invest.runtime.domain import AccountState, Proposal, Side
 from invest.runtime.errors import ConfigError
-from invest.runtime.market import Market
+from invest.runtime.market import Market, load_market
 from invest.runtime.risk.engine import RiskEngine, RiskResult
 from invest.runtime.risk.mandate import hold_mandate
-from tests.runtime.conftest import account, columns, make_market, proposal, relaxed_risk, rising
+from tests.runtime.conftest import (
+    account,
+    columns,
+    make_market,
+    position,
+    proposal,
+    relaxed_risk,
+    rising,
+)
 
 CORE = MandateConfig(buckets={"etf": 0.60, "stock": 0.30, "cash": 0.10}, band=0.05)
 CLASSES = {"E": "etf", "A": "stock", "B": "stock", "C": "stock"}
@@ -38,8 +52,6 @@ MARKET = _market()
 
 
 def _engine(mandate: MandateConfig | None = CORE, **risk: Any) -> RiskEngine:
-    from invest.runtime.brokers.fills import FillModel
-
     return RiskEngine(
         "acct",
         relaxed_risk(**risk),
@@ -236,7 +248,6 @@ def test_bootstrap_mode_multiplies_the_trade_cap_of_a_cash_heavy_account() -> No
 
 
 def test_bootstrap_mode_stays_off_while_cash_is_under_its_edge() -> None:
-    from tests.runtime.conftest import position
 
     day = WIDE.day(T)
     held = account(1_000, position("S0", 500, 20.0, day))  # about 90% invested
@@ -249,11 +260,6 @@ def test_bootstrap_mode_stays_off_while_cash_is_under_its_edge() -> None:
 
 
 def test_an_account_holds_the_sample_index_as_its_etf_in_a_backtest() -> None:
-    from datetime import date
-
-    from invest.runtime.backtest.runner import replay
-    from invest.runtime.data.sample import SampleData
-    from invest.runtime.market import load_market
 
     settings = parse_config(
         {
@@ -280,3 +286,52 @@ def test_an_account_holds_the_sample_index_as_its_etf_in_a_backtest() -> None:
     assert max(t.get("SP500", 0.0) for t in targets) <= 0.55 + 1e-4  # its bucket + band
     assert max(sum(t.values()) for t in targets) <= 0.6 + 1e-3  # cash at its 40% floor
     assert any(c["rule"] == "mandate" for d in result.decisions for c in d["clamps"])
+
+
+def test_a_mandate_account_decides_the_same_up_to_d_whatever_comes_after() -> None:
+    # Point in time: the sample cut at D, and the sample whose closes after D are a
+    # seeded random walk, give the same records, fills and equity up to D.
+
+    cut = date(2021, 6, 30)
+    source = SampleData()
+    frame = source.load(("SP500", "KO", "MSFT", "XOM", "JPM"), None, date(2022, 6, 30))
+    after = frame.dates > np.datetime64(cut, "D")
+    close = frame.close.copy()
+    steps = np.random.default_rng(3).normal(0.0, 0.03, size=(int(after.sum()), close.shape[1]))
+    close[after] = close[~after][-1] * np.exp(np.cumsum(steps, axis=0))
+    walked = dataclasses.replace(frame, close=close)
+    settings = parse_config(
+        {
+            "assets": {
+                "SP500": "etf",
+                "KO": "stock",
+                "MSFT": "stock",
+                "XOM": "stock",
+                "JPM": "stock",
+            },
+            "risk_profiles": {"boot": {"bootstrap_cash_pct": 0.8, "max_trades_per_cycle": 1}},
+            "accounts": {
+                "core": {
+                    "universe": ["SP500", "KO", "MSFT", "XOM", "JPM"],
+                    "risk": "boot",
+                    "trend_king": {"top_n": 4},
+                    "mandate": {"buckets": {"etf": 0.3, "stock": 0.4, "cash": 0.3}},
+                }
+            },
+        }
+    )
+    runs = []
+    for f in (frame.between(None, cut), walked):
+        acct = AccountRuntime.build("core", settings, paper=True)
+        runs.append(replay(acct, Market(f), date(2021, 1, 4)))
+    upto = [
+        (
+            [d for d in r.decisions if d["day"] <= cut.isoformat()],
+            [x.client_order_id for x in r.fills if x.day <= cut],
+            list(r.equity[: sum(d <= cut for d in r.days)]),
+        )
+        for r in runs
+    ]
+    assert upto[0] == upto[1]
+    rules = {c["rule"] for d in upto[0][0] for c in d["clamps"]}
+    assert {"mandate", "bootstrap"} <= rules  # both parts ran before D
