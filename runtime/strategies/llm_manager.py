@@ -15,6 +15,12 @@ action as usual (position cap, cash reserve, minimum holding, trades per cycle,
 liquidity, the drawdown brake, halts). Nothing here bypasses it. A symbol outside the
 universe (plus the subscribed watchlist) is dropped with a note.
 
+With a dynamic universe (``AccountConfig.dynamic_universe``) the prompt offers only the
+period's selection of the configured candidates (:mod:`invest.runtime.universe`; the
+watchlist's names join as before), plus every holding, so a name that left the
+universe can still be sold; a BUY outside the selection is dropped with a note. The
+notes name the universe when it changes.
+
 The LLM's ``stop_loss_pct``, ``take_profit_pct`` and ``time_stop_days`` travel in
 ``Proposal.extra["exits"]`` (symbol -> levels). The cycle hands them to
 :meth:`AccountState.plan_exits` for the buys it sends, and the fill puts them on the
@@ -39,6 +45,7 @@ import numpy.typing as npt
 
 from invest.runtime.config import AccountConfig, Settings, TrendKingParams
 from invest.runtime.config.oracle import NewsConfig
+from invest.runtime.config.universe import DynamicUniverseConfig
 from invest.runtime.domain import AccountState, ExitPlan, Proposal, Regime
 from invest.runtime.errors import ConfigError
 from invest.runtime.features import FEATURE_NAMES
@@ -52,6 +59,7 @@ from invest.runtime.oracle.session import build_account_oracle
 from invest.runtime.oracle.store import Store
 from invest.runtime.regime import ATTACK
 from invest.runtime.research.watchlist import Watchlist, effective_universe, load_watchlist
+from invest.runtime.universe import Selection, UniverseNotes, selection
 
 if TYPE_CHECKING:
     from invest.runtime.ledger import Ledger
@@ -143,6 +151,7 @@ class LLMManager:
         max_symbols: most candidates shown to the model (best by risk-adjusted momentum;
             held candidates always), to keep the prompt small on a large universe.
         history_limit: most previous decisions shown.
+        dynamic: the dynamic universe: only its current names of ``universe`` are offered.
     """
 
     name = "llm_manager"
@@ -161,6 +170,7 @@ class LLMManager:
         watchlist: WatchlistFeed | None = None,
         max_symbols: int = 40,
         history_limit: int = 20,
+        dynamic: DynamicUniverseConfig | None = None,
     ) -> None:
         self.oracle = oracle
         self.universe = tuple(universe)
@@ -173,6 +183,9 @@ class LLMManager:
         self.watchlist = watchlist
         self.max_symbols = max_symbols
         self.history_limit = history_limit
+        self.dynamic = dynamic
+        self._sel: Selection | None = None
+        self._unotes = UniverseNotes()
         #: This object's own decisions (the engine keeps it between cycles).
         self.history: list[PastDecision] = []
         self.last_result: ManagerResult | None = None
@@ -189,6 +202,9 @@ class LLMManager:
         self._regime, self._sma = market.regime(self.index_symbol, p.sma_window, p.hysteresis)
         self._ix = ix
         self._feats: npt.NDArray[np.float32] = market.features().values
+        if self.dynamic is not None:
+            self._sel = selection(market, self.universe, self.dynamic)
+            self._unotes = UniverseNotes()
 
     def propose(self, t: int, state: AccountState) -> Proposal:
         """Ask the manager at row ``t`` and turn its actions into target weights."""
@@ -198,6 +214,8 @@ class LLMManager:
             f"{self.index_symbol} {float(m.close[t, self._ix]):.2f} vs SMA{self.params.sma_window} "
             f"{float(self._sma[t]):.2f}"
         ]
+        if self._sel is not None:
+            notes += self._unotes.at(self._sel, t)
         prices = m.marks(state.positions, t)
         equity = state.equity(prices)
         weights = {
@@ -258,12 +276,25 @@ class LLMManager:
     def _candidates(self, t: int, day: date) -> tuple[str, ...]:
         wl = self.watchlist(day) if self.watchlist is not None else None
         m = self._m
-        return tuple(
+        out = tuple(
             s for s in effective_universe(self.universe, wl) if s in m.col and m.usable[t, m.col[s]]
         )
+        if self._sel is None:
+            return out
+        # The configured candidates outside this period's selection are not offered; the
+        # watchlist's own names are the research agent's point-in-time picks and stay.
+        members = set(self._sel.members_at(t))
+        return tuple(s for s in out if s in members or s not in self.universe)
 
     def _shown(self, t: int, candidates: Sequence[str], state: AccountState) -> list[str]:
         held = [s for s in candidates if s in state.positions]
+        if self._sel is not None:  # holdings that left the universe are shown, to be sold
+            m = self._m
+            held += [
+                s
+                for s in state.positions
+                if s not in candidates and s in m.col and m.usable[t, m.col[s]]
+            ]
         rest = [s for s in candidates if s not in state.positions]
         k = FEATURE_NAMES.index(RANK_FEATURE)
         score = {s: float(self._feats[t, self._m.col[s], k]) for s in rest}
@@ -384,6 +415,7 @@ def build_llm_manager(
         news=cfg.oracle.news,
         history=history,
         watchlist=watchlist,
+        dynamic=cfg.dynamic_universe,
     )
 
 
