@@ -17,9 +17,10 @@ universe (plus the subscribed watchlist) is dropped with a note.
 
 With a dynamic universe (``AccountConfig.dynamic_universe``) the prompt offers only the
 period's selection of the configured candidates (:mod:`invest.runtime.universe`; the
-watchlist's names join as before), plus every holding, so a name that left the
-universe can still be sold; a BUY outside the selection is dropped with a note. The
-notes name the universe when it changes.
+watchlist's names join as before) as buyable; every holding stays in the prompt's
+portfolio and ``held`` list, so a name that left the universe can still be sold. A BUY
+outside the selection is dropped with a note. The notes name the universe when it
+changes.
 
 The LLM's ``stop_loss_pct``, ``take_profit_pct`` and ``time_stop_days`` travel in
 ``Proposal.extra["exits"]`` (symbol -> levels). The cycle hands them to
@@ -288,13 +289,6 @@ class LLMManager:
 
     def _shown(self, t: int, candidates: Sequence[str], state: AccountState) -> list[str]:
         held = [s for s in candidates if s in state.positions]
-        if self._sel is not None:  # holdings that left the universe are shown, to be sold
-            m = self._m
-            held += [
-                s
-                for s in state.positions
-                if s not in candidates and s in m.col and m.usable[t, m.col[s]]
-            ]
         rest = [s for s in candidates if s not in state.positions]
         k = FEATURE_NAMES.index(RANK_FEATURE)
         score = {s: float(self._feats[t, self._m.col[s], k]) for s in rest}
