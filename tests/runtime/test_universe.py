@@ -353,3 +353,25 @@ def test_llm_manager_offers_only_the_universe_and_keeps_holdings_sellable(tmp_pa
     static, client2 = manager(None)
     static.propose(t, state)
     assert json.loads(client2.calls[-1].messages[1]["content"])["buyable"] == ["FLAT", "UP2", "UP3"]
+
+
+def test_hybrid_ranks_only_the_universe_while_its_ensemble_steps_on_every_candidate(
+    sample: BarFrame,
+) -> None:
+    frame = sample.between(None, date(2019, 6, 28))
+    universe = [s for s in frame.symbols if s != "SP500"]
+    acct = {
+        "strategy": "hybrid",
+        "universe": universe,
+        "rl": {"pack": "default"},
+        "dynamic_universe": {"top_n": 6},
+    }
+    settings = parse_config({"accounts": {"h": acct}})
+    r = replay(AccountRuntime.build("h", settings, paper=True), Market(frame), date(2019, 3, 1))
+    sel = selection(Market(frame), tuple(universe), DynamicUniverseConfig(top_n=6))
+    assert any(n.startswith("universe 2019-Q2") for d in r.decisions for n in d["notes"])
+    assert sum(bool(d["scores"]) for d in r.decisions) > 20  # ATTACK days ranked something
+    for d in r.decisions:
+        members = set(sel.members_at(frame.row_for(date.fromisoformat(d["day"]))))
+        assert set(d["scores"]) <= members
+        assert set(d["rl"]) == set(universe)  # the policies see every candidate
