@@ -80,15 +80,25 @@ class Selection:
 class UniverseNotes:
     """Notes a strategy adds to its proposal: the universe, when it differs from the last one noted.
 
-    One per strategy object: the first proposal (of a process) names the universe, and
-    then each proposal whose universe changed since the previous noted one.
+    One per strategy object: its first proposal names the universe, then each proposal
+    whose universe differs from the last one noted.
     """
 
     def __init__(self) -> None:
         self._last: tuple[str, ...] | None = None
+        self._sel: Selection | None = None
+        self._period = -1
 
     def at(self, sel: Selection, t: int) -> tuple[str, ...]:
-        """``(note,)`` when the universe at ``t`` differs from the last one noted, else ``()``."""
+        """``(note,)`` when the universe at ``t`` differs from the last one noted, else ``()``.
+
+        A new Selection (the engine prepares each cycle on a fresh Market) compares members,
+        so a long-lived strategy notes only real changes.
+        """
+        k = int(sel.period[t])
+        if sel is self._sel and k == self._period:  # it changes only between periods
+            return ()
+        self._sel, self._period = sel, k
         now = sel.members_at(t)
         if now == self._last:
             return ()

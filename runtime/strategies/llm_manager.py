@@ -205,7 +205,6 @@ class LLMManager:
         self._feats: npt.NDArray[np.float32] = market.features().values
         if self.dynamic is not None:
             self._sel = selection(market, self.universe, self.dynamic)
-            self._unotes = UniverseNotes()
 
     def propose(self, t: int, state: AccountState) -> Proposal:
         """Ask the manager at row ``t`` and turn its actions into target weights."""

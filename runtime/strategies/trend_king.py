@@ -71,7 +71,6 @@ class TrendKing:
         ok = market.usable[:, cols] & np.isfinite(score) & (mom[:, cols] > 0)
         if self.dynamic is not None:  # only the period's universe is ranked
             self._sel = selection(market, self.universe, self.dynamic)
-            self._notes = UniverseNotes()
             ok &= self._sel.mask
         order = np.argsort(np.where(ok, -score, np.inf), axis=1, kind="stable")
         self._order = order.astype(np.int32)  # half the memory of argsort's int64

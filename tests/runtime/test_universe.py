@@ -149,6 +149,11 @@ def test_the_notes_name_the_universe_when_it_changes_only() -> None:
     assert lines[1] == "universe 2019-Q2 (1 of 2 candidates): STEADY; in: STEADY; out: -"
     assert lines[-1].endswith("LATE; in: LATE; out: STEADY")
     assert len(lines) == 3
+    # The engine prepares a fresh Market each cycle: the same universe is not noted again.
+    again = _market({"STEADY": _path(n, 0.003, 0.01), "LATE": _path(n, late_drift, 0.01)})
+    fresh = selection(again, ("STEADY", "LATE"), _with(CFG, top_n=1))
+    assert fresh is not sel
+    assert notes.at(fresh, len(m) - 1) == ()
 
 
 def test_a_bad_config_is_refused_with_what_to_change() -> None:
