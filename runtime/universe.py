@@ -5,7 +5,7 @@ On the first session of each period the candidates are screened and ranked once:
 * enough history: a good close ``momentum_days`` sessions back, ``skip_days`` back and
   on the day itself, and every close of the volatility window (else not eligible);
 * enough volatility: the annualised std of the last ``vol_days`` daily log returns
-  (ddof=1, as ``features.volatility``) at least ``min_vol``;
+  (``Market.volatility``, ddof=1, times sqrt 252) at least ``min_vol``;
 * enough liquidity: the 20-day average dollar volume at least ``min_dollar_volume``,
   skipped where the data has no volume (as the risk engine's liquidity floor);
 * ranked by momentum ``close[b - skip] / close[b - lookback] - 1``, best first, ties
@@ -151,9 +151,9 @@ def _select(market: Market, cands: tuple[str, ...], cfg: DynamicUniverseConfig) 
     if len(b):
         with np.errstate(divide="ignore", invalid="ignore"):
             mom = close[b - cfg.skip_days] / close[b - cfg.momentum_days] - 1.0
-            # (K, vol_days + 1, N) closes ending at each start: a missing bar makes it NaN.
-            window = close[b[:, None] + np.arange(-cfg.vol_days, 1)[None, :]]
-            vol = np.diff(np.log(window), axis=1).std(axis=1, ddof=1) * math.sqrt(TRADING_DAYS)
+        # The Market's shared volatility grid (NaN where the window touches a missing bar),
+        # read at the starts only: no (starts x window x names) block is ever built.
+        vol = market.volatility(cfg.vol_days)[b][:, cols] * math.sqrt(TRADING_DAYS)
         ok = np.isfinite(mom) & np.isfinite(vol) & np.isfinite(close[b]) & (vol >= cfg.min_vol)
         ok &= _liquid(market, cols, b, cfg.min_dollar_volume)
         # Best momentum first; a stable sort keeps candidate order among equal scores.
