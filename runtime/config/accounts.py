@@ -16,6 +16,7 @@ from invest.runtime.config.mandate import MandateConfig
 from invest.runtime.config.options_account import OPTIONS_STRATEGIES, OptionsAccountConfig
 from invest.runtime.config.oracle import OracleConfig
 from invest.runtime.config.rl import RLParams
+from invest.runtime.config.universe import DynamicUniverseConfig
 
 __all__ = [
     "DEFAULT_RISK_PROFILES",
@@ -147,6 +148,8 @@ class AccountConfig(Frozen):
     """Options accounts (strategy wheel or vertical_spreads) only: chain, selection, option risk rules."""
     mandate: MandateConfig | None = None
     """Target split of equity by asset class (the [assets] table gives each symbol's class), held by the risk engine and shown to the LLM manager. None: no mandate."""
+    dynamic_universe: DynamicUniverseConfig | None = None
+    """Re-select the traded names each quarter from ``universe``, which becomes the candidate list (trend_king, hybrid, llm_manager). None: the whole universe trades."""
 
     @property
     def trades_options(self) -> bool:
@@ -186,6 +189,23 @@ class AccountConfig(Frozen):
             and self.oracle.mode == "manager"
         ):
             raise ValueError('oracle mode "manager" needs strategy = "llm_manager"')
+        return self
+
+    @model_validator(mode="after")
+    def _dynamic_universe_fits(self) -> AccountConfig:
+        dyn = self.dynamic_universe
+        if dyn is None:
+            return self
+        if self.strategy == "rl_ensemble" or self.trades_options:
+            raise ValueError(
+                f'dynamic_universe is for trend_king, hybrid and llm_manager, not "{self.strategy}" '
+                "(its policies or option rules trade the whole universe): remove [accounts.NAME.dynamic_universe]"
+            )
+        if dyn.top_n > len(self.universe):
+            raise ValueError(
+                f"dynamic_universe.top_n ({dyn.top_n}) exceeds the {len(self.universe)} candidates "
+                "in universe: lower top_n or add candidates"
+            )
         return self
 
     @field_validator("universe")

@@ -21,6 +21,7 @@ from dataclasses import replace
 
 from invest.runtime.config import TrendKingParams
 from invest.runtime.config.rl import RLParams
+from invest.runtime.config.universe import DynamicUniverseConfig
 from invest.runtime.domain import AccountState, Proposal
 from invest.runtime.market import Market
 from invest.runtime.policy.ensemble import Ensemble, as_ensemble
@@ -40,6 +41,8 @@ class Hybrid:
         benchmark: default regime index.
         pack: a verified :class:`Pack` or any ``Ensemble``.
         state_store: where LSTM states live between cycles.
+        dynamic: the dynamic universe: trend_king ranks only its names, while the
+            ensemble steps on every candidate (its LSTM states stay in step).
     """
 
     name = "hybrid"
@@ -52,8 +55,10 @@ class Hybrid:
         benchmark: str,
         pack: Pack | Ensemble,
         state_store: StateStore,
+        *,
+        dynamic: DynamicUniverseConfig | None = None,
     ) -> None:
-        self.rules = TrendKing(trend_king, universe, benchmark)
+        self.rules = TrendKing(trend_king, universe, benchmark, dynamic=dynamic)
         self.rl = rl
         index = trend_king.regime_symbol or benchmark
         self.signal = PolicySignal(as_ensemble(pack), universe, state_store, index)

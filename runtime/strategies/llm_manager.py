@@ -15,6 +15,13 @@ action as usual (position cap, cash reserve, minimum holding, trades per cycle,
 liquidity, the drawdown brake, halts). Nothing here bypasses it. A symbol outside the
 universe (plus the subscribed watchlist) is dropped with a note.
 
+With a dynamic universe (``AccountConfig.dynamic_universe``) the prompt offers only the
+period's selection of the configured candidates (:mod:`invest.runtime.universe`; the
+watchlist's names join as before) as buyable; every holding stays in the prompt's
+portfolio and ``held`` list, so a name that left the universe can still be sold. A BUY
+outside the selection is dropped with a note. The notes name the universe when it
+changes.
+
 The LLM's ``stop_loss_pct``, ``take_profit_pct`` and ``time_stop_days`` travel in
 ``Proposal.extra["exits"]`` (symbol -> levels). The cycle hands them to
 :meth:`AccountState.plan_exits` for the buys it sends, and the fill puts them on the
@@ -40,6 +47,7 @@ import numpy.typing as npt
 from invest.runtime.config import AccountConfig, Settings, TrendKingParams
 from invest.runtime.config.mandate import MandateConfig
 from invest.runtime.config.oracle import NewsConfig
+from invest.runtime.config.universe import DynamicUniverseConfig
 from invest.runtime.domain import AccountState, ExitPlan, Proposal, Regime
 from invest.runtime.errors import ConfigError
 from invest.runtime.features import FEATURE_NAMES
@@ -53,6 +61,7 @@ from invest.runtime.oracle.session import build_account_oracle
 from invest.runtime.oracle.store import Store
 from invest.runtime.regime import ATTACK
 from invest.runtime.research.watchlist import Watchlist, effective_universe, load_watchlist
+from invest.runtime.universe import Selection, UniverseNotes, selection
 
 if TYPE_CHECKING:
     from invest.runtime.ledger import Ledger
@@ -146,6 +155,7 @@ class LLMManager:
         history_limit: most previous decisions shown.
         mandate: the account's buckets by asset class, shown with their current weights.
         asset_classes: symbol -> asset class (the config's ``[assets]``), for the mandate.
+        dynamic: the dynamic universe: only its current names of ``universe`` are offered.
     """
 
     name = "llm_manager"
@@ -166,6 +176,7 @@ class LLMManager:
         history_limit: int = 20,
         mandate: MandateConfig | None = None,
         asset_classes: Mapping[str, str] | None = None,
+        dynamic: DynamicUniverseConfig | None = None,
     ) -> None:
         self.oracle = oracle
         self.universe = tuple(universe)
@@ -180,6 +191,9 @@ class LLMManager:
         self.history_limit = history_limit
         self.mandate = mandate
         self.asset_classes = asset_classes
+        self.dynamic = dynamic
+        self._sel: Selection | None = None
+        self._unotes = UniverseNotes()
         #: This object's own decisions (the engine keeps it between cycles).
         self.history: list[PastDecision] = []
         self.last_result: ManagerResult | None = None
@@ -196,6 +210,8 @@ class LLMManager:
         self._regime, self._sma = market.regime(self.index_symbol, p.sma_window, p.hysteresis)
         self._ix = ix
         self._feats: npt.NDArray[np.float32] = market.features().values
+        if self.dynamic is not None:
+            self._sel = selection(market, self.universe, self.dynamic)
 
     def propose(self, t: int, state: AccountState) -> Proposal:
         """Ask the manager at row ``t`` and turn its actions into target weights."""
@@ -205,6 +221,8 @@ class LLMManager:
             f"{self.index_symbol} {float(m.close[t, self._ix]):.2f} vs SMA{self.params.sma_window} "
             f"{float(self._sma[t]):.2f}"
         ]
+        if self._sel is not None:
+            notes += self._unotes.at(self._sel, t)
         prices = m.marks(state.positions, t)
         equity = state.equity(prices)
         weights = {
@@ -267,9 +285,15 @@ class LLMManager:
     def _candidates(self, t: int, day: date) -> tuple[str, ...]:
         wl = self.watchlist(day) if self.watchlist is not None else None
         m = self._m
-        return tuple(
+        out = tuple(
             s for s in effective_universe(self.universe, wl) if s in m.col and m.usable[t, m.col[s]]
         )
+        if self._sel is None:
+            return out
+        # The configured candidates outside this period's selection are not offered; the
+        # watchlist's own names are the research agent's point-in-time picks and stay.
+        members = set(self._sel.members_at(t))
+        return tuple(s for s in out if s in members or s not in self.universe)
 
     def _shown(self, t: int, candidates: Sequence[str], state: AccountState) -> list[str]:
         held = [s for s in candidates if s in state.positions]
@@ -397,6 +421,7 @@ def build_llm_manager(
         watchlist=watchlist,
         mandate=cfg.mandate,
         asset_classes=asset_classes,
+        dynamic=cfg.dynamic_universe,
     )
 
 

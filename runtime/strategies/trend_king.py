@@ -7,6 +7,11 @@ while it ranks within ``exit_rank`` (rank hysteresis), so a name that slips from
 momentum are held: a falling market inside ATTACK leaves cash.
 
 DEFENSE: equal weights in the configured defensive assets, or cash.
+
+With a dynamic universe (``AccountConfig.dynamic_universe``) the universe is the
+candidate list and only the names in the period's selection (:mod:`..universe`) are
+ranked: a holding that drops out is no longer a target, and the risk engine sells it
+as any other rotation. The proposal notes name the universe when it changes.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ import numpy as np
 import numpy.typing as npt
 
 from invest.runtime.config import TrendKingParams
+from invest.runtime.config.universe import DynamicUniverseConfig
 from invest.runtime.domain import AccountState, Proposal, Regime
 from invest.runtime.market import Market
 from invest.runtime.regime import ATTACK
+from invest.runtime.universe import Selection, UniverseNotes, selection
 
 
 class TrendKing:
@@ -25,11 +32,21 @@ class TrendKing:
 
     name = "trend_king"
 
-    def __init__(self, params: TrendKingParams, universe: tuple[str, ...], benchmark: str) -> None:
+    def __init__(
+        self,
+        params: TrendKingParams,
+        universe: tuple[str, ...],
+        benchmark: str,
+        *,
+        dynamic: DynamicUniverseConfig | None = None,
+    ) -> None:
         self.p = params
         self.universe = universe
         self.index_symbol = params.regime_symbol or benchmark
         self.exit_rank = params.exit_rank or 2 * params.top_n
+        self.dynamic = dynamic
+        self._sel: Selection | None = None
+        self._notes = UniverseNotes()
 
     def prepare(self, market: Market) -> None:
         """Precompute regime, momentum scores and volatilities over the whole market."""
@@ -52,6 +69,9 @@ class TrendKing:
         # Rank every row once, vectorised: eligible names (usable bar, finite score,
         # positive momentum) first, by descending score; ties keep universe order.
         ok = market.usable[:, cols] & np.isfinite(score) & (mom[:, cols] > 0)
+        if self.dynamic is not None:  # only the period's universe is ranked
+            self._sel = selection(market, self.universe, self.dynamic)
+            ok &= self._sel.mask
         order = np.argsort(np.where(ok, -score, np.inf), axis=1, kind="stable")
         self._order = order.astype(np.int32)  # half the memory of argsort's int64
         del order
@@ -67,10 +87,12 @@ class TrendKing:
 
     def propose(self, t: int, state: AccountState) -> Proposal:
         """Target weights at row ``t``."""
-        notes = (
+        notes: tuple[str, ...] = (
             f"{self.index_symbol} {self._index_close[t]:.2f} vs SMA{self.p.sma_window} "
             f"{self._sma_list[t]:.2f}",
         )
+        if self._sel is not None:
+            notes += self._notes.at(self._sel, t)
         if not self._attack[t]:
             return Proposal(self._defense_targets(t), Regime.DEFENSE, {}, notes)
         ranked: list[int] = self._order[t, : self._count_list[t]].tolist()
