@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -98,3 +99,20 @@ def test_the_risk_op_answers_one_account_or_all(ledger: Path) -> None:
         assert every.data["day"] == reads.latest_equity_day(conn)
     assert every.data["risk"]["beta"]["note"] == "n/a (needs 60 sessions, has 12)"
     assert "no account 'nope'" in nope.error
+
+
+def test_an_unmeasurable_equity_row_leaves_the_risk_out_not_the_status(
+    ledger: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "ledger.sqlite"
+    copy.write_bytes(ledger.read_bytes())
+    with closing(sqlite3.connect(copy)) as conn, conn:
+        conn.execute("UPDATE equity SET equity = 0 WHERE account = 'beta' AND day = '2024-01-03'")
+    with closing(reads.connect_readonly(copy)) as conn:
+        data = collect_status(conn, None, now=NOW, wall_now=NOW)
+    alpha, beta = data["accounts"]
+    assert beta["risk"] is None
+    assert alpha["risk"] is not None
+    text = format_status(data)
+    assert text.count("  risk: ") == 1
+    assert "beta: ACTIVE; equity 1,000.00" in text
