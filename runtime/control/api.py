@@ -26,6 +26,7 @@ READ_OPS = frozenset(
         "pnl",
         "trades",
         "options",
+        "risk",
         "regime",
         "why",
         "report",

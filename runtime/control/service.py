@@ -32,6 +32,7 @@ from invest.runtime.clock import Clock, SystemClock, TradingCalendar, nyse
 from invest.runtime.config import Settings
 from invest.runtime.control.api import READ_OPS, ROLES, WRITE_OPS, Reply, Request, allowed
 from invest.runtime.control.options_view import options_view
+from invest.runtime.control.risk_view import risk_view
 from invest.runtime.errors import InvestError
 from invest.runtime.explain import explain
 from invest.runtime.ledger import reads
@@ -169,6 +170,8 @@ class ControlService:
                 }
             if op == "options":
                 return options_view(conn, self._one(conn, args))
+            if op == "risk":
+                return risk_view(conn, self._one(conn, args))
             if op == "regime":
                 return {"regime": {a: self._regime(conn, a) for a in self._accounts(conn, args)}}
             if op == "why":

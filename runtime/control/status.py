@@ -159,7 +159,18 @@ def _account(
             "broker_outages": row.broker_outages,
         },
         "last_error": row.last_error,
+        "risk": _risk(conn, name),
     }
+
+
+def _risk(conn: sqlite3.Connection, name: str) -> dict[str, Any] | None:
+    """The account's risk snapshot (``control.risk_view``); None for a ledger it cannot read."""
+    from invest.runtime.control.risk_view import ledger_risk
+
+    try:
+        return ledger_risk(conn, name).as_dict()
+    except ValueError:  # an equity row <= 0: status still shows the rest
+        return None
 
 
 def collect_status(
@@ -268,6 +279,12 @@ def format_status(data: dict[str, Any]) -> str:
         lines.append(f"  last cycle {a['last_cycle'] or '-'}{ran}, next {_when(a['next_cycle'])}")
         if a.get("data"):  # an engine of an earlier version answers without it
             lines.append(f"  data: {a['data']}")
+        if a.get("risk"):  # the same
+            from invest.runtime.risk.snapshot import RiskSnapshot, risk_lines
+
+            var, book = risk_lines(RiskSnapshot.from_dict(a["risk"]), forward=False)
+            lines.append(f"  risk: {var}")
+            lines.append(f"  book: {book}")
         f = a["failures"]
         if any(f.values()):
             lines.append(

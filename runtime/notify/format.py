@@ -22,6 +22,7 @@ __all__ = [
     "event_message",
     "format_periods",
     "format_reply",
+    "format_risk",
     "format_trades",
     "passes",
     "split_text",
@@ -213,4 +214,22 @@ def format_options(reply: Reply) -> str:
         f"{_signed(c['realised'])}, {c['outcome']}"
         for c in closed
     ]
+    return "\n".join(lines)
+
+
+def format_risk(reply: Reply) -> str:
+    """The ``risk`` reply as chat text: per account, its realised VaR/CVaR 99% 1-day (the
+    normal figures beside them) and its book: largest name, top 3, HHI, drawdown."""
+    risk = reply.data.get("risk") if reply.ok else None
+    if not isinstance(risk, dict):
+        return format_reply(reply)
+    if not risk:
+        return "No accounts in the ledger yet."
+    # Lazy: numpy comes with the snapshot, and only /risk needs it.
+    from invest.runtime.risk.snapshot import RiskSnapshot, risk_lines
+
+    lines = [f"Risk, 1-day, as of {reply.data.get('day') or 'no session'}:"]
+    for name, snap in risk.items():
+        var, book = risk_lines(RiskSnapshot.from_dict(snap), forward=False)
+        lines += [f"{name}:", f"  {var}", f"  {book}"]
     return "\n".join(lines)

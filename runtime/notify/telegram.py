@@ -39,6 +39,7 @@ from invest.runtime.notify.format import (
     format_options,
     format_periods,
     format_reply,
+    format_risk,
     format_trades,
     split_text,
 )
@@ -59,6 +60,7 @@ VIEWER_HELP = """Commands:
 /pnl [ACCOUNT] - profit and loss, with the portfolio total
 /trades [ACCOUNT] [N] - closed trades: realised P&L, days held, exit reason
 /options [ACCOUNT] - option positions: legs, DTE, P&L, nearest exit; closed this week
+/risk [ACCOUNT] - VaR/CVaR 99% 1-day, largest names, HHI, drawdown
 /daily [N] - P&L of the last N days per account, with the portfolio total
 /weekly [N] - the same per ISO week
 /monthly [N] - the same per month
@@ -177,6 +179,7 @@ class TelegramBot:
             "pnl": self.cmd_pnl,
             "trades": self.cmd_trades,
             "options": self.cmd_options,
+            "risk": self.cmd_risk,
             "daily": self.cmd_daily,
             "weekly": self.cmd_weekly,
             "monthly": self.cmd_monthly,
@@ -229,6 +232,12 @@ class TelegramBot:
         """/options [ACCOUNT]: open option positions with their nearest trigger; recent closes."""
         reply = await self._call(update, "options", _account_args(context.args or []))
         await self._reply(update, format_options(reply))
+
+    @authorized("viewer")
+    async def cmd_risk(self, update: Update, context: Any) -> None:
+        """/risk [ACCOUNT]: each account's VaR/CVaR, concentration and drawdown."""
+        reply = await self._call(update, "risk", _account_args(context.args or []))
+        await self._reply(update, format_risk(reply))
 
     @authorized("viewer")
     async def cmd_daily(self, update: Update, context: Any) -> None:

@@ -1,17 +1,22 @@
 """Slow extras computed after the ledger rows are on screen: benchmark returns and
-curves, position marks, risk-profile stops and the next scheduled cycle."""
+curves, position marks, risk-profile stops, the risk snapshot and the next scheduled cycle."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from invest.runtime.ledger.views import AccountDetail, AccountSummary
 from invest.runtime.paths import Paths
 
 from .market import account_prices, benchmark_curve, benchmark_return, is_offline
+from .risk import account_snapshot, history_start
 from .schedule import engine_timezone, next_cycle
 from .settings import engine_value, stop_loss_pct
+
+if TYPE_CHECKING:
+    from invest.runtime.risk.snapshot import RiskSnapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +39,8 @@ class AccountExtras:
     default_stop: float | None = None
     next_cycle: datetime | None = None
     bench_return: float | None = None
+    risk: RiskSnapshot | None = None
+    """VaR/CVaR, concentration, drawdown (``tui.data.risk``); None for unmeasurable equity."""
 
 
 def _next(summary: AccountSummary, tz: str, now: datetime) -> datetime | None:
@@ -92,7 +99,9 @@ def account_extras(detail: AccountDetail, paths: Paths, now: datetime) -> Accoun
     prices = None
     if s.first_day and s.last_day:
         symbols = [p.symbol for p in detail.positions]
-        prices = account_prices(s.info, data, symbols, s.first_day, s.last_day, paths.cache)
+        # A year of closes before the last session: the risk panel's trailing returns.
+        start = history_start(s.first_day, s.last_day)
+        prices = account_prices(s.info, data, symbols, start, s.last_day, paths.cache)
     marks: dict[str, float] = dict(detail.marks)  # the engine's own last prices come first
     as_of = s.last_day or now.date().isoformat()
     for p in detail.positions:
@@ -111,4 +120,5 @@ def account_extras(detail: AccountDetail, paths: Paths, now: datetime) -> Accoun
         default_stop=stop_loss_pct(paths, s.info.risk),
         next_cycle=_next(s, engine_timezone(paths), now),
         bench_return=bench,
+        risk=account_snapshot(detail, marks, prices),
     )

@@ -1,4 +1,4 @@
-"""One account: equity against its benchmark, positions, open orders, decision log."""
+"""One account: equity against its benchmark, positions, open orders, risk, decision log."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ class AccountScreen(AccountControls, Screen[None]):
         self._records: dict[str, dict[str, Any]] = {}
 
     def compose(self) -> ComposeResult:
-        """Bar, headline, then chart, positions, orders and decisions."""
+        """Bar, headline, then chart, positions, orders, risk and decisions."""
         yield EngineBar(f"Invest · {self.account}")
         yield Static(id="acct-head")
         with VerticalScroll(id="acct-body"):
@@ -104,6 +104,8 @@ class AccountScreen(AccountControls, Screen[None]):
                 yield DataTable(id="positions", cursor_type="row")
                 yield Label("Open orders", classes="section")
                 yield DataTable(id="orders", cursor_type="row")
+                yield Label("Risk, 1-day", classes="section")
+                yield Static(id="acct-risk")
             with Vertical(id="acct-log"):
                 yield Label("Decisions (Enter: why)", classes="section")
                 yield DataTable(id="decisions", cursor_type="row", zebra_stripes=True)
@@ -182,6 +184,20 @@ class AccountScreen(AccountControls, Screen[None]):
         decisions = self.query_one("#decisions", DataTable)
         sync_rows(decisions, [self._decision(r) for r in d.decisions])
         sort_rows(decisions, "day", reverse=True)
+        self._risk()
+
+    def _risk(self) -> None:
+        """The risk panel: realised and forward VaR/CVaR 99%, the book, the drawdown."""
+        ex = self._extras
+        if ex is None:
+            text = "reading the closes…"
+        elif ex.risk is None:
+            text = "n/a (an equity row is zero or negative)"
+        else:
+            from invest.runtime.risk.snapshot import risk_lines  # lazy: numpy
+
+            text = "\n".join(risk_lines(ex.risk))
+        self.query_one("#acct-risk", Static).update(text)
 
     def _head(self, d: AccountDetail) -> None:
         s, ex = d.summary, self._extras
