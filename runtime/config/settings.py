@@ -21,6 +21,7 @@ from invest.runtime.config.accounts import (
 from invest.runtime.config.alpaca import AlpacaConfig
 from invest.runtime.config.base import Frozen
 from invest.runtime.config.checks import check_timezone
+from invest.runtime.config.context import ContextConfig
 from invest.runtime.config.control import ControlAccess
 from invest.runtime.config.engine import EngineLoop, HaltRules
 from invest.runtime.config.notify import DiscordConfig, TelegramConfig
@@ -99,6 +100,8 @@ class Settings(BaseModel):
     """Accounts by name (lowercase letters, digits, - and _)."""
     research: dict[str, ResearchConfig] = Field(default_factory=dict)
     """Research watchlists by name: a daily screen + LLM ranking that accounts subscribe to."""
+    context: ContextConfig = ContextConfig()
+    """Market context (VIX, 10-year yield, dollar index) and the earnings calendar for the VIX filter and the LLM prompts."""
 
     @model_validator(mode="after")
     def _accounts_are_consistent(self) -> Settings:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from invest.runtime.config import AccountConfig
+from invest.runtime.config.context import ContextConfig
 from invest.runtime.errors import ConfigError, PolicyPackError
 from invest.runtime.policy.state import StateStore
 from invest.runtime.strategies.base import Strategy
@@ -49,9 +50,11 @@ def build_strategy(
     packs_dir: Path | None = None,
     state_store: StateStore | None = None,
     real_money: bool = False,
+    context: ContextConfig | None = None,
 ) -> Strategy:
     """The strategy object for an account config.
 
+    ``context`` is the ``[context]`` section (trend_king's VIX filter reads it).
     ``real_money`` says the account's orders reach a live broker endpoint: an RL pack
     must then have passed its promotion gate, unless ``rl.allow_unpromoted`` accepts it.
 
@@ -73,7 +76,7 @@ def build_strategy(
             "and run it with the options cycle (invest.runtime.options_cycle)"
         )
     if cfg.strategy == "trend_king":
-        return TrendKing(cfg.trend_king, cfg.universe, cfg.benchmark)
+        return TrendKing(cfg.trend_king, cfg.universe, cfg.benchmark, context=context)
     from invest.runtime.policy.contract import universe_problem
     from invest.runtime.policy.pack import load_pack, resolve_pack
     from invest.runtime.policy.state import MemoryStateStore
