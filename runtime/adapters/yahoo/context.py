@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from invest.runtime.adapters.yahoo.data import _capture_yfinance_log
 from invest.runtime.adapters.yahoo.options import _quiet, _yf_ticker
 from invest.runtime.context import SERIES, Raw, Series
 
@@ -62,15 +63,20 @@ def yahoo_context(
         span["end"] = (end + timedelta(days=1)).isoformat()  # Yahoo's end is exclusive
     out: dict[str, Series | str] = {}
     for spec in SERIES:
-        try:
-            with _quiet():
-                frame = make(spec.yahoo).history(
-                    interval="1d", auto_adjust=False, actions=False, raise_errors=True, **span
-                )
-        except Exception as e:  # any failure of the request: this series is unavailable
-            out[spec.key] = f"Yahoo {spec.yahoo} unavailable: {type(e).__name__}: {e}"
-            log.warning("%s", out[spec.key])
-            continue
+        # yfinance logs a failed request and returns an empty frame: the log says why.
+        with _capture_yfinance_log() as messages:
+            try:
+                with _quiet():
+                    frame = make(spec.yahoo).history(
+                        interval="1d", auto_adjust=False, actions=False, **span
+                    )
+            except Exception as e:  # any failure of the request: this series is unavailable
+                frame, messages = None, [*messages, f"{type(e).__name__}: {e}"]
         series = series_from_history(frame)
-        out[spec.key] = series if series is not None else f"Yahoo has no {spec.yahoo} closes"
+        if series is None:
+            detail = "; ".join(dict.fromkeys(messages))[:300] or "no rows in the range"
+            out[spec.key] = f"Yahoo {spec.yahoo} unavailable: {detail}"
+            log.warning("%s", out[spec.key])
+        else:
+            out[spec.key] = series
     return out
