@@ -42,6 +42,7 @@ from invest.runtime.data.frame import DateArray, FloatArray
 from invest.runtime.data.sample import vix as sample_vix
 from invest.runtime.errors import DataError
 from invest.runtime.market import Market
+from invest.runtime.options.earnings import EarningsCalendar, StaticEarningsCalendar
 
 __all__ = [
     "SERIES",
@@ -52,6 +53,7 @@ __all__ = [
     "build_table",
     "context_table",
     "load_series",
+    "open_earnings",
 ]
 
 
@@ -241,7 +243,28 @@ def build_table(
 
 
 #: Online context sources, imported when opened (see the module docstring).
-_ONLINE = {"yfinance": "invest.runtime.adapters.yahoo.context:yahoo_context"}
+_ONLINE = {
+    "yfinance": "invest.runtime.adapters.yahoo.context:yahoo_context",
+    "earnings:yfinance": "invest.runtime.adapters.yahoo.earnings:YahooEarningsCalendar",
+}
+
+
+def open_earnings(config: ContextConfig | None = None) -> EarningsCalendar | None:
+    """The earnings calendar of ``[context] earnings``; None for ``"none"``.
+
+    Raises:
+        ConfigError: ``csv:FILE`` is missing or malformed.
+    """
+    spec = (config or ContextConfig()).earnings
+    if spec == "none":
+        return None
+    if spec.startswith("csv:"):
+        return StaticEarningsCalendar.from_csv(Path(spec[4:]).expanduser())
+    module, _, attr = _ONLINE[f"earnings:{spec}"].partition(":")
+    calendar = cast(
+        "Callable[[], EarningsCalendar]", getattr(importlib.import_module(module), attr)
+    )
+    return calendar()
 
 
 def load_series(source: str, start: date | None, end: date | None) -> Raw:

@@ -38,11 +38,14 @@ import numpy as np
 import numpy.typing as npt
 
 from invest.runtime.config import AccountConfig, Settings, TrendKingParams
+from invest.runtime.config.context import ContextConfig
 from invest.runtime.config.oracle import NewsConfig
+from invest.runtime.context import open_earnings
 from invest.runtime.domain import AccountState, ExitPlan, Proposal, Regime
 from invest.runtime.errors import ConfigError
 from invest.runtime.features import FEATURE_NAMES
 from invest.runtime.market import Market
+from invest.runtime.options.earnings import EarningsCalendar
 from invest.runtime.oracle.accounts import Mode, ledger_oracle_store
 from invest.runtime.oracle.context import OracleContext, PreviousDecision, cycle_context
 from invest.runtime.oracle.manager.decide import ManagerOracle, ManagerResult
@@ -143,6 +146,8 @@ class LLMManager:
         max_symbols: most candidates shown to the model (best by risk-adjusted momentum;
             held candidates always), to keep the prompt small on a large universe.
         history_limit: most previous decisions shown.
+        context: the ``[context]`` section (market context in the analysis prompt).
+        calendar: the earnings calendar shown to the model (None: unknown).
     """
 
     name = "llm_manager"
@@ -161,6 +166,8 @@ class LLMManager:
         watchlist: WatchlistFeed | None = None,
         max_symbols: int = 40,
         history_limit: int = 20,
+        context: ContextConfig | None = None,
+        calendar: EarningsCalendar | None = None,
     ) -> None:
         self.oracle = oracle
         self.universe = tuple(universe)
@@ -173,6 +180,8 @@ class LLMManager:
         self.watchlist = watchlist
         self.max_symbols = max_symbols
         self.history_limit = history_limit
+        self.context = context
+        self.calendar = calendar
         #: This object's own decisions (the engine keeps it between cycles).
         self.history: list[PastDecision] = []
         self.last_result: ManagerResult | None = None
@@ -218,6 +227,8 @@ class LLMManager:
             news=self.news,
             news_symbols=sorted({*shown, *state.positions}),
             previous=self._previous(t, day),
+            context=self.context,
+            calendar=self.calendar,
         )
         result = self.oracle.decide(ctx, cycle_id=f"{self.account}:{day.isoformat()}")
         self.last_result = result
@@ -352,6 +363,7 @@ def build_llm_manager(
     store: Store | None = None,
     history: DecisionSource | None = None,
     watchlist: WatchlistFeed | None = None,
+    context: ContextConfig | None = None,
 ) -> LLMManager:
     """The llm_manager of an account: cached, budgeted client; audits under ``home/oracle``.
 
@@ -365,6 +377,8 @@ def build_llm_manager(
             the engine passes a :class:`~invest.runtime.oracle.ledger_store.LedgerOracleStore`).
         history: earlier decisions from the ledger.
         watchlist: the subscribed research watchlist at a day.
+        context: the ``[context]`` section (market context and the earnings calendar in
+            the analysis prompt; replays see no live calendar).
 
     Raises:
         ConfigError: the account has no ``oracle`` section.
@@ -384,6 +398,8 @@ def build_llm_manager(
         news=cfg.oracle.news,
         history=history,
         watchlist=watchlist,
+        context=context,
+        calendar=None if replay_only else open_earnings(context),
     )
 
 
@@ -421,4 +437,5 @@ def build_manager(
         if ledger
         else None,
         watchlist=(lambda d: load_watchlist(research, wl, as_of=d)) if wl else None,
+        context=settings.context,
     )
