@@ -87,7 +87,8 @@ def build_strategy(
         raise ConfigError(f"model pack {pack.name!r} cannot serve this universe: {why}")
     if real_money:
         _check_promotion(cfg, pack)
-    return rl_strategy(cfg, pack, state_store if state_store is not None else MemoryStateStore())
+    store = state_store if state_store is not None else MemoryStateStore()
+    return rl_strategy(cfg, pack, store, context=context)
 
 
 def build_options_strategy(
@@ -143,8 +144,17 @@ def build_options_strategy(
     )
 
 
-def rl_strategy(cfg: AccountConfig, pack: Pack | Ensemble, store: StateStore) -> Strategy:
-    """The ``rl_ensemble`` or ``hybrid`` strategy of ``cfg`` on ``pack`` (any ensemble)."""
+def rl_strategy(
+    cfg: AccountConfig,
+    pack: Pack | Ensemble,
+    store: StateStore,
+    *,
+    context: ContextConfig | None = None,
+) -> Strategy:
+    """The ``rl_ensemble`` or ``hybrid`` strategy of ``cfg`` on ``pack`` (any ensemble).
+
+    ``context`` is the ``[context]`` section (hybrid's trend_king reads it for its VIX filter).
+    """
     if cfg.strategy == "rl_ensemble":
         tk = cfg.trend_king
         return RLEnsemble(
@@ -157,7 +167,7 @@ def rl_strategy(cfg: AccountConfig, pack: Pack | Ensemble, store: StateStore) ->
             sma_window=tk.sma_window,
             hysteresis=tk.hysteresis,
         )
-    return Hybrid(cfg.trend_king, cfg.rl, cfg.universe, cfg.benchmark, pack, store)
+    return Hybrid(cfg.trend_king, cfg.rl, cfg.universe, cfg.benchmark, pack, store, context=context)
 
 
 def _check_promotion(cfg: AccountConfig, pack: Pack) -> None:

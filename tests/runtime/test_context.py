@@ -310,3 +310,32 @@ def test_truncated_data_and_a_random_walk_future_give_the_same_decisions(tmp_pat
     assert np.array_equal(asof_a, asof_b, equal_nan=True)
     # The cut day itself reads the day before's close, and the filter is on there.
     assert a[-1].regime is Regime.DEFENSE  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("strategy", ["trend_king", "hybrid"])
+def test_an_account_hands_the_context_section_to_its_trend_king(
+    strategy: str, tmp_path: Path
+) -> None:
+    from invest.runtime.cycle import AccountRuntime
+
+    settings = parse_config(
+        {
+            "context": {"source": f"csv:{tmp_path}"},
+            "accounts": {
+                "a": {
+                    "strategy": strategy,
+                    "universe": list(_universe(_MARKET)),
+                    "trend_king": {"vix_filter": {"enter": 30, "exit": 25}},
+                    "rl": {"pack": "default"},
+                }
+            },
+        }
+    )
+    acct = AccountRuntime.build("a", settings, paper=True)
+    tk = acct.strategy if strategy == "trend_king" else acct.strategy.rules  # type: ignore[attr-defined]
+    assert tk.context == settings.context
+    # An empty csv folder: the filter has no VIX anywhere and says so.
+    tk.prepare(_MARKET)
+    assert tk.propose(_row(_MARKET, "2018-02-07"), _STATE).notes[-1] == (
+        "VIX filter: no VIX for this day"
+    )
