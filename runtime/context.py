@@ -152,7 +152,9 @@ class ContextTable:
         self.dates = dates
         self.source = source
         self.max_stale = max_stale
-        self._raw = {k: _clean(s, raw.get(k, f"not in the {source} source")) for k, s in _specs()}
+        self._raw = {
+            s.key: _clean(s, raw.get(s.key, f"not in the {source} source")) for s in SERIES
+        }
         n = len(dates)
         self.values = np.full((n, len(SERIES)), np.nan)
         self.asof = np.full((n, len(SERIES)), np.datetime64("NaT"), dtype="datetime64[D]")
@@ -194,17 +196,17 @@ class ContextTable:
         )
 
 
-def _specs() -> list[tuple[str, Spec]]:
-    return [(s.key, s) for s in SERIES]
-
-
 def _clean(spec: Spec, series: Series | str) -> Series | str:
-    """Drop missing closes (NaN); refuse the whole series when a close is outside the
-    series' range: a series in other units (a yield quoted in tenths) is not used."""
+    """Sort by day and keep the last row of a repeated day (Yahoo has sent the last row
+    twice); drop missing closes (NaN); refuse the whole series when a close is outside
+    the series' range: a series in other units (a yield quoted in tenths) is not used."""
     if isinstance(series, str):
         return series
-    dates = np.asarray(series.dates, dtype="datetime64[D]")
-    v = np.asarray(series.values, dtype=np.float64)
+    order = np.argsort(np.asarray(series.dates, dtype="datetime64[D]"), kind="stable")
+    dates = np.asarray(series.dates, dtype="datetime64[D]")[order]
+    v = np.asarray(series.values, dtype=np.float64)[order]
+    last = np.append(dates[1:] != dates[:-1], True)
+    dates, v = dates[last], v[last]
     finite = np.isfinite(v)
     bad = finite & ((v <= spec.low) | (v >= spec.high))
     if bad.any():

@@ -339,3 +339,10 @@ def test_an_account_hands_the_context_section_to_its_trend_king(
     assert tk.propose(_row(_MARKET, "2018-02-07"), _STATE).notes[-1] == (
         "VIX filter: no VIX for this day"
     )
+
+
+def test_rows_out_of_order_and_a_repeated_day_are_sorted_and_the_last_kept() -> None:
+    dates = _days("2016-06-13", "2016-06-09", "2016-06-10", "2016-06-13")
+    raw = _vix_only(dates, [14.0, 12.0, 13.0, 14.5])
+    table = build_table(_days("2016-06-10", "2016-06-13", "2016-06-14"), raw)
+    assert table.column("vix").tolist() == [12.0, 13.0, 14.5]
