@@ -286,6 +286,7 @@ class AccountRuntime:
                 packs_dir=packs_dir,
                 state_store=state_store,
                 real_money=real_money,
+                context=settings.context,
             ),
             risk=RiskEngine(
                 name,

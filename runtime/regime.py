@@ -49,6 +49,29 @@ def regime_series(
     return out, sma
 
 
+def threshold_alarm(
+    values: npt.NDArray[np.float64], enter: float, exit: float
+) -> npt.NDArray[np.bool_]:
+    """A causal alarm with hysteresis: on from the first value above ``enter``, off again
+    from the first value below ``exit`` (``exit < enter``); in between it holds.
+
+    A NaN day neither sets nor clears the alarm: the state carries over it (the caller
+    decides what an unknown day means). Day ``t`` depends on ``values[: t + 1]`` only.
+    """
+    out = np.zeros(len(values), dtype=np.bool_)
+    state = False
+    with np.errstate(invalid="ignore"):
+        above = (values > enter).tolist()
+        below = (values < exit).tolist()
+    for t in range(len(values)):  # sequential for the same reason as regime_series
+        if above[t]:
+            state = True
+        elif below[t]:
+            state = False
+        out[t] = state
+    return out
+
+
 def label(code: int) -> Regime:
     """The :class:`Regime` for an int8 code."""
     return Regime.ATTACK if code == ATTACK else Regime.DEFENSE

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from invest.runtime.config.base import Frozen
 from invest.runtime.config.checks import check_cron
+from invest.runtime.config.context import VixFilter
 from invest.runtime.config.mandate import MandateConfig
 from invest.runtime.config.options_account import OPTIONS_STRATEGIES, OptionsAccountConfig
 from invest.runtime.config.oracle import OracleConfig
@@ -107,6 +108,8 @@ class TrendKingParams(Frozen):
     """Strategy cap per name before the risk profile's own cap."""
     defensive: tuple[str, ...] = ()
     """Assets held in DEFENSE (equal weight); empty means cash."""
+    vix_filter: VixFilter | None = None
+    """DEFENSE while the VIX (lagged one session) is above ``enter``, until it is below ``exit``; ATTACK needs both this and the SMA regime. None: off."""
 
     @model_validator(mode="after")
     def _exit_rank_not_below_top_n(self) -> TrendKingParams:

@@ -21,6 +21,7 @@ from invest.runtime.config.accounts import (
 from invest.runtime.config.alpaca import AlpacaConfig
 from invest.runtime.config.base import Frozen
 from invest.runtime.config.checks import check_timezone
+from invest.runtime.config.context import ContextConfig
 from invest.runtime.config.control import ControlAccess
 from invest.runtime.config.engine import EngineLoop, HaltRules
 from invest.runtime.config.mandate import check_asset_classes, missing_classes
@@ -107,6 +108,9 @@ class Settings(BaseModel):
     @classmethod
     def _asset_classes(cls, v: dict[str, str]) -> dict[str, str]:
         return check_asset_classes(v)
+
+    context: ContextConfig = ContextConfig()
+    """Market context (VIX, 10-year yield, dollar index) and the earnings calendar for the VIX filter and the LLM prompts."""
 
     @model_validator(mode="after")
     def _accounts_are_consistent(self) -> Settings:

@@ -52,7 +52,13 @@ def build_gate(
     if cfg is None or mode == "off" or cfg.mode != "gate":
         return None
     return build_cycle_gate(
-        cfg, name, home, now=now, replay_only=mode == "replay", store=ledger_oracle_store(ledger)
+        cfg,
+        name,
+        home,
+        now=now,
+        replay_only=mode == "replay",
+        store=ledger_oracle_store(ledger),
+        context=settings.context,
     )
 
 

@@ -1,8 +1,11 @@
 """What the cycle tells the oracle: a point-in-time snapshot of market and portfolio.
 
 :func:`cycle_context` builds one :class:`OracleContext` per account and cycle (gate
-and manager): symbols, portfolio and news at row ``t``. Everything in it must be
-known at ``cycle_time``; the prompts anonymise it further.
+and manager): symbols, portfolio, news, the market context (VIX, 10-year yield,
+dollar index, lagged one session: :mod:`invest.runtime.context`) and the earnings
+outlook at row ``t``. Everything in it must be known at ``cycle_time``; the prompts
+anonymise it further. :func:`context_block` renders the market context and the
+earnings outlook for the gate's and the manager's pass-1 prompts.
 """
 
 from __future__ import annotations
@@ -12,13 +15,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 
+from invest.runtime.config.context import ContextConfig
 from invest.runtime.config.mandate import CASH, MandateConfig, bucket_weights
 from invest.runtime.config.oracle import NewsConfig
+from invest.runtime.context import MarketContext, context_table
 from invest.runtime.domain import AccountState
 from invest.runtime.market import Market
+from invest.runtime.options.earnings import EarningsCalendar
+from invest.runtime.oracle.anonymise import mask_dates
 from invest.runtime.oracle.news.items import NewsDigest
 from invest.runtime.oracle.news.sources import NewsSource, gather_news
 
@@ -117,6 +125,41 @@ class PreviousDecision:
 
 
 @dataclass(frozen=True, slots=True)
+class EarningsOutlook:
+    """Reports within ``days`` calendar days of the cycle for the symbols in play.
+
+    Attributes:
+        days: the window, in calendar days from the cycle's day (included).
+        upcoming: ``(symbol, report day)`` inside the window, by day then symbol.
+        unknown: symbols the calendar cannot answer for (never read as "no report").
+        note: why everything is unknown (no calendar), else empty.
+    """
+
+    days: int
+    upcoming: tuple[tuple[str, date], ...] = ()
+    unknown: tuple[str, ...] = ()
+    note: str = ""
+
+
+def earnings_outlook(
+    calendar: EarningsCalendar | None, symbols: Sequence[str], day: date, days: int
+) -> EarningsOutlook:
+    """Which of ``symbols`` report within ``days`` of ``day``, and which are unknown."""
+    wanted = sorted(set(symbols))
+    if calendar is None:
+        return EarningsOutlook(days, (), tuple(wanted), "no earnings calendar configured")
+    upcoming, unknown = [], []
+    for s in wanted:
+        nxt = calendar.next_earnings(s, day)
+        if nxt is not None and (nxt - day).days <= days:
+            upcoming.append((s, nxt))  # a listed report in the window counts, known or not
+        elif not calendar.known(s, day):
+            unknown.append(s)
+    upcoming.sort(key=lambda x: (x[1], x[0]))
+    return EarningsOutlook(days, tuple(upcoming), tuple(unknown))
+
+
+@dataclass(frozen=True, slots=True)
 class OracleContext:
     """Everything the oracle may know at ``cycle_time``.
 
@@ -128,6 +171,8 @@ class OracleContext:
         news: headlines; filtered again to ``cycle_time`` before use.
         previous: earlier decisions with live P&L.
         mandate: the account's buckets by asset class and their current weights, or None.
+        market: VIX, 10-year yield and dollar index lagged one session; None: not asked.
+        earnings: reports due soon for the symbols in play; None: not asked.
     """
 
     cycle_time: datetime
@@ -137,11 +182,50 @@ class OracleContext:
     news: NewsDigest = field(default_factory=NewsDigest)
     previous: tuple[PreviousDecision, ...] = ()
     mandate: MandateSnapshot | None = None
+    market: MarketContext | None = None
+    earnings: EarningsOutlook | None = None
 
     @property
     def held(self) -> frozenset[str]:
         """Symbols in the portfolio."""
         return frozenset() if self.portfolio is None else self.portfolio.held
+
+
+def context_block(context: OracleContext, anonymise: bool) -> dict[str, Any]:
+    """The market context and earnings lines of a prompt (``anonymise``: no calendar date).
+
+    ``"VIX 18.2 (2016-06-14 close)"``, ``"10-year yield: not available (why)"``,
+    ``"earnings in the next 7 days: AAPL 2016-07-26"``; anonymised, a date becomes its
+    distance from the cycle (``day -1 close``, ``AAPL in 3 days``).
+    """
+    today = context.cycle_time.date()
+    lines: list[str] = []
+    if context.market is None:
+        lines.append("market context: not available (not provided to this prompt)")
+    else:
+        for r in context.market.readings():
+            if r.known and r.asof is not None and anonymise:
+                value = r.fmt.format(r.value)
+                lines.append(f"{r.label} {value} (day -{(today - r.asof).days} close)")
+            else:
+                lines.append(mask_dates(r.text()) if anonymise else r.text())
+    return {"market_context": lines, "earnings": _earnings_line(context.earnings, today, anonymise)}
+
+
+def _earnings_line(e: EarningsOutlook | None, today: date, anonymise: bool) -> str:
+    if e is None:
+        return "earnings: unknown (not provided to this prompt)"
+    head = f"earnings in the next {e.days} days: "
+    if e.note:
+        return head + f"unknown ({e.note})"
+    due = ", ".join(
+        f"{s} in {(d - today).days} days" if anonymise else f"{s} {d.isoformat()}"
+        for s, d in e.upcoming
+    )
+    text = head + (due or "none known")
+    if e.unknown:
+        text += f"; unknown for {', '.join(e.unknown)}"
+    return text
 
 
 #: Closes per symbol in a context (the prompts show the last ``price_days`` of them).
@@ -225,6 +309,8 @@ def cycle_context(
     previous: tuple[PreviousDecision, ...] = (),
     mandate: MandateConfig | None = None,
     asset_classes: Mapping[str, str] | None = None,
+    context: ContextConfig | None = None,
+    calendar: EarningsCalendar | None = None,
 ) -> OracleContext:
     """What the oracle may know at row ``t``.
 
@@ -241,8 +327,12 @@ def cycle_context(
         previous: earlier decisions with live P&L.
         mandate: the account's mandate, shown with its current bucket weights.
         asset_classes: symbol -> asset class (the config's ``[assets]``), for the mandate.
+        context: the ``[context]`` section (default: the bundled sample's VIX).
+        calendar: the earnings calendar (None: every symbol's earnings unknown).
     """
     at = cycle_time(market.day(t))
+    cfg = context or ContextConfig()
+    in_play = sorted({*symbols, *state.positions})
     digest = (
         gather_news(sources, symbols if news_symbols is None else news_symbols, now=at, config=news)
         if sources
@@ -259,4 +349,6 @@ def cycle_context(
         mandate=None
         if mandate is None
         else mandate_snapshot(portfolio, mandate, asset_classes or {}, symbols),
+        market=context_table(market, cfg).at(t),
+        earnings=earnings_outlook(calendar, in_play, market.day(t), cfg.earnings_days),
     )

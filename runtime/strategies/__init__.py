@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from invest.runtime.config import AccountConfig
+from invest.runtime.config.context import ContextConfig
 from invest.runtime.errors import ConfigError, PolicyPackError
 from invest.runtime.policy.state import StateStore
 from invest.runtime.strategies.base import Strategy
@@ -49,9 +50,11 @@ def build_strategy(
     packs_dir: Path | None = None,
     state_store: StateStore | None = None,
     real_money: bool = False,
+    context: ContextConfig | None = None,
 ) -> Strategy:
     """The strategy object for an account config.
 
+    ``context`` is the ``[context]`` section (trend_king's VIX filter reads it).
     ``real_money`` says the account's orders reach a live broker endpoint: an RL pack
     must then have passed its promotion gate, unless ``rl.allow_unpromoted`` accepts it.
 
@@ -73,7 +76,13 @@ def build_strategy(
             "and run it with the options cycle (invest.runtime.options_cycle)"
         )
     if cfg.strategy == "trend_king":
-        return TrendKing(cfg.trend_king, cfg.universe, cfg.benchmark, dynamic=cfg.dynamic_universe)
+        return TrendKing(
+            cfg.trend_king,
+            cfg.universe,
+            cfg.benchmark,
+            dynamic=cfg.dynamic_universe,
+            context=context,
+        )
     from invest.runtime.policy.contract import universe_problem
     from invest.runtime.policy.pack import load_pack, resolve_pack
     from invest.runtime.policy.state import MemoryStateStore
@@ -84,7 +93,8 @@ def build_strategy(
         raise ConfigError(f"model pack {pack.name!r} cannot serve this universe: {why}")
     if real_money:
         _check_promotion(cfg, pack)
-    return rl_strategy(cfg, pack, state_store if state_store is not None else MemoryStateStore())
+    store = state_store if state_store is not None else MemoryStateStore()
+    return rl_strategy(cfg, pack, store, context=context)
 
 
 def build_options_strategy(
@@ -140,8 +150,17 @@ def build_options_strategy(
     )
 
 
-def rl_strategy(cfg: AccountConfig, pack: Pack | Ensemble, store: StateStore) -> Strategy:
-    """The ``rl_ensemble`` or ``hybrid`` strategy of ``cfg`` on ``pack`` (any ensemble)."""
+def rl_strategy(
+    cfg: AccountConfig,
+    pack: Pack | Ensemble,
+    store: StateStore,
+    *,
+    context: ContextConfig | None = None,
+) -> Strategy:
+    """The ``rl_ensemble`` or ``hybrid`` strategy of ``cfg`` on ``pack`` (any ensemble).
+
+    ``context`` is the ``[context]`` section (hybrid's trend_king reads it for its VIX filter).
+    """
     if cfg.strategy == "rl_ensemble":
         tk = cfg.trend_king
         return RLEnsemble(
@@ -162,6 +181,7 @@ def rl_strategy(cfg: AccountConfig, pack: Pack | Ensemble, store: StateStore) ->
         pack,
         store,
         dynamic=cfg.dynamic_universe,
+        context=context,
     )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from invest.runtime.config import TrendKingParams
+from invest.runtime.config.context import ContextConfig
 from invest.runtime.config.rl import RLParams
 from invest.runtime.config.universe import DynamicUniverseConfig
 from invest.runtime.domain import AccountState, Proposal
@@ -43,6 +44,7 @@ class Hybrid:
         state_store: where LSTM states live between cycles.
         dynamic: the dynamic universe: trend_king ranks only its names, while the
             ensemble steps on every candidate (its LSTM states stay in step).
+        context: the ``[context]`` section (trend_king's VIX filter reads it).
     """
 
     name = "hybrid"
@@ -57,8 +59,9 @@ class Hybrid:
         state_store: StateStore,
         *,
         dynamic: DynamicUniverseConfig | None = None,
+        context: ContextConfig | None = None,
     ) -> None:
-        self.rules = TrendKing(trend_king, universe, benchmark, dynamic=dynamic)
+        self.rules = TrendKing(trend_king, universe, benchmark, dynamic=dynamic, context=context)
         self.rl = rl
         index = trend_king.regime_symbol or benchmark
         self.signal = PolicySignal(as_ensemble(pack), universe, state_store, index)

@@ -45,13 +45,16 @@ import numpy as np
 import numpy.typing as npt
 
 from invest.runtime.config import AccountConfig, Settings, TrendKingParams
+from invest.runtime.config.context import ContextConfig
 from invest.runtime.config.mandate import MandateConfig
 from invest.runtime.config.oracle import NewsConfig
 from invest.runtime.config.universe import DynamicUniverseConfig
+from invest.runtime.context import open_earnings
 from invest.runtime.domain import AccountState, ExitPlan, Proposal, Regime
 from invest.runtime.errors import ConfigError
 from invest.runtime.features import FEATURE_NAMES
 from invest.runtime.market import Market
+from invest.runtime.options.earnings import EarningsCalendar
 from invest.runtime.oracle.accounts import Mode, ledger_oracle_store
 from invest.runtime.oracle.context import OracleContext, PreviousDecision, cycle_context
 from invest.runtime.oracle.manager.decide import ManagerOracle, ManagerResult
@@ -156,6 +159,8 @@ class LLMManager:
         mandate: the account's buckets by asset class, shown with their current weights.
         asset_classes: symbol -> asset class (the config's ``[assets]``), for the mandate.
         dynamic: the dynamic universe: only its current names of ``universe`` are offered.
+        context: the ``[context]`` section (market context in the analysis prompt).
+        calendar: the earnings calendar shown to the model (None: unknown).
     """
 
     name = "llm_manager"
@@ -177,6 +182,8 @@ class LLMManager:
         mandate: MandateConfig | None = None,
         asset_classes: Mapping[str, str] | None = None,
         dynamic: DynamicUniverseConfig | None = None,
+        context: ContextConfig | None = None,
+        calendar: EarningsCalendar | None = None,
     ) -> None:
         self.oracle = oracle
         self.universe = tuple(universe)
@@ -194,6 +201,8 @@ class LLMManager:
         self.dynamic = dynamic
         self._sel: Selection | None = None
         self._unotes = UniverseNotes()
+        self.context = context
+        self.calendar = calendar
         #: This object's own decisions (the engine keeps it between cycles).
         self.history: list[PastDecision] = []
         self.last_result: ManagerResult | None = None
@@ -245,6 +254,8 @@ class LLMManager:
             previous=self._previous(t, day),
             mandate=self.mandate,
             asset_classes=self.asset_classes,
+            context=self.context,
+            calendar=self.calendar,
         )
         result = self.oracle.decide(ctx, cycle_id=f"{self.account}:{day.isoformat()}")
         self.last_result = result
@@ -386,6 +397,7 @@ def build_llm_manager(
     history: DecisionSource | None = None,
     watchlist: WatchlistFeed | None = None,
     asset_classes: Mapping[str, str] | None = None,
+    context: ContextConfig | None = None,
 ) -> LLMManager:
     """The llm_manager of an account: cached, budgeted client; audits under ``home/oracle``.
 
@@ -400,6 +412,8 @@ def build_llm_manager(
         history: earlier decisions from the ledger.
         watchlist: the subscribed research watchlist at a day.
         asset_classes: symbol -> asset class, for the account's mandate.
+        context: the ``[context]`` section (market context and the earnings calendar in
+            the analysis prompt; replays see no live calendar).
 
     Raises:
         ConfigError: the account has no ``oracle`` section.
@@ -422,6 +436,8 @@ def build_llm_manager(
         mandate=cfg.mandate,
         asset_classes=asset_classes,
         dynamic=cfg.dynamic_universe,
+        context=context,
+        calendar=None if replay_only else open_earnings(context),
     )
 
 
@@ -460,4 +476,5 @@ def build_manager(
         else None,
         watchlist=(lambda d: load_watchlist(research, wl, as_of=d)) if wl else None,
         asset_classes=settings.assets,
+        context=settings.context,
     )

@@ -12,6 +12,10 @@ With a dynamic universe (``AccountConfig.dynamic_universe``) the universe is the
 candidate list and only the names in the period's selection (:mod:`..universe`) are
 ranked: a holding that drops out is no longer a target, and the risk engine sells it
 as any other rotation. The proposal notes name the universe when it changes.
+
+The optional VIX filter (``vix_filter``) adds a second regime: DEFENSE while the
+VIX, lagged one session (:mod:`invest.runtime.context`), is above ``enter`` until it
+is below ``exit``; ATTACK needs both. A day with no VIX leaves the SMA regime alone.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ import numpy as np
 import numpy.typing as npt
 
 from invest.runtime.config import TrendKingParams
+from invest.runtime.config.context import ContextConfig
 from invest.runtime.config.universe import DynamicUniverseConfig
+from invest.runtime.context import context_table
 from invest.runtime.domain import AccountState, Proposal, Regime
 from invest.runtime.market import Market
-from invest.runtime.regime import ATTACK
+from invest.runtime.regime import ATTACK, threshold_alarm
 from invest.runtime.universe import Selection, UniverseNotes, selection
 
 
@@ -39,8 +45,10 @@ class TrendKing:
         benchmark: str,
         *,
         dynamic: DynamicUniverseConfig | None = None,
+        context: ContextConfig | None = None,
     ) -> None:
         self.p = params
+        self.context = context
         self.universe = universe
         self.index_symbol = params.regime_symbol or benchmark
         self.exit_rank = params.exit_rank or 2 * params.top_n
@@ -84,6 +92,28 @@ class TrendKing:
         self._index_close: list[float] = market.close[:, ix].tolist()
         self._sma_list: list[float] = self._sma.tolist()
         self._count_list: list[int] = self._count.tolist()
+        self._vix_notes: list[str] | None = None
+        if p.vix_filter is not None:
+            self._vix_filter(market)
+
+    def _vix_filter(self, market: Market) -> None:
+        """AND the SMA regime with the VIX alarm (whole market at once; causal)."""
+        f = self.p.vix_filter
+        assert f is not None
+        table = context_table(market, self.context)
+        vix = table.column("vix")
+        alarm = threshold_alarm(vix, f.enter, f.exit)
+        known = ~np.isnan(vix)
+        # Where the VIX is unknown the filter does not act (its state carries over).
+        self._attack = ((self._regime == ATTACK) & ~(alarm & known)).tolist()
+        asof = table.asof[:, 0].astype(str).tolist()
+        self._vix_notes = [
+            f"VIX {v:.1f} ({d} close): filter {'DEFENSE' if a else 'off'} "
+            f"(enter {f.enter:g}, exit {f.exit:g})"
+            if k
+            else "VIX filter: no VIX for this day"
+            for v, d, a, k in zip(vix.tolist(), asof, alarm.tolist(), known.tolist(), strict=True)
+        ]
 
     def propose(self, t: int, state: AccountState) -> Proposal:
         """Target weights at row ``t``."""
@@ -93,6 +123,8 @@ class TrendKing:
         )
         if self._sel is not None:
             notes += self._notes.at(self._sel, t)
+        if self._vix_notes is not None:
+            notes = (*notes, self._vix_notes[t])
         if not self._attack[t]:
             return Proposal(self._defense_targets(t), Regime.DEFENSE, {}, notes)
         ranked: list[int] = self._order[t, : self._count_list[t]].tolist()

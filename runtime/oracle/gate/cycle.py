@@ -17,9 +17,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from invest.runtime.config.context import ContextConfig
 from invest.runtime.config.oracle import OracleConfig
+from invest.runtime.context import open_earnings
 from invest.runtime.domain import AccountState, Clamp, OrderIntent, Proposal, Side, floor_qty
 from invest.runtime.market import Market
+from invest.runtime.options.earnings import EarningsCalendar
 from invest.runtime.oracle.context import cycle_context
 from invest.runtime.oracle.gate.review import GateOracle, GateResult
 from invest.runtime.oracle.news.sources import NewsSource, sources_from_config
@@ -39,10 +42,16 @@ class CycleGate:
         oracle: GateOracle,
         sources: Sequence[NewsSource] = (),
         config: OracleConfig | None = None,
+        *,
+        context: ContextConfig | None = None,
+        calendar: EarningsCalendar | None = None,
     ) -> None:
         self.oracle = oracle
         self.sources = list(sources)
         self.config = config
+        #: The ``[context]`` section and the earnings calendar shown in the prompt.
+        self.context = context
+        self.calendar = calendar
 
     def close(self) -> None:
         """Close the LLM client's connections."""
@@ -75,6 +84,8 @@ class CycleGate:
             regime=proposal.regime.value if proposal else "",
             sources=self.sources,
             news=self.config.news if self.config else None,
+            context=self.context,
+            calendar=self.calendar,
         )
         result = self.oracle.review(buys, ctx, cycle_id=cycle_id)
         out: list[OrderIntent] = []
@@ -127,6 +138,7 @@ def build_cycle_gate(
     now: Callable[[], datetime],
     replay_only: bool = False,
     store: Store | None = None,
+    context: ContextConfig | None = None,
 ) -> CycleGate:
     """The gate of an account: HTTP client with cache and budget, audit under ``home``.
 
@@ -138,9 +150,12 @@ def build_cycle_gate(
         replay_only: never call the LLM; a prompt not in the cache counts as unavailable
             (backtests replay cached verdicts and cost nothing).
         store: cache/audit storage (default: a JSON file store in ``home/oracle``).
+        context: the ``[context]`` section: market context and earnings calendar in the
+            prompt (replays see no live calendar, as they see no live news).
     """
     oracle = build_account_oracle(
         GateOracle, config, account, home, now=now, replay_only=replay_only, store=store
     )
     sources = [] if replay_only else sources_from_config(config.news)
-    return CycleGate(oracle, sources, config)
+    calendar = None if replay_only else open_earnings(context)
+    return CycleGate(oracle, sources, config, context=context, calendar=calendar)

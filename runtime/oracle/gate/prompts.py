@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from invest.runtime.config.oracle import OracleConfig
 from invest.runtime.oracle.client.protocol import ChatMessage
-from invest.runtime.oracle.context import OracleContext
+from invest.runtime.oracle.context import OracleContext, context_block
 from invest.runtime.oracle.news.items import NewsItem
 from invest.runtime.oracle.prompts import common_body, dumps, num, usd
 
@@ -30,6 +30,7 @@ def gate_messages(
     """Messages asking for a verdict on each proposed buy, and the headlines shown."""
     symbols = sorted(proposed)
     body, headlines = common_body(context, symbols, config)
+    body.update(context_block(context, config.anonymise))
     equity = context.portfolio.equity if context.portfolio else None
     body["proposed_buys"] = [
         {

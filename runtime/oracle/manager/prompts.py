@@ -12,7 +12,7 @@ from typing import Any
 from invest.runtime.config.oracle import OracleConfig
 from invest.runtime.oracle.anonymise import mask_dates
 from invest.runtime.oracle.client.protocol import ChatMessage
-from invest.runtime.oracle.context import OracleContext
+from invest.runtime.oracle.context import OracleContext, context_block
 from invest.runtime.oracle.news.items import NewsItem
 from invest.runtime.oracle.prompts import common_body, dumps, num, usd
 
@@ -103,8 +103,9 @@ def _manager_body(context: OracleContext, config: OracleConfig) -> tuple[dict[st
 def analysis_messages(
     context: OracleContext, config: OracleConfig
 ) -> tuple[tuple[ChatMessage, ...], tuple[NewsItem, ...]]:
-    """Pass 1 of manager mode: describe the market."""
+    """Pass 1 of manager mode: describe the market (with the VIX, yield, dollar, earnings)."""
     body, headlines = _manager_body(context, config)
+    body.update(context_block(context, config.anonymise))
     messages: tuple[ChatMessage, ...] = (
         {"role": "system", "content": ANALYST_SYSTEM},
         {"role": "user", "content": dumps(body)},
