@@ -14,6 +14,7 @@ from invest.runtime.config.base import Frozen
 from invest.runtime.config.checks import check_cron
 from invest.runtime.config.options_account import OPTIONS_STRATEGIES, OptionsAccountConfig
 from invest.runtime.config.oracle import OracleConfig
+from invest.runtime.config.portfolio import PortfolioConfig
 from invest.runtime.config.rl import RLParams
 
 __all__ = [
@@ -140,6 +141,8 @@ class AccountConfig(Frozen):
     """Name of a research watchlist (a [research.NAME] section): its newest symbols join the universe's candidates."""
     options: OptionsAccountConfig | None = None
     """Options accounts (strategy wheel or vertical_spreads) only: chain, selection, option risk rules."""
+    portfolio: PortfolioConfig = PortfolioConfig()
+    """Portfolio construction (how trend_king and hybrid weight their picks) and sizing (the risk engine's vol target, Kelly or fixed fraction)."""
 
     @property
     def trades_options(self) -> bool:

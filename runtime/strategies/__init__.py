@@ -73,7 +73,7 @@ def build_strategy(
             "and run it with the options cycle (invest.runtime.options_cycle)"
         )
     if cfg.strategy == "trend_king":
-        return TrendKing(cfg.trend_king, cfg.universe, cfg.benchmark)
+        return TrendKing(cfg.trend_king, cfg.universe, cfg.benchmark, portfolio=cfg.portfolio)
     from invest.runtime.policy.contract import universe_problem
     from invest.runtime.policy.pack import load_pack, resolve_pack
     from invest.runtime.policy.state import MemoryStateStore
@@ -154,7 +154,9 @@ def rl_strategy(cfg: AccountConfig, pack: Pack | Ensemble, store: StateStore) ->
             sma_window=tk.sma_window,
             hysteresis=tk.hysteresis,
         )
-    return Hybrid(cfg.trend_king, cfg.rl, cfg.universe, cfg.benchmark, pack, store)
+    return Hybrid(
+        cfg.trend_king, cfg.rl, cfg.universe, cfg.benchmark, pack, store, portfolio=cfg.portfolio
+    )
 
 
 def _check_promotion(cfg: AccountConfig, pack: Pack) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from invest.runtime.config import TrendKingParams
+from invest.runtime.config.portfolio import PortfolioConfig
 from invest.runtime.config.rl import RLParams
 from invest.runtime.domain import AccountState, Proposal
 from invest.runtime.market import Market
@@ -40,6 +41,7 @@ class Hybrid:
         benchmark: default regime index.
         pack: a verified :class:`Pack` or any ``Ensemble``.
         state_store: where LSTM states live between cycles.
+        portfolio: how trend_king weights its picks (the account's construction).
     """
 
     name = "hybrid"
@@ -52,8 +54,10 @@ class Hybrid:
         benchmark: str,
         pack: Pack | Ensemble,
         state_store: StateStore,
+        *,
+        portfolio: PortfolioConfig | None = None,
     ) -> None:
-        self.rules = TrendKing(trend_king, universe, benchmark)
+        self.rules = TrendKing(trend_king, universe, benchmark, portfolio=portfolio)
         self.rl = rl
         index = trend_king.regime_symbol or benchmark
         self.signal = PolicySignal(as_ensemble(pack), universe, state_store, index)
