@@ -287,7 +287,7 @@ class AccountRuntime:
                 state_store=state_store,
                 real_money=real_money,
             ),
-            risk=RiskEngine(name, settings.risk_for(name), fills),
+            risk=RiskEngine(name, settings.risk_for(name), fills, portfolio=cfg.portfolio),
             broker=broker,
             state=state or AccountState(name, money(cfg.cash)),
             gate=gate,

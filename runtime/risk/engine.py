@@ -5,6 +5,9 @@ Order of application (each change leaves a :class:`Clamp` with its reason):
 2. position monitors: stop-loss, take-profit, time stop force full exits;
 3. drawdown brake: the whole book is scaled by ``drawdown_cut``;
 4. caps: max position weight and the cash reserve;
+   then sizing (the account's ``portfolio.sizing``: vol target, fractional Kelly or
+   fixed fraction, :mod:`invest.runtime.portfolio.sizing`; off by default, and then
+   it costs nothing per cycle);
 5. buy filters: usable data, price and liquidity floors, correlation warning;
 6. trades: tolerance band, minimum holding period, anti-leverage sizing
    (buys come from settled cash minus the reserve, never from pending sales),
@@ -22,6 +25,7 @@ import numpy as np
 
 from invest.runtime.brokers.fills import FillModel
 from invest.runtime.config import RiskProfile
+from invest.runtime.config.portfolio import PortfolioConfig
 from invest.runtime.domain import (
     CENT,
     AccountState,
@@ -35,6 +39,7 @@ from invest.runtime.domain import (
 )
 from invest.runtime.features import log_returns
 from invest.runtime.market import Market
+from invest.runtime.portfolio import sizing
 from invest.runtime.risk import rules
 
 CORR_WINDOW = 60
@@ -77,10 +82,19 @@ def _equity(market: Market, t: int, state: AccountState) -> float:
 class RiskEngine:
     """Applies a :class:`RiskProfile` to proposals of one account."""
 
-    def __init__(self, account: str, risk: RiskProfile, fills: FillModel) -> None:
+    def __init__(
+        self,
+        account: str,
+        risk: RiskProfile,
+        fills: FillModel,
+        *,
+        portfolio: PortfolioConfig | None = None,
+    ) -> None:
         self.account = account
         self.risk = risk
         self.fills = fills
+        #: The sizing step's settings; None when sizing is off (nothing runs per cycle).
+        self.portfolio = portfolio if portfolio is not None and portfolio.sizing != "none" else None
 
     def exits(self, market: Market, t: int, state: AccountState) -> list[_Trade]:
         """Forced full exits from the position monitors at row ``t``.
@@ -146,6 +160,8 @@ class RiskEngine:
             res.clamps.append(Clamp(x.reason.split(":")[0], x.symbol, x.reason))
         if proposal is not None:
             targets = self._targets(proposal, state, exited | unknown, res)
+            if self.portfolio is not None:
+                targets = self._size(market, t, state, targets, res)
             skip = exited | pending | unknown
             trades += self._rebalance(market, t, state, targets, equity, skip, res, reserved)
         res.intents = self._intents(trades, cycle_id, res)
@@ -206,6 +222,32 @@ class RiskEngine:
             )
             targets = {s: w * cut for s, w in targets.items()}
         targets, clamps = rules.cap_weights(targets, self.risk)
+        res.clamps += clamps
+        res.targets = targets
+        return targets
+
+    def _size(
+        self,
+        market: Market,
+        t: int,
+        state: AccountState,
+        targets: dict[str, float],
+        res: RiskResult,
+    ) -> dict[str, float]:
+        # Step 4, sizing: within the invested budget and the per-name cap; never scaled
+        # up while the drawdown brake is engaged (that would undo it).
+        assert self.portfolio is not None
+        targets, clamps = sizing.size(
+            self.portfolio,
+            targets,
+            market.close,
+            market.col,
+            t,
+            state.positions,
+            budget=1.0 - self.risk.min_cash_pct,
+            cap=self.risk.max_position_pct,
+            allow_up=not state.brake,
+        )
         res.clamps += clamps
         res.targets = targets
         return targets
