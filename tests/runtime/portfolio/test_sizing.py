@@ -263,3 +263,8 @@ def test_vol_target_does_not_undo_the_drawdown_brake() -> None:
 
 def test_an_account_sizes_nothing_unless_it_says_so() -> None:
     assert AccountConfig(universe=("X",)).portfolio.sizing == "none"
+
+
+def test_every_portfolio_field_says_what_it_does() -> None:
+    missing = [n for n, f in PortfolioConfig.model_fields.items() if not f.description]
+    assert missing == []
