@@ -57,6 +57,8 @@ class TrendKing:
     ) -> None:
         self.p = params
         self.portfolio = portfolio or PortfolioConfig()
+        #: inverse_vol keeps its own code path (and the golden trades) bit for bit.
+        self._construct = self.portfolio.construction != "inverse_vol"
         self.universe = universe
         self.index_symbol = params.regime_symbol or benchmark
         self.exit_rank = params.exit_rank or 2 * params.top_n
@@ -115,12 +117,12 @@ class TrendKing:
                 break
             if j not in picks:
                 picks.append(j)
-        if self.portfolio.construction == "inverse_vol":
-            targets = self._inverse_vol(t, picks)
-        else:
+        if self._construct:
             targets, why = self._constructed(t, picks)
             if why:
                 notes = (*notes, why)
+        else:
+            targets = self._inverse_vol(t, picks)
         scores = dict(zip(names, self._score[t, ranked].tolist(), strict=True))
         return Proposal(targets, Regime.ATTACK, scores, notes)
 

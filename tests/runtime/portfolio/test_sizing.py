@@ -7,17 +7,21 @@ record; the returns read at row t are rows <= t only.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pytest
 
+from invest.runtime.backtest.runner import BacktestResult, replay
 from invest.runtime.brokers.fills import FillModel
 from invest.runtime.config import AccountConfig, parse_config
 from invest.runtime.config.portfolio import PortfolioConfig
 from invest.runtime.cycle import AccountRuntime, MemorySink, run_cycle
+from invest.runtime.data.frame import BarFrame
+from invest.runtime.data.sample import SampleData
 from invest.runtime.domain import AccountState, Proposal, Regime
 from invest.runtime.market import Market
 from invest.runtime.portfolio.sizing import fixed_fraction, kelly, size, vol_target
@@ -268,3 +272,44 @@ def test_an_account_sizes_nothing_unless_it_says_so() -> None:
 def test_every_portfolio_field_says_what_it_does() -> None:
     missing = [n for n, f in PortfolioConfig.model_fields.items() if not f.description]
     assert missing == []
+
+
+# -- a whole replay, construction and sizing on, point in time ------------------------------
+
+START, CUT, LAST = date(2019, 1, 2), date(2019, 6, 28), date(2019, 9, 30)
+PIT = [
+    ("min_variance", {"sizing": "vol_target", "target_vol": 0.08}),
+    ("mean_variance", {"sizing": "kelly", "kelly_fraction": 0.05}),
+]
+
+
+def _replay(frame: BarFrame, construction: str, portfolio: dict[str, object]) -> BacktestResult:
+    universe = [s for s in frame.symbols if s != "SP500"]
+    section = {"construction": construction, **portfolio}
+    settings = parse_config({"accounts": {"a": {"universe": universe, "portfolio": section}}})
+    acct = AccountRuntime.build("a", settings, paper=True)
+    return replay(acct, Market(frame), START)
+
+
+@pytest.mark.parametrize(("construction", "portfolio"), PIT, ids=[p[0] for p in PIT])
+def test_a_constructed_and_sized_replay_ignores_every_later_price(
+    construction: str, portfolio: dict[str, object]
+) -> None:
+    """The sample cut at D and the sample with a random-walk future decide alike up to D."""
+    source = SampleData()
+    frame = source.load(tuple(source.symbols()), None, LAST)
+    after = frame.dates > np.datetime64(CUT, "D")
+    close = frame.close.copy()
+    steps = np.random.default_rng(7).normal(0.0, 0.03, (int(after.sum()), close.shape[1]))
+    close[after] = close[~after][-1] * np.exp(np.cumsum(steps, axis=0))
+    cut = _replay(frame.between(None, CUT), construction, portfolio)
+    walk = _replay(dataclasses.replace(frame, close=close), construction, portfolio)
+    upto = [d for d in walk.decisions if d["day"] <= CUT.isoformat()]
+    assert len(cut.decisions) == len(upto) > 100
+    assert cut.decisions == upto
+    rule = str(portfolio["sizing"])
+    assert any(c["rule"] == rule for d in upto for c in d["clamps"])  # sizing acted
+    assert any(d["orders"] for d in upto)
+    assert not any("fell back" in n for d in upto for n in d["notes"])  # constructed
+    n = len(cut.days)
+    np.testing.assert_array_equal(cut.equity, walk.equity[:n])
