@@ -19,9 +19,12 @@ from invest.runtime.data.frame import BarFrame
 from invest.runtime.domain import AccountState, Proposal, Regime
 from invest.runtime.errors import ConfigError
 from invest.runtime.market import Market
+from invest.runtime.policy.state import MemoryStateStore
 from invest.runtime.portfolio.construction import ledoit_wolf, weights
-from invest.runtime.strategies import build_strategy
+from invest.runtime.strategies import build_strategy, rl_strategy
+from invest.runtime.strategies.hybrid import Hybrid
 from invest.runtime.strategies.trend_king import TrendKing
+from tests.runtime.policy.support import FakeEnsemble, scripted
 
 DAYS = 300
 T = DAYS - 1
@@ -166,3 +169,26 @@ def test_an_account_passes_its_portfolio_section_to_trend_king() -> None:
     assert tk.portfolio.construction == "risk_parity"
     with pytest.raises(ConfigError, match=r"portfolio\.construction"):
         parse_config({"accounts": {"x": {"universe": ["A"], "portfolio": {"construction": "hrp"}}}})
+
+
+def test_hybrid_weights_its_picks_by_the_accounts_construction() -> None:
+    cfg = parse_config(
+        {
+            "accounts": {
+                "h": {
+                    "strategy": "hybrid",
+                    "universe": list(DRIFTS),
+                    "benchmark": "IDX",
+                    "trend_king": {"top_n": 5, "max_weight": 0.4},
+                    "portfolio": {"construction": "min_variance"},
+                }
+            }
+        }
+    ).account("h")
+    h = rl_strategy(cfg, FakeEnsemble(scripted({})), MemoryStateStore())
+    assert isinstance(h, Hybrid)
+    h.prepare(MARKET)
+    # The ensemble keeps every pick (all EQUAL): hybrid's targets are trend_king's.
+    assert h.propose(T, AccountState("x", Decimal(10_000))).targets == (
+        _propose(_tk(MARKET, "min_variance")).targets
+    )
