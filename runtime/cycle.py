@@ -294,6 +294,7 @@ class AccountRuntime:
                 fills,
                 mandate=cfg.mandate,
                 asset_classes=settings.assets,
+                portfolio=cfg.portfolio,
             ),
             broker=broker,
             state=state or AccountState(name, money(cfg.cash)),

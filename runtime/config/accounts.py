@@ -16,6 +16,7 @@ from invest.runtime.config.context import VixFilter
 from invest.runtime.config.mandate import MandateConfig
 from invest.runtime.config.options_account import OPTIONS_STRATEGIES, OptionsAccountConfig
 from invest.runtime.config.oracle import OracleConfig
+from invest.runtime.config.portfolio import PortfolioConfig
 from invest.runtime.config.rl import RLParams
 from invest.runtime.config.universe import DynamicUniverseConfig
 
@@ -153,6 +154,8 @@ class AccountConfig(Frozen):
     """Target split of equity by asset class (the [assets] table gives each symbol's class), held by the risk engine and shown to the LLM manager. None: no mandate."""
     dynamic_universe: DynamicUniverseConfig | None = None
     """Re-select the traded names each quarter from ``universe``, which becomes the candidate list (trend_king, hybrid, llm_manager). None: the whole universe trades."""
+    portfolio: PortfolioConfig = PortfolioConfig()
+    """Portfolio construction (how trend_king and hybrid weight their picks) and sizing (the risk engine's vol target, Kelly or fixed fraction)."""
 
     @property
     def trades_options(self) -> bool:

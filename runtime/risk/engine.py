@@ -6,8 +6,11 @@ Order of application (each change leaves a :class:`Clamp` with its reason):
 3. drawdown brake: the whole book is scaled by ``drawdown_cut``;
 4. caps: max position weight and the cash reserve;
 5. mandate (an account with one): buckets by asset class (:mod:`.mandate`);
-6. buy filters: usable data, price and liquidity floors, correlation warning;
-7. trades: tolerance band, minimum holding period, anti-leverage sizing
+6. sizing (the account's ``portfolio.sizing``: vol target, fractional Kelly or
+   fixed fraction, :mod:`invest.runtime.portfolio.sizing`; off by default, and then
+   it costs nothing per cycle);
+7. buy filters: usable data, price and liquidity floors, correlation warning;
+8. trades: tolerance band, minimum holding period, anti-leverage sizing
    (buys come from settled cash minus the reserve, never from pending sales),
    and the cap on trades per cycle (times ``bootstrap_trade_factor`` while cash is
    over ``bootstrap_cash_pct`` of equity: bootstrap mode).
@@ -26,6 +29,7 @@ import numpy as np
 from invest.runtime.brokers.fills import FillModel
 from invest.runtime.config import RiskProfile
 from invest.runtime.config.mandate import MandateConfig
+from invest.runtime.config.portfolio import PortfolioConfig
 from invest.runtime.domain import (
     CENT,
     AccountState,
@@ -39,6 +43,7 @@ from invest.runtime.domain import (
 )
 from invest.runtime.features import log_returns
 from invest.runtime.market import Market
+from invest.runtime.portfolio import sizing
 from invest.runtime.risk import rules
 from invest.runtime.risk.mandate import hold_mandate
 
@@ -90,6 +95,7 @@ class RiskEngine:
         *,
         mandate: MandateConfig | None = None,
         asset_classes: Mapping[str, str] | None = None,
+        portfolio: PortfolioConfig | None = None,
     ) -> None:
         self.account = account
         self.risk = risk
@@ -98,6 +104,8 @@ class RiskEngine:
         self.mandate = mandate
         #: symbol -> asset class, for the mandate.
         self.asset_classes: Mapping[str, str] = asset_classes or {}
+        #: The sizing step's settings; None when sizing is off (nothing runs per cycle).
+        self.portfolio = portfolio if portfolio is not None and portfolio.sizing != "none" else None
 
     def exits(self, market: Market, t: int, state: AccountState) -> list[_Trade]:
         """Forced full exits from the position monitors at row ``t``.
@@ -163,6 +171,8 @@ class RiskEngine:
             res.clamps.append(Clamp(x.reason.split(":")[0], x.symbol, x.reason))
         if proposal is not None:
             targets = self._targets(proposal, state, exited | unknown, res)
+            if self.portfolio is not None:
+                targets = self._size(market, t, state, targets, res)
             skip = exited | pending | unknown
             trades += self._rebalance(market, t, state, targets, equity, skip, res, reserved)
         cap = self.risk.max_trades_per_cycle
@@ -252,6 +262,33 @@ class RiskEngine:
                 targets, self.mandate, self.asset_classes, self.risk.min_cash_pct
             )
             res.clamps += clamps
+        res.targets = targets
+        return targets
+
+    def _size(
+        self,
+        market: Market,
+        t: int,
+        state: AccountState,
+        targets: dict[str, float],
+        res: RiskResult,
+    ) -> dict[str, float]:
+        # Step 6, sizing: within the invested budget and the per-name cap; never scaled
+        # up while the drawdown brake is engaged (that would undo it), nor under a
+        # mandate (a uniform scale-up would push a bucket past the band it was held to).
+        assert self.portfolio is not None
+        targets, clamps = sizing.size(
+            self.portfolio,
+            targets,
+            market.close,
+            market.col,
+            t,
+            state.positions,
+            budget=1.0 - self.risk.min_cash_pct,
+            cap=self.risk.max_position_pct,
+            allow_up=not state.brake and self.mandate is None,
+        )
+        res.clamps += clamps
         res.targets = targets
         return targets
 

@@ -82,6 +82,7 @@ def build_strategy(
             cfg.benchmark,
             dynamic=cfg.dynamic_universe,
             context=context,
+            portfolio=cfg.portfolio,
         )
     from invest.runtime.policy.contract import universe_problem
     from invest.runtime.policy.pack import load_pack, resolve_pack
@@ -182,6 +183,7 @@ def rl_strategy(
         store,
         dynamic=cfg.dynamic_universe,
         context=context,
+        portfolio=cfg.portfolio,
     )
 
 

@@ -21,6 +21,7 @@ from dataclasses import replace
 
 from invest.runtime.config import TrendKingParams
 from invest.runtime.config.context import ContextConfig
+from invest.runtime.config.portfolio import PortfolioConfig
 from invest.runtime.config.rl import RLParams
 from invest.runtime.config.universe import DynamicUniverseConfig
 from invest.runtime.domain import AccountState, Proposal
@@ -45,6 +46,7 @@ class Hybrid:
         dynamic: the dynamic universe: trend_king ranks only its names, while the
             ensemble steps on every candidate (its LSTM states stay in step).
         context: the ``[context]`` section (trend_king's VIX filter reads it).
+        portfolio: how trend_king weights its picks (the account's construction).
     """
 
     name = "hybrid"
@@ -60,8 +62,11 @@ class Hybrid:
         *,
         dynamic: DynamicUniverseConfig | None = None,
         context: ContextConfig | None = None,
+        portfolio: PortfolioConfig | None = None,
     ) -> None:
-        self.rules = TrendKing(trend_king, universe, benchmark, dynamic=dynamic, context=context)
+        self.rules = TrendKing(
+            trend_king, universe, benchmark, dynamic=dynamic, context=context, portfolio=portfolio
+        )
         self.rl = rl
         index = trend_king.regime_symbol or benchmark
         self.signal = PolicySignal(as_ensemble(pack), universe, state_store, index)

@@ -16,21 +16,43 @@ as any other rotation. The proposal notes name the universe when it changes.
 The optional VIX filter (``vix_filter``) adds a second regime: DEFENSE while the
 VIX, lagged one session (:mod:`invest.runtime.context`), is above ``enter`` until it
 is below ``exit``; ATTACK needs both. A day with no VIX leaves the SMA regime alone.
+
+Construction (the account's ``portfolio.construction``): ``inverse_vol``, the default,
+is the rule above, on its own code path (the golden trades depend on it bit for bit).
+Any other method takes its weights from :func:`portfolio.construction.weights` on the
+Ledoit-Wolf covariance of the picks' last ``portfolio.lookback`` daily returns (rows
+``t - lookback .. t``: point in time), annualised by 252, with ``max_weight`` as the
+per-name cap and ``min(1, max_weight x picks)`` as the invested budget (what
+inverse_vol invests too: a cap that cannot be filled leaves cash). ``mean_variance``
+takes the proposal's scores as the expected returns: a score (6-month return over
+the 20-day daily vol) times ``sqrt(252) / momentum_days`` is an annual Sharpe ratio
+estimate, times the name's annual vol from the covariance an annual return, in the
+covariance's units. When the covariance cannot be estimated (fewer than
+``lookback + 1`` rows, a missing or non-positive close in a pick's window) or the
+solver fails, the picks get the inverse_vol weights and the proposal's notes say
+"fell back to inverse_vol" and why.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import numpy.typing as npt
 
 from invest.runtime.config import TrendKingParams
 from invest.runtime.config.context import ContextConfig
+from invest.runtime.config.portfolio import PortfolioConfig
 from invest.runtime.config.universe import DynamicUniverseConfig
 from invest.runtime.context import context_table
 from invest.runtime.domain import AccountState, Proposal, Regime
+from invest.runtime.errors import ConfigError, DataError
 from invest.runtime.market import Market
+from invest.runtime.portfolio.construction import ledoit_wolf, trailing_returns, weights
 from invest.runtime.regime import ATTACK, threshold_alarm
 from invest.runtime.universe import Selection, UniverseNotes, selection
+
+YEAR = 252
 
 
 class TrendKing:
@@ -46,9 +68,13 @@ class TrendKing:
         *,
         dynamic: DynamicUniverseConfig | None = None,
         context: ContextConfig | None = None,
+        portfolio: PortfolioConfig | None = None,
     ) -> None:
         self.p = params
         self.context = context
+        self.portfolio = portfolio or PortfolioConfig()
+        #: inverse_vol keeps its own code path (and the golden trades) bit for bit.
+        self._construct = self.portfolio.construction != "inverse_vol"
         self.universe = universe
         self.index_symbol = params.regime_symbol or benchmark
         self.exit_rank = params.exit_rank or 2 * params.top_n
@@ -139,9 +165,43 @@ class TrendKing:
                 break
             if j not in picks:
                 picks.append(j)
-        targets = self._inverse_vol(t, picks)
+        if self._construct:
+            targets, why = self._constructed(t, picks)
+            if why:
+                notes = (*notes, why)
+        else:
+            targets = self._inverse_vol(t, picks)
         scores = dict(zip(names, self._score[t, ranked].tolist(), strict=True))
         return Proposal(targets, Regime.ATTACK, scores, notes)
+
+    def _constructed(self, t: int, picks: list[int]) -> tuple[dict[str, float], str | None]:
+        """The picks' weights by the configured construction, or inverse_vol and the reason."""
+        if not picks:
+            return {}, None
+        cfg, cap = self.portfolio, self.p.max_weight
+        lb = cfg.lookback
+        budget = min(1.0, cap * len(picks))
+        try:
+            if t < lb:
+                raise DataError(f"{lb} sessions of returns need {lb + 1} rows, there are {t + 1}")
+            window = self._m.close[t - lb : t + 1, self._u[picks]]  # rows <= t only
+            cov = ledoit_wolf(trailing_returns(window, lb, lb))[0] * YEAR
+            mu: npt.NDArray[np.float64] | None = None
+            if cfg.construction == "mean_variance":
+                sharpe = self._score[t, picks] * (math.sqrt(YEAR) / self.p.momentum_days)
+                mu = np.asarray(sharpe * np.sqrt(np.diag(cov)), dtype=np.float64)
+            w = weights(
+                cfg.construction,
+                cov,
+                scores=mu,
+                cap=cap,
+                cash_reserve=1.0 - budget,
+                risk_aversion=cfg.risk_aversion,
+            )
+        except (DataError, ConfigError) as e:  # the data, not the config: say so, go on
+            why = f"{cfg.construction} fell back to inverse_vol: {e}"
+            return self._inverse_vol(t, picks), why
+        return {self.universe[j]: float(x) for j, x in zip(picks, w, strict=True)}, None
 
     def _inverse_vol(self, t: int, picks: list[int]) -> dict[str, float]:
         if not picks:
