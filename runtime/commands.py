@@ -855,13 +855,33 @@ def llm_check(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def compare(args: argparse.Namespace, paths: Paths) -> int:
-    """``invest compare A B``: two accounts from the ledger, side by side."""
-    from invest.runtime.backtest.compare import compare_accounts
+    """``invest compare A B``: two accounts from the ledger, side by side.
+
+    ``invest compare``: every account of the config with a ``family``, by family (means,
+    medians, and the same strategy's paired differences across families).
+    """
+    from invest.runtime.backtest import compare as cmp
     from invest.runtime.ledger import Ledger
 
+    if (args.a is None) != (args.b is None):
+        raise ConfigError(
+            "compare takes two accounts (invest compare A B) or none (every account by family)"
+        )
     ledger = Ledger(paths.ledger, readonly=True)
-    header, rows = compare_accounts(ledger, args.a, args.b)
-    _out().print(_table(f"{args.a} vs {args.b}", header, rows))
+    if args.a is not None:
+        header, rows = cmp.compare_accounts(ledger, args.a, args.b)
+        _out().print(_table(f"{args.a} vs {args.b}", header, rows))
+        return 0
+    settings = _settings(paths)
+    result = cmp.by_family(ledger, {n: a.family for n, a in settings.accounts.items()})
+    _out().print(_table("By model family", *cmp.family_table(result)))
+    header, rows = cmp.paired_table(result)
+    if rows:
+        _out().print(_table("The same strategy across families", header, rows))
+    else:
+        _out().print("No strategy runs in two families (NAME and NAME-FAMILY pair up).")
+    if result.missing:
+        _out().print(f"[dim]Not in the ledger yet: {', '.join(result.missing)}.[/]", soft_wrap=True)
     return 0
 
 

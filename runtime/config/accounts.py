@@ -6,6 +6,7 @@ own modules; an account holds one of each.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -15,6 +16,9 @@ from invest.runtime.config.checks import check_cron
 from invest.runtime.config.options_account import OPTIONS_STRATEGIES, OptionsAccountConfig
 from invest.runtime.config.oracle import OracleConfig
 from invest.runtime.config.rl import RLParams
+
+#: A model family's name: it ends account names (NAME-FAMILY), so it is kept name-like.
+_FAMILY = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
 
 __all__ = [
     "DEFAULT_RISK_PROFILES",
@@ -140,6 +144,8 @@ class AccountConfig(Frozen):
     """Name of a research watchlist (a [research.NAME] section): its newest symbols join the universe's candidates."""
     options: OptionsAccountConfig | None = None
     """Options accounts (strategy wheel or vertical_spreads) only: chain, selection, option risk rules."""
+    family: str | None = None
+    """Model family for A/B comparison (e.g. "qwen3-next", "nemotron", "rules"): `invest compare` with no accounts groups the ledger's accounts by it and pairs the same strategy across families (an account named NAME-FAMILY pairs with NAME and with NAME-OTHER). None: in no family."""
 
     @property
     def trades_options(self) -> bool:
@@ -188,6 +194,16 @@ class AccountConfig(Frozen):
         if dupes:
             raise ValueError(f"duplicate symbols: {', '.join(dupes)}")
         return tuple(s.upper() for s in v)
+
+    @field_validator("family")
+    @classmethod
+    def _family_name(cls, v: str | None) -> str | None:
+        if v is not None and not _FAMILY.match(v):
+            raise ValueError(
+                f"family {v!r} must be 1-40 lowercase letters, digits, '.', '-' or '_' "
+                'starting with a letter or digit (e.g. "qwen3-next")'
+            )
+        return v
 
     @field_validator("schedule")
     @classmethod
