@@ -188,6 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmp_.add_argument("a", nargs="?", help="account A (with B: the two side by side)")
     cmp_.add_argument("b", nargs="?", help="account B")
+    cmp_.add_argument(
+        "--reports",
+        nargs="+",
+        metavar="DIR",
+        help="by family over backtests: the --out folders of `invest backtest --account`",
+    )
     add_models_commands(sub)
     add_engine_commands(sub)
     add_options_commands(sub)

@@ -150,21 +150,42 @@ def spread_type(prompt: dict[str, Any], model: str) -> dict[str, Any]:
     }
 
 
+def _rich(prompt: dict[str, Any], underlying: str) -> bool:
+    """Whether the underlying's IV percentile is in the upper half of its year."""
+    raw = prompt.get("underlyings", {}).get(underlying, {}).get("iv_percentile")
+    if not isinstance(raw, int | float):
+        return False
+    return (raw / 100 if raw > 1 else raw) >= 0.5
+
+
 def options_actions(prompt: dict[str, Any], model: str) -> dict[str, Any]:
-    """Wheel and spreads: every candidate at its max (qwen3-next), the first at 1 (nemotron)."""
+    """Wheel and spreads pass 2: at most one open a cycle.
+
+    qwen3-next: the candidate with the largest premium, at its max contracts. nemotron:
+    the first candidate that sells premium when the IV percentile is in the upper half
+    of its year or buys it in the lower half, one contract.
+    """
     candidates = prompt.get("candidates", [])
     if _cautious(model):
-        candidates = candidates[:1]
-    actions = [
-        {
-            "action": c["action"],
-            "candidate_id": c["id"],
-            "contracts": 1 if _cautious(model) else c["max_contracts"],
-            "reason": f"{LABEL}: fixed rule.",
-        }
-        for c in candidates
-    ]
-    return {"actions": actions or [{"action": "SKIP", "reason": f"{LABEL}: no candidate."}]}
+        fits = [
+            c
+            for c in candidates
+            if bool(c.get("credit")) == _rich(prompt, str(c.get("underlying")))
+        ]
+        pick, contracts = (fits[0], 1) if fits else (None, 0)
+    else:
+        by_premium = sorted(candidates, key=lambda c: -abs(float(c.get("premium_per_share") or 0)))
+        pick = by_premium[0] if by_premium else None
+        contracts = int(pick["max_contracts"]) if pick else 0
+    if pick is None:
+        return {"actions": [{"action": "SKIP", "reason": f"{LABEL}: nothing fits the rule."}]}
+    action = {
+        "action": pick["action"],
+        "candidate_id": pick["id"],
+        "contracts": contracts,
+        "reason": f"{LABEL}: fixed rule.",
+    }
+    return {"actions": [action]}
 
 
 def answer(body: dict[str, Any]) -> dict[str, Any]:

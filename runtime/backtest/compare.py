@@ -1,19 +1,24 @@
-"""A/B comparison from the ledger: two accounts side by side, or every account by model family.
+"""A/B comparison: two accounts side by side, or every account by model family.
 
-Two accounts (``invest compare A B``): return, drawdown, Sharpe, win rate and veto rate
-of each and B minus A. By family (``invest compare``): each family's mean and median
-CAGR, Sharpe and max drawdown over its accounts, then the paired differences of the
-same strategy run by two families. Accounts pair by name: NAME-FAMILY is strategy NAME
+Two accounts (``invest compare A B``, from the ledger): return, drawdown, Sharpe, win
+rate and veto rate of each and B minus A. By family (``invest compare``: the ledger's
+accounts with a family in the config; ``--reports DIR...``: backtest reports, each
+with the family its account had): each family's mean and median CAGR, Sharpe and max
+drawdown over its accounts, then the paired differences of the same strategy run by
+two families. Accounts pair by name: NAME-FAMILY is strategy NAME
 in FAMILY, and a bare NAME is NAME in its own family, so ``weekly-balanced``
 (qwen3-next) pairs with ``weekly-balanced-nemotron`` and ``weekly-balanced-rules``.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 
@@ -112,26 +117,84 @@ def by_family(ledger: Ledger, families: Mapping[str, str | None]) -> FamilyCompa
     """Figures of every account of ``families`` (account -> family, from the config).
 
     Raises:
-        ConfigError: no account has a family, or none of them is in the ledger.
+        ConfigError: no account has a family.
+        LedgerError: none of them is in the ledger.
     """
+    named = _named(families)
+    known = set(ledger.accounts())
+    figures = {a: account_figures(ledger, a) for a in named if a in known}
+    missing = tuple(a for a in named if a not in known)
+    if not figures:
+        raise LedgerError(
+            f"none of the accounts with a family is in the ledger {ledger.path} yet "
+            f"({', '.join(missing)}): run them first, or compare backtests with --reports"
+        )
+    return _grouped(figures, named, missing)
+
+
+def report_figures(folder: Path) -> tuple[str, str | None, dict[str, float]]:
+    """Account, family and figures of one ``invest backtest --out`` folder (its report.json).
+
+    Raises:
+        ConfigError: the folder holds no readable report.json of an account.
+    """
+    path = folder / "report.json"
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        params, metrics = report["params"], report["metrics"]
+        account, config = str(params["account"]), params.get("config") or {}
+        figures = {
+            k: math.nan if metrics.get(k) is None else float(metrics[k])
+            for k in ("total_return", "cagr", "max_drawdown", "sharpe", "win_rate")
+        }
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(
+            f"{folder}: no readable report.json ({e}): pass the --out folder of an "
+            "`invest backtest --account NAME`"
+        ) from None
+    figures["veto_rate"] = math.nan
+    figures["sessions"] = float(report.get("sessions", math.nan))
+    family = config.get("family")
+    return account, None if family is None else str(family), figures
+
+
+def by_family_reports(folders: Sequence[Path]) -> FamilyComparison:
+    """Figures of backtest reports by the family each report's account had.
+
+    Raises:
+        ConfigError: a folder is no backtest report, two hold the same account, or no
+            account has a family.
+    """
+    figures: dict[str, Mapping[str, float]] = {}
+    families: dict[str, str | None] = {}
+    for folder in folders:
+        account, family, figs = report_figures(folder)
+        if account in figures:
+            raise ConfigError(f"two reports of account {account!r}: pass one folder per account")
+        figures[account], families[account] = figs, family
+    named = _named(families)
+    return _grouped({a: f for a, f in figures.items() if a in named}, named, ())
+
+
+def _named(families: Mapping[str, str | None]) -> dict[str, str]:
     named = {a: f for a, f in families.items() if f is not None}
     if not named:
         raise ConfigError(
             'no account in the config has a family: set family = "NAME" on the accounts '
             "to compare (e.g. qwen3-next, nemotron, rules), or name two: invest compare A B"
         )
-    known = set(ledger.accounts())
-    figures: dict[str, dict[str, Mapping[str, float]]] = {}
+    return named
+
+
+def _grouped(
+    figures: Mapping[str, Mapping[str, float]], named: Mapping[str, str], missing: tuple[str, ...]
+) -> FamilyComparison:
+    """``figures`` by family, families and accounts in ``named``'s order."""
+    grouped: dict[str, dict[str, Mapping[str, float]]] = {}
     for account, family in named.items():
-        if account in known:
-            figures.setdefault(family, {})[account] = account_figures(ledger, account)
-    missing = tuple(a for a in named if a not in known)
-    if not figures:
-        raise LedgerError(
-            f"none of the accounts with a family is in the ledger {ledger.path} yet "
-            f"({', '.join(missing)}): run them first"
-        )
-    return FamilyComparison(figures, missing)
+        if account in figures:
+            grouped.setdefault(family, {})[account] = figures[account]
+    return FamilyComparison(grouped, missing)
 
 
 def family_table(cmp: FamilyComparison) -> Table:

@@ -9,13 +9,19 @@ failure here, never a request: the HTTP client raises if anything tries to send.
 from __future__ import annotations
 
 import json
+import statistics
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from invest.runtime.backtest.compare import strategy_key
+from invest.runtime.backtest.compare import (
+    by_family_reports,
+    family_table,
+    paired_table,
+    strategy_key,
+)
 from invest.runtime.cli import main
 from invest.runtime.config import Settings, load_config
 from invest.runtime.oracle.client.http import HttpLLMClient
@@ -109,6 +115,7 @@ def backtest(
     argv = ["backtest", "--config", config, "--account", name, "--start", START, "--end", END]
     assert main([*argv, *oracle, "--out", str(out), "--json"]) == 0
     report = json.loads((out / "report.json").read_text())
+    report["out"] = str(out)
     lines = (out / "decisions.jsonl").read_text().splitlines()
     return report, [json.loads(line) for line in lines]
 
@@ -134,25 +141,44 @@ def misses(records: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _refuse(self: HttpLLMClient, request: object) -> object:
+    raise AssertionError("a replay tried to send a request to an LLM server")
+
+
 @pytest.fixture(autouse=True)
 def _never_send(monkeypatch: pytest.MonkeyPatch) -> None:
     """A replay that tried to ask a server fails the test instead of calling out."""
+    monkeypatch.setattr(HttpLLMClient, "complete", _refuse)
 
-    def refuse(self: HttpLLMClient, request: object) -> object:
-        raise AssertionError("a replay tried to send a request to an LLM server")
 
-    monkeypatch.setattr(HttpLLMClient, "complete", refuse)
+Run = tuple[dict[str, Any], list[dict[str, Any]]]
+
+
+@pytest.fixture(scope="module")
+def runs(
+    settings: Settings, home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Run]:
+    """Every account's backtest over the window: rules plainly, LLM ones replayed.
+
+    Each account's --out folder is ``<reports>/<account>`` (see :func:`reports_of`).
+    """
+    out = tmp_path_factory.mktemp("orchestrator-reports")
+    done: dict[str, Run] = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(HttpLLMClient, "complete", _refuse)
+        for name, acct in settings.accounts.items():
+            oracle = ("--oracle", "replay") if acct.oracle is not None else ()
+            done[name] = backtest(name, home, out / name, mp, *oracle)
+    return done
 
 
 def test_every_account_backtests_and_the_llm_ones_replay_every_answer(
-    settings: Settings, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, runs: dict[str, Run]
 ) -> None:
-    finals: dict[str, float] = {}
+    assert list(runs) == list(settings.accounts)
     for name, acct in settings.accounts.items():
-        oracle = ("--oracle", "replay") if acct.oracle is not None else ()
-        report, records = backtest(name, home, tmp_path / name, monkeypatch, *oracle)
+        _, records = runs[name]
         assert records, name
-        finals[name] = float(report["final_equity"])
         if acct.oracle is None:
             assert reviews(records) == [], name
             continue
@@ -160,9 +186,43 @@ def test_every_account_backtests_and_the_llm_ones_replay_every_answer(
         assert answered, f"{name}: the model was never asked"
         assert misses(records) == [], f"{name}: replayed without a recorded answer"
     # the answers move the output: the gate against its rules twin, family against family
+    finals = {name: float(report["final_equity"]) for name, (report, _) in runs.items()}
     assert finals["daily-momentum"] != finals["daily-momentum-rules"]
     assert finals["daily-momentum"] != finals["daily-momentum-nemotron"]
     assert finals["weekly-balanced"] != finals["weekly-balanced-nemotron"]
+
+
+def test_compare_groups_the_backtests_by_family(
+    runs: dict[str, Run],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    folders = [Path(report["out"]) for report, _ in runs.values()]
+    cmp = by_family_reports(folders)
+    assert {f: len(a) for f, a in cmp.figures.items()} == {
+        "qwen3-next": 5,
+        "nemotron": 5,
+        "rules": 2,
+    }
+    _, rows = family_table(cmp)
+    qwen = [float(runs[a][0]["metrics"]["cagr"]) for a in cmp.figures["qwen3-next"]]
+    assert rows[0][:3] == ["qwen3-next", "5", f"{statistics.fmean(qwen):.1%}"]
+    assert rows[0][3] == f"{statistics.median(qwen):.1%}"
+    _, pairs = paired_table(cmp)
+    assert ["weekly-balanced", "qwen3-next", "nemotron"] in [r[:3] for r in pairs]
+    assert ["daily-momentum", "nemotron", "rules"] in [r[:3] for r in pairs]
+    assert ["mean of 5", "qwen3-next", "nemotron"] in [r[:3] for r in pairs]
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["compare", "--reports", *map(str, folders)]) == 0
+    out = capsys.readouterr().out
+    assert "By model family" in out
+    assert "The same strategy across families" in out
+    # a folder that is no backtest report is one clear line
+    assert main(["compare", "--reports", str(tmp_path)]) == 2
+    assert "no readable report.json" in capsys.readouterr().err
+    assert main(["compare", "--reports", str(folders[0]), str(folders[0])]) == 2
+    assert "two reports of account" in capsys.readouterr().err
 
 
 def test_a_missing_answer_is_caught_not_asked(
