@@ -182,9 +182,18 @@ def build_parser() -> argparse.ArgumentParser:
     res_run.add_argument("--json", action="store_true", help="print the watchlist as JSON")
     _add_views(sub)
     _add_setup(sub)
-    cmp_ = sub.add_parser("compare", help="compare two accounts from the ledger (A/B models)")
-    cmp_.add_argument("a")
-    cmp_.add_argument("b")
+    cmp_ = sub.add_parser(
+        "compare",
+        help="compare two accounts from the ledger, or (no accounts) every account by model family",
+    )
+    cmp_.add_argument("a", nargs="?", help="account A (with B: the two side by side)")
+    cmp_.add_argument("b", nargs="?", help="account B")
+    cmp_.add_argument(
+        "--reports",
+        nargs="+",
+        metavar="DIR",
+        help="by family over backtests: the --out folders of `invest backtest --account`",
+    )
     add_models_commands(sub)
     add_engine_commands(sub)
     add_options_commands(sub)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
     from rich.table import Table
 
+    from invest.runtime.backtest.compare import FamilyComparison
     from invest.runtime.backtest.runner import BacktestResult
     from invest.runtime.config import Settings
     from invest.runtime.cycle import AccountRuntime, Sink
@@ -855,14 +856,44 @@ def llm_check(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def compare(args: argparse.Namespace, paths: Paths) -> int:
-    """``invest compare A B``: two accounts from the ledger, side by side."""
-    from invest.runtime.backtest.compare import compare_accounts
+    """``invest compare A B``: two accounts from the ledger, side by side.
+
+    ``invest compare``: every account of the config with a ``family``, by family (means,
+    medians, and the same strategy's paired differences across families); with
+    ``--reports DIR...`` over backtest reports instead of the ledger.
+    """
+    from invest.runtime.backtest import compare as cmp
     from invest.runtime.ledger import Ledger
 
+    if (args.a is None) != (args.b is None) or (args.a is not None and args.reports):
+        raise ConfigError(
+            "compare takes two accounts (invest compare A B) or none (every account by "
+            "family, from the ledger or from --reports DIR...)"
+        )
+    if args.reports:
+        _print_families(cmp.by_family_reports([Path(d) for d in args.reports]))
+        return 0
     ledger = Ledger(paths.ledger, readonly=True)
-    header, rows = compare_accounts(ledger, args.a, args.b)
-    _out().print(_table(f"{args.a} vs {args.b}", header, rows))
+    if args.a is not None:
+        header, rows = cmp.compare_accounts(ledger, args.a, args.b)
+        _out().print(_table(f"{args.a} vs {args.b}", header, rows))
+        return 0
+    settings = _settings(paths)
+    _print_families(cmp.by_family(ledger, {n: a.family for n, a in settings.accounts.items()}))
     return 0
+
+
+def _print_families(result: FamilyComparison) -> None:
+    from invest.runtime.backtest import compare as cmp
+
+    _out().print(_table("By model family", *cmp.family_table(result)))
+    header, rows = cmp.paired_table(result)
+    if rows:
+        _out().print(_table("The same strategy across families", header, rows))
+    else:
+        _out().print("No strategy runs in two families (NAME and NAME-FAMILY pair up).")
+    if result.missing:
+        _out().print(f"[dim]Not in the ledger yet: {', '.join(result.missing)}.[/]", soft_wrap=True)
 
 
 def trades(args: argparse.Namespace, paths: Paths) -> int:

@@ -6,6 +6,7 @@ own modules; an account holds one of each.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -19,6 +20,9 @@ from invest.runtime.config.oracle import OracleConfig
 from invest.runtime.config.portfolio import PortfolioConfig
 from invest.runtime.config.rl import RLParams
 from invest.runtime.config.universe import DynamicUniverseConfig
+
+#: A model family's name: it ends account names (NAME-FAMILY), so it is kept name-like.
+_FAMILY = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
 
 __all__ = [
     "DEFAULT_RISK_PROFILES",
@@ -156,6 +160,8 @@ class AccountConfig(Frozen):
     """Re-select the traded names each quarter from ``universe``, which becomes the candidate list (trend_king, hybrid, llm_manager). None: the whole universe trades."""
     portfolio: PortfolioConfig = PortfolioConfig()
     """Portfolio construction (how trend_king and hybrid weight their picks) and sizing (the risk engine's vol target, Kelly or fixed fraction)."""
+    family: str | None = None
+    """Model family for A/B comparison (e.g. "qwen3-next", "nemotron", "rules"): `invest compare` with no accounts groups the ledger's accounts by it and pairs the same strategy across families (an account named NAME-FAMILY pairs with NAME and with NAME-OTHER). None: in no family."""
 
     @property
     def trades_options(self) -> bool:
@@ -221,6 +227,16 @@ class AccountConfig(Frozen):
         if dupes:
             raise ValueError(f"duplicate symbols: {', '.join(dupes)}")
         return tuple(s.upper() for s in v)
+
+    @field_validator("family")
+    @classmethod
+    def _family_name(cls, v: str | None) -> str | None:
+        if v is not None and not _FAMILY.match(v):
+            raise ValueError(
+                f"family {v!r} must be 1-40 lowercase letters, digits, '.', '-' or '_' "
+                'starting with a letter or digit (e.g. "qwen3-next")'
+            )
+        return v
 
     @field_validator("schedule")
     @classmethod
