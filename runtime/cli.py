@@ -60,6 +60,12 @@ def _add_backtest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="accounts with an LLM oracle: ask it (answers are cached by prompt), replay "
         "cached verdicts only (free, reproducible; a miss follows on_unavailable), or skip it",
     )
+    p.add_argument(
+        "--oracle-answers",
+        metavar="FILE",
+        help="a file of recorded answers the LLM accounts read before the cache (e.g. "
+        "runtime/examples/orchestrator_llm_cache.json with --oracle replay)",
+    )
 
 
 def _positive(text: str) -> int:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from invest.runtime.market import Market
     from invest.runtime.oracle.accounts import Mode
     from invest.runtime.oracle.gate.cycle import CycleGate
+    from invest.runtime.oracle.store import Store
     from invest.runtime.strategies.base import Strategy
 
 
@@ -469,13 +470,14 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
     settings, name, spec, source = account_settings(args, paths)
     if settings.account(name).trades_options:
         return _backtest_options(args, paths, settings, name, spec, source, end)
-    gate = _gate(settings, name, paths, args.oracle)
+    store = _recorded_store(args, paths)
+    gate = _gate(settings, name, paths, args.oracle, store=store)
     acct = AccountRuntime.build(
         name,
         settings,
         packs_dir=paths.packs,
         gate=gate,
-        strategy=_strategy(settings, name, paths, args.oracle),
+        strategy=_strategy(settings, name, paths, args.oracle, store=store),
         paper=True,  # a backtest never touches a broker
     )
     try:
@@ -524,7 +526,12 @@ def _backtest_options(
     problems = _data_errors(market, spec, strict=args.strict, json_out=args.json)
     # --oracle as for the stock accounts: off the rules version, replay the cache only.
     strategy = build_options_strategy(
-        settings.account(name), mode=args.oracle, name=name, home=paths.home, now=SystemClock().now
+        settings.account(name),
+        mode=args.oracle,
+        name=name,
+        home=paths.home,
+        now=SystemClock().now,
+        store=_recorded_store(args, paths),
     )
     start, _ = replay_window(args)
     try:
@@ -613,8 +620,33 @@ def _data_errors(market: Market, spec: str, *, strict: bool, json_out: bool) -> 
     return [head, *lines]
 
 
+def _recorded_store(args: argparse.Namespace, paths: Paths) -> Store | None:
+    """``--oracle-answers FILE``: the recorded answers over the data folder's oracle store.
+
+    Raises:
+        ConfigError: the file cannot be read as recorded answers, or ``--oracle off``.
+    """
+    path = getattr(args, "oracle_answers", None)
+    if path is None:
+        return None
+    if args.oracle == "off":
+        raise ConfigError("--oracle-answers needs --oracle replay (or live): not --oracle off")
+    from invest.runtime.oracle.store import JsonFileStore, RecordedAnswers, load_recorded_answers
+
+    try:
+        answers = load_recorded_answers(Path(path))
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    return RecordedAnswers(JsonFileStore(paths.home / "oracle"), answers)
+
+
 def _gate(
-    settings: Settings, name: str, paths: Paths, mode: Mode, ledger: Ledger | None = None
+    settings: Settings,
+    name: str,
+    paths: Paths,
+    mode: Mode,
+    ledger: Ledger | None = None,
+    store: Store | None = None,
 ) -> CycleGate | None:
     """The account's LLM gate, or None (no oracle configured, or ``--oracle off``)."""
     if settings.account(name).oracle is None:
@@ -622,11 +654,16 @@ def _gate(
     from invest.runtime.clock import SystemClock
     from invest.runtime.oracle.accounts import build_gate
 
-    return build_gate(settings, name, paths.home, SystemClock().now, mode, ledger)
+    return build_gate(settings, name, paths.home, SystemClock().now, mode, ledger, store)
 
 
 def _strategy(
-    settings: Settings, name: str, paths: Paths, mode: Mode, ledger: Ledger | None = None
+    settings: Settings,
+    name: str,
+    paths: Paths,
+    mode: Mode,
+    ledger: Ledger | None = None,
+    store: Store | None = None,
 ) -> Strategy | None:
     """The llm_manager strategy of an account (it needs the ledger and the clock), else None."""
     if settings.account(name).strategy != "llm_manager":
@@ -634,7 +671,7 @@ def _strategy(
     from invest.runtime.clock import SystemClock
     from invest.runtime.strategies.llm_manager import build_manager
 
-    return build_manager(settings, name, paths.home, SystemClock().now, mode, ledger)
+    return build_manager(settings, name, paths.home, SystemClock().now, mode, ledger, store)
 
 
 def _oracle_notes(settings: Settings, name: str, r: BacktestResult, mode: str) -> list[str]:

@@ -46,8 +46,13 @@ def build_gate(
     now: Callable[[], datetime],
     mode: Mode = "live",
     ledger: Ledger | None = None,
+    store: Store | None = None,
 ) -> CycleGate | None:
-    """The account's gate, or None (no oracle, manager mode, or ``mode == "off"``)."""
+    """The account's gate, or None (no oracle, manager mode, or ``mode == "off"``).
+
+    ``store`` overrides where answers are cached and audited (default: the ledger's
+    store, or JSON files under ``home/oracle``).
+    """
     cfg = settings.account(name).oracle
     if cfg is None or mode == "off" or cfg.mode != "gate":
         return None
@@ -57,7 +62,7 @@ def build_gate(
         home,
         now=now,
         replay_only=mode == "replay",
-        store=ledger_oracle_store(ledger),
+        store=store or ledger_oracle_store(ledger),
         context=settings.context,
     )
 

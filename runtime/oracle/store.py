@@ -212,3 +212,58 @@ def write_json_atomic(path: Path, value: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class RecordedAnswers:
+    """A :class:`Store` that answers from a file of recorded answers before ``inner``.
+
+    ``invest backtest --oracle-answers FILE`` replays a bundled recording (for example
+    ``runtime/examples/orchestrator_llm_cache.json``) without copying it into the data
+    folder: the recorded answers are read-only, and everything else (new answers in
+    live mode, the audit, the token usage) goes to ``inner`` as usual.
+    """
+
+    def __init__(self, inner: Store, answers: dict[str, JsonDict]) -> None:
+        self.inner = inner
+        self.answers = answers
+
+    def cache_get(self, key: str) -> JsonDict | None:
+        value = self.answers.get(key)
+        return to_jsonable(value) if value is not None else self.inner.cache_get(key)
+
+    def cache_put(self, key: str, value: JsonDict) -> None:
+        self.inner.cache_put(key, value)
+
+    def audit_append(self, record: AuditRecord) -> None:
+        self.inner.audit_append(record)
+
+    def audit_records(self, cycle_id: str) -> list[AuditRecord]:
+        return self.inner.audit_records(cycle_id)
+
+    def usage_add(self, account: str, day: date, tokens: int, cost_usd: float) -> None:
+        self.inner.usage_add(account, day, tokens, cost_usd)
+
+    def usage_get(self, account: str, day: date) -> UsageTotals:
+        return self.inner.usage_get(account, day)
+
+
+def load_recorded_answers(path: Path) -> dict[str, JsonDict]:
+    """The answers of a recording file: ``{"answers": {prompt hash: answer}, ...}``.
+
+    Raises:
+        ValueError: the file is missing, not JSON, or has no ``answers`` object; the
+            message names the file and what to fix.
+    """
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file of recorded answers") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not a JSON file of recorded answers ({e})") from None
+    answers = doc.get("answers") if isinstance(doc, dict) else None
+    if not isinstance(answers, dict) or not all(isinstance(v, dict) for v in answers.values()):
+        raise ValueError(
+            f'{path}: recorded answers need an "answers" object of prompt hash -> answer '
+            "(scripts/orchestrator_cache.py record writes one)"
+        )
+    return answers

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from invest.runtime.ledger import Ledger
     from invest.runtime.options.plan import OptionsStrategy
     from invest.runtime.oracle.accounts import Mode
+    from invest.runtime.oracle.store import Store
     from invest.runtime.policy.ensemble import Ensemble
     from invest.runtime.policy.pack import Pack
 
@@ -106,6 +107,7 @@ def build_options_strategy(
     home: Path | None = None,
     now: Callable[[], datetime] | None = None,
     ledger: Ledger | None = None,
+    store: Store | None = None,
 ) -> OptionsStrategy:
     """The options strategy of an options account (``wheel``, ``vertical_spreads``).
 
@@ -147,7 +149,7 @@ def build_options_strategy(
         home,
         now=now,
         replay_only=mode == "replay",
-        store=ledger_oracle_store(ledger),
+        store=store or ledger_oracle_store(ledger),
     )
 
 

@@ -448,6 +448,7 @@ def build_manager(
     now: Callable[[], datetime],
     mode: Mode = "live",
     ledger: Ledger | None = None,
+    store: Store | None = None,
 ) -> LLMManager | None:
     """The llm_manager strategy of an account (it needs the ledger and the clock), else None.
 
@@ -470,7 +471,7 @@ def build_manager(
         home,
         now=now,
         replay_only=mode == "replay",
-        store=ledger_oracle_store(ledger),
+        store=store or ledger_oracle_store(ledger),
         history=(lambda d: past_decisions(ledger.decisions(name, 200), before=d))
         if ledger
         else None,

@@ -25,7 +25,6 @@ from invest.runtime.backtest.compare import (
 from invest.runtime.cli import main
 from invest.runtime.config import Settings, load_config
 from invest.runtime.oracle.client.http import HttpLLMClient
-from invest.runtime.oracle.store import JsonFileStore
 
 EXAMPLES = resources.files("invest.runtime") / "examples"
 #: The window the bundled answers were recorded over (scripts/orchestrator_cache.py).
@@ -96,14 +95,14 @@ def test_the_bundled_answers_say_what_they_are(settings: Settings, bundle: dict[
     assert size < 400_000, f"the bundled cache grew to {size:,} bytes"
 
 
+#: The bundled recording, read in place by ``--oracle-answers``.
+ANSWERS = str(EXAMPLES / "orchestrator_llm_cache.json")
+
+
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory, bundle: dict[str, Any]) -> Path:
-    """A data folder whose oracle cache holds the bundled answers (what `install` does)."""
-    root = tmp_path_factory.mktemp("orchestrator-home")
-    store = JsonFileStore(root / "oracle")
-    for key, value in bundle["answers"].items():
-        store.cache_put(key, value)
-    return root
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty data folder: the answers come from the bundled file (--oracle-answers)."""
+    return tmp_path_factory.mktemp("orchestrator-home")
 
 
 def backtest(
@@ -167,7 +166,11 @@ def runs(
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(HttpLLMClient, "complete", _refuse)
         for name, acct in settings.accounts.items():
-            oracle = ("--oracle", "replay") if acct.oracle is not None else ()
+            oracle = (
+                ("--oracle", "replay", "--oracle-answers", ANSWERS)
+                if acct.oracle is not None
+                else ()
+            )
             done[name] = backtest(name, home, out / name, mp, *oracle)
     return done
 
@@ -237,3 +240,21 @@ def test_a_missing_answer_is_caught_not_asked(
     missed = misses(records)
     assert missed
     assert all(m == "status abstained" for m in missed)
+
+
+def test_a_file_that_is_not_recorded_answers_is_refused_with_what_to_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("INVEST_HOME", str(tmp_path / "home"))
+    bad = tmp_path / "answers.json"
+    bad.write_text('{"not": "answers"}')
+    config = str(EXAMPLES / "orchestrator.toml")
+    argv = ["backtest", "--config", config, "--account", "daily-momentum", "--oracle", "replay"]
+    assert main([*argv, "--start", START, "--end", END, "--oracle-answers", str(bad)]) != 0
+    err = capsys.readouterr().err
+    assert str(bad) in err
+    assert '"answers" object' in err
+    assert (
+        main([*argv, "--start", START, "--end", END, "--oracle-answers", str(tmp_path / "x")]) != 0
+    )
+    assert "no such file of recorded answers" in capsys.readouterr().err
