@@ -18,6 +18,7 @@ from invest.runtime.config import TrendKingParams
 from invest.runtime.domain import AccountState, Proposal, Regime
 from invest.runtime.market import Market
 from invest.runtime.regime import ATTACK
+from invest.runtime.regime_hmm import hmm_regime
 
 
 class TrendKing:
@@ -39,6 +40,10 @@ class TrendKing:
         self._d = np.array([market.col[s] for s in p.defensive], dtype=int)
         ix = market.col[self.index_symbol]
         self._regime, self._sma = market.regime(self.index_symbol, p.sma_window, p.hysteresis)
+        self._hmm_p: list[float] | None = None
+        if p.regime_model == "hmm":
+            self._regime, hmm_p = hmm_regime(market, self.index_symbol, p.hmm_params)
+            self._hmm_p = hmm_p.tolist()
         mom = market.momentum(p.momentum_days)
         vol = market.volatility(p.vol_days)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -67,10 +72,12 @@ class TrendKing:
 
     def propose(self, t: int, state: AccountState) -> Proposal:
         """Target weights at row ``t``."""
-        notes = (
+        notes: tuple[str, ...] = (
             f"{self.index_symbol} {self._index_close[t]:.2f} vs SMA{self.p.sma_window} "
             f"{self._sma_list[t]:.2f}",
         )
+        if self._hmm_p is not None:
+            notes = (*notes, f"HMM P(attack) {self._hmm_p[t]:.2f}")
         if not self._attack[t]:
             return Proposal(self._defense_targets(t), Regime.DEFENSE, {}, notes)
         ranked: list[int] = self._order[t, : self._count_list[t]].tolist()
