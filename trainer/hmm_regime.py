@@ -202,6 +202,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--years",
         dest="hmm_years",
+        metavar="FIRST-LAST",
         default="2005-2023",
         help="test years FIRST-LAST; each is fitted on the data before it (default 2005-2023)",
     )

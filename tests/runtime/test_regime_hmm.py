@@ -280,3 +280,22 @@ def test_trend_king_with_the_hmm_regime_is_point_in_time(stocks: BarFrame) -> No
         row = len(cut._regime) - 1 - t
         assert full.propose(row, state) == cut.propose(row, state)
     assert Regime.ATTACK in {cut.propose(r, state).regime for r in range(4000, len(cut._regime))}
+
+
+def test_the_comparison_script_prints_both_regimes_for_a_year() -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).parents[2]
+    done = subprocess.run(
+        [sys.executable, str(root / "scripts/hmm_vs_sma.py"), "--years", "2009"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("| 2009 |"))
+    sma, hmm = (float(c.strip().rstrip("%")) for c in row.split("|")[2:4])
+    assert sma != hmm  # the regime model moves the year's return
+    assert "| all 2009-2009 | HMM |" in done.stdout
