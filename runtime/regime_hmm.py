@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
@@ -163,6 +164,8 @@ def load_hmm_params(path: str | None = None) -> HmmParams:
         raise ConfigError(f"{source}: no entries")
     if len({e.year for e in entries}) != len(entries):
         raise ConfigError(f"{source}: two entries for one year")
+    if len({len(e.startprob) for e in entries}) != 1:
+        raise ConfigError(f"{source}: every entry must have the same number of states")
     th = doc.get("thresholds", {})
     enter, exit_ = float(th.get("enter", math.nan)), float(th.get("exit", math.nan))
     if not 0.0 <= exit_ <= enter <= 1.0:
@@ -184,41 +187,52 @@ def log_emissions(x: FloatArray, e: HmmEntry) -> FloatArray:
 
 
 def filtered(x: FloatArray, e: HmmEntry, stop: int | None = None) -> FloatArray:
-    """``P(state_t | x_1..x_t)`` under ``e`` for rows ``[0, stop)``, ``(stop, K)``.
+    """``P(state_t | x_1..x_t)`` under ``e`` for rows ``[0, stop)``, ``(stop, K)``."""
+    one: FloatArray = filtered_batch(x, (e,), stop)[0]
+    return one
+
+
+def filtered_batch(
+    x: FloatArray, entries: Sequence[HmmEntry], stop: int | None = None
+) -> FloatArray:
+    """``P(state_t | x_1..x_t)`` under each entry for rows ``[0, stop)``, ``(E, stop, K)``.
 
     The scaled forward recursion, started at the first finite observation with the
     start probabilities; rows before it are NaN. A NaN observation after it (a
-    missing bar) carries the prediction ``alpha_{t-1} @ A`` forward.
+    missing bar) carries the prediction ``alpha_{t-1} @ A`` forward. The entries
+    (with one state count) run side by side: the recursion is sequential in t, so
+    numpy's per-call cost is paid once per day for all of them, not once per entry.
     """
     stop = len(x) if stop is None else stop
-    k = len(e.startprob)
-    out = np.full((stop, k), np.nan)
-    logb = log_emissions(x[:stop], e)
-    seen = np.asarray(np.isfinite(logb).all(axis=1), dtype=bool)
+    n, k = len(entries), len(entries[0].startprob)
+    out = np.full((n, stop, k), np.nan)
+    logb = np.stack([log_emissions(x[:stop], e) for e in entries], axis=1)  # (T, E, K)
+    seen = np.asarray(np.isfinite(logb).all(axis=(1, 2)), dtype=bool)
     if not seen.any():
         return out
     first = int(np.argmax(seen))
     # Per state, exp(log b - max log b): the likeliest state's factor is 1, so the
     # normaliser never underflows (a 10-sigma day would underflow plain densities).
     with np.errstate(invalid="ignore"):
-        b = np.exp(logb - logb.max(axis=1, keepdims=True))
-    b_rows: list[list[float]] = b.tolist()
+        b = np.exp(logb - logb.max(axis=2, keepdims=True))
+    trans = np.stack([e.transmat for e in entries])  # (E, K, K)
+    alpha = np.stack([e.startprob for e in entries])  # (E, K)
     seen_rows: list[bool] = seen.tolist()
-    a: list[list[float]] = e.transmat.tolist()
-    alpha: list[float] = e.startprob.tolist()
-    rows: list[list[float]] = []
-    # A sequential recursion (each day needs yesterday's), on Python floats: with two or
-    # three states a numpy call per step costs more than the arithmetic it does.
+    # The normaliser is 0 only where an entry gives its likeliest state probability 0:
+    # possible on the first day (a start probability of 0) and, with a 0 in a
+    # transition matrix, later. Only then is the guarded (slower) step needed.
+    guarded = bool((trans <= 0.0).any())
     for t in range(first, stop):
         if t > first:
-            alpha = [sum(alpha[i] * a[i][j] for i in range(k)) for j in range(k)]
+            alpha = np.einsum("ek,ekj->ej", alpha, trans)
         if seen_rows[t]:
-            w = [p * q for p, q in zip(alpha, b_rows[t], strict=True)]
-            s = sum(w)
-            if s > 0.0:  # 0 only if the likeliest state was impossible: keep the prediction
-                alpha = [v / s for v in w]
-        rows.append(alpha)
-    out[first:] = rows
+            w = alpha * b[t]
+            total = w.sum(axis=1, keepdims=True)
+            if guarded or t == first:  # a zero normaliser keeps that entry's prediction
+                alpha = np.where(total > 0.0, w / np.where(total > 0.0, total, 1.0), alpha)
+            else:
+                alpha = w / total
+        out[:, t] = alpha
     return out
 
 
@@ -236,13 +250,14 @@ def attack_probability(
     x = log_returns_pct(close)
     out = np.full(len(close), np.nan)
     which = entry_index(years, params)
-    for i, e in enumerate(params.entries):
-        rows = np.flatnonzero(which == i)
-        if len(rows) == 0:
-            continue
-        lo, hi = int(rows[0]), int(rows[-1]) + 1  # years ascend: one run of rows per entry
-        post = filtered(x, e, hi)
-        out[lo:hi] = post[lo:hi][:, e.attack].sum(axis=1)
+    used = sorted({int(i) for i in which.tolist() if i >= 0})
+    if not used:
+        return out
+    stop = int(np.flatnonzero(which >= 0)[-1]) + 1
+    post = filtered_batch(x, [params.entries[i] for i in used], stop)
+    for slot, i in enumerate(used):
+        rows = np.flatnonzero(which[:stop] == i)
+        out[rows] = post[slot, rows][:, params.entries[i].attack].sum(axis=1)
     return out
 
 

@@ -46,8 +46,8 @@ DESCRIPTION = (
     "Fit the HMM regime walk-forward (one model per test year) and write its parameters file."
 )
 
-#: hmmlearn's floor on each state's variance, in squared percent (its default 1e-3 is
-#: far above rounding but still small against a calm day's variance of about 0.5).
+#: hmmlearn adds this floor to each state's variance (squared percent): 1e-6, not its
+#: default 1e-3, so the floor never shapes a fitted variance (a calm day's is about 0.4).
 MIN_COVAR = 1e-6
 #: Decision thresholds written into the file (see the module docstring).
 ENTER, EXIT = 0.6, 0.4

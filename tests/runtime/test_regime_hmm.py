@@ -31,6 +31,7 @@ from invest.runtime.regime_hmm import (
     HmmEntry,
     entry_index,
     filtered,
+    filtered_batch,
     hmm_regime,
     hmm_regime_series,
     hysteresis,
@@ -84,6 +85,28 @@ def test_the_filter_is_the_posterior_of_the_last_state_given_the_prefix(k: int) 
     post = filtered(x, e)
     for t in range(len(x)):
         np.testing.assert_allclose(post[t], _brute_force(x[: t + 1], e), rtol=0, atol=1e-12)
+
+
+def test_zeros_in_the_start_and_transitions_take_the_guarded_step() -> None:
+    e = dataclasses.replace(
+        _entry(2),
+        startprob=np.array([0.0, 1.0]),
+        transmat=np.array([[0.9, 0.1], [0.0, 1.0]]),  # state 1 absorbs
+        means=np.array([[0.0], [40.0]]),
+        covars=np.array([[[1.0]], [[1.0]]]),
+    )
+    # Day 0 looks like state 0, which the start rules out, and state 1's density there
+    # underflows to 0 (40 sigma): the normaliser is 0 and the prediction is kept, not NaN.
+    x = np.array([0.0, 39.0, 1.0])
+    assert filtered(x, e).tolist() == [[0.0, 1.0], [0.0, 1.0], [0.0, 1.0]]
+
+
+def test_entries_filtered_side_by_side_equal_each_alone() -> None:
+    x = np.random.default_rng(5).normal(0, 1.5, 300)
+    entries = (_entry(2, seed=1), _entry(2, seed=2), _entry(2, seed=4))
+    both = filtered_batch(x, entries, 250)
+    for i, e in enumerate(entries):
+        np.testing.assert_allclose(both[i], filtered(x[:250], e), rtol=0, atol=1e-15)
 
 
 def test_a_ten_sigma_day_does_not_underflow_the_filter() -> None:
