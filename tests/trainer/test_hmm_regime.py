@@ -153,3 +153,20 @@ def test_the_rl_training_still_parses_without_the_subcommand() -> None:
     args = cli.build_parser().parse_args(["--quick", "--years", "2021"])
     assert args.job is None
     assert args.years == "2021"
+
+
+def test_the_bundled_file_is_what_the_trainer_fits(
+    sp500: tuple[npt.NDArray[np.datetime64], npt.NDArray[np.float64]],
+) -> None:
+    from importlib import resources
+
+    from invest.runtime.regime_hmm import BUNDLED
+
+    doc = json.loads(resources.files("invest.runtime.data").joinpath(BUNDLED).read_text())
+    bundled = doc["entries"][0]
+    refit = fit_entry(*sp500, bundled["year"], HmmFitConfig())
+    assert refit["fit_end"] == bundled["fit_end"]
+    assert refit["labels"] == bundled["labels"]
+    assert refit["seed"] == bundled["seed"]
+    for key in ("startprob", "transmat", "means", "covars"):
+        np.testing.assert_allclose(refit[key], bundled[key], rtol=1e-6, atol=1e-9)
