@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from invest.runtime.clock import utcnow
+from invest.runtime.errors import InvestError
 from invest.runtime.logs import setup_logging
 
+from . import hmm_regime
 from .config import TrainConfig, TrainConfigError, load_train_config
 from .optimise import OptunaMissingError
 
@@ -51,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the pack even when it fails the promotion gate (marked NOT passed; "
         "real-money accounts refuse it unless rl.allow_unpromoted); --quick implies it",
     )
+    jobs = p.add_subparsers(dest="job", metavar="{hmm-regime}", help="instead of the RL ensemble:")
+    hmm_regime.add_arguments(jobs.add_parser("hmm-regime", help=hmm_regime.DESCRIPTION))
     return p
 
 
@@ -158,6 +162,12 @@ def main(argv: list[str]) -> int:
         parity or pack error, printed as one line on stderr.
     """
     args = build_parser().parse_args(argv)
+    if args.job == "hmm-regime":
+        try:
+            return hmm_regime.run(args)
+        except (InvestError, ValueError) as e:
+            print(f"invest train hmm-regime: error: {e}", file=sys.stderr)
+            return 2
     # torch loads only past the parser: `invest train --help` works without the extra.
     from .export import ParityError
     from .pack import PackError

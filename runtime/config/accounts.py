@@ -115,11 +115,23 @@ class TrendKingParams(Frozen):
     """Assets held in DEFENSE (equal weight); empty means cash."""
     vix_filter: VixFilter | None = None
     """DEFENSE while the VIX (lagged one session) is above ``enter``, until it is below ``exit``; ATTACK needs both this and the SMA regime. None: off."""
+    regime_model: Literal["sma", "hmm"] = "sma"
+    """The regime: sma (the index against its moving average, with the hysteresis band) or hmm (a Gaussian hidden Markov model on the index's daily returns, fitted walk-forward by `invest train hmm-regime`, filtered day by day; ATTACK while P(attack state) is above the file's thresholds)."""
+    hmm_params: str | None = None
+    """regime_model = "hmm" only: the parameters file (JSON); None uses the bundled one, fitted on the sample's SP500 (the regime index must be the symbol the file was fitted on)."""
 
     @model_validator(mode="after")
     def _exit_rank_not_below_top_n(self) -> TrendKingParams:
         if self.exit_rank is not None and self.exit_rank < self.top_n:
             raise ValueError(f"exit_rank ({self.exit_rank}) must be >= top_n ({self.top_n})")
+        return self
+
+    @model_validator(mode="after")
+    def _hmm_params_need_the_hmm(self) -> TrendKingParams:
+        if self.hmm_params is not None and self.regime_model != "hmm":
+            raise ValueError(
+                'hmm_params is read only with regime_model = "hmm"; set it or drop hmm_params'
+            )
         return self
 
 

@@ -50,6 +50,7 @@ from invest.runtime.errors import ConfigError, DataError
 from invest.runtime.market import Market
 from invest.runtime.portfolio.construction import ledoit_wolf, trailing_returns, weights
 from invest.runtime.regime import ATTACK, threshold_alarm
+from invest.runtime.regime_hmm import hmm_regime
 from invest.runtime.universe import Selection, UniverseNotes, selection
 
 YEAR = 252
@@ -90,6 +91,10 @@ class TrendKing:
         self._d = np.array([market.col[s] for s in p.defensive], dtype=int)
         ix = market.col[self.index_symbol]
         self._regime, self._sma = market.regime(self.index_symbol, p.sma_window, p.hysteresis)
+        self._hmm_p: list[float] | None = None
+        if p.regime_model == "hmm":
+            self._regime, hmm_p = hmm_regime(market, self.index_symbol, p.hmm_params)
+            self._hmm_p = hmm_p.tolist()
         mom = market.momentum(p.momentum_days)
         vol = market.volatility(p.vol_days)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -151,6 +156,8 @@ class TrendKing:
             notes += self._notes.at(self._sel, t)
         if self._vix_notes is not None:
             notes = (*notes, self._vix_notes[t])
+        if self._hmm_p is not None:
+            notes = (*notes, f"HMM P(attack) {self._hmm_p[t]:.2f}")
         if not self._attack[t]:
             return Proposal(self._defense_targets(t), Regime.DEFENSE, {}, notes)
         ranked: list[int] = self._order[t, : self._count_list[t]].tolist()
