@@ -317,14 +317,26 @@ def context_table(market: Market, config: ContextConfig | None = None) -> Contex
     raises :class:`DataError` naming it, as the csv data provider does.
     """
     cfg = config or ContextConfig()
+    source = resolve_source(cfg.source, market.frame.source)
 
     def build() -> ContextTable:
         dates = market.dates
         start = None if len(dates) == 0 else cast("date", dates[0].astype(object))
         end = None if len(dates) == 0 else cast("date", dates[-1].astype(object))
-        return ContextTable(
-            dates, load_series(cfg.source, start, end), cfg.max_stale_sessions, cfg.source
-        )
+        return ContextTable(dates, load_series(source, start, end), cfg.max_stale_sessions, source)
 
-    table: ContextTable = market.derived(("context", cfg.source, cfg.max_stale_sessions), build)
+    table: ContextTable = market.derived(("context", source, cfg.max_stale_sessions), build)
     return table
+
+
+def resolve_source(source: str, data_source: str) -> str:
+    """The context source ``"auto"`` stands for, given the market data's source name.
+
+    Live data (yfinance, Alpaca: the names may be joined, as a cached frame's are) gets
+    Yahoo's series, so a live account never reads the sample's VIX, which ends in 2019;
+    anything else (the sample, a csv folder) gets the bundled sample's.
+    """
+    if source != "auto":
+        return source
+    live = any(name in data_source for name in ("yfinance", "alpaca"))
+    return "yfinance" if live else "sample"

@@ -2,8 +2,9 @@
 
 Market context is the VIX, the 10-year Treasury yield and the dollar index, each
 lagged one session (see :mod:`invest.runtime.context`). It feeds the VIX filter of
-trend_king and the LLM prompts; with no ``[context]`` section the bundled sample is
-the source (VIX 2014-2019, the others "not available").
+trend_king and the LLM prompts; with no ``[context]`` section the source follows the
+market data ("auto": Yahoo for live data, else the bundled sample: VIX 2014-2019, the
+others "not available").
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ def _check_source(v: str, what: str, fixed: tuple[str, ...]) -> str:
 class ContextConfig(Frozen):
     """Where the market context and the earnings calendar come from."""
 
-    source: str = "sample"
-    """Context series: "sample" (the bundled VIX, 2014-2019; no yield or dollar index), "yfinance" (^VIX, ^TNX, DX-Y.NYB from Yahoo) or "csv:DIR" (DIR/VIX.csv, DIR/US10Y.csv, DIR/DXY.csv in the csv data provider's folder format; a missing file is "not available")."""
+    source: str = "auto"
+    """Context series: "auto" (follow the market data: yfinance for a yfinance or alpaca account, whose data is live, else the bundled sample), "sample" (the bundled VIX, 2014-2019; no yield or dollar index), "yfinance" (^VIX, ^TNX, DX-Y.NYB from Yahoo) or "csv:DIR" (DIR/VIX.csv, DIR/US10Y.csv, DIR/DXY.csv in the csv data provider's folder format; a missing file is "not available")."""
     max_stale_sessions: int = Field(5, ge=1, le=20)
     """A value older than this many sessions before the cycle's day is not used (NaN with the reason): no series is carried forward further."""
     earnings: str = "none"
@@ -37,7 +38,7 @@ class ContextConfig(Frozen):
     @field_validator("source")
     @classmethod
     def _known_source(cls, v: str) -> str:
-        return _check_source(v, "context.source", ("sample", "yfinance"))
+        return _check_source(v, "context.source", ("auto", "sample", "yfinance"))
 
     @field_validator("earnings")
     @classmethod

@@ -14,7 +14,13 @@ from pydantic import ValidationError
 
 from invest.runtime.config import TrendKingParams, parse_config
 from invest.runtime.config.context import ContextConfig, VixFilter
-from invest.runtime.context import Series, build_table, context_table, load_series
+from invest.runtime.context import (
+    Series,
+    build_table,
+    context_table,
+    load_series,
+    resolve_source,
+)
 from invest.runtime.data.frame import BarFrame
 from invest.runtime.data.sample import SampleData, vix
 from invest.runtime.domain import AccountState, Regime
@@ -130,6 +136,24 @@ def test_the_sample_has_the_vix_where_it_covers_the_dates_and_no_yield_or_dollar
     assert "more than 5 sessions old" in table.at(_row(m, "2019-06-28")).vix.reason
 
 
+def test_auto_follows_the_market_data_so_a_live_account_never_reads_the_sample() -> None:
+    assert ContextConfig().source == "auto"
+    assert resolve_source("auto", "yfinance") == "yfinance"
+    assert resolve_source("auto", "alpaca") == "yfinance"
+    assert resolve_source("auto", "cache+yfinance") == "yfinance"
+    assert resolve_source("auto", "sample") == "sample"
+    assert resolve_source("auto", "csv:/data/bars") == "sample"
+    assert resolve_source("csv:/ctx", "yfinance") == "csv:/ctx"  # an explicit source wins
+    # On the sample market, auto is the sample: the same table as an explicit "sample".
+    m = _sample_market()
+    row = _row(m, "2016-06-15")
+    auto = context_table(m, ContextConfig()).at(row)
+    sample = context_table(m, ContextConfig(source="sample")).at(row)
+    for mine, theirs in zip(dataclasses.astuple(auto), dataclasses.astuple(sample), strict=True):
+        assert str(mine) == str(theirs)
+    assert auto.vix.value == sample.vix.value
+
+
 def test_a_csv_folder_gives_the_files_it_has(tmp_path: Path) -> None:
     (tmp_path / "VIX.csv").write_text("date,close\n2016-06-13,20.97\n2016-06-14,20.50\n")
     (tmp_path / "DXY.csv").write_text("Date,Close\n2016-06-13,94.52\n2016-06-14,95.08\n")
@@ -192,7 +216,9 @@ def test_the_dxy_fixture_parses_too() -> None:
 
 
 def test_the_context_section_refuses_an_unknown_source() -> None:
-    with pytest.raises(ValidationError, match=r'context.source must be "sample", "yfinance"'):
+    with pytest.raises(
+        ValidationError, match=r'context.source must be "auto", "sample", "yfinance"'
+    ):
         ContextConfig(source="fred")
     assert parse_config({"context": {"source": "csv:/srv/ctx"}}).context.source == "csv:/srv/ctx"
     assert parse_config({}).context == ContextConfig()
