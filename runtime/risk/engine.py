@@ -130,7 +130,9 @@ class RiskEngine:
             reserved: cash already committed to open buys; it is not spent twice.
         """
         equity = _equity(market, t, state)
-        state.peak_equity = max(state.peak_equity, equity)
+        state.peak_equity = rules.high_water(
+            equity, equity - float(state.cash), state.peak_equity, state.brake, self.risk
+        )
         state.brake, dd = rules.drawdown_brake(equity, state.peak_equity, state.brake, self.risk)
         res = RiskResult(equity=equity, drawdown=dd)
         if state.halt is HaltState.HALTED:
