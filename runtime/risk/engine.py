@@ -172,9 +172,12 @@ class RiskEngine:
                 (:meth:`monitors`) into ``RiskResult.risk``; off, they cost nothing.
         """
         equity = _equity(market, t, state)
-        state.peak_equity = rules.high_water(
-            equity, equity - float(state.cash), state.peak_equity, state.brake, self.risk
-        )
+        if state.brake:
+            state.peak_equity = rules.high_water(
+                equity, equity - float(state.cash), state.peak_equity, True, self.risk
+            )
+        elif equity > state.peak_equity:  # high_water without the brake: new highs only
+            state.peak_equity = equity
         state.brake, dd = rules.drawdown_brake(equity, state.peak_equity, state.brake, self.risk)
         res = RiskResult(equity=equity, drawdown=dd)
         if state.halt is HaltState.HALTED:
