@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,10 +17,13 @@ from invest.runtime.brokers.paper import PaperBroker
 from invest.runtime.config import AccountConfig, RiskProfile
 from invest.runtime.cycle import AccountRuntime, MemorySink, run_cycle
 from invest.runtime.domain import AccountState, Proposal, Regime, Side
+from invest.runtime.engine.account_cycle import run_account_cycle
+from invest.runtime.ledger import Ledger, reads
 from invest.runtime.market import Market
 from invest.runtime.risk.engine import RiskEngine, RiskResult
 from invest.runtime.risk.monitors import historical_var, portfolio_returns
 from tests.runtime.conftest import account, engine, make_market, position, proposal, relaxed_risk
+from tests.runtime.engine.support import ny, paths, settings
 
 N = 301  # sessions: 300 returns
 T = N - 1
@@ -265,3 +269,25 @@ def test_decimal_quantities_are_measured_at_the_mark() -> None:
     assert res.risk is not None
     pa = float(market.close[t, 0])
     assert res.risk["largest"] == pytest.approx(40 * pa / (6_000 + 40 * pa))
+
+
+def test_the_live_path_writes_the_risk_into_the_ledger_and_a_dry_run_does_not(
+    tmp_path: Path,
+) -> None:
+    cfg = settings()
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.ensure_account("daily", cfg.account("daily"))
+    for day in ("2021-06-03", "2021-06-04"):  # the second settles the first's buys
+        run_account_cycle("daily", cfg, paths(tmp_path), ledger, end=ny(day).date())
+    latest, first = reads.decisions(ledger.conn, "daily", 2)
+    assert first["risk"]["var99"] == 0.0  # an empty book on the first day
+    risk = latest["risk"]
+    assert risk["var99"] > 0.0
+    assert risk["cvar99"] >= risk["var99"] >= risk["var95"] > 0.0
+    assert risk["largest"] == pytest.approx(max(latest["weights"].values()), abs=1e-4)
+    dry = run_account_cycle(
+        "daily", cfg, paths(tmp_path), ledger, dry_run=True, end=ny("2021-06-07").date()
+    )
+    assert dry.latest is not None
+    assert "risk" not in dry.latest
+    ledger.close()
