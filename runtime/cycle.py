@@ -366,6 +366,7 @@ def run_cycle(
     monitor_only: bool = False,
     explain: bool = True,
     outbox: list[OrderIntent] | None = None,
+    risk_monitors: bool | None = None,
 ) -> RiskResult:
     """Decide orders for row ``t``, record them (the outbox) and the explanation record.
 
@@ -375,6 +376,10 @@ def run_cycle(
     cycle is then detected by its client order ids alone.
     ``outbox``: None sends the new orders at once (:func:`send`); a list receives
     them instead, for the caller to :func:`send` after it commits the records.
+    ``risk_monitors``: put the book's VaR, CVaR, concentration and drawdown in the
+    record's "risk" (:meth:`RiskEngine.monitors`). None means when the caller keeps an
+    outbox: the live paths (``invest run``, the engine). Replays and dry runs leave them
+    out: every cycle of the 1990-2022 sample replay with them took 1.11 s against 0.59 s.
     """
     day = market.iso(t)
     cycle_id = f"{acct.name}:{day}" + (":monitor" if monitor_only else "")
@@ -390,7 +395,11 @@ def run_cycle(
         else 0
     )
     proposal = None if monitor_only else acct.strategy.propose(t, acct.state)
-    result = acct.risk.plan(market, t, cycle_id, acct.state, proposal, pending, reserved)
+    if risk_monitors is None:
+        risk_monitors = outbox is not None and explain
+    result = acct.risk.plan(
+        market, t, cycle_id, acct.state, proposal, pending, reserved, risk_monitors=risk_monitors
+    )
     llm = None
     if acct.gate is not None and proposal is not None:
         # After the risk engine: the LLM sees only buys already within the hard rules,
@@ -509,6 +518,8 @@ def _record(
         "cash": float(acct.state.cash),
         "drawdown": round(r.drawdown, 4),
     }
+    if r.risk is not None:
+        rec["risk"] = {k: None if v is None else round(v, 6) for k, v in r.risk.items()}
     return rec
 
 

@@ -66,6 +66,23 @@ class RiskProfile(Frozen):
     """Bootstrap mode: while cash is more than this share of equity (0.80), max_trades_per_cycle is multiplied by bootstrap_trade_factor, to deploy a new account's capital faster. None disables."""
     bootstrap_trade_factor: int = Field(2, ge=1, le=10)
     """How many times max_trades_per_cycle a cycle in bootstrap mode may place."""
+    drawdown_flat_pct: float = Field(0.01, ge=0, lt=1)
+    """A book invested below this share of equity is flat: an engaged drawdown brake then re-bases the equity peak to the current equity and releases (the loss is realised, nothing is left to protect), so the next entry starts at full size. 0 keeps the old latch (release only on recovery to half the trigger)."""
+    var_limit_pct: float | None = Field(None, gt=0, lt=1)
+    """1-day VaR cap on the book as a fraction of equity (0.03 = 3%): each buy, largest first, is shrunk until the book with it stays within the cap, or blocked. None disables."""
+    var_level: float = 0.99
+    """Confidence of the VaR limit: 0.95 or 0.99 (the tail holds 5% or 1% of days)."""
+    var_method: Literal["historical", "parametric"] = "historical"
+    """How the VaR limit measures the book: historical (the k-th worst day of its trailing returns) or parametric (normal, from their mean and standard deviation)."""
+    var_lookback: int = Field(250, ge=20, le=2520)
+    """Trailing sessions of daily returns the VaR limit reads (250 = about a year)."""
+
+    @field_validator("var_level")
+    @classmethod
+    def _var_level_is_95_or_99(cls, v: float) -> float:
+        if v not in (0.95, 0.99):
+            raise ValueError(f"var_level must be 0.95 or 0.99, got {v!r}")
+        return v
 
 
 DEFAULT_RISK_PROFILES: dict[str, RiskProfile] = {

@@ -9,8 +9,10 @@ Order of application (each change leaves a :class:`Clamp` with its reason):
 6. sizing (the account's ``portfolio.sizing``: vol target, fractional Kelly or
    fixed fraction, :mod:`invest.runtime.portfolio.sizing`; off by default, and then
    it costs nothing per cycle);
-7. buy filters: usable data, price and liquidity floors, correlation warning;
-8. trades: tolerance band, minimum holding period, anti-leverage sizing
+7. VaR limit (``var_limit_pct``, off by default): each buy, largest first, is shrunk
+   until the book with it keeps its 1-day VaR within the limit, or blocked;
+8. buy filters: usable data, price and liquidity floors, correlation warning;
+9. trades: tolerance band, minimum holding period, anti-leverage sizing
    (buys come from settled cash minus the reserve, never from pending sales),
    and the cap on trades per cycle (times ``bootstrap_trade_factor`` while cash is
    over ``bootstrap_cash_pct`` of equity: bootstrap mode).
@@ -25,6 +27,7 @@ from datetime import date
 from decimal import ROUND_DOWN, Decimal
 
 import numpy as np
+import numpy.typing as npt
 
 from invest.runtime.brokers.fills import FillModel
 from invest.runtime.config import RiskProfile
@@ -44,10 +47,13 @@ from invest.runtime.domain import (
 from invest.runtime.features import log_returns
 from invest.runtime.market import Market
 from invest.runtime.portfolio import sizing
-from invest.runtime.risk import rules
+from invest.runtime.risk import monitors, rules
 from invest.runtime.risk.mandate import hold_mandate
 
 CORR_WINDOW = 60
+#: The VaR limit and the monitors need this many complete days (every name of the
+#: book with a return) in their window; fewer and the figure is not measured.
+MIN_VAR_DAYS = 20
 
 
 @dataclass(slots=True)
@@ -59,6 +65,8 @@ class RiskResult:
     targets: dict[str, float] = field(default_factory=dict)
     equity: float = 0.0
     drawdown: float = 0.0
+    #: The book's monitors (:meth:`RiskEngine.monitors`) when the caller asked for them.
+    risk: dict[str, float | None] | None = None
 
 
 @dataclass(slots=True)
@@ -70,6 +78,36 @@ class _Trade:
     value: float
     reason: str
     forced: bool = False
+
+
+def _simple_returns(market: Market) -> npt.NDArray[np.float64]:
+    """Daily simple returns of every column, computed once per Market.
+
+    Row r is close[r] / close[r - 1] - 1 (row 0 and any row next to a missing or bad
+    close are NaN): a row reads its own close and the one before, never a later one.
+    """
+
+    def compute() -> npt.NDArray[np.float64]:
+        close = market.close
+        out = np.full(close.shape, np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[1:] = close[1:] / close[:-1] - 1.0
+        return out
+
+    every: npt.NDArray[np.float64] = market.derived(("simple_returns",), compute)
+    return every
+
+
+def _window(market: Market, t: int, cols: list[int], lookback: int) -> npt.NDArray[np.float64]:
+    """The trailing ``lookback`` rows of returns through row ``t`` for ``cols``, complete rows only.
+
+    A day on which any of the names has no return (not listed yet, a missing or bad
+    close) is dropped for all of them, so every figure is on the same days.
+    """
+    rets = _simple_returns(market)[max(1, t - lookback + 1) : t + 1, cols]
+    ok = np.isfinite(rets).all(axis=1)
+    window: npt.NDArray[np.float64] = rets if ok.all() else rets[ok]
+    return window
 
 
 def _equity(market: Market, t: int, state: AccountState) -> float:
@@ -142,6 +180,8 @@ class RiskEngine:
         proposal: Proposal | None,
         pending: set[str] = frozenset(),  # type: ignore[assignment]
         reserved: float = 0.0,
+        *,
+        risk_monitors: bool = False,
     ) -> RiskResult:
         """Order intents for row ``t``. ``proposal`` None means monitors only.
 
@@ -153,9 +193,16 @@ class RiskEngine:
             proposal: the strategy's targets, or None for the position monitors only.
             pending: symbols with an open order; they are left alone this cycle.
             reserved: cash already committed to open buys; it is not spent twice.
+            risk_monitors: also measure the book's VaR, CVaR and concentration
+                (:meth:`monitors`) into ``RiskResult.risk``; off, they cost nothing.
         """
         equity = _equity(market, t, state)
-        state.peak_equity = max(state.peak_equity, equity)
+        if state.brake:
+            state.peak_equity = rules.high_water(
+                equity, equity - float(state.cash), state.peak_equity, True, self.risk
+            )
+        elif equity > state.peak_equity:  # high_water without the brake: new highs only
+            state.peak_equity = equity
         state.brake, dd = rules.drawdown_brake(equity, state.peak_equity, state.brake, self.risk)
         res = RiskResult(equity=equity, drawdown=dd)
         if state.halt is HaltState.HALTED:
@@ -179,6 +226,8 @@ class RiskEngine:
         if proposal is not None and self.risk.bootstrap_cash_pct is not None:
             cap = self._bootstrap_cap(state, res, reserved)
         res.intents = self._intents(trades, cycle_id, res, cap)
+        if risk_monitors:
+            res.risk = self.monitors(market, t, state, res)
         return res
 
     def _bootstrap_cap(self, state: AccountState, res: RiskResult, reserved: float) -> int:
@@ -334,8 +383,114 @@ class RiskEngine:
         if state.halt is HaltState.REDUCING and buys:
             res.clamps.append(Clamp("halt", "*", "account REDUCING: sells only"))
             buys = []
+        if self.risk.var_limit_pct is not None and buys:
+            buys = self._var_limit(market, t, state, sells, buys, equity, res)
         buys = self._size_buys(market, t, state, buys, equity, res, reserved)
         return sells + buys
+
+    def _book(self, market: Market, t: int, state: AccountState, equity: float) -> dict[str, float]:
+        """The held weights at row ``t`` (fractions of equity), names with a price only."""
+        marks, col = market.mark_row(t), market.col
+        out = {}
+        for s, pos in state.positions.items():
+            j = col.get(s)
+            if j is not None and math.isfinite(marks[j]):
+                out[s] = state.floats(pos)[0] * marks[j] / equity
+        return out
+
+    def _var_limit(
+        self,
+        market: Market,
+        t: int,
+        state: AccountState,
+        sells: list[_Trade],
+        buys: list[_Trade],
+        equity: float,
+        res: RiskResult,
+    ) -> list[_Trade]:
+        """Step 5: shrink each buy, largest first, so the book keeps its VaR within the limit.
+
+        The book is today's holdings less this cycle's sells plus the buys already
+        allowed; the returns are each name's trailing ``var_lookback`` days through row
+        ``t``, complete days only (see :func:`_window`). A buy whose window has fewer
+        than ``MIN_VAR_DAYS`` complete days is blocked: an unmeasurable risk is not
+        within a limit.
+        """
+        limit, level, lookback = (
+            self.risk.var_limit_pct,
+            self.risk.var_level,
+            self.risk.var_lookback,
+        )
+        assert limit is not None  # the caller checked
+        clamp_of = (
+            monitors.var_limit_clamp
+            if self.risk.var_method == "historical"
+            else monitors.parametric_var_limit_clamp
+        )
+        book = self._book(market, t, state, equity) if equity > 0 else {}
+        for x in sells:
+            book[x.symbol] = book.get(x.symbol, 0.0) - x.value / equity
+        book = {s: w for s, w in book.items() if w > 1e-12}
+        out = []
+        for b in sorted(buys, key=lambda x: -x.value):
+            names = sorted(book.keys() | {b.symbol})
+            window = _window(market, t, [market.col[s] for s in names], lookback)
+            if len(window) < MIN_VAR_DAYS:
+                res.clamps.append(
+                    Clamp(
+                        "var_limit",
+                        b.symbol,
+                        f"only {len(window)} complete days of returns in the last {lookback} "
+                        f"(need {MIN_VAR_DAYS}): VaR not measurable, buy blocked",
+                    )
+                )
+                continue
+            want = b.value / equity
+            rets = {s: window[:, i] for i, s in enumerate(names)}
+            allowed, clamp = clamp_of(book, b.symbol, want, rets, limit, level)
+            if clamp is not None:
+                value = allowed * equity
+                res.clamps.append(
+                    Clamp(
+                        clamp.rule,
+                        clamp.symbol,
+                        f"{clamp.reason}; {b.value:,.2f} -> {value:,.2f}",
+                    )
+                )
+                b.value = value
+            if b.value < 0.01:
+                continue
+            book[b.symbol] = book.get(b.symbol, 0.0) + allowed
+            out.append(b)
+        return out
+
+    def monitors(
+        self, market: Market, t: int, state: AccountState, res: RiskResult
+    ) -> dict[str, float | None]:
+        """The book's risk at row ``t`` for the explanation record (1-day, historical).
+
+        var95, var99, cvar95, cvar99 on the trailing ``var_lookback`` complete days of
+        the held names (None with fewer than ``MIN_VAR_DAYS``), largest, top3 and hhi of
+        the held weights, and the drawdown the brake sees. An empty book is all zeros.
+        """
+        book = self._book(market, t, state, res.equity) if res.equity > 0 else {}
+        book = {s: w for s, w in book.items() if w > 0}
+        out: dict[str, float | None]
+        if not book:
+            out = dict.fromkeys(("var95", "var99", "cvar95", "cvar99"), 0.0)
+            out |= {"largest": 0.0, "top3": 0.0, "hhi": 0.0}
+        else:
+            names = list(book)
+            window = _window(market, t, [market.col[s] for s in names], self.risk.var_lookback)
+            weights = np.array([book[s] for s in names])
+            if len(window) >= MIN_VAR_DAYS:
+                out = dict(monitors.book_risk(weights, window))
+            else:
+                largest, top3, hhi = monitors.concentration(weights)
+                out = dict.fromkeys(("var95", "var99", "cvar95", "cvar99"))
+                out |= {"largest": largest, "top3": top3, "hhi": hhi}
+        out["drawdown"] = res.drawdown
+        return out
 
     @staticmethod
     def _sell(qty: Decimal, sym: str, price: float, value: float, why: str) -> _Trade:

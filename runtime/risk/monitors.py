@@ -26,7 +26,7 @@ Nothing here reads a clock, a file or the network; numpy and the standard librar
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -208,6 +208,28 @@ def concentration(weights: Sequence[float] | FloatArray) -> tuple[float, float, 
     return float(desc[0]), float(desc[:3].sum()), float(np.sum(shares * shares))
 
 
+def book_risk(
+    weights: Sequence[float] | FloatArray, asset_returns: Sequence[Sequence[float]] | FloatArray
+) -> dict[str, float]:
+    """The monitors of one book: historical 1-day VaR and CVaR at 95% and 99%, concentration.
+
+    ``weights`` (fractions of equity) and ``asset_returns`` (days x assets) as in
+    :func:`portfolio_returns`. One sort of the book's returns serves all four tail
+    figures, which equal :func:`historical_var` and :func:`historical_cvar`. Keys:
+    var95, var99, cvar95, cvar99, largest, top3, hhi.
+    """
+    rets = np.sort(portfolio_returns(weights, asset_returns))
+    if rets.size == 0:
+        raise ValueError("book_risk needs at least one day of returns")
+    out: dict[str, float] = {}
+    for level, tag in ((0.95, "95"), (0.99, "99")):
+        k = _tail_count(rets.size, level)
+        out["var" + tag] = float(-rets[k - 1])
+        out["cvar" + tag] = float(-rets[:k].mean())
+    out["largest"], out["top3"], out["hhi"] = concentration(weights)
+    return out
+
+
 def drawdown(equity: Sequence[float] | FloatArray) -> tuple[float, float]:
     """(current, max) drawdown of an equity curve, as fractions <= 0 from the running peak.
 
@@ -239,6 +261,40 @@ def var_limit_clamp(
     Historical VaR is continuous in the weight but not always monotone, so the answer is
     a feasible weight at the edge of the limit, the largest one on the bisected bracket.
     """
+    return _limit_clamp(
+        historical_var, "", weights, symbol, buy_weight, asset_returns, limit, level
+    )
+
+
+def parametric_var_limit_clamp(
+    weights: Mapping[str, float],
+    symbol: str,
+    buy_weight: float,
+    asset_returns: Mapping[str, Sequence[float] | FloatArray],
+    limit: float,
+    level: float = 0.99,
+) -> tuple[float, Clamp | None]:
+    """:func:`var_limit_clamp` with the normal (parametric) VaR of the book.
+
+    Here the VaR, -mu(x) + z sigma(x), is convex in the buy's weight x (mu is linear,
+    sigma a norm of a linear map), so the weights within the limit form an interval
+    holding 0 and the bisection finds its right end: the largest allowed buy.
+    """
+    return _limit_clamp(
+        parametric_var, "normal ", weights, symbol, buy_weight, asset_returns, limit, level
+    )
+
+
+def _limit_clamp(
+    var: Callable[[FloatArray, float], float],
+    kind: str,
+    weights: Mapping[str, float],
+    symbol: str,
+    buy_weight: float,
+    asset_returns: Mapping[str, Sequence[float] | FloatArray],
+    limit: float,
+    level: float,
+) -> tuple[float, Clamp | None]:
     _check_level(level)
     if buy_weight <= 0.0:
         raise ValueError(f"buy_weight must be > 0, got {buy_weight!r}")
@@ -256,12 +312,12 @@ def var_limit_clamp(
     def var_at(x: float) -> float:
         w = base.copy()
         w[col] += x
-        return historical_var(portfolio_returns(w, matrix), level)
+        return var(portfolio_returns(w, matrix), level)
 
     full = var_at(buy_weight)
     if full <= limit:
         return buy_weight, None
-    head = f"VaR {pct}% 1-day would be {full:.2%} > {limit:.2%}"
+    head = f"{kind}VaR {pct}% 1-day would be {full:.2%} > {limit:.2%}"
     now = var_at(0.0)
     if now > limit:
         reason = f"{head}: buy of {buy_weight:.1%} blocked (VaR already {now:.2%} without it)"
@@ -273,5 +329,5 @@ def var_limit_clamp(
             lo = mid
         else:
             hi = mid
-    reason = f"{head}: buy shrunk from {buy_weight:.1%} to {lo:.1%}"
+    reason = f"{head}: buy shrunk from {buy_weight:.1%} to {lo:.1%} (VaR {var_at(lo):.2%})"
     return lo, Clamp("var_limit", symbol, reason)

@@ -39,13 +39,33 @@ def exit_reason(
     return None
 
 
+def high_water(
+    equity: float, invested: float, peak: float, engaged: bool, risk: RiskProfile
+) -> float:
+    """The equity peak the drawdown is measured from, after this cycle's equity.
+
+    It follows new highs. When the brake is engaged and the book is flat (invested
+    value below ``drawdown_flat_pct`` of equity) it re-bases to the current equity:
+    the loss is realised and no position is left for the brake to protect. Cash cannot
+    recover a drawdown, so without the re-base a book that a DEFENSE regime (or the
+    stops) put in cash kept the brake latched for years and halved every later entry
+    (1,107 sessions of the 1990-2022 sample backtest). A brake that is not engaged
+    keeps its peak across flat spells, so losses on both sides of one still add up to
+    the trigger. ``drawdown_flat_pct = 0`` keeps the old latch.
+    """
+    if engaged and equity > 0 and invested < risk.drawdown_flat_pct * equity:
+        return equity
+    return max(peak, equity)
+
+
 def drawdown_brake(
     equity: float, peak: float, engaged: bool, risk: RiskProfile
 ) -> tuple[bool, float]:
     """Whether the drawdown brake is engaged, and the current drawdown.
 
     It engages at ``-drawdown_brake_pct`` from the equity peak (cash included, so
-    realised losses count) and releases once the drawdown recovers to half that.
+    realised losses count) and releases once the drawdown recovers to half that,
+    or when the book goes flat (:func:`high_water` re-bases the peak).
     """
     dd = equity / peak - 1 if peak > 0 else 0.0
     # The tolerance keeps float noise from moving the thresholds: 80 / 100 - 1 is

@@ -301,14 +301,66 @@ def test_the_band_does_not_block_opening_a_position_smaller_than_it(market4: Mar
 
 
 def test_the_drawdown_brake_cuts_the_book_and_is_remembered(market4: Market) -> None:
-    state = account(10_000, peak_equity=20_000.0)  # -50%
+    # 5,000 cash + 100 B at 50: equity 10,000, invested, -50% from the peak.
+    state = account(5_000, position("B", 100, 50, _old(market4)), peak_equity=20_000.0)
     risk = relaxed_risk(drawdown_brake_pct=0.20, drawdown_cut=0.5)
     res = engine(risk).plan(market4, T, CYCLE, state, proposal(A=0.8))
     assert state.brake is True
+    assert state.peak_equity == 20_000.0
     assert res.drawdown == pytest.approx(-0.5)
     assert res.targets == pytest.approx({"A": 0.4})
     assert _by_symbol(res)["A"].quantity == Decimal(40)
     assert ("drawdown_brake", "*") in _rules(res)
+
+
+def test_the_drawdown_brake_engages_at_the_trigger_while_the_book_is_invested(
+    market4: Market,
+) -> None:
+    # 8,000 in A and no cash: exactly -20% from a 10,000 peak.
+    state = account(0, position("A", 80, 100, _old(market4)), peak_equity=10_000.0)
+    risk = relaxed_risk(drawdown_brake_pct=0.20, drawdown_cut=0.5)
+    res = engine(risk).plan(market4, T, CYCLE, state, proposal(A=0.8))
+    assert state.brake is True
+    assert res.targets == pytest.approx({"A": 0.4})
+    assert _by_symbol(res)["A"].side is Side.SELL  # the book is cut: 80 -> 32 shares
+    assert float(_by_symbol(res)["A"].quantity) == pytest.approx(48)
+
+
+def test_a_flat_book_releases_a_latched_brake_and_buys_at_full_size(market4: Market) -> None:
+    # The latch the old rule left: all cash 25% below the peak, the brake engaged. Cash
+    # cannot recover a drawdown, so the old rule kept the book at half size for good.
+    state = account(7_500, peak_equity=10_000.0, brake=True)
+    risk = relaxed_risk(drawdown_brake_pct=0.20, drawdown_cut=0.5)
+    res = engine(risk).plan(market4, T, CYCLE, state, proposal(A=0.8))
+    assert state.brake is False
+    assert state.peak_equity == 7_500.0  # re-based: the loss is realised
+    assert res.drawdown == 0.0
+    assert res.targets == pytest.approx({"A": 0.8})
+    assert _by_symbol(res)["A"].quantity == Decimal(60)  # 6,000 / 100
+    assert "drawdown_brake" not in {c.rule for c in res.clamps}
+
+
+def test_drawdown_flat_pct_zero_keeps_the_old_latch(market4: Market) -> None:
+    state = account(7_500, peak_equity=10_000.0, brake=True)
+    risk = relaxed_risk(drawdown_brake_pct=0.20, drawdown_cut=0.5, drawdown_flat_pct=0.0)
+    res = engine(risk).plan(market4, T, CYCLE, state, proposal(A=0.8))
+    assert state.brake is True
+    assert res.targets == pytest.approx({"A": 0.4})
+
+
+def test_a_book_invested_above_the_flat_threshold_keeps_its_peak(market4: Market) -> None:
+    # 2% invested (one A at 100 on 5,000 equity) is above the 1% default: not flat.
+    state = account(4_900, position("A", 1, 100, _old(market4)), peak_equity=10_000.0, brake=True)
+    engine(relaxed_risk()).plan(market4, T, CYCLE, state, None)
+    assert state.peak_equity == 10_000.0
+    assert state.brake is True
+    # A quarter share (25 of 5,000: 0.5%) is under it: flat, so the peak re-bases.
+    state = account(
+        4_975, position("A", "0.25", 100, _old(market4)), peak_equity=10_000.0, brake=True
+    )
+    engine(relaxed_risk()).plan(market4, T, CYCLE, state, None)
+    assert state.peak_equity == pytest.approx(5_000.0)
+    assert state.brake is False
 
 
 def test_the_peak_equity_follows_new_highs(market4: Market) -> None:

@@ -15,6 +15,7 @@ from invest.runtime.risk.rules import (
     correlated_with,
     drawdown_brake,
     exit_reason,
+    high_water,
     liquidity_reason,
 )
 from tests.runtime.conftest import position, relaxed_risk
@@ -187,6 +188,37 @@ def test_drawdown_brake_has_hysteresis_between_the_trigger_and_half_of_it(
         assert not on
     elif -pct + 1e-9 < dd < -pct / 2 - 1e-9:
         assert on is engaged  # inside the band the previous state holds
+
+
+# -- high_water: the peak the drawdown is measured from -------------------------------------
+
+
+def test_the_peak_follows_new_highs_and_holds_through_a_drawdown() -> None:
+    risk = relaxed_risk()
+    assert high_water(120.0, 100.0, 100.0, False, risk) == 120.0
+    assert high_water(80.0, 60.0, 100.0, True, risk) == 100.0  # invested: the peak holds
+
+
+def test_a_flat_book_under_an_engaged_brake_rebases_the_peak_to_its_equity() -> None:
+    risk = relaxed_risk()  # drawdown_flat_pct 1% by default
+    assert high_water(75.0, 0.0, 100.0, True, risk) == 75.0
+    assert high_water(75.0, 0.7, 100.0, True, risk) == 75.0  # 0.93% invested: flat
+    assert high_water(75.0, 0.8, 100.0, True, risk) == 100.0  # 1.07%: still a book to protect
+
+
+def test_a_flat_book_without_the_brake_keeps_its_peak() -> None:
+    # Losses on both sides of a flat spell add up: -15%, cash, then -5% more trips -20%.
+    assert high_water(85.0, 0.0, 100.0, False, relaxed_risk()) == 100.0
+
+
+def test_the_rebase_releases_a_latched_brake_that_the_old_rule_kept() -> None:
+    risk = relaxed_risk(drawdown_brake_pct=0.20)
+    # All cash 25% below the old peak, the brake engaged: the old rule holds it for good.
+    assert drawdown_brake(75.0, 100.0, True, risk)[0] is True
+    peak = high_water(75.0, 0.0, 100.0, True, risk)
+    assert drawdown_brake(75.0, peak, True, risk) == (False, 0.0)
+    # drawdown_flat_pct = 0 is the old rule: cash never re-bases the peak.
+    assert high_water(75.0, 0.0, 100.0, True, relaxed_risk(drawdown_flat_pct=0.0)) == 100.0
 
 
 # -- cap_weights ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from scipy import integrate, stats  # dev extra: the test reference, never in the runtime
 
 from invest.runtime.risk.monitors import (
+    book_risk,
     concentration,
     drawdown,
     historical_cvar,
@@ -18,6 +19,7 @@ from invest.runtime.risk.monitors import (
     norm_ppf,
     parametric_cvar,
     parametric_var,
+    parametric_var_limit_clamp,
     portfolio_returns,
     var_limit_clamp,
 )
@@ -216,6 +218,7 @@ def test_the_var_limit_shrinks_a_buy_that_would_breach_it() -> None:
     assert clamp.symbol == "WILD"
     assert clamp.reason == (
         f"VaR 99% 1-day would be {var_full:.2%} > 1.00%: buy shrunk from 10.0% to {allowed:.1%}"
+        f" (VaR {var_allowed:.2%})"
     )
 
 
@@ -244,3 +247,57 @@ def test_the_var_limit_blocks_a_buy_when_the_book_already_breaches_it() -> None:
 def test_the_var_limit_needs_returns_for_every_name() -> None:
     with pytest.raises(ValueError, match="no trailing returns for NEW"):
         var_limit_clamp({"CALM": 0.5}, "NEW", 0.1, _book(), limit=0.03)
+
+
+# -- the parametric twin ----------------------------------------------------------------
+
+
+def test_the_parametric_var_limit_finds_the_largest_buy_within_the_limit() -> None:
+    rets = _book()
+    m = np.column_stack([rets["CALM"], rets["WILD"]])
+    allowed, clamp = parametric_var_limit_clamp(
+        {"CALM": 0.5}, "WILD", 0.10, rets, limit=0.01, level=0.99
+    )
+    assert clamp is not None
+    assert clamp.rule == "var_limit"
+    assert clamp.reason.startswith("normal VaR 99% 1-day would be")
+    # The normal VaR is convex in the weight: the answer is the root of VaR(x) = limit,
+    # found here independently with scipy's brentq.
+    from scipy.optimize import brentq
+
+    def excess(x: float) -> float:
+        return parametric_var(portfolio_returns([0.5, x], m), 0.99) - 0.01
+
+    root = brentq(excess, 0.0, 0.10)
+    assert allowed == pytest.approx(root, abs=2e-4)
+    assert allowed <= root
+
+
+def test_the_parametric_and_historical_limits_differ_on_fat_tails() -> None:
+    # A fat-tailed series: calm days and a few crashes. Its normal VaR at 99% misses
+    # the crashes' depth, so the parametric limit lets more of the buy through.
+    calm = np.full(300, 0.001)
+    calm[::50] = -0.08
+    rets = {"FAT": calm}
+    hist, _ = var_limit_clamp({}, "FAT", 0.5, rets, limit=0.02)
+    norm, _ = parametric_var_limit_clamp({}, "FAT", 0.5, rets, limit=0.02)
+    assert hist == pytest.approx(0.25, abs=2e-4)  # 8% x 0.25 = the 2% limit
+    assert norm > hist
+
+
+# -- book_risk: the record's monitors in one sort ---------------------------------------
+
+
+@settings(max_examples=50, deadline=None)
+@given(n=st.integers(1, 300), k=st.integers(1, 5), seed=st.integers(0, 2**31))
+def test_book_risk_equals_the_single_figures(n: int, k: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    rets = rng.normal(0.0, 0.02, (n, k))
+    w = rng.uniform(0.0, 0.3, k)
+    book = portfolio_returns(w, rets)
+    out = book_risk(w, rets)
+    assert out["var95"] == historical_var(book, 0.95)
+    assert out["var99"] == historical_var(book, 0.99)
+    assert out["cvar95"] == pytest.approx(historical_cvar(book, 0.95), abs=1e-15)
+    assert out["cvar99"] == pytest.approx(historical_cvar(book, 0.99), abs=1e-15)
+    assert (out["largest"], out["top3"], out["hhi"]) == concentration(w)
