@@ -1,4 +1,4 @@
-"""Layering: the runtime never imports torch, stable-baselines3, sb3-contrib or textual.
+"""Layering: the runtime never imports torch, stable-baselines3, sb3-contrib, textual or hmmlearn.
 
 Checked in a clean subprocess that imports every runtime module, so an import
 hidden behind another module still shows up in sys.modules.
@@ -9,7 +9,15 @@ from __future__ import annotations
 import subprocess
 import sys
 
-FORBIDDEN = ("torch", "stable_baselines3", "sb3_contrib", "textual", "invest.trainer", "invest.tui")
+FORBIDDEN = (
+    "torch",
+    "stable_baselines3",
+    "sb3_contrib",
+    "textual",
+    "hmmlearn",
+    "invest.trainer",
+    "invest.tui",
+)
 
 PROBE = """
 import importlib, pkgutil, sys
