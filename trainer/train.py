@@ -132,7 +132,8 @@ def fold_normaliser(data: MarketArrays, rows: tuple[int, int]) -> Normaliser:
     Passed through the manifest's JSON (rounded to 7 decimals), so the policies train
     on exactly the statistics the pack ships and the runtime applies.
     """
-    return Normaliser.from_json(fit_normaliser(data, rows, seed=rows[1]).to_json())
+    fitted = fit_normaliser(data, rows, seed=rows[1])
+    return Normaliser.from_json(fitted.to_json(), fitted.context)
 
 
 def make_sim(
