@@ -30,6 +30,7 @@ from invest.runtime.policy.contract import (
     CONTEXT_WINDOW,
     OBS_DIM,
     Normaliser,
+    check_context,
     context_features,
     raw_observations,
 )
@@ -114,10 +115,8 @@ def context_block(table: ContextTable, context: Sequence[str]) -> npt.NDArray[np
     The one builder of those columns: the runtime's :class:`Observer` and the trainer's
     dataset both call it (see :func:`~invest.runtime.policy.contract.context_features`).
     """
-    cols = [_COLUMN[k] for k in context if k in _COLUMN]
-    if len(cols) != len(context):
-        context_features(np.empty((0, len(context))), context)  # raises the one-line error
-    return context_features(table.values[:, cols], context)
+    keys = check_context(context)
+    return context_features(table.values[:, [_COLUMN[k] for k in keys]], keys)
 
 
 def context_notes(

@@ -20,6 +20,7 @@ import pytest
 from invest.runtime import features
 from invest.runtime.config import parse_config
 from invest.runtime.config.context import ContextConfig
+from invest.runtime.context import SERIES
 from invest.runtime.data.frame import BarFrame
 from invest.runtime.data.sample import SampleData
 from invest.runtime.domain import AccountState, Position
@@ -144,6 +145,11 @@ def test_each_series_is_made_scale_free_with_a_known_flag() -> None:
     assert block[w:, 5].all()
     # Only the declared series, in the declared order.
     np.testing.assert_array_equal(context_features(values[:, [2]], ("dollar",)), block[:, 4:6])
+
+
+def test_the_contract_knows_the_context_tables_series() -> None:
+    assert tuple(spec.key for spec in SERIES) == contract.CONTEXT_SERIES
+    assert set(contract.CONTEXT_TRANSFORMS) == set(contract.CONTEXT_SERIES)
 
 
 def test_an_unknown_or_repeated_series_is_refused_in_one_line() -> None:
