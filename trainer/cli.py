@@ -103,7 +103,7 @@ def _run(config: TrainConfig, out: Path, export_unpromoted: bool = False) -> int
     from .walkforward import promote, replay_folds, run_folds
 
     t0 = time.perf_counter()
-    data = load_market_arrays(config.symbols, config.index_symbol)
+    data = load_market_arrays(config.symbols, config.index_symbol, config.context)
     hp = None
     if config.optuna.trials > 0:
         from .optimise import best_hyperparameters

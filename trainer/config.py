@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from invest.runtime.brokers.fills import FillModel
 from invest.runtime.config import FillSettings
+from invest.runtime.policy.contract import check_context
 
 __all__ = [
     "QUICK",
@@ -167,6 +168,11 @@ class TrainConfig(_Frozen):
     """Training tickers; None uses every stock of the provider (the index excluded)."""
     index_symbol: str = "SP500"
     """Index used only as the ``index_bh`` benchmark of the walk-forward table."""
+    context: tuple[str, ...] = ()
+    """Market context series appended to every observation ("vix", "us10y", "dollar"; see
+    docs/rl.md): each lagged one session, made scale-free, with a known flag. Empty (the
+    default, and the bundled pack) gives the 27-field observation. With the sample, only
+    "vix" has values (2014-2019), and a series the data never has is refused."""
     train_start: date = date(1990, 1, 1)
     """First session any fold may train on (expanding window from here)."""
     start_year: int = Field(2005, ge=1991, le=2100)
@@ -216,6 +222,7 @@ class TrainConfig(_Frozen):
             raise ValueError(
                 f"train_start ({self.train_start}) leaves no training data before {self.start_year}"
             )
+        check_context(self.context)
         if self.seeds is not None and len(self.seeds) != self.n_policies:
             raise ValueError(
                 f"seeds has {len(self.seeds)} entries, n_policies is {self.n_policies}"

@@ -1,7 +1,11 @@
 """Market arrays prepared once for training and evaluation.
 
 Features come from :func:`invest.runtime.features.compute_features`, the same module the
-runtime serves them from, so a policy trains on exactly what it will see.
+runtime serves them from, so a policy trains on exactly what it will see. The optional
+market context block (a recipe's ``context``) comes from the runtime's own builder,
+:func:`invest.runtime.policy.observe.context_block` over
+:func:`invest.runtime.context.context_table` of the same bars, with the ``[context]``
+source the runtime's replays use for the sample ("auto": the bundled sample's VIX).
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ from datetime import date
 import numpy as np
 import numpy.typing as npt
 
+from invest.runtime.context import SERIES, context_table
 from invest.runtime.data.sample import SampleData
 from invest.runtime.features import compute_features
+from invest.runtime.market import Market
+from invest.runtime.policy.observe import context_block
 
 __all__ = ["MarketArrays", "load_market_arrays"]
 
@@ -34,6 +41,9 @@ class MarketArrays:
         features_raw: ``(T, N, F)`` float64 features with NaN kept (the portfolio
             env's observations; :mod:`~invest.runtime.policy.contract` handles NaN).
         index_features: ``(T, F)`` float64 features of the index, or None.
+        context_keys: the context series of :attr:`context` (empty: no context block).
+        context: ``(T, 2 * len(context_keys))`` float64 context block by row
+            (:func:`~invest.runtime.policy.contract.context_features`), or None.
     """
 
     dates: npt.NDArray[np.datetime64]
@@ -45,6 +55,8 @@ class MarketArrays:
     index_close: npt.NDArray[np.float64] | None = None
     features_raw: npt.NDArray[np.float64] | None = None
     index_features: npt.NDArray[np.float64] | None = None
+    context_keys: tuple[str, ...] = ()
+    context: npt.NDArray[np.float64] | None = None
 
     @classmethod
     def build(
@@ -53,6 +65,7 @@ class MarketArrays:
         symbols: Sequence[str],
         close: npt.NDArray[np.float64],
         index_close: npt.NDArray[np.float64] | None = None,
+        context: tuple[tuple[str, ...], npt.NDArray[np.float64]] | None = None,
     ) -> MarketArrays:
         """Compute features once and freeze everything.
 
@@ -61,6 +74,7 @@ class MarketArrays:
             symbols: column names, ``N`` of them.
             close: closes, shape ``(T, N)``.
             index_close: benchmark closes, shape ``(T,)``, or None.
+            context: the declared series and their context block ``(T, 2 * k)``, or None.
         """
         close = np.array(close, dtype=np.float64)
         raw = compute_features(close).values
@@ -76,6 +90,11 @@ class MarketArrays:
                 compute_features(index_close[:, None]).values[:, 0, :], np.float64
             )
             arrays += [index_close, index_features]
+        keys: tuple[str, ...] = ()
+        block = None
+        if context is not None:
+            keys, block = context[0], np.array(context[1], dtype=np.float64)
+            arrays.append(block)
         for a in arrays:
             a.setflags(write=False)
         return cls(
@@ -88,6 +107,8 @@ class MarketArrays:
             index_close=index_close,
             features_raw=raw64,
             index_features=index_features,
+            context_keys=keys,
+            context=block,
         )
 
     @property
@@ -115,19 +136,24 @@ class MarketArrays:
 
 
 def load_market_arrays(
-    symbols: Sequence[str] | None, index_symbol: str | None = "SP500"
+    symbols: Sequence[str] | None,
+    index_symbol: str | None = "SP500",
+    context: Sequence[str] = (),
 ) -> MarketArrays:
     """Load the bundled sample and prepare it.
 
     Args:
         symbols: tickers to trade; None takes every stock of the sample.
         index_symbol: benchmark index column, or None.
+        context: market context series to build the observation's context block of
+            (``contract.CONTEXT_SERIES`` keys); empty for none.
 
     Returns:
         The prepared arrays.
 
     Raises:
         DataError: a symbol is not in the sample.
+        ValueError: a context series is unknown, or the data never has a value of it.
     """
     source = SampleData()
     if symbols is None:
@@ -136,4 +162,19 @@ def load_market_arrays(
     frame = source.load(wanted)
     n = len(symbols)
     index_close = frame.close[:, n] if index_symbol else None
-    return MarketArrays.build(frame.dates, symbols, frame.close[:, :n], index_close)
+    block = None
+    if context:
+        keys = tuple(context)
+        # The runtime's builder over the runtime's Market of the same bars: one code path.
+        table = context_table(Market(frame))
+        values = context_block(table, keys)
+        for j, key in enumerate(keys):
+            if not values[:, 2 * j + 1].any():
+                last = table.at(len(table.dates) - 1).readings()
+                reason = last[[spec.key for spec in SERIES].index(key)].text()
+                raise ValueError(
+                    f"context series {key!r} has no value in the training data "
+                    f"({table.source} source; {reason}): drop it from the recipe's context"
+                )
+        block = (keys, values)
+    return MarketArrays.build(frame.dates, symbols, frame.close[:, :n], index_close, block)

@@ -10,7 +10,10 @@ keeps one per (account, symbol). Everything is numpy on arrays prepared once; on
 step of all ``K * M`` slots is a handful of vectorised operations.
 
 Observations and weights come from :mod:`invest.runtime.policy.contract`, the
-module the runtime serves them from, so training and deployment cannot drift.
+module the runtime serves them from, so training and deployment cannot drift. When
+the normaliser declares a market context block, each row's block (built once in
+:class:`~invest.trainer.dataset.MarketArrays` by the runtime's builder) is appended to
+every slot's observation, as the runtime's observer does.
 
 Timing (the runtime's): the observation at row ``t`` is known after the close of
 ``t`` and shows the book filled at that close. The action fills at the close of
@@ -48,7 +51,6 @@ from invest.runtime.features import FEATURE_NAMES
 from invest.runtime.policy.contract import (
     LEVELS,
     NORM_CLIP,
-    OBS_DIM,
     Normaliser,
     level_weights,
     raw_observations,
@@ -106,8 +108,10 @@ class PortfolioSim:
     ) -> None:
         if data.index_features is None:
             raise ValueError("the portfolio env needs the market index (index_symbol)")
+        self._ctx = _context_rows(data, normaliser.context)
         self.s = settings
         self.norm = normaliser
+        self.dim = normaliser.dim
         self.rng = np.random.default_rng(seed)
         self.cost = (fill_model or FillModel()).cost_fraction()
         k, m = settings.n_portfolios, settings.symbols
@@ -166,13 +170,14 @@ class PortfolioSim:
     # ------------------------------------------------------------------ stepping
 
     def observe(self, portfolios: npt.NDArray[np.intp] | None = None) -> npt.NDArray[np.float32]:
-        """Normalised observations ``(K * M, OBS_DIM)``, portfolio-major (or of ``portfolios``)."""
+        """Normalised observations ``(K * M, dim)``, portfolio-major (or of ``portfolios``)."""
         p = np.arange(self.k) if portfolios is None else portfolios
         t, sym, w = self.t[p], self.sym[p], self.w[p]
         feats = self._feats[t[:, None], sym]  # (k, M, F)
         usable = np.ones(sym.shape, dtype=np.bool_)
-        raw = raw_observations(feats, usable, self._ix[t], w, 1.0 - w.sum(axis=1))
-        return self.norm.apply(raw).reshape(len(p) * self.m, OBS_DIM)
+        ctx = None if self._ctx is None else self._ctx[t]
+        raw = raw_observations(feats, usable, self._ix[t], w, 1.0 - w.sum(axis=1), ctx)
+        return self.norm.apply(raw).reshape(len(p) * self.m, self.dim)
 
     def step(
         self, actions: npt.NDArray[np.integer[Any]]
@@ -181,7 +186,7 @@ class PortfolioSim:
 
         Returns:
             The rewards ``(K*M,)``, which portfolios ended ``(K,)``, and the last
-            observations of the ended ones ``(ended * M, OBS_DIM)``. Ended portfolios
+            observations of the ended ones ``(ended * M, dim)``. Ended portfolios
             are reset: their next observation is a new episode's.
         """
         levels = _LEVELS[np.asarray(actions).reshape(self.k, self.m)]
@@ -204,7 +209,7 @@ class PortfolioSim:
         self.t = t + 1
         ended = self.t >= self.end
         done = np.flatnonzero(ended)
-        terminal = self.observe(done) if len(done) else np.empty((0, OBS_DIM), np.float32)
+        terminal = self.observe(done) if len(done) else np.empty((0, self.dim), np.float32)
         for p in done:
             self._reset_one(int(p))
         scale = self.s.reward_scale * self.m
@@ -221,7 +226,7 @@ class PortfolioVecEnv(VecEnv):  # type: ignore[misc]
 
     def __init__(self, sim: PortfolioSim) -> None:
         self.sim = sim
-        obs_space = spaces.Box(-NORM_CLIP, NORM_CLIP, shape=(OBS_DIM,), dtype=np.float32)
+        obs_space = spaces.Box(-NORM_CLIP, NORM_CLIP, shape=(sim.dim,), dtype=np.float32)
         super().__init__(sim.k * sim.m, obs_space, spaces.Discrete(len(LEVELS)))
         self._actions: npt.NDArray[np.int64] | None = None
         self._ep_reward = np.zeros(self.num_envs)
@@ -292,6 +297,11 @@ def fit_normaliser(
     """Observation statistics of ``rows``: random valid (row, portfolio) draws, random books.
 
     Only the training rows are read, so the statistics carry no test-year information.
+    With a context block (``data.context``), the context values are standardised over
+    the drawn rows where they are known.
+
+    Raises:
+        ValueError: no usable row, or a declared context series never known in ``rows``.
     """
     if data.index_features is None:
         raise ValueError("the normaliser needs the market index (index_symbol)")
@@ -307,8 +317,9 @@ def fit_normaliser(
     n = feats.shape[1]
     levels = _LEVELS[rng.integers(0, len(LEVELS), (len(ts), n))]
     w = level_weights(levels, 0.95, 1.0) * usable
-    raw = raw_observations(feats, usable, data.index_features[ts], w, 1.0 - w.sum(axis=1))
-    return Normaliser.fit(raw[usable])
+    ctx = None if data.context is None else data.context[ts]
+    raw = raw_observations(feats, usable, data.index_features[ts], w, 1.0 - w.sum(axis=1), ctx)
+    return Normaliser.fit(raw[usable], data.context_keys)
 
 
 def rollout_sequence(
@@ -316,11 +327,11 @@ def rollout_sequence(
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Observations of every slot under random actions, with the episode starts marked.
 
-    Used for the ONNX parity check: ``obs [steps, K*M, OBS_DIM]`` and ``starts [steps, K*M]``.
+    Used for the ONNX parity check: ``obs [steps, K*M, dim]`` and ``starts [steps, K*M]``.
     """
     rng = np.random.default_rng(seed)
     n = sim.k * sim.m
-    obs = np.zeros((steps, n, OBS_DIM), dtype=np.float32)
+    obs = np.zeros((steps, n, sim.dim), dtype=np.float32)
     starts = np.zeros((steps, n), dtype=np.float32)
     starts[0] = 1.0
     for i in range(steps):
@@ -329,6 +340,20 @@ def rollout_sequence(
         if i + 1 < steps:
             starts[i + 1] = np.repeat(ended, sim.m)
     return obs, starts
+
+
+def _context_rows(data: MarketArrays, context: tuple[str, ...]) -> npt.NDArray[np.float64] | None:
+    """The data's context block when the normaliser declares the same series, else None.
+
+    Raises:
+        ValueError: the normaliser and the data declare different context series.
+    """
+    if context != data.context_keys:
+        raise ValueError(
+            f"the normaliser declares context {list(context)}, the market arrays carry "
+            f"{list(data.context_keys)}: build both from the same recipe"
+        )
+    return data.context if context else None
 
 
 def _episode_starts(

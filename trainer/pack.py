@@ -28,9 +28,9 @@ from invest.runtime.features import FEATURE_NAMES, FEATURE_SPEC_VERSION, spec_ha
 from invest.runtime.policy.contract import (
     ACTIONS,
     MIN_UNIVERSE,
-    OBS_DIM,
-    OBS_LAYOUT,
     OBS_SPEC_VERSION,
+    context_spec_hash,
+    obs_layout,
 )
 from invest.runtime.policy.ensemble import OnnxEnsemble, zero_state
 from invest.runtime.policy.manifest import MANIFEST_FORMAT
@@ -119,6 +119,16 @@ def _parity_summary(jobs: list[Any]) -> dict[str, Any]:
     }
 
 
+def _observation(context: tuple[str, ...]) -> dict[str, Any]:
+    """The manifest's ``observation`` section; ``context`` appears only when declared, so a
+    pack without a context block has the very manifest it had before the block existed."""
+    layout = obs_layout(context)
+    out: dict[str, Any] = {"dim": len(layout), "layout": list(layout), "spec": OBS_SPEC_VERSION}
+    if context:
+        out["context"] = list(context)
+    return out
+
+
 def build_manifest(
     config: TrainConfig,
     data: MarketArrays,
@@ -151,11 +161,11 @@ def build_manifest(
         "created": (created or utcnow()).isoformat(timespec="seconds"),
         "feature_spec": {
             "version": FEATURE_SPEC_VERSION,
-            "hash": spec_hash(ohlc=False),
+            "hash": context_spec_hash(spec_hash(ohlc=False), config.context),
             "names": list(FEATURE_NAMES),
             "ohlc": False,
         },
-        "observation": {"dim": OBS_DIM, "layout": list(OBS_LAYOUT), "spec": OBS_SPEC_VERSION},
+        "observation": _observation(config.context),
         "normalisation": json.loads(
             (Path(jobs[0].onnx).parent / NORMALISER_FILE).read_text(encoding="utf-8")
         ),

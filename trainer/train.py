@@ -30,6 +30,7 @@ __all__ = [
     "Job",
     "JobResult",
     "build_model",
+    "config_arrays",
     "fold_normaliser",
     "make_sim",
     "resolve_device",
@@ -114,8 +115,15 @@ def resolve_device(device: str) -> str:
 
 
 @lru_cache(maxsize=2)
-def _arrays(symbols: tuple[str, ...] | None, index_symbol: str) -> MarketArrays:
-    return load_market_arrays(symbols, index_symbol)
+def _arrays(
+    symbols: tuple[str, ...] | None, index_symbol: str, context: tuple[str, ...] = ()
+) -> MarketArrays:
+    return load_market_arrays(symbols, index_symbol, context)
+
+
+def config_arrays(config: TrainConfig) -> MarketArrays:
+    """The market arrays of ``config`` (its symbols, index and context block), once per process."""
+    return _arrays(config.symbols, config.index_symbol, config.context)
 
 
 def fold_normaliser(data: MarketArrays, rows: tuple[int, int]) -> Normaliser:
@@ -124,7 +132,8 @@ def fold_normaliser(data: MarketArrays, rows: tuple[int, int]) -> Normaliser:
     Passed through the manifest's JSON (rounded to 7 decimals), so the policies train
     on exactly the statistics the pack ships and the runtime applies.
     """
-    return Normaliser.from_json(fit_normaliser(data, rows, seed=rows[1]).to_json())
+    fitted = fit_normaliser(data, rows, seed=rows[1])
+    return Normaliser.from_json(fitted.to_json(), fitted.context)
 
 
 def make_sim(
@@ -209,7 +218,7 @@ def train_policy(
     if device == "cpu":
         # Tiny LSTMs are ~30x slower with several threads fighting over 2 cores.
         torch.set_num_threads(1)
-    data = _arrays(job.config.symbols, job.config.index_symbol)
+    data = config_arrays(job.config)
     out = Path(job.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     norm = fold_normaliser(data, job.rows)
@@ -281,7 +290,7 @@ def export_with_parity(
     Raises:
         ParityError: the export does not reproduce the policy.
     """
-    data = data or _arrays(job.config.symbols, job.config.index_symbol)
+    data = data or config_arrays(job.config)
     sim = make_sim(job.config, data, job.rows, PARITY_PORTFOLIOS, job.seed)
     obs, starts = rollout_sequence(sim, job.config.parity_steps, seed=job.seed)
     policy = model.policy.to("cpu")

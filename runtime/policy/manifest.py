@@ -29,7 +29,8 @@ class FeatureSpecInfo(_Section):
     version: str
     """``features.FEATURE_SPEC_VERSION`` at training time."""
     hash: str
-    """``features.spec_hash(ohlc=...)`` at training time."""
+    """``features.spec_hash(ohlc=...)`` at training time, combined with the context block's
+    definition when the pack declares one (``contract.context_spec_hash``)."""
     names: tuple[str, ...]
     """Feature names, in observation order."""
     ohlc: bool = False
@@ -45,6 +46,9 @@ class ObservationInfo(_Section):
     """Name of each element, in order."""
     spec: str = "1"
     """Observation spec version (``contract.OBS_SPEC_VERSION``)."""
+    context: tuple[str, ...] = ()
+    """Market context series appended to every symbol's observation (``contract.CONTEXT_SERIES``
+    keys, in block order); empty for a pack without a context block (the bundled one)."""
 
 
 class NormalisationInfo(_Section):

@@ -5,6 +5,13 @@ Market and memoised on it; each cycle gathers row ``t``, adds the account's
 weights and cash, and applies the pack's frozen normalisation. The same
 :func:`~invest.runtime.policy.contract.raw_observations` builds the trainer's
 observations, so both sides see the same numbers.
+
+A pack that declares a market context block (``observation.context``) gets the
+context columns of :func:`context_block`, built once per Market from
+:func:`~invest.runtime.context.context_table` (the ``[context]`` section's source, each
+series lagged one session); the trainer calls the same function. A series unknown on a
+row gives 0 with its flag off, never an error, and a note that says so
+(:attr:`Observation.notes`). A pack without the block reads no context at all.
 """
 
 from __future__ import annotations
@@ -15,11 +22,22 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from invest.runtime.config.context import ContextConfig
+from invest.runtime.context import SERIES, ContextTable, context_table
 from invest.runtime.domain import AccountState
 from invest.runtime.market import Market
-from invest.runtime.policy.contract import OBS_DIM, Normaliser, raw_observations
+from invest.runtime.policy.contract import (
+    CONTEXT_WINDOW,
+    OBS_DIM,
+    Normaliser,
+    check_context,
+    context_features,
+    raw_observations,
+)
 
-__all__ = ["OBS_DIM", "Observation", "Observer", "book_weights"]
+__all__ = ["OBS_DIM", "Observation", "Observer", "book_weights", "context_block", "context_notes"]
+
+_COLUMN = {spec.key: j for j, spec in enumerate(SERIES)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +49,14 @@ class Observation:
         usable: ``(B,)`` True where the symbol has a usable bar at this row; the
             others must not be stepped (their state is reset next time).
         weights: ``(B,)`` each symbol's weight in the book at this row.
+        notes: one line per declared context series unknown at this row (empty for a
+            pack without a context block).
     """
 
     obs: npt.NDArray[np.float32]
     usable: npt.NDArray[np.bool_]
     weights: npt.NDArray[np.float64]
+    notes: tuple[str, ...] = ()
 
 
 class Observer:
@@ -45,7 +66,9 @@ class Observer:
         market: the data.
         symbols: the universe, the batch order.
         index_symbol: the market index whose features every symbol sees.
-        normaliser: the pack's frozen statistics.
+        normaliser: the pack's frozen statistics (its ``context`` is the declared block).
+        context: the ``[context]`` section: where the context series come from (read
+            only when the pack declares a context block).
     """
 
     def __init__(
@@ -54,6 +77,7 @@ class Observer:
         symbols: Sequence[str],
         index_symbol: str,
         normaliser: Normaliser,
+        context: ContextConfig | None = None,
     ) -> None:
         self.market = market
         self.symbols = tuple(symbols)
@@ -61,6 +85,11 @@ class Observer:
         self._cols = np.array([market.col[s] for s in self.symbols], dtype=np.intp)
         self._ix = market.col[index_symbol]
         self._features = market.features().values  # memoised on the Market (closes only)
+        self._table: ContextTable | None = None
+        self._context: npt.NDArray[np.float64] | None = None
+        if normaliser.context:
+            self._table = context_table(market, context)
+            self._context = context_block(self._table, normaliser.context)
 
     def observe(self, t: int, state: AccountState) -> Observation:
         """Observations of every symbol at row ``t`` given the account's book."""
@@ -72,8 +101,46 @@ class Observer:
             self._features[t, self._ix].astype(np.float64),
             weights,
             cash,
+            None if self._context is None else self._context[t],
         )
-        return Observation(self.norm.apply(raw), usable, weights)
+        notes: tuple[str, ...] = ()
+        if self._table is not None and self._context is not None:
+            notes = context_notes(self._table, self.norm.context, self._context, t)
+        return Observation(self.norm.apply(raw), usable, weights, notes)
+
+
+def context_block(table: ContextTable, context: Sequence[str]) -> npt.NDArray[np.float64]:
+    """The context block of every row of ``table`` for the declared series ``context``.
+
+    The one builder of those columns: the runtime's :class:`Observer` and the trainer's
+    dataset both call it (see :func:`~invest.runtime.policy.contract.context_features`).
+    """
+    keys = check_context(context)
+    return context_features(table.values[:, [_COLUMN[k] for k in keys]], keys)
+
+
+def context_notes(
+    table: ContextTable,
+    context: Sequence[str],
+    block: npt.NDArray[np.float64],
+    t: int,
+) -> tuple[str, ...]:
+    """One line per declared series whose value is unknown at row ``t`` (input 0, flag off)."""
+    missing = [j for j in range(len(context)) if not block[t, 2 * j + 1]]
+    if not missing:
+        return ()
+    readings = {spec.key: r for spec, r in zip(SERIES, table.at(t).readings(), strict=True)}
+    out = []
+    for j in missing:
+        r = readings[context[j]]
+        why = (
+            r.text()
+            if not r.known
+            else f"{r.label} {CONTEXT_WINDOW}-session change: no close {CONTEXT_WINDOW} "
+            f"sessions before ({r.text()})"
+        )
+        out.append(f"RL context: {why}; the policies see 0 with its known flag off")
+    return tuple(out)
 
 
 def book_weights(

@@ -22,7 +22,15 @@ from pydantic import ValidationError
 
 from invest.runtime import features
 from invest.runtime.errors import PolicyPackError
-from invest.runtime.policy.contract import ACTIONS, OBS_LAYOUT, OBS_SPEC_VERSION, Normaliser
+from invest.runtime.policy.contract import (
+    ACTIONS,
+    OBS_LAYOUT,
+    OBS_SPEC_VERSION,
+    Normaliser,
+    check_context,
+    context_spec_hash,
+    obs_layout,
+)
 from invest.runtime.policy.manifest import MANIFEST_FORMAT, Manifest
 
 MANIFEST = "manifest.json"
@@ -88,7 +96,12 @@ class Pack:
     def normaliser(self) -> Normaliser:
         """The frozen observation statistics (checked when the pack was read)."""
         assert self.manifest.normalisation is not None  # spec_problems refuses a pack without
-        return Normaliser.from_json(self.manifest.normalisation.model_dump())
+        return Normaliser.from_json(self.manifest.normalisation.model_dump(), self.context)
+
+    @property
+    def context(self) -> tuple[str, ...]:
+        """The market context series its observations carry (empty: none)."""
+        return self.manifest.observation.context
 
     @property
     def min_universe(self) -> int:
@@ -151,14 +164,15 @@ def pack_sha(manifest: Manifest) -> str:
     return sha256_hex("\n".join(lines).encode())
 
 
-def runtime_spec(ohlc: bool = False) -> tuple[str, str]:
-    """``(version, hash)`` of the feature spec this runtime computes."""
-    return features.FEATURE_SPEC_VERSION, features.spec_hash(ohlc=ohlc)
+def runtime_spec(ohlc: bool = False, context: tuple[str, ...] = ()) -> tuple[str, str]:
+    """``(version, hash)`` of the feature spec this runtime computes (with ``context``'s block)."""
+    return features.FEATURE_SPEC_VERSION, context_spec_hash(features.spec_hash(ohlc=ohlc), context)
 
 
-def expected_layout() -> tuple[str, ...]:
-    """Observation layout of this runtime (docs/model-pack.md, ``contract.OBS_LAYOUT``)."""
-    return OBS_LAYOUT
+def expected_layout(context: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Observation layout of this runtime (docs/model-pack.md, ``contract.OBS_LAYOUT``),
+    with the context block of a pack that declares ``context``."""
+    return obs_layout(context) if context else OBS_LAYOUT
 
 
 # --------------------------------------------------------------------------- reading
@@ -244,8 +258,13 @@ def spec_problems(manifest: Manifest, ohlc: bool = False) -> list[str]:
             "levels): retrain it with `invest train` or use the bundled pack"
         )
         return out
+    context = manifest.observation.context
+    try:
+        check_context(context)
+    except ValueError as e:
+        return [*out, f"observation.{e}"]
     fs = manifest.feature_spec
-    version, digest = runtime_spec(ohlc)
+    version, digest = runtime_spec(ohlc, context)
     if (fs.version, fs.hash, fs.ohlc) != (version, digest, ohlc):
         out.append(
             f"pack built for feature spec {fs.version} (hash {fs.hash[:12]}, "
@@ -255,7 +274,7 @@ def spec_problems(manifest: Manifest, ohlc: bool = False) -> list[str]:
         )
     elif fs.names != features.FEATURE_NAMES:
         out.append("feature_spec.names differ from this runtime's FEATURE_NAMES")
-    layout = expected_layout()
+    layout = expected_layout(context)
     if manifest.observation.dim != len(layout) or manifest.observation.layout != layout:
         out.append(
             f"observation layout ({manifest.observation.dim}: "
@@ -273,7 +292,7 @@ def spec_problems(manifest: Manifest, ohlc: bool = False) -> list[str]:
         out.append("no normalisation section: the observation statistics are missing")
     else:
         try:
-            Normaliser.from_json(manifest.normalisation.model_dump())
+            Normaliser.from_json(manifest.normalisation.model_dump(), context)
         except ValueError as e:
             out.append(f"normalisation: {e}")
     return out

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from invest.runtime.config.context import ContextConfig
 from invest.runtime.domain import AccountState
 from invest.runtime.market import Market
 from invest.runtime.policy.contract import Normaliser
@@ -36,11 +37,13 @@ class Decisions:
         votes: every symbol's :class:`Vote`, in the signal's symbol order.
         weights: ``(B,)`` each symbol's weight in the book when it decided.
         logits: ``(P, A)`` logits of each symbol that was stepped.
+        notes: the observation's notes (a declared context series unknown at this row).
     """
 
     votes: dict[str, Vote]
     weights: npt.NDArray[np.float64]
     logits: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def record(self) -> dict[str, dict[str, object]]:
         """``Proposal.extra["rl"]``: ``{symbol: {"action", "confidence", "level", "p", "votes"}}``."""
@@ -55,6 +58,7 @@ class PolicySignal:
         symbols: the symbols voted on (the account's universe), the batch order.
         store: where LSTM states live between cycles.
         index_symbol: the market index every symbol's observation includes.
+        context: the ``[context]`` section, read when the pack declares a context block.
     """
 
     def __init__(
@@ -63,8 +67,11 @@ class PolicySignal:
         symbols: Sequence[str],
         store: StateStore,
         index_symbol: str,
+        *,
+        context: ContextConfig | None = None,
     ) -> None:
         self.ensemble = ensemble
+        self.context = context
         self.symbols = tuple(symbols)
         self.store = store
         self.index_symbol = index_symbol
@@ -74,7 +81,9 @@ class PolicySignal:
     def prepare(self, market: Market) -> None:
         """Compute the features of ``market`` (once; memoised on it)."""
         self._market = market
-        self._observer = Observer(market, self.symbols, self.index_symbol, self.normaliser)
+        self._observer = Observer(
+            market, self.symbols, self.index_symbol, self.normaliser, self.context
+        )
 
     def decide(self, t: int, state: AccountState) -> Decisions:
         """Step every policy once at row ``t`` and combine, for account ``state.name``.
@@ -103,4 +112,4 @@ class PolicySignal:
                 logits[sym] = res.logits[:, k]
                 new[sym] = LstmState(res.h[:, :, k], res.c[:, :, k])
         self.store.save(state.name, self.spec, day, new)
-        return Decisions(votes, ob.weights, logits)
+        return Decisions(votes, ob.weights, logits, ob.notes)

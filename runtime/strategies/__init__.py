@@ -162,7 +162,8 @@ def rl_strategy(
 ) -> Strategy:
     """The ``rl_ensemble`` or ``hybrid`` strategy of ``cfg`` on ``pack`` (any ensemble).
 
-    ``context`` is the ``[context]`` section (hybrid's trend_king reads it for its VIX filter).
+    ``context`` is the ``[context]`` section (hybrid's trend_king reads it for its VIX filter;
+    the policies' observations read it when the pack declares a context block).
     """
     if cfg.strategy == "rl_ensemble":
         tk = cfg.trend_king
@@ -175,6 +176,7 @@ def rl_strategy(
             regime_symbol=tk.regime_symbol,
             sma_window=tk.sma_window,
             hysteresis=tk.hysteresis,
+            context=context,
         )
     return Hybrid(
         cfg.trend_king,

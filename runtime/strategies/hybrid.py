@@ -45,7 +45,8 @@ class Hybrid:
         state_store: where LSTM states live between cycles.
         dynamic: the dynamic universe: trend_king ranks only its names, while the
             ensemble steps on every candidate (its LSTM states stay in step).
-        context: the ``[context]`` section (trend_king's VIX filter reads it).
+        context: the ``[context]`` section (trend_king's VIX filter reads it, and the
+            policies' observations when the pack declares a context block).
         portfolio: how trend_king weights its picks (the account's construction).
     """
 
@@ -69,7 +70,7 @@ class Hybrid:
         )
         self.rl = rl
         index = trend_king.regime_symbol or benchmark
-        self.signal = PolicySignal(as_ensemble(pack), universe, state_store, index)
+        self.signal = PolicySignal(as_ensemble(pack), universe, state_store, index, context=context)
 
     def prepare(self, market: Market) -> None:
         """Prepare trend_king and the ensemble's features for ``market``."""
@@ -102,6 +103,6 @@ class Hybrid:
         return replace(
             base,
             targets=targets,
-            notes=base.notes + tuple(notes),
+            notes=base.notes + tuple(notes) + d.notes,
             extra={**base.extra, "rl": d.record()},
         )

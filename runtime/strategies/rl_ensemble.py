@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from invest.runtime.config.context import ContextConfig
 from invest.runtime.config.rl import RLParams
 from invest.runtime.domain import AccountState, Proposal
 from invest.runtime.market import Market
@@ -48,6 +49,7 @@ class RLEnsemble:
         regime_symbol: index for the recorded regime; None uses ``benchmark``.
         sma_window: regime average length.
         hysteresis: regime band.
+        context: the ``[context]`` section (read when the pack declares a context block).
     """
 
     name = "rl_ensemble"
@@ -63,13 +65,16 @@ class RLEnsemble:
         regime_symbol: str | None = None,
         sma_window: int = 200,
         hysteresis: float = 0.02,
+        context: ContextConfig | None = None,
     ) -> None:
         self.p = params
         self.universe = universe
         self.index_symbol = regime_symbol or benchmark
         self.sma_window = sma_window
         self.hysteresis = hysteresis
-        self.signal = PolicySignal(as_ensemble(pack), universe, state_store, self.index_symbol)
+        self.signal = PolicySignal(
+            as_ensemble(pack), universe, state_store, self.index_symbol, context=context
+        )
 
     def prepare(self, market: Market) -> None:
         """Features and regime over the whole market (memoised on it)."""
@@ -99,6 +104,7 @@ class RLEnsemble:
             f"SMA{self.sma_window} {self._sma[t]:.2f} (recorded, not gating)",
             f"RL pack {e.name} ({e.sha[:12]}): {e.n_policies} policies, mean probabilities; "
             "score = expected target level (1 = an equal-weight slot)",
+            *d.notes,
         )
         return Proposal(targets, label(int(self._regime[t])), scores, notes, {"rl": d.record()})
 
