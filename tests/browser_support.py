@@ -130,10 +130,12 @@ def artifact_dir() -> Path:
     return path
 
 
-def render(path: Path, screenshot: Path, *, timeout: float = 60.0) -> BrowserResult:
+def render(
+    path: Path, screenshot: Path, *, timeout: float = 60.0, max_height: int | None = None
+) -> BrowserResult:
     """Open ``path`` from disk in headless chromium with no network; see :class:`BrowserResult`.
 
-    ``screenshot`` receives a full-page PNG. Raises :class:`BrowserError` when chromium is
+    ``screenshot`` receives a full-page PNG, or its top ``max_height`` CSS pixels. Raises :class:`BrowserError` when chromium is
     missing, cannot open the file, or does not answer within ``timeout`` seconds.
     """
     exe = chromium()
@@ -147,7 +149,7 @@ def render(path: Path, screenshot: Path, *, timeout: float = 60.0) -> BrowserRes
         tempfile.TemporaryDirectory(prefix="invest-chromium-", ignore_cleanup_errors=True) as tmp,
         _Browser(exe, Path(tmp), deadline) as browser,
     ):
-        return browser.open(path.as_uri(), Path(screenshot))
+        return browser.open(path.as_uri(), Path(screenshot), max_height)
 
 
 class _Browser:
@@ -271,7 +273,7 @@ class _Browser:
 
     # --- the page -------------------------------------------------------------------------
 
-    def open(self, url: str, screenshot: Path) -> BrowserResult:
+    def open(self, url: str, screenshot: Path, max_height: int | None = None) -> BrowserResult:
         """Load ``url`` in a new tab with every event recorded, check it, screenshot it."""
         target = self.call("Target.createTarget", {"url": "about:blank"})
         attached = self.call(
@@ -289,7 +291,7 @@ class _Browser:
             "Runtime.evaluate", {"expression": _CHARTS_JS, "returnByValue": True}, session
         )
         charts: list[dict[str, Any]] = value["result"]["value"]
-        self._screenshot(session, screenshot)
+        self._screenshot(session, screenshot, max_height)
         events = [e for e in self.events[start:] if e.get("sessionId") == session]
         return BrowserResult(
             url=url,
@@ -301,10 +303,11 @@ class _Browser:
             screenshot=screenshot,
         )
 
-    def _screenshot(self, session: str, screenshot: Path) -> None:
-        """A PNG of the whole page, however long, at the viewport's width."""
+    def _screenshot(self, session: str, screenshot: Path, max_height: int | None) -> None:
+        """A PNG of the whole page (or its top ``max_height``) at the viewport's width."""
         size = self.call("Page.getLayoutMetrics", {}, session)["cssContentSize"]
-        clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+        height = size["height"] if max_height is None else min(size["height"], max_height)
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": height, "scale": 1}
         shot = self.call(
             "Page.captureScreenshot",
             {"format": "png", "captureBeyondViewport": True, "clip": clip},

@@ -164,6 +164,8 @@ def test_the_screenshot_is_of_the_whole_page(tmp_path: Path) -> None:
     long = render(page(tmp_path, tall), tmp_path / "tall.png")
     assert png_size(long.screenshot)[1] > 3000
     assert png_size(long.screenshot)[1] > png_size(short.screenshot)[1] + 2500
+    top = render(page(tmp_path, tall), tmp_path / "top.png", max_height=1000)
+    assert png_size(top.screenshot) == (1280, 1000)
 
 
 @pytest.mark.parametrize(
