@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import re
 import struct
 import threading
 from collections.abc import Iterator
@@ -189,19 +190,39 @@ def test_the_parser_finds_each_kind_of_external_url(html: str) -> None:
     assert all("example.com" in url or url == "chart.png" for url in found)
 
 
-def test_the_backtest_report_renders_in_chromium_offline(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def backtest_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real report.html of the shared sample backtest (tests/reports_support.py)."""
     pytest.importorskip("invest.runtime.reports", reason="runtime/reports/ has not landed yet")
     support = pytest.importorskip(
         "tests.reports_support", reason="tests/reports_support.py (sample_report) has not landed"
     )
-    report = Path(support.sample_report(tmp_path))
-    if report.is_dir():
-        report = report / "report.html"
-    html = report.read_text(encoding="utf-8")
+    report = Path(support.sample_report(tmp_path_factory.mktemp("report")))
+    return report / "report.html" if report.is_dir() else report
+
+
+def test_the_backtest_report_renders_in_chromium_offline(backtest_report: Path) -> None:
+    html = backtest_report.read_text(encoding="utf-8")
     assert '<meta charset="utf-8">' in html.lower()
     assert external_urls(html) == []
-    result = render(report, artifact_dir() / "report.png")
+    result = render(backtest_report, artifact_dir() / "report.png")
     assert len(result.charts) >= 5, result.charts  # equity, drawdown, yearly, rolling, exposure
     assert len(set(result.charts)) == len(result.charts), "two charts share a data-chart name"
     assert result.problems() == []
     assert result.requests == ()
+
+
+def test_a_chart_emptied_out_of_the_real_report_is_caught(
+    backtest_report: Path, tmp_path: Path
+) -> None:
+    """The check reads the real report's markup too: its first chart, emptied, is named."""
+    html = backtest_report.read_text(encoding="utf-8")
+    chart = re.compile(
+        r'(<figure class="chart" data-chart="([^"]+)"[^>]*>.*?<svg\b[^>]*>).*?(</svg>)', re.DOTALL
+    )
+    match = chart.search(html)
+    assert match is not None, "no <figure class=chart> with an <svg> in the report"
+    broken = tmp_path / "report.html"
+    broken.write_text(chart.sub(r"\1\3", html, count=1), encoding="utf-8")
+    result = render(broken, tmp_path / "broken.png")
+    assert result.unrendered == (f"{match.group(2)} (nothing drawn in the svg)",)
