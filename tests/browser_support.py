@@ -258,13 +258,25 @@ class _Browser:
                 result: dict[str, Any] = message.get("result", {})
                 return result
 
-    def wait_for(self, method: str, session: str) -> None:
-        """Read messages until the event ``method`` of ``session`` arrives."""
-        seen = len(self.events)
-        while not any(
-            e["method"] == method and e.get("sessionId") == session for e in self.events[seen:]
-        ):
+    def wait_for(self, method: str, session: str, since: int) -> int:
+        """Read messages until an event ``method`` of ``session`` is among the events from
+        index ``since`` on (it may have come while a command was awaited); return the index
+        just after it."""
+        while True:
+            for index in range(since, len(self.events)):
+                event = self.events[index]
+                if event["method"] == method and event.get("sessionId") == session:
+                    return index + 1
+            since = len(self.events)
             self._receive()
+
+    def _evaluate(self, expression: str, session: str) -> Any:
+        result = self.call(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True}, session
+        )
+        if "exceptionDetails" in result:
+            raise BrowserError(f"the page check failed: {result['exceptionDetails']['text']}")
+        return result["result"]["value"]
 
     def _tail(self) -> str:
         self._log.flush()
@@ -286,11 +298,14 @@ class _Browser:
         navigated = self.call("Page.navigate", {"url": url}, session)
         if navigated.get("errorText"):
             raise BrowserError(f"chromium could not open {url}: {navigated['errorText']}")
-        self.wait_for("Page.loadEventFired", session)
-        value = self.call(
-            "Runtime.evaluate", {"expression": _CHARTS_JS, "returnByValue": True}, session
-        )
-        charts: list[dict[str, Any]] = value["result"]["value"]
+        # A late load event of the blank tab may come first: wait for the one of the page.
+        seen = start
+        while True:
+            seen = self.wait_for("Page.loadEventFired", session, seen)
+            href, state = self._evaluate("[location.href, document.readyState]", session)
+            if href != "about:blank" and state == "complete":
+                break
+        charts: list[dict[str, Any]] = self._evaluate(_CHARTS_JS, session)
         self._screenshot(session, screenshot, max_height)
         events = [e for e in self.events[start:] if e.get("sessionId") == session]
         return BrowserResult(

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import artifact_dir, chromium, external_urls, render
+from tests import browser_support
+from tests.browser_support import BrowserError, artifact_dir, chromium, external_urls, render
 
 pytestmark = [
     # One worker for all: each test starts a browser, and two at once on two cores only
@@ -120,6 +121,17 @@ def test_an_external_image_is_caught_by_the_browser_and_by_the_parser(tmp_path: 
     assert result.failed_requests[0].startswith("http://example.com/x.png: net::ERR_")
     assert "request off the box: http://example.com/x.png" in result.problems()
     assert external_urls(path.read_text(encoding="utf-8")) == ["http://example.com/x.png"]
+
+
+def test_a_missing_page_or_browser_is_a_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(BrowserError, match=r"no page to open at .*nope\.html: write the report"):
+        render(tmp_path / "nope.html", tmp_path / "s.png")
+    monkeypatch.setattr(browser_support, "chromium", lambda: None)
+    with pytest.raises(BrowserError, match="chromium is not installed: apt-get install chromium"):
+        render(page(tmp_path, GOOD_BODY), tmp_path / "s.png")
+    assert not (tmp_path / "s.png").exists()
 
 
 @pytest.fixture
