@@ -49,6 +49,8 @@ OFFLINE_FLAGS = (
     "--headless=new",
     "--no-sandbox",  # CI runs as root, where chromium's sandbox refuses to start
     "--disable-gpu",
+    "--disable-dev-shm-usage",  # a container's /dev/shm is often too small for a long page
+    "--disable-breakpad",  # no crash reporter writing outside the temporary profile
     "--proxy-server=127.0.0.1:9",
     "--proxy-bypass-list=<-loopback>",
     "--host-resolver-rules=MAP * ~NOTFOUND",
