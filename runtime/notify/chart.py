@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "DATE_FORMAT",
     "FONT_PT",
     "PALETTE",
     "BenchmarkSeries",
@@ -42,9 +43,12 @@ __all__ = [
 #: One colour per account (in order); the benchmark is grey and dashed.
 PALETTE: tuple[str, ...] = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#17becf")
 BENCH_COLOR = "#6b6b6b"
-BUY_COLOR, SELL_COLOR = "#1a9641", "#d7191c"
+#: Trade labels: the side is in the marker's shape and the word, the account in its colour.
+TRADE_TEXT = "#333333"
 #: Font sizes in points (1 pt = 2.78 px at 1080 px wide).
 FONT_PT = {"title": 12.0, "tick": 10.0, "legend": 9.5, "end": 9.5, "trade": 8.5, "label": 10.0}
+#: The x tick labels: day and month over the year (strptime reads them back).
+DATE_FORMAT = "%d %b\n%Y"
 _WIDTH_IN, _HEIGHT_IN = 5.4, 6.75
 _BARS = "▁▂▃▄▅▆▇█"
 #: No "Software: matplotlib x.y" text chunk: the bytes depend on the data and the renderer only.
@@ -131,7 +135,8 @@ def report_figure(
         curves: each account's equity (colours in :data:`PALETTE` order).
         benchmark: the benchmark, drawn on the accounts' days from their first one;
             None or without closes: the legend says "benchmark n/a" (never invented).
-        trades: fills marked on their account's line (buy ^, sell v, symbol beside).
+        trades: fills marked on their account's line (buy ^, sell v, in the line's colour,
+            "buy AAPL, MSFT" beside).
         title: the line above the chart.
         width_px: the PNG's width; the layout scales with it.
     """
@@ -150,7 +155,8 @@ def report_figure(
     low: Axes = fig.add_subplot(grid[1], sharex=top)
     font = "DejaVu Sans"  # bundled with matplotlib: the same glyphs on every machine
     first_day = min(d[0] for _, d, _ in lines)
-    drawn: dict[str, tuple[list[date], list[float]]] = {}
+    drawn: dict[str, tuple[list[date], list[float], str]] = {}
+    ends: list[tuple[float, str, str, date]] = []  # (y, text, colour, day) of each end label
 
     def plot(ax: Axes, days: list[date], ys: list[float], **kw: object) -> None:
         ax.plot(days, ys, linewidth=2.0, **kw)  # type: ignore[arg-type]
@@ -158,21 +164,10 @@ def report_figure(
     for k, (name, days, values) in enumerate(lines):
         color = PALETTE[k % len(PALETTE)]
         ys = [v / values[0] - 1 for v in values] if relative else values
-        drawn[name] = (days, ys)
+        drawn[name] = (days, ys, color)
         plot(top, days, ys, color=color, label=name)
         plot(low, days, _drawdown(values), color=color)
-        end = f"{ys[-1]:+.1%}" if relative else _money(ys[-1])
-        top.annotate(
-            end,
-            (days[-1], ys[-1]),
-            xytext=(4, 0),
-            textcoords="offset points",
-            va="center",
-            color=color,
-            fontsize=FONT_PT["end"],
-            fontweight="bold",
-            family=font,
-        )
+        ends.append((ys[-1], f"{ys[-1]:+.1%}" if relative else _money(ys[-1]), color, days[-1]))
     bench_days, bench = _bench_line(benchmark, lines, relative, first_day)
     if bench:
         label = benchmark.symbol if benchmark is not None else "benchmark"
@@ -183,9 +178,21 @@ def report_figure(
         name = f"{benchmark.symbol} n/a" if benchmark is not None else "benchmark n/a"
         top.plot([], [], color=BENCH_COLOR, linestyle="--", label=name)
     _mark_trades(top, trades, drawn, font)
+    _end_labels(fig, top, ends, [y for _, ys, _ in drawn.values() for y in ys] + bench, font)
 
-    top.set_title(title, loc="left", fontsize=FONT_PT["title"], fontweight="bold", family=font)
-    top.legend(loc="upper left", fontsize=FONT_PT["legend"], frameon=False, prop={"family": font})
+    # Title and legend above the panel, so the legend never hides a line.
+    rows = math.ceil((len(lines) + 1) / 2)
+    plot_top = 0.935 - 0.035 * rows
+    fig.suptitle(
+        title, x=0.03, y=0.985, ha="left", fontsize=FONT_PT["title"], fontweight="bold", family=font
+    )
+    top.legend(
+        loc="lower left",
+        bbox_to_anchor=(-0.02, 1.0),
+        ncol=2,
+        frameon=False,
+        prop={"family": font, "size": FONT_PT["legend"]},
+    )
     if relative:
         top.yaxis.set_major_formatter(ticker.PercentFormatter(1.0, decimals=1))
         top.set_ylabel("return since start", fontsize=FONT_PT["label"], family=font)
@@ -195,10 +202,10 @@ def report_figure(
     low.yaxis.set_major_formatter(ticker.PercentFormatter(1.0, decimals=None))
     low.set_ylabel("drawdown", fontsize=FONT_PT["label"], family=font)
     low.yaxis.set_major_locator(ticker.MaxNLocator(3))
-    # ISO days, as everywhere in the appliance's text; 3 to 5 of them fit 1080 px.
+    # "13 Apr" over "2022": short enough for 3 to 5 ticks at 1080 px (ISO days overlap there).
     locator = mdates.AutoDateLocator(minticks=3, maxticks=5)  # type: ignore[no-untyped-call]
     low.xaxis.set_major_locator(locator)
-    low.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))  # type: ignore[no-untyped-call]
+    low.xaxis.set_major_formatter(mdates.DateFormatter(DATE_FORMAT))  # type: ignore[no-untyped-call]
     for ax in (top, low):
         ax.grid(True, color="#e0e0e0", linewidth=0.8)
         ax.tick_params(labelsize=FONT_PT["tick"])
@@ -210,7 +217,7 @@ def report_figure(
     top.tick_params(labelbottom=False)
     top.margins(y=0.12)  # room for the trade labels above and below the lines
     # Room at the right for the end labels, which sit past the last session.
-    fig.subplots_adjust(left=0.17, right=0.83, top=0.93, bottom=0.08)
+    fig.subplots_adjust(left=0.17, right=0.83, top=plot_top, bottom=0.09)
     return fig
 
 
@@ -234,10 +241,38 @@ def _bench_line(
     return days, ys
 
 
+def _end_labels(
+    fig: Figure, ax: Axes, ends: list[tuple[float, str, str, date]], ys: Sequence[float], font: str
+) -> None:
+    """Each account's last value right of its line's end, pushed apart so none overlaps."""
+    from matplotlib.transforms import offset_copy
+
+    span = (max(ys) - min(ys)) or abs(max(ys)) or 1.0
+    gap = span * 0.055  # about one label's height on the panel
+    beside = offset_copy(ax.transData, fig=fig, x=5, y=0, units="points")
+    placed: list[float] = []
+    for y, text, color, day in sorted(ends, key=lambda e: e[0]):
+        at = max(y, placed[-1] + gap) if placed else y
+        placed.append(at)
+        ax.text(
+            day,  # type: ignore[arg-type]
+            at,
+            text,
+            transform=beside,
+            va="center",
+            ha="left",
+            color=color,
+            fontsize=FONT_PT["end"],
+            fontweight="bold",
+            family=font,
+            clip_on=False,
+        )
+
+
 def _mark_trades(
     ax: Axes,
     trades: Sequence[TradeMark],
-    drawn: dict[str, tuple[list[date], list[float]]],
+    drawn: dict[str, tuple[list[date], list[float], str]],
     font: str,
 ) -> None:
     """A marker per account, day and side on the account's line, with the symbols beside it."""
@@ -252,7 +287,7 @@ def _mark_trades(
             continue
         y = line[1][line[0].index(day)]
         buy = side == "buy"
-        color = BUY_COLOR if buy else SELL_COLOR
+        color = line[2]
         marker = "^" if buy else "v"
         ax.plot(
             [day],  # type: ignore[arg-type]
@@ -260,7 +295,8 @@ def _mark_trades(
             marker=marker,
             markersize=11,
             color=color,
-            markeredgecolor="white",
+            markeredgecolor=TRADE_TEXT,
+            markeredgewidth=1.2,
             linestyle="none",
             zorder=5,
         )
@@ -272,7 +308,7 @@ def _mark_trades(
             textcoords="offset points",
             ha="right",
             va="bottom" if buy else "top",
-            color=color,
+            color=TRADE_TEXT,
             fontsize=FONT_PT["trade"],
             family=font,
         )

@@ -51,8 +51,8 @@ def report_period(event: Event) -> tuple[date, date] | None:
 def ledger_curves(
     ledger_path: Path, days: int = 90, benchmark: BenchmarkSource | None = None
 ) -> CurveSource:
-    """Each reported account's last ``days`` equity rows, the period's fills, and the first
-    account's benchmark from ``benchmark`` (None: the chart says "benchmark n/a")."""
+    """Each reported account's last ``days`` equity rows up to the report's day, the period's
+    fills, and the first account's benchmark from ``benchmark`` (None: "benchmark n/a")."""
 
     def curves(event: Event) -> ReportData:
         names = [r.account for r in getattr(event, "accounts", ())]
@@ -62,13 +62,13 @@ def ledger_curves(
         with closing(reads.connect_readonly(ledger_path)) as conn:
             series = []
             for name in names:
-                rows = list(reversed(reads.equity_rows(conn, name, days)))
+                rows = [
+                    (date.fromisoformat(d), e)
+                    for d, e in reads.equity_curve(conn, name)
+                    if period is None or date.fromisoformat(d) <= period[1]
+                ][-days:]
                 series.append(
-                    EquitySeries(
-                        name,
-                        tuple(date.fromisoformat(d) for d, _, _ in rows),
-                        tuple(e for _, e, _ in rows),
-                    )
+                    EquitySeries(name, tuple(d for d, _ in rows), tuple(e for _, e in rows))
                 )
             trades = tuple(
                 TradeMark(f.account, f.day, f.symbol, f.side.value)

@@ -12,12 +12,13 @@ lost label or another layout is far above it. Update the file with
 from __future__ import annotations
 
 import struct
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from invest.runtime.notify.chart import (
+    DATE_FORMAT,
     BenchmarkSeries,
     EquitySeries,
     TradeMark,
@@ -58,7 +59,8 @@ def line(ax: Axes, label: str):
 
 def test_the_axes_carry_dates_values_and_a_legend_of_account_and_benchmark() -> None:
     top, low = drawn(report_figure([ONE], BENCH, title="Daily report 2024-03-14"))
-    days = [date.fromisoformat(t) for t in labels(low.get_xticklabels())]
+    ticks = labels(low.get_xticklabels())
+    days = [datetime.strptime(t, DATE_FORMAT).replace(tzinfo=UTC).date() for t in ticks]
     assert len(days) >= 3
     assert days == sorted(days)
     values = [float(t.replace(",", "")) for t in labels(top.get_yticklabels())]
@@ -66,7 +68,9 @@ def test_the_axes_carry_dates_values_and_a_legend_of_account_and_benchmark() -> 
     assert min(values) <= 10000 <= max(values)
     assert [float(t.rstrip("%")) for t in labels(low.get_yticklabels())]  # drawdown, in percent
     assert labels(top.get_legend().get_texts()) == ["trend-daily", "SP500"]
-    assert top.get_title(loc="left") == "Daily report 2024-03-14"
+    fig = top.get_figure()
+    assert fig is not None
+    assert fig.get_suptitle() == "Daily report 2024-03-14"
     assert "10,234" in [t.get_text() for t in top.texts]  # the last value at the line's end
 
 
@@ -168,3 +172,20 @@ def test_importing_the_notifiers_chart_path_loads_no_matplotlib() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_readme_image_is_what_the_screenshot_script_draws_now(tmp_path: Path) -> None:
+    import importlib.util
+
+    script = Path(__file__).parents[3] / "scripts" / "alert_screenshot.py"
+    spec = importlib.util.spec_from_file_location("alert_screenshot", script)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text, png = module.render()
+    assert text.startswith("Daily report 2022-04-13")
+    assert _size(png) == (1080, 1350)
+    actual = tmp_path / "telegram-daily.png"
+    actual.write_bytes(png)
+    assert compare_images(str(module.OUT), str(actual), tol=SNAPSHOT_TOL) is None
