@@ -79,8 +79,9 @@ def test_reports_without_curves_are_plain_text() -> None:
     assert "rl-weekly" in with_chart.text
 
 
-def test_a_report_chart_is_a_png_of_the_accounts_with_their_sparklines() -> None:
-    out = event_message(every_event()[8], curves)
+@pytest.mark.parametrize("which", [8, 9], ids=["daily", "weekly"])
+def test_a_report_chart_is_a_png_of_the_accounts_with_their_sparklines(which: int) -> None:
+    out = event_message(every_event()[which], curves)
     assert out.image is not None
     assert out.image.startswith(b"\x89PNG\r\n\x1a\n")
     assert struct.unpack(">I", out.image[16:20]) == (1080,)
