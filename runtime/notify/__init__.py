@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from invest.runtime.notify.auth import Access, authorized
-    from invest.runtime.notify.chart import equity_png, sparkline
+    from invest.runtime.notify.chart import report_figure, report_png, sparkline
     from invest.runtime.notify.discord import DiscordNotifier
     from invest.runtime.notify.format import (
         CurveSource,
         Outgoing,
+        ReportData,
         event_message,
         format_reply,
         split_text,
@@ -36,11 +37,13 @@ if TYPE_CHECKING:
 _WHERE = {
     "Access": "auth",
     "authorized": "auth",
-    "equity_png": "chart",
+    "report_figure": "chart",
+    "report_png": "chart",
     "sparkline": "chart",
     "DiscordNotifier": "discord",
     "CurveSource": "format",
     "Outgoing": "format",
+    "ReportData": "format",
     "event_message": "format",
     "format_reply": "format",
     "split_text": "format",
@@ -58,6 +61,7 @@ __all__ = [
     "CurveSource",
     "DiscordNotifier",
     "Outgoing",
+    "ReportData",
     "TelegramBot",
     "TelegramExtension",
     "TelegramNotifier",
@@ -66,9 +70,10 @@ __all__ = [
     "build_extensions",
     "build_notifiers",
     "build_telegram",
-    "equity_png",
     "event_message",
     "format_reply",
+    "report_figure",
+    "report_png",
     "sparkline",
     "split_text",
 ]

@@ -6,7 +6,8 @@ reason or an LLM headline never needs escaping and can never break a message.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,11 +15,18 @@ from invest.runtime.config.notify import Level
 from invest.runtime.control.api import Reply
 from invest.runtime.events import CycleSummary, DailyReport, Event, WeeklySummary
 from invest.runtime.explain import explain, leg_words
-from invest.runtime.notify.chart import equity_png, sparkline
+from invest.runtime.notify.chart import (
+    BenchmarkSeries,
+    EquitySeries,
+    TradeMark,
+    report_png,
+    sparkline,
+)
 
 __all__ = [
     "CurveSource",
     "Outgoing",
+    "ReportData",
     "event_message",
     "format_periods",
     "format_reply",
@@ -28,8 +36,23 @@ __all__ = [
     "split_text",
 ]
 
-#: Equity series by account for a daily report or weekly summary (oldest first).
-CurveSource = Callable[[Event], Mapping[str, Sequence[float]]]
+logger = logging.getLogger(__name__)
+
+#: Said under a report whose chart could not be drawn (the text still goes out).
+NO_MATPLOTLIB = "(no chart: matplotlib is not installed; add the appliance's reports extra)"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportData:
+    """What a report's chart shows: each account's equity, the benchmark, the period's fills."""
+
+    curves: tuple[EquitySeries, ...] = ()
+    benchmark: BenchmarkSeries | None = None
+    trades: tuple[TradeMark, ...] = ()
+
+
+#: The chart data of a daily report or weekly summary.
+CurveSource = Callable[[Event], ReportData]
 
 _RANK = {"info": 0, "warning": 1, "critical": 2}
 _ICON = {"info": "", "warning": "⚠️ ", "critical": "🛑 "}
@@ -62,17 +85,26 @@ def event_message(event: Event, curves: CurveSource | None = None) -> Outgoing:
 
     Args:
         event: any engine event.
-        curves: equity series by account for reports (daily report, weekly
-            summary); they add a sparkline per account and a PNG chart.
+        curves: the chart data of reports (daily report, weekly summary); they add
+            a sparkline per account and a PNG chart (:func:`report_png`). Without
+            matplotlib the report goes out as text with a one-line note.
     """
     text = _ICON.get(event.severity, "") + _body(event)
     if not isinstance(event, DailyReport | WeeklySummary) or curves is None:
         return Outgoing(text)
-    series = curves(event)
-    lines = [f"{name} {sparkline(values)}" for name, values in series.items() if values]
+    data = curves(event)
+    lines = [f"{c.account} {sparkline(c.equity)}" for c in data.curves if c.equity]
     if lines:
         text += "\n" + "\n".join(lines)
-    return Outgoing(text, equity_png(series))
+    title = event.text().split("\n", 1)[0]
+    try:
+        image = report_png(data.curves, data.benchmark, data.trades, title=title)
+    except ImportError:  # the reports extra is not installed: the text still goes out
+        return Outgoing(f"{text}\n{NO_MATPLOTLIB}")
+    except Exception as e:  # a chart must never stop an alert
+        logger.exception("report chart not drawn")
+        return Outgoing(f"{text}\n(no chart: {type(e).__name__})")
+    return Outgoing(text, image)
 
 
 def split_text(text: str, limit: int) -> list[str]:

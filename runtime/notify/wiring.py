@@ -16,12 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from contextlib import closing
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from invest.runtime.errors import ConfigError
-from invest.runtime.ledger import reads
+from invest.runtime.notify.curves import ledger_curves, offline_benchmark
 from invest.runtime.redact import install_redaction
 from invest.runtime.secrets import Secrets, load_secrets
 
@@ -43,6 +41,7 @@ __all__ = [
     "build_notifiers",
     "build_telegram",
     "ledger_curves",
+    "report_curves",
 ]
 
 logger = logging.getLogger(__name__)
@@ -72,17 +71,9 @@ def _secrets(paths: Paths) -> Secrets:
     return secrets
 
 
-def ledger_curves(ledger_path: Path, days: int = 90) -> CurveSource:
-    """Equity series of each account in a report, read-only from the ledger (last ``days`` rows)."""
-
-    def curves(event: Event) -> dict[str, list[float]]:
-        names = [r.account for r in getattr(event, "accounts", ())]
-        if not names or not ledger_path.exists():
-            return {}
-        with closing(reads.connect_readonly(ledger_path)) as conn:
-            return {n: [e for _, e, _ in reversed(reads.equity_rows(conn, n, days))] for n in names}
-
-    return curves
+def report_curves(settings: Settings, paths: Paths) -> CurveSource:
+    """The reports' chart data: the ledger's equity and fills, the benchmark from local data."""
+    return ledger_curves(paths.ledger, benchmark=offline_benchmark(settings, paths))
 
 
 class TelegramExtension:
@@ -191,7 +182,9 @@ def build_telegram(settings: Settings, paths: Paths) -> TelegramExtension | None
             paths.secrets,
         )
         return None
-    return TelegramExtension(config, token.get_secret_value(), curves=ledger_curves(paths.ledger))
+    return TelegramExtension(
+        config, token.get_secret_value(), curves=report_curves(settings, paths)
+    )
 
 
 def build_notifiers(
@@ -217,7 +210,7 @@ def build_notifiers(
             from invest.runtime.notify.discord import DiscordNotifier
 
             try:
-                out.append(DiscordNotifier(discord, url, curves=ledger_curves(paths.ledger)))
+                out.append(DiscordNotifier(discord, url, curves=report_curves(settings, paths)))
             except ConfigError as e:
                 logger.warning("%s: no Discord alerts", e)
     if isinstance(telegram, _Build):

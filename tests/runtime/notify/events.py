@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from invest.runtime.domain import HaltState
@@ -20,6 +20,8 @@ from invest.runtime.events import (
     StopTriggered,
     WeeklySummary,
 )
+from invest.runtime.notify.chart import BenchmarkSeries, EquitySeries, TradeMark
+from invest.runtime.notify.format import ReportData
 
 AT = datetime(2024, 3, 14, 21, 0, tzinfo=UTC)
 DAY = date(2024, 3, 14)
@@ -103,8 +105,31 @@ def every_event() -> list[Event]:
     ]
 
 
-def curves(_event: Event | None) -> dict[str, list[float]]:
-    return {
-        "trend-daily": [10000.0, 10050.0, 9990.0, 10114.5, 10234.5],
-        "rl-weekly": [5000.0, 5025.0, 5010.0],
-    }
+def _days(n: int) -> tuple[date, ...]:
+    """``n`` weekdays ending on DAY."""
+    out: list[date] = []
+    d = DAY
+    while len(out) < n:
+        if d.weekday() < 5:
+            out.append(d)
+        d -= timedelta(days=1)
+    return tuple(reversed(out))
+
+
+def curves(_event: Event | None) -> ReportData:
+    """Two accounts (the second shorter), the benchmark and two fills on DAY."""
+    return ReportData(
+        (
+            EquitySeries("trend-daily", _days(5), (10000.0, 10050.0, 9990.0, 10114.5, 10234.5)),
+            EquitySeries("rl-weekly", _days(3), (5000.0, 5025.0, 5010.0)),
+        ),
+        BenchmarkSeries("SP500", _days(6), (5100.0, 5110.0, 5090.0, 5120.0, 5150.0, 5160.0)),
+        (TradeMark("trend-daily", DAY, "AAPL", "buy"), TradeMark("rl-weekly", DAY, "XOM", "sell")),
+    )
+
+
+def png_in(body: bytes) -> bytes:
+    """The PNG file inside a multipart request body (from its signature to its IEND chunk)."""
+    start = body.index(b"\x89PNG\r\n\x1a\n")
+    end = body.index(b"IEND", start) + 8  # the chunk type, then its CRC
+    return body[start:end]

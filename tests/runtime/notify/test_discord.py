@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 
 import httpx
 import pytest
@@ -12,7 +13,8 @@ from invest.runtime.config.notify import DiscordConfig
 from invest.runtime.errors import ConfigError
 from invest.runtime.events import DailyReport, ErrorEvent, Notifier
 from invest.runtime.notify.discord import DiscordNotifier
-from tests.runtime.notify.events import AT, DAY, REPORTS, curves, sent
+from invest.runtime.notify.format import NO_MATPLOTLIB, event_message
+from tests.runtime.notify.events import AT, DAY, REPORTS, curves, png_in, sent
 
 WEBHOOK = "https://discord.com/api/webhooks/1216000000000000000/fAkEwEbHoOkToKeN_never-logged"
 
@@ -79,8 +81,18 @@ def test_a_daily_report_attaches_the_chart() -> None:
     (request,) = hook.requests
     assert request.headers["content-type"].startswith("multipart/form-data")
     assert b'name="files[0]"; filename="equity.png"' in request.content
-    assert b"\x89PNG" in request.content
+    report = DailyReport(at=AT, day=DAY, accounts=REPORTS)
+    assert png_in(request.content) == event_message(report, curves).image  # the 1080 px chart
     assert b"Daily report 2024-03-14" in request.content
+
+
+def test_without_matplotlib_the_report_is_posted_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    hook = Hook()
+    make(hook).notify(DailyReport(at=AT, day=DAY, accounts=REPORTS))
+    (content,) = hook.contents()
+    assert content.startswith("Daily report 2024-03-14")
+    assert content.endswith(NO_MATPLOTLIB)
 
 
 def test_a_429_is_waited_out_then_posted() -> None:

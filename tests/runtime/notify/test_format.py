@@ -1,16 +1,18 @@
-"""Chat text: replies rendered plainly, long text split at line ends, charts as real PNGs."""
+"""Chat text: replies rendered plainly, long text split at line ends, reports with a chart
+(or, without matplotlib, a note)."""
 
 from __future__ import annotations
 
 import struct
-import zlib
+import sys
 
 import pytest
 
 from invest.runtime.control.api import Reply
 from invest.runtime.events import CycleSummary
-from invest.runtime.notify.chart import PALETTE, equity_png, sparkline
-from invest.runtime.notify.format import event_message, format_reply, split_text
+from invest.runtime.notify import format as fmt
+from invest.runtime.notify.chart import sparkline
+from invest.runtime.notify.format import NO_MATPLOTLIB, event_message, format_reply, split_text
 from tests.runtime.notify.events import AT, DAY, RECORD, curves, every_event
 
 
@@ -77,44 +79,34 @@ def test_reports_without_curves_are_plain_text() -> None:
     assert "rl-weekly" in with_chart.text
 
 
-def _pixels(png: bytes) -> tuple[int, int, bytes]:
-    assert png.startswith(b"\x89PNG\r\n\x1a\n")
-    pos, idat, width, height = 8, b"", 0, 0
-    while pos < len(png):
-        (length,) = struct.unpack(">I", png[pos : pos + 4])
-        kind, data = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
-        (crc,) = struct.unpack(">I", png[pos + 8 + length : pos + 12 + length])
-        assert crc == zlib.crc32(kind + data)
-        if kind == b"IHDR":
-            width, height = struct.unpack(">II", data[:8])
-            assert data[8:10] == b"\x08\x02"  # 8-bit RGB
-        elif kind == b"IDAT":
-            idat += data
-        pos += 12 + length
-    raw = zlib.decompress(idat)
-    assert len(raw) == height * (1 + 3 * width)
-    return width, height, raw
+@pytest.mark.parametrize("which", [8, 9], ids=["daily", "weekly"])
+def test_a_report_chart_is_a_png_of_the_accounts_with_their_sparklines(which: int) -> None:
+    out = event_message(every_event()[which], curves)
+    assert out.image is not None
+    assert out.image.startswith(b"\x89PNG\r\n\x1a\n")
+    assert struct.unpack(">I", out.image[16:20]) == (1080,)
+    assert "trend-daily ▁" in out.text
+    assert "rl-weekly ▁" in out.text
 
 
-def test_the_equity_chart_is_a_valid_png_with_one_colour_per_account() -> None:
-    png = equity_png(curves(None), width=200, height=100)
-    assert png is not None
-    width, height, raw = _pixels(png)
-    assert (width, height) == (200, 100)
-    for color in PALETTE[:2]:
-        assert bytes(color) in raw
-    assert bytes(PALETTE[2]) not in raw
+def test_without_matplotlib_the_report_goes_out_as_text_with_a_note(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    out = event_message(every_event()[8], curves)
+    assert out.image is None
+    assert out.text.endswith(NO_MATPLOTLIB)
+    assert out.text.startswith("Daily report 2024-03-14")
 
 
-def test_a_series_too_short_to_draw_gives_no_chart() -> None:
-    assert equity_png({"a": [1.0]}) is None
-    assert equity_png({}) is None
+def test_a_chart_that_fails_never_stops_the_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args: object, **_kw: object) -> bytes:
+        raise ValueError("bad data")
 
-
-def test_a_flat_series_still_draws() -> None:
-    png = equity_png({"a": [5.0, 5.0, 5.0]}, width=50, height=30)
-    assert png is not None
-    assert bytes(PALETTE[0]) in _pixels(png)[2]
+    monkeypatch.setattr(fmt, "report_png", broken)
+    out = event_message(every_event()[8], curves)
+    assert out.image is None
+    assert out.text.endswith("(no chart: ValueError)")
 
 
 def test_sparkline_spans_low_to_high() -> None:

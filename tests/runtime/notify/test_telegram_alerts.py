@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sys
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -14,8 +15,9 @@ from telegram.ext import Application
 
 from invest.runtime.config.notify import ChatAccess, TelegramConfig
 from invest.runtime.events import DailyReport, ErrorEvent, Notifier
+from invest.runtime.notify.format import NO_MATPLOTLIB, event_message
 from invest.runtime.notify.telegram_alerts import TelegramNotifier, attach_alerts
-from tests.runtime.notify.events import AT, DAY, REPORTS, curves, every_event, sent
+from tests.runtime.notify.events import AT, DAY, REPORTS, curves, every_event, png_in, sent
 from tests.runtime.notify.support import TOKEN, TRADER, VIEWER, FakeTelegram, fixture
 
 
@@ -141,10 +143,30 @@ def test_a_daily_report_comes_with_an_equity_chart() -> None:
 
     run(fake, body)
     (photo,) = fake.sent("sendPhoto")
-    assert b"\x89PNG\r\n\x1a\n" in photo.raw
+    report = DailyReport(at=AT, day=DAY, accounts=REPORTS)
+    assert png_in(photo.raw) == event_message(report, curves).image  # the 1080 px chart
     assert b"Daily report 2024-03-14" in photo.raw  # the caption
     (text,) = fake.texts()
     assert "trend-daily ▁" in text  # a sparkline per account
+
+
+def test_without_matplotlib_a_daily_report_is_sent_as_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    fake = FakeTelegram()
+
+    async def body(bot: Bot) -> None:
+        notifier = TelegramNotifier(bot, [VIEWER], curves=curves, sleep=Waits())
+        await notifier.start()
+        notifier.notify(DailyReport(at=AT, day=DAY, accounts=REPORTS))
+        await notifier.stop()
+
+    run(fake, body)
+    assert not fake.sent("sendPhoto")
+    (text,) = fake.texts()
+    assert text.startswith("Daily report 2024-03-14")
+    assert text.endswith(NO_MATPLOTLIB)
 
 
 def test_flood_control_is_waited_out_and_the_message_sent(monkeypatch: pytest.MonkeyPatch) -> None:

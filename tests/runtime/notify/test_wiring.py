@@ -160,9 +160,11 @@ def test_reports_get_each_accounts_equity_curve_from_the_ledger(tmp_path: Path) 
         day=date(2022, 12, 28),
         accounts=(AccountReport("trend-daily", 9800.0, -20.0, -0.002, 0, 0, "ACTIVE"),),
     )
-    curves = ledger_curves(ledger, days=30)(report)
-    assert list(curves) == ["trend-daily"]
-    assert len(curves["trend-daily"]) == 30
+    data = ledger_curves(ledger, days=30)(report)
+    assert [c.account for c in data.curves] == ["trend-daily"]
+    assert len(data.curves[0].equity) == len(data.curves[0].days) == 30
+    assert data.curves[0].days[-1] == date(2022, 12, 28)
+    assert data.benchmark is None  # no benchmark source given: the chart says n/a
     message = event_message(report, ledger_curves(ledger))
     assert message.image is not None
     assert message.image.startswith(b"\x89PNG")
