@@ -56,10 +56,11 @@ inv_build_venv() {
   read -r -a pip_args <<<"${INVEST_PIP_ARGS-"--no-cache-dir"}"
   inv_say "creating venv $INV_VENV with $python"
   inv_run "$python" -m venv "$INV_VENV"
-  inv_say "installing $INV_TREE into it (base install, no torch)"
+  inv_say "installing $INV_TREE into it (base install and the reports extra, no torch)"
   inv_stage_tree
+  # [reports]: matplotlib, for the backtest tearsheet and the alert charts (README "Reports").
   inv_venv_step "pip install failed" \
-    "$INV_VENV/bin/python" -m pip install --disable-pip-version-check "${pip_args[@]}" "$INV_BUILD_TREE"
+    "$INV_VENV/bin/python" -m pip install --disable-pip-version-check "${pip_args[@]}" "${INV_BUILD_TREE}[reports]"
   if [[ ${INVEST_SLIM:-1} != 0 ]]; then
     inv_venv_step "slimming the new venv failed (INVEST_SLIM=0 skips it)" \
       bash "$INV_LIB_DIR/slim-venv.sh" "$INV_VENV"

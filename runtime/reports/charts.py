@@ -87,8 +87,18 @@ def new_figure(width_in: float = 8.0, height_in: float = 3.0, rows: int = 1) -> 
     _matplotlib()
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width_in, height_in), layout="constrained")
+    fig = Figure(figsize=(width_in, height_in))
     fig.subplots(rows, 1, sharex=True, squeeze=False)
+    # Fixed margins in inches, not a layout engine: constrained layout measures every
+    # tick label once more per figure, about half the time of a tearsheet's charts.
+    # 0.85 in on the left holds a label like "2,000,000" at the house font size.
+    fig.subplots_adjust(
+        left=0.85 / width_in,
+        right=1 - 0.15 / width_in,
+        bottom=0.4 / height_in,
+        top=1 - 0.35 / height_in,
+        hspace=0.45 if rows > 1 else 0.2,
+    )
     return fig
 
 

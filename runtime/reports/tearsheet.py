@@ -208,12 +208,15 @@ def _rolling_chart(t: Tearsheet, x: Any) -> str:
         _line(top, xs, bsharpe[ok], color=PALETTE["benchmark"], label=t.benchmark_labels[0])
         _line(bottom, xs, vol[ok], color=PALETTE["strategy"], label=t.report["account"])
         _line(bottom, xs, bvol[ok], color=PALETTE["benchmark"], label=t.benchmark_labels[0])
+        top.legend(loc="upper left")
+    else:
+        top.text(0.5, 0.5, f"needs more than {YEAR} sessions", ha="center", transform=top.transAxes)
+        top.plot(x[[0, -1]], [0.0, 0.0], alpha=0.0)  # the date axis still spans the run
     top.axhline(0.0, color="#666666", lw=0.6)
     top.set_title("Rolling 12-month Sharpe")
     bottom.set_title("Rolling 12-month volatility")
     charts.percent_axis(bottom)
     charts.date_axis(bottom)
-    top.legend(loc="upper left")
     return charts.figure_svg(fig)
 
 
