@@ -59,6 +59,16 @@ def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "prefix").exists()
 
 
+def test_invest_reports_0_installs_the_tree_without_the_charts_extra(tmp_path: Path) -> None:
+    result = _dry_run(tmp_path, "--no-system", INVEST_REPORTS="0")
+    assert result.returncode == 0, explain(result)
+    (pip,) = [
+        x for x in result.stdout.splitlines() if x.startswith("+ ") and " -m pip install " in x
+    ]
+    assert pip.endswith(f" {REPO}")
+    assert "without charts" in result.stdout
+
+
 def test_dry_run_of_a_system_install_shows_apt_the_user_and_supervisor(tmp_path: Path) -> None:
     release = _os_release(tmp_path, **DEBIAN_12)
     result = _dry_run(tmp_path, INVEST_OS_RELEASE=str(release), INVEST_ARCH="arm64")
