@@ -12,6 +12,7 @@ from invest.runtime.backtest.metrics import Metrics
 from invest.runtime.backtest.runner import BacktestResult
 from invest.runtime.config import Settings
 from invest.runtime.ledger.trades import closed_trades
+from invest.runtime.reports.tearsheet import Tearsheet, tearsheet_html
 
 #: trades.csv of an options account: stock fills (assignments, calls away) and one row
 #: per option position (closed, or still open at the end).
@@ -257,17 +258,11 @@ def _money(v: Any) -> str:
     return f"{float(v):,.2f}"
 
 
-def write_html(r: BacktestResult, out: Path) -> Path:
-    """Write report.html (the tearsheet) into ``out`` from the values of report.json.
-
-    Raises:
-        ReportsExtraMissing: matplotlib (the ``reports`` extra) is not installed.
-    """
-    from invest.runtime.reports.tearsheet import Tearsheet, tearsheet_html
-
+def tearsheet(r: BacktestResult) -> Tearsheet:
+    """What report.html shows of ``r``: report.json's dict, the series, the tables."""
     report = report_dict(r)
     header, rows, text = trade_rows(r)
-    sheet = Tearsheet(
+    return Tearsheet(
         report=report,
         days=r.days,
         equity=r.equity,
@@ -282,7 +277,15 @@ def write_html(r: BacktestResult, out: Path) -> Path:
         counts=count_rows(r.counts) if r.counts is not None else None,
         reserved=r.reserved,
     )
-    page = tearsheet_html(sheet)
+
+
+def write_html(r: BacktestResult, out: Path) -> Path:
+    """Write report.html (the tearsheet) into ``out`` from the values of report.json.
+
+    Raises:
+        ReportsExtraMissing: matplotlib (the ``reports`` extra) is not installed.
+    """
+    page = tearsheet_html(tearsheet(r))
     out.mkdir(parents=True, exist_ok=True)
     path = out / "report.html"
     path.write_text(page, encoding="utf-8")

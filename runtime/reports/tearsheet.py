@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,9 @@ YEAR = 252
 #: Decisions shown with their explanation records.
 LARGEST = 10
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 Array = npt.NDArray[np.float64]
 
@@ -137,7 +140,7 @@ def _line(ax: Any, x: Any, y: Array, **kw: Any) -> None:
     ax.plot(x[keep], y[keep], **kw)
 
 
-def _equity_chart(t: Tearsheet, x: Any, log: bool) -> str:
+def _equity_figure(t: Tearsheet, x: Any, log: bool) -> Figure:
     fig = charts.new_figure(8.0, 3.2)
     ax = fig.axes[0]
     _line(ax, x, t.equity, color=PALETTE["strategy"], label=t.report["account"], lw=1.5)
@@ -147,10 +150,10 @@ def _equity_chart(t: Tearsheet, x: Any, log: bool) -> str:
     charts.date_axis(ax)
     ax.set_title("Equity (log scale)" if log else "Equity")
     ax.legend(loc="upper left")
-    return charts.figure_svg(fig)
+    return fig
 
 
-def _drawdown_chart(t: Tearsheet, x: Any) -> str:
+def _drawdown_figure(t: Tearsheet, x: Any) -> Figure:
     fig = charts.new_figure(8.0, 2.6)
     ax = fig.axes[0]
     dd = drawdown(t.equity)
@@ -169,10 +172,10 @@ def _drawdown_chart(t: Tearsheet, x: Any) -> str:
     charts.date_axis(ax)
     ax.set_title("Underwater: fall from the running peak")
     ax.legend(loc="lower left")
-    return charts.figure_svg(fig)
+    return fig
 
 
-def _yearly_chart(t: Tearsheet, years: dict[int, float], bench_years: dict[int, float]) -> str:
+def _yearly_figure(t: Tearsheet, years: dict[int, float], bench_years: dict[int, float]) -> Figure:
     fig = charts.new_figure(8.0, 2.8)
     ax = fig.axes[0]
     ys = sorted(years)
@@ -193,10 +196,10 @@ def _yearly_chart(t: Tearsheet, years: dict[int, float], bench_years: dict[int, 
     charts.percent_axis(ax)
     ax.set_title("Yearly returns")
     ax.legend(loc="upper left")
-    return charts.figure_svg(fig)
+    return fig
 
 
-def _rolling_chart(t: Tearsheet, x: Any) -> str:
+def _rolling_figure(t: Tearsheet, x: Any) -> Figure:
     fig = charts.new_figure(8.0, 4.0, rows=2)
     top, bottom = fig.axes
     sharpe, vol = rolling_sharpe_vol(t.equity)
@@ -217,10 +220,10 @@ def _rolling_chart(t: Tearsheet, x: Any) -> str:
     bottom.set_title("Rolling 12-month volatility")
     charts.percent_axis(bottom)
     charts.date_axis(bottom)
-    return charts.figure_svg(fig)
+    return fig
 
 
-def _exposure_chart(t: Tearsheet, x: Any) -> str:
+def _exposure_figure(t: Tearsheet, x: Any) -> Figure:
     fig = charts.new_figure(8.0, 2.6)
     ax = fig.axes[0]
     eq = t.equity
@@ -235,7 +238,7 @@ def _exposure_chart(t: Tearsheet, x: Any) -> str:
     charts.date_axis(ax)
     ax.set_title("Exposure and cash, share of equity")
     ax.legend(loc="upper left")
-    return charts.figure_svg(fig)
+    return fig
 
 
 def _heat(r: float) -> str:
@@ -267,6 +270,27 @@ def monthly_table(
     return header, rows, styles
 
 
+def figures(t: Tearsheet) -> dict[str, Figure]:
+    """The page's charts by name (its ``data-chart``), in page order.
+
+    Raises:
+        charts.ReportsExtraMissing: matplotlib is not installed.
+    """
+    if not len(t.days):
+        raise ValueError("a tearsheet needs at least one session")
+    x = charts.day_array(t.days)
+    monthly = period_returns(t.days, t.equity)
+    bench_years = yearly_returns(period_returns(t.days, t.benchmark))
+    return {
+        "equity": _equity_figure(t, x, log=False),
+        "equity-log": _equity_figure(t, x, log=True),
+        "drawdown": _drawdown_figure(t, x),
+        "yearly": _yearly_figure(t, yearly_returns(monthly), bench_years),
+        "rolling": _rolling_figure(t, x),
+        "exposure": _exposure_figure(t, x),
+    }
+
+
 def tearsheet_html(t: Tearsheet) -> str:
     """The whole page.
 
@@ -274,39 +298,33 @@ def tearsheet_html(t: Tearsheet) -> str:
         charts.ReportsExtraMissing: matplotlib is not installed.
     """
     rep = t.report
-    if not len(t.days):
-        raise ValueError("a tearsheet needs at least one session")
-    x = charts.day_array(t.days)
-    monthly = period_returns(t.days, t.equity)
-    bench_years = yearly_returns(period_returns(t.days, t.benchmark))
-    header, rows, styles = monthly_table(monthly)
+    svg = {name: charts.figure_svg(fig) for name, fig in figures(t).items()}
+    header, rows, styles = monthly_table(period_returns(t.days, t.equity))
     m_head, m_rows = t.metrics
     tr_head, tr_rows = t.trades
     parts = [
         html.section("Metrics", html.table("metrics", m_head, m_rows), name="metrics"),
         html.section(
             "Equity against both benchmarks",
-            html.chart("equity", _equity_chart(t, x, log=False)),
-            html.chart("equity-log", _equity_chart(t, x, log=True)),
+            html.chart("equity", svg["equity"]),
+            html.chart("equity-log", svg["equity-log"]),
             name="equity",
         ),
-        html.section("Drawdown", html.chart("drawdown", _drawdown_chart(t, x)), name="drawdown"),
+        html.section("Drawdown", html.chart("drawdown", svg["drawdown"]), name="drawdown"),
         html.section(
             "Monthly and yearly returns",
             html.table("monthly-returns", header, rows, styles),
-            html.chart("yearly", _yearly_chart(t, yearly_returns(monthly), bench_years)),
+            html.chart("yearly", svg["yearly"]),
             name="returns",
         ),
         html.section(
             "Rolling 12 months",
             html.chart(
-                "rolling", _rolling_chart(t, x), "Sharpe and volatility of the last 252 sessions."
+                "rolling", svg["rolling"], "Sharpe and volatility of the last 252 sessions."
             ),
             name="rolling",
         ),
-        html.section(
-            "Exposure and cash", html.chart("exposure", _exposure_chart(t, x)), name="exposure"
-        ),
+        html.section("Exposure and cash", html.chart("exposure", svg["exposure"]), name="exposure"),
     ]
     if t.counts is not None:
         parts.append(

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import math
 import sys
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -15,13 +16,15 @@ import pytest
 
 import invest.runtime
 from invest.runtime.backtest.metrics import curve_metrics
-from invest.runtime.backtest.report import COLUMNS, format_metric
+from invest.runtime.backtest.report import COLUMNS, format_metric, tearsheet
 from invest.runtime.cli import main
 from invest.runtime.explain import explain
-from invest.runtime.reports.charts import MISSING_EXTRA
+from invest.runtime.reports.charts import MISSING_EXTRA, envelope
 from invest.runtime.reports.tearsheet import (
+    Tearsheet,
     decision_size,
     drawdown,
+    figures,
     largest_decisions,
     period_returns,
     rolling_sharpe_vol,
@@ -29,6 +32,9 @@ from invest.runtime.reports.tearsheet import (
 )
 from tests.reports_support import sample_report
 from tests.runtime.reports.page_parse import Page, external, parse
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 EXAMPLE = Path(invest.runtime.__file__).parent / "examples" / "config.toml"
 CHARTS = {"equity", "equity-log", "drawdown", "yearly", "rolling", "exposure"}
@@ -211,7 +217,7 @@ def test_an_options_backtest_gets_a_page_with_its_counts_and_positions(tmp_path:
 
 
 def test_period_returns_compound_to_the_total_return() -> None:
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     days = [date(2020, 1, 1) + timedelta(days=i) for i in range(400)]
     rng = np.random.default_rng(7)
@@ -252,3 +258,85 @@ def test_largest_decisions_rank_by_money_moved_and_keep_date_order() -> None:
     recs.append(rec("2020-02-01", -500.0, 5.0))  # a sell counts by its size
     top = largest_decisions(recs, n=3)
     assert [r["day"] for r in top] == ["2020-01-11", "2020-01-12", "2020-02-01"]
+
+
+# ---- the charts, read from matplotlib's figure objects
+
+
+@pytest.fixture(scope="module")
+def sheet() -> Tearsheet:
+    from invest.runtime.backtest.runner import replay
+    from invest.runtime.config import parse_config
+    from invest.runtime.cycle import AccountRuntime
+    from invest.runtime.data.sample import SampleData
+    from invest.runtime.market import load_market
+
+    source = SampleData()
+    universe = [s for s in source.symbols() if s != "SP500"]
+    settings = parse_config({"accounts": {"tk": {"strategy": "trend_king", "universe": universe}}})
+    acct = AccountRuntime.build("tk", settings)
+    market = load_market(source, acct, date(2021, 12, 31))
+    return tearsheet(replay(acct, market, date(2018, 1, 2)))
+
+
+def _lines(fig: Figure, axes: int = 0) -> dict[str, Any]:
+    return {ln.get_label(): ln for ln in fig.axes[axes].get_lines()}
+
+
+def test_the_equity_charts_draw_the_three_curves_linear_and_log(sheet: Tearsheet) -> None:
+    figs = figures(sheet)
+    assert list(figs) == ["equity", "equity-log", "drawdown", "yearly", "rolling", "exposure"]
+    for name, scale in (("equity", "linear"), ("equity-log", "log")):
+        ax = figs[name].axes[0]
+        assert ax.get_yscale() == scale
+        lines = _lines(figs[name])
+        assert list(lines) == ["tk", "Index buy&hold", "Equal-weight buy&hold"]
+        for label, series in zip(
+            lines, (sheet.equity, sheet.benchmark, sheet.equal_weight), strict=True
+        ):
+            keep = envelope(series)
+            assert np.array_equal(lines[label].get_ydata(), series[keep]), (name, label)
+            assert np.array_equal(
+                lines[label].get_xdata(), np.array(sheet.days, dtype="datetime64[D]")[keep]
+            )
+
+
+def test_every_chart_has_dated_or_yearly_x_labels_and_value_labels(sheet: Tearsheet) -> None:
+    for name, fig in figures(sheet).items():
+        fig.canvas.draw()
+        bottom = fig.axes[-1]
+        xlabels = " ".join(t.get_text() for t in bottom.get_xticklabels())
+        assert any(str(y) in xlabels for y in (2018, 2019, 2020, 2021)), (name, xlabels)
+        for ax in fig.axes:
+            ylabels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+            assert len(ylabels) >= 3, (name, ylabels)
+
+
+def test_the_drawdown_chart_reaches_the_max_drawdown(sheet: Tearsheet) -> None:
+    line = _lines(figures(sheet)["drawdown"])["tk"]
+    assert min(line.get_ydata()) == pytest.approx(curve_metrics(sheet.equity).max_drawdown)
+    assert float(sheet.report["metrics"]["max_drawdown"]) == pytest.approx(min(line.get_ydata()))
+
+
+def test_the_yearly_bars_are_the_compounded_months(sheet: Tearsheet) -> None:
+    ax = figures(sheet)["yearly"].axes[0]
+    years = yearly_returns(period_returns(sheet.days, sheet.equity))
+    bars = [p.get_height() for p in ax.patches][: len(years)]
+    assert bars == pytest.approx([years[y] for y in sorted(years)])
+    assert sorted(years) == [2018, 2019, 2020, 2021]
+
+
+def test_the_rolling_chart_ends_at_the_last_years_sharpe_and_volatility(sheet: Tearsheet) -> None:
+    fig = figures(sheet)["rolling"]
+    last = curve_metrics(sheet.equity[-253:])
+    assert _lines(fig, 0)["tk"].get_ydata()[-1] == pytest.approx(last.sharpe)
+    assert _lines(fig, 1)["tk"].get_ydata()[-1] == pytest.approx(last.volatility)
+
+
+def test_the_exposure_chart_is_the_invested_share_of_equity(sheet: Tearsheet) -> None:
+    lines = _lines(figures(sheet)["exposure"])
+    invested = 1 - sheet.cash / sheet.equity
+    keep = envelope(invested)
+    assert np.allclose(lines["Invested"].get_ydata(), invested[keep])
+    assert np.allclose(lines["Cash"].get_ydata(), 1 - invested[envelope(1 - invested)])
+    assert 0.2 < float(np.mean(invested)) < 1.0
