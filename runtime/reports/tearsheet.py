@@ -24,6 +24,8 @@ from invest.runtime.reports.charts import PALETTE
 
 #: Sessions a year, as the backtest's metrics count them (``backtest.metrics.YEAR``).
 YEAR = 252
+#: Sessions in a month, for the exposure chart's average.
+MONTH = 21
 #: Decisions shown with their explanation records.
 LARGEST = 10
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -223,21 +225,33 @@ def _rolling_figure(t: Tearsheet, x: Any) -> Figure:
     return fig
 
 
+def trailing_mean(values: Array, window: int = MONTH) -> Array:
+    """Mean of the last ``window`` values at each row (fewer at the start)."""
+    c = np.concatenate(([0.0], np.cumsum(values)))
+    n = np.arange(1, len(values) + 1)
+    lo = np.maximum(n - window, 0)
+    out: Array = (c[n] - c[lo]) / (n - lo)
+    return out
+
+
 def _exposure_figure(t: Tearsheet, x: Any) -> Figure:
+    # Daily exposure flips between 0 and 100 % whenever the regime turns, which at
+    # 8,000 sessions draws a solid band; a month's average shows how invested it was.
     fig = charts.new_figure(8.0, 2.6)
     ax = fig.axes[0]
     eq = t.equity
-    cash = np.divide(t.cash, eq, out=np.zeros(len(eq)), where=eq > 0)
-    invested = 1.0 - cash
-    _line(ax, x, invested, color=PALETTE["exposure"], label="Invested")
+    cash = trailing_mean(np.divide(t.cash, eq, out=np.zeros(len(eq)), where=eq > 0))
+    _line(ax, x, 1.0 - cash, color=PALETTE["exposure"], label="Invested")
     _line(ax, x, cash, color=PALETTE["cash"], label="Cash")
     if t.reserved is not None:
         res = np.divide(t.reserved, eq, out=np.zeros(len(eq)), where=eq > 0)
-        _line(ax, x, res, color=PALETTE["equal_weight"], label="Reserved by options")
+        _line(ax, x, trailing_mean(res), color=PALETTE["equal_weight"], label="Reserved by options")
+    ax.set_ylim(0.0, 1.2)  # room for the legend above 100 %
+    ax.set_yticks([0.0, 0.25, 0.5, 0.75, 1.0])
     charts.percent_axis(ax)
     charts.date_axis(ax)
-    ax.set_title("Exposure and cash, share of equity")
-    ax.legend(loc="upper left")
+    ax.set_title(f"Exposure and cash, share of equity ({MONTH}-session average)")
+    ax.legend(loc="upper left", ncols=3)
     return fig
 
 
