@@ -39,7 +39,8 @@ Actions:
   -h, --help            this help
 Environment: INVEST_REPO (release source), INVEST_PIP_ARGS (pip options, default
 --no-cache-dir), INVEST_KEEP_VENVS (venvs kept, default 3), INVEST_SLIM=0 (keep pip,
-setuptools and the numpy/pandas test suites in the venv; see installer/slim-venv.sh).'
+setuptools and the numpy/pandas test suites in the venv; see installer/slim-venv.sh),
+INVEST_REPORTS=0 (no charts: leave out the reports extra, matplotlib, about 100 MB).'
 
 INV_SECRET_KEYS=(ALPACA_API_KEY ALPACA_SECRET_KEY ALPACA_PAPER TELEGRAM_BOT_TOKEN TELEGRAM_CHAT_ID INVEST_LLM_URL)
 

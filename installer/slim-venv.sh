@@ -2,7 +2,7 @@
 # Remove from an appliance venv what the appliance never runs:
 # - pip and setuptools: every install or update builds a fresh venv (install.sh,
 #   the Docker build), so nothing is ever pip-installed into a finished one;
-# - the test suites numpy and pandas ship (about 66 MB, a fifth of the venv);
+# - the test suites numpy, pandas and matplotlib ship (about 72 MB, a fifth of the venv);
 # - onnxruntime's C API library (libonnxruntime.so, about 29 MB): the wheel ships it for
 #   C programs beside the Python binding, which is self-contained and never loads it.
 #   It is removed only when the binding does not name it; the installer then proves
@@ -22,7 +22,7 @@ venv=${1:?usage: slim-venv.sh VENV}
 shopt -s nullglob
 suites=() clibs=()
 for site in "$venv"/lib/python3*/site-packages; do
-  suites+=("$site"/numpy/tests "$site"/numpy/*/tests "$site"/pandas/tests)
+  suites+=("$site"/numpy/tests "$site"/numpy/*/tests "$site"/pandas/tests "$site"/matplotlib/tests)
   for binding in "$site"/onnxruntime/capi/onnxruntime_pybind11_state*.so; do
     grep -q 'libonnxruntime\.so' "$binding" || clibs+=("$site"/onnxruntime/capi/libonnxruntime.so*)
   done

@@ -43,7 +43,7 @@ inv_stage_tree() {
 
 # Create the versioned venv, pip-install the tree into it and smoke-test it. Sets INV_VENV.
 inv_build_venv() {
-  local python version stamp name pip_args=()
+  local python version stamp name target pip_args=()
   [[ -f $INV_TREE/pyproject.toml ]] || inv_die "$INV_TREE has no pyproject.toml: nothing to install"
   python=$(inv_find_python) || inv_die "no Python >= 3.11 with the venv module (apt-get install python3-venv, or --python PATH)"
   version=$(inv_tree_version)
@@ -56,10 +56,18 @@ inv_build_venv() {
   read -r -a pip_args <<<"${INVEST_PIP_ARGS-"--no-cache-dir"}"
   inv_say "creating venv $INV_VENV with $python"
   inv_run "$python" -m venv "$INV_VENV"
-  inv_say "installing $INV_TREE into it (base install, no torch)"
   inv_stage_tree
+  # [reports]: matplotlib, for the backtest tearsheet and the alert charts (README
+  # "Reports"): about 100 MB, so INVEST_REPORTS=0 leaves it out on a small card.
+  target="${INV_BUILD_TREE}[reports]"
+  if [[ ${INVEST_REPORTS:-1} == 0 ]]; then
+    target=$INV_BUILD_TREE
+    inv_say "installing $INV_TREE into it (base install without charts, no torch)"
+  else
+    inv_say "installing $INV_TREE into it (base install and the reports extra, no torch)"
+  fi
   inv_venv_step "pip install failed" \
-    "$INV_VENV/bin/python" -m pip install --disable-pip-version-check "${pip_args[@]}" "$INV_BUILD_TREE"
+    "$INV_VENV/bin/python" -m pip install --disable-pip-version-check "${pip_args[@]}" "$target"
   if [[ ${INVEST_SLIM:-1} != 0 ]]; then
     inv_venv_step "slimming the new venv failed (INVEST_SLIM=0 skips it)" \
       bash "$INV_LIB_DIR/slim-venv.sh" "$INV_VENV"

@@ -494,6 +494,7 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
     if args.out:
         for p in write_outputs(r, Path(args.out)):
             _err().print(f"wrote {p}")
+        _write_html(r, Path(args.out), args.no_html)
     if args.json:
         print(json.dumps(report_dict(r), indent=2))
     else:
@@ -555,6 +556,7 @@ def _backtest_options(
     if args.out:
         for p in write_outputs(r, Path(args.out)):
             _err().print(f"wrote {p}")
+        _write_html(r, Path(args.out), args.no_html)
     if args.json:
         print(json.dumps(report_dict(r), indent=2))
         return 0
@@ -564,6 +566,25 @@ def _backtest_options(
     for note in r.notes:
         _out().print(f"[dim]Note: {note}[/]", soft_wrap=True)
     return 0
+
+
+def _write_html(r: BacktestResult, out: Path, skip: bool) -> None:
+    """Write report.html beside the four files, unless ``--no-html``.
+
+    Without matplotlib (the ``reports`` extra) there is no report.html and one line
+    says how to get it: the backtest and its four files stand without it.
+    """
+    if skip:
+        return
+    from invest.runtime.backtest.report import write_html
+    from invest.runtime.reports.charts import ReportsExtraMissing
+
+    try:
+        path = write_html(r, out)
+    except ReportsExtraMissing as e:
+        _err().print(f"no report.html: {e}", markup=False)
+        return
+    _err().print(f"wrote {path}")
 
 
 def _in_sample(

@@ -11,6 +11,8 @@ from typing import Any
 from invest.runtime.backtest.metrics import Metrics
 from invest.runtime.backtest.runner import BacktestResult
 from invest.runtime.config import Settings
+from invest.runtime.ledger.trades import closed_trades
+from invest.runtime.reports.tearsheet import Tearsheet, tearsheet_html
 
 #: trades.csv of an options account: stock fills (assignments, calls away) and one row
 #: per option position (closed, or still open at the end).
@@ -167,3 +169,124 @@ def count_rows(counts: dict[str, Any]) -> list[list[str]]:
         ["Orders cancelled (limit, no quote)", str(counts["cancelled_orders"])],
     ]
     return rows
+
+
+def metrics_rows(
+    report: dict[str, Any], labels: tuple[str, str]
+) -> tuple[list[str], list[list[str]]]:
+    """The summary table built from report.json's dict (the same figures as :func:`summary_rows`).
+
+    The tearsheet shows this table, so its cells are report.json's values formatted by
+    :func:`format_metric`; a value report.json writes as null (not applicable) shows "-".
+    """
+    keys = list(report["benchmarks"])
+    cols = [
+        (report["account"], report["metrics"]),
+        (labels[0], report["benchmarks"][keys[0]]),
+        (labels[1], report["benchmarks"][keys[1]]),
+    ]
+    header = ["Metric", *(c[0] for c in cols)]
+    rows = [
+        [label, *(format_metric(math.nan if m[key] is None else m[key], kind) for _, m in cols)]
+        for key, label, kind in COLUMNS
+    ]
+    return header, rows
+
+
+def trade_rows(r: BacktestResult) -> tuple[list[str], list[list[str]], tuple[int, ...]]:
+    """The tearsheet's trade list: closed trades (or option positions) with P&L and exit reason.
+
+    Returns:
+        Header, rows and the free-text columns.
+    """
+    if r.option_trades is not None:
+        header = [
+            "Opened",
+            "Closed",
+            "Kind",
+            "Symbol",
+            "Contracts",
+            "Realised P&L",
+            "Outcome",
+            "Exit",
+        ]
+        rows = [
+            [
+                str(t.get("opened") or t.get("date") or ""),
+                str(t.get("closed") or ""),
+                str(t.get("kind") or t.get("type") or ""),
+                str(t.get("symbol") or ""),
+                str(t.get("contracts") or t.get("quantity") or ""),
+                _money(t.get("realised_pnl")),
+                str(t.get("outcome") or ""),
+                str(t.get("exit_rule") or t.get("reason") or ""),
+            ]
+            for t in r.option_trades
+        ]
+        return header, rows, (7,)
+    header = [
+        "Entry",
+        "Exit",
+        "Symbol",
+        "Quantity",
+        "Entry price",
+        "Exit price",
+        "P&L",
+        "P&L %",
+        "Exit reason",
+    ]
+    rows = [
+        [
+            t.entry_day.isoformat(),
+            t.exit_day.isoformat(),
+            t.symbol,
+            f"{t.quantity:f}",
+            f"{t.entry_price:,.2f}",
+            f"{t.exit_price:,.2f}",
+            f"{t.pnl:,.2f}",
+            f"{t.pnl_pct:+.1%}",
+            t.reason,
+        ]
+        for t in closed_trades(r.fills)
+    ]
+    return header, rows, (8,)
+
+
+def _money(v: Any) -> str:
+    if v is None or v == "":
+        return ""
+    return f"{float(v):,.2f}"
+
+
+def tearsheet(r: BacktestResult) -> Tearsheet:
+    """What report.html shows of ``r``: report.json's dict, the series, the tables."""
+    report = report_dict(r)
+    header, rows, text = trade_rows(r)
+    return Tearsheet(
+        report=report,
+        days=r.days,
+        equity=r.equity,
+        cash=r.cash,
+        benchmark=r.benchmark,
+        equal_weight=r.equal_weight,
+        benchmark_labels=r.benchmark_labels,
+        metrics=metrics_rows(report, r.benchmark_labels),
+        trades=(header, rows),
+        reason_columns=text,
+        decisions=r.decisions,
+        counts=count_rows(r.counts) if r.counts is not None else None,
+        reserved=r.reserved,
+    )
+
+
+def write_html(r: BacktestResult, out: Path) -> Path:
+    """Write report.html (the tearsheet) into ``out`` from the values of report.json.
+
+    Raises:
+        ReportsExtraMissing: matplotlib (the ``reports`` extra) is not installed.
+    """
+    page = tearsheet_html(tearsheet(r))
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path

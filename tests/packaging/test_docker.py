@@ -31,6 +31,8 @@ def test_runtime_image_is_the_base_install_without_torch() -> None:
     runs = " ".join(_instructions(RUNTIME, "RUN"))
     assert "[train]" not in runs
     assert "torch" not in runs
+    # The charts of the reports (the tearsheet, the alerts' PNGs) come with the image.
+    assert '"$1[reports]"' in runs
 
 
 def test_runtime_image_runs_the_engine_as_a_non_root_user() -> None:

@@ -117,14 +117,17 @@ def test_base_venv_is_slimmed_of_pip_setuptools_test_suites_and_the_unused_ort_c
     venv = installation.prefix / "opt/invest/current"
     probe = (
         "import importlib.util as u, sys; "
-        "sys.exit(any(u.find_spec(m) for m in ('pip', 'setuptools', 'numpy.tests', 'pandas.tests')))"
+        "sys.exit(any(u.find_spec(m) for m in "
+        "('pip', 'setuptools', 'numpy.tests', 'pandas.tests', 'matplotlib.tests')))"
     )
     result = run([venv / "bin/python", "-c", probe])
     assert result.returncode == 0, "pip, setuptools or a test suite is still in the base venv"
     assert not list(venv.glob("lib/python3*/site-packages/numpy/*/tests"))
     assert not list(venv.glob("lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so*"))
-    # What the runtime needs of them still imports (the demo test runs the rest).
-    result = run([venv / "bin/python", "-c", "import numpy.testing, pandas, exchange_calendars"])
+    # What the runtime needs of them still imports (the demo test runs the rest), the
+    # reports extra's charts included.
+    probe = "import numpy.testing, pandas, exchange_calendars, matplotlib.figure"
+    result = run([venv / "bin/python", "-c", probe])
     assert result.returncode == 0, explain(result)
 
 

@@ -52,9 +52,21 @@ def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path: Path) -> None:
     assert result.returncode == 0, explain(result)
     commands = [line for line in result.stdout.splitlines() if line.startswith("+ ")]
     assert any(" -m venv " in line for line in commands)
-    assert any(" -m pip install " in line and str(REPO) in line for line in commands)
+    # The tree with the reports extra (the plan prints it shell-quoted: \[reports\]).
+    pips = [line.replace("\\", "") for line in commands if " -m pip install " in line]
+    assert any(line.endswith(f"{REPO}[reports]") for line in pips), pips
     assert any("ln -sfn venvs/" in line for line in commands)
     assert not (tmp_path / "prefix").exists()
+
+
+def test_invest_reports_0_installs_the_tree_without_the_charts_extra(tmp_path: Path) -> None:
+    result = _dry_run(tmp_path, "--no-system", INVEST_REPORTS="0")
+    assert result.returncode == 0, explain(result)
+    (pip,) = [
+        x for x in result.stdout.splitlines() if x.startswith("+ ") and " -m pip install " in x
+    ]
+    assert pip.endswith(f" {REPO}")
+    assert "without charts" in result.stdout
 
 
 def test_dry_run_of_a_system_install_shows_apt_the_user_and_supervisor(tmp_path: Path) -> None:
@@ -292,7 +304,7 @@ def test_a_piped_install_fetches_the_source_tree_and_runs_its_installer(tmp_path
     assert result.returncode == 0, explain(result)
     assert f"fetching file://{tarball}" in result.stderr
     pip = next(line for line in result.stdout.splitlines() if " -m pip install " in line)
-    tree = Path(pip.split()[-1])
+    tree = Path(pip.split()[-1].replace("\\", "").removesuffix("[reports]"))
     assert tree.name == "invest-appliance-main"
     assert str(REPO) not in pip
     assert not tree.exists(), "the fetched tree was not cleaned up"

@@ -208,7 +208,7 @@ def test_the_command_line_backtests_an_options_account(
     assert "Assignments" in printed
     assert "MODELLED" in printed
     assert sorted(p.name for p in out.iterdir()) == [
-        "decisions.jsonl", "equity.csv", "report.json", "trades.csv"
+        "decisions.jsonl", "equity.csv", "report.html", "report.json", "trades.csv"
     ]  # fmt: skip
     report = json.loads((out / "report.json").read_text())
     assert report["start"] == "2016-01-04"
