@@ -12,6 +12,7 @@ import io
 import itertools
 import re
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -72,18 +73,30 @@ class ReportsExtraMissing(InvestError):
 
 
 def _matplotlib() -> Any:
-    """matplotlib with the house style applied; raises :class:`ReportsExtraMissing`."""
+    """matplotlib; raises :class:`ReportsExtraMissing`."""
     try:
         import matplotlib
     except ImportError as e:
         raise ReportsExtraMissing(MISSING_EXTRA) from e
-    mpl: Any = matplotlib  # rcParams is typed by key literals; STYLE is a plain dict
-    mpl.rcParams.update(STYLE)
-    return mpl
+    return matplotlib
+
+
+def style() -> AbstractContextManager[Any]:
+    """The house style for the charts built (and saved) inside this ``with`` block.
+
+    A context, never a global ``rcParams.update``: the alert charts
+    (:mod:`invest.runtime.notify.chart`) draw in the same process with their own
+    sizes, and a style left behind by a report changed their pixels.
+
+    Raises:
+        ReportsExtraMissing: matplotlib is not installed.
+    """
+    ctx: AbstractContextManager[Any] = _matplotlib().rc_context(STYLE)
+    return ctx
 
 
 def new_figure(width_in: float = 8.0, height_in: float = 3.0, rows: int = 1) -> Figure:
-    """An empty figure of the house style, with ``rows`` axes stacked (sharing x)."""
+    """An empty figure with ``rows`` axes stacked (sharing x); build it inside :func:`style`."""
     _matplotlib()
     from matplotlib.figure import Figure
 
@@ -141,7 +154,8 @@ def figure_svg(fig: Figure) -> str:
     namespace declarations: the element holds nothing but the drawing.
     """
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None})
+    with style():  # the SVG settings (text as text, fixed ids) are read at save time
+        fig.savefig(buf, format="svg", metadata={"Date": None})
     text = buf.getvalue()
     text = text[text.index("<svg") :].strip()
     head_end = text.index(">") + 1
@@ -155,7 +169,10 @@ def figure_png(fig: Figure, width_px: int) -> bytes:
     if width_px < 100:
         raise ValueError(f"a chart needs at least 100 px of width (got {width_px})")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=width_px / fig.get_figwidth(), metadata={"Software": None})
+    with style():
+        fig.savefig(
+            buf, format="png", dpi=width_px / fig.get_figwidth(), metadata={"Software": None}
+        )
     return buf.getvalue()
 
 

@@ -295,14 +295,15 @@ def figures(t: Tearsheet) -> dict[str, Figure]:
     x = charts.day_array(t.days)
     monthly = period_returns(t.days, t.equity)
     bench_years = yearly_returns(period_returns(t.days, t.benchmark))
-    return {
-        "equity": _equity_figure(t, x, log=False),
-        "equity-log": _equity_figure(t, x, log=True),
-        "drawdown": _drawdown_figure(t, x),
-        "yearly": _yearly_figure(t, yearly_returns(monthly), bench_years),
-        "rolling": _rolling_figure(t, x),
-        "exposure": _exposure_figure(t, x),
-    }
+    with charts.style():
+        return {
+            "equity": _equity_figure(t, x, log=False),
+            "equity-log": _equity_figure(t, x, log=True),
+            "drawdown": _drawdown_figure(t, x),
+            "yearly": _yearly_figure(t, yearly_returns(monthly), bench_years),
+            "rolling": _rolling_figure(t, x),
+            "exposure": _exposure_figure(t, x),
+        }
 
 
 def tearsheet_html(t: Tearsheet) -> str:

@@ -99,3 +99,17 @@ def test_the_page_escapes_text_and_refuses_a_chart_that_is_not_svg() -> None:
     assert '<td style="color: red">x&lt;y</td>' in cell
     with pytest.raises(ValueError, match="inline <svg>"):
         html.chart("x", '<img src="x.png">')
+
+
+def test_a_report_leaves_matplotlib_s_global_settings_as_it_found_them() -> None:
+    """The house style is a context: the alert charts drawn later in the same process
+    (the engine draws both) keep their own sizes. A global update broke their snapshot."""
+    import matplotlib
+
+    before = dict(matplotlib.rcParams)
+    with charts.style():
+        assert matplotlib.rcParams["font.size"] == charts.STYLE["font.size"]
+        fig = _chart()
+    charts.figure_svg(fig)
+    charts.figure_png(fig, 400)
+    assert dict(matplotlib.rcParams) == before
