@@ -78,7 +78,8 @@ def test_supervisor_program_runs_the_wrapper_and_rotates_its_log(
     assert "@PREFIX@" not in program
     assert "@USER@" not in program
     environment = [line for line in program.splitlines() if line.startswith("environment=")]
-    assert environment == ['environment=PYTHONUNBUFFERED="1"']
+    mpl = f"{prefix}/var/lib/invest/cache/matplotlib"
+    assert environment == [f'environment=PYTHONUNBUFFERED="1",MPLCONFIGDIR="{mpl}"']
 
 
 def test_installed_invest_reports_its_version(installation: Installation) -> None:
