@@ -264,6 +264,11 @@ def _heat(r: float) -> str:
     return f"background: rgba({rgb},{a:.2f})"
 
 
+def _signed(r: float) -> str:
+    """A return as "+1.2%"; one that rounds to zero is "+0.0%", never "-0.0%"."""
+    return f"{r + 0.0 if round(r, 3) != 0 else 0.0:+.1%}"
+
+
 def monthly_table(
     monthly: dict[tuple[int, int], float],
 ) -> tuple[list[str], list[list[str]], list[list[str]]]:
@@ -275,9 +280,9 @@ def monthly_table(
         cells, st = [str(y)], [""]
         for m in range(1, 13):
             r = monthly.get((y, m))
-            cells.append("" if r is None or math.isnan(r) else f"{r:+.1%}")
+            cells.append("" if r is None or math.isnan(r) else _signed(r))
             st.append("" if r is None else _heat(r))
-        cells.append(f"{years[y]:+.1%}")
+        cells.append(_signed(years[y]))
         st.append(_heat(years[y]) + "; font-weight: bold")
         rows.append(cells)
         styles.append(st)

@@ -342,3 +342,11 @@ def test_the_exposure_chart_is_the_invested_share_of_equity_over_a_month(
     assert np.allclose(lines["Invested"].get_ydata(), (1 - cash)[envelope(1 - cash)])
     # The mean of the daily shares is report.json's exposure; the averages keep it.
     assert float(np.mean(1 - cash)) == pytest.approx(sheet.report["metrics"]["exposure"], abs=0.02)
+
+
+def test_a_monthly_return_that_rounds_to_zero_is_never_minus_zero() -> None:
+    from invest.runtime.reports.tearsheet import _signed
+
+    assert _signed(-0.00001) == "+0.0%"
+    assert _signed(-0.0006) == "-0.1%"
+    assert _signed(0.0123) == "+1.2%"
