@@ -34,19 +34,30 @@ def regime_series(
     """
     sma = rolling_mean(index_close.reshape(-1, 1), window)[:, 0]
     upper, lower = sma * (1 + band), sma * (1 - band)
-    out = np.zeros(len(index_close), dtype=np.int8)
-    # A sequential scan is the honest form of hysteresis: each day depends on the last.
-    state = DEFENSE
     with np.errstate(invalid="ignore"):
-        above = index_close > upper
-        below = index_close < lower
-    for t in range(len(index_close)):
-        if above[t]:
-            state = ATTACK
-        elif below[t]:
-            state = DEFENSE
+        on = latch(index_close > upper, index_close < lower)
+    return on.astype(np.int8), sma  # ATTACK is 1, DEFENSE 0
+
+
+def latch(turn_on: npt.NDArray[np.bool_], turn_off: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Hysteresis as a causal scan: on from a day ``turn_on`` holds, off from a day
+    ``turn_off`` holds (``turn_on`` wins a tie), and in between the previous state.
+
+    Starts off. Day ``t`` depends on days ``<= t`` only. The SMA regime, the VIX
+    filter and the HMM regime all latch this way.
+    """
+    out = np.zeros(len(turn_on), dtype=np.bool_)
+    state = False
+    on: list[bool] = turn_on.tolist()  # plain lists: a numpy scalar per day is slower
+    off: list[bool] = turn_off.tolist()
+    # A sequential scan is the honest form of hysteresis: each day depends on the last.
+    for t in range(len(on)):
+        if on[t]:
+            state = True
+        elif off[t]:
+            state = False
         out[t] = state
-    return out, sma
+    return out
 
 
 def threshold_alarm(
@@ -58,18 +69,8 @@ def threshold_alarm(
     A NaN day neither sets nor clears the alarm: the state carries over it (the caller
     decides what an unknown day means). Day ``t`` depends on ``values[: t + 1]`` only.
     """
-    out = np.zeros(len(values), dtype=np.bool_)
-    state = False
     with np.errstate(invalid="ignore"):
-        above = (values > enter).tolist()
-        below = (values < exit).tolist()
-    for t in range(len(values)):  # sequential for the same reason as regime_series
-        if above[t]:
-            state = True
-        elif below[t]:
-            state = False
-        out[t] = state
-    return out
+        return latch(values > enter, values < exit)
 
 
 def label(code: int) -> Regime:

@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from invest.runtime.errors import ConfigError
 from invest.runtime.market import Market
-from invest.runtime.regime import ATTACK, DEFENSE
+from invest.runtime.regime import latch
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -263,18 +263,8 @@ def attack_probability(
 
 def hysteresis(p: FloatArray, enter: float, exit_: float) -> npt.NDArray[np.int8]:
     """ATTACK from the first row ``p > enter`` until ``p < exit_``; NaN rows keep the last regime."""
-    out = np.zeros(len(p), dtype=np.int8)
     with np.errstate(invalid="ignore"):
-        up: list[bool] = (p > enter).tolist()
-        down: list[bool] = (p < exit_).tolist()
-    state = DEFENSE
-    for t in range(len(p)):
-        if up[t]:
-            state = ATTACK
-        elif down[t]:
-            state = DEFENSE
-        out[t] = state
-    return out
+        return latch(p > enter, p < exit_).astype(np.int8)  # ATTACK is 1, DEFENSE 0
 
 
 def hmm_regime_series(
