@@ -78,12 +78,12 @@ def is_benchmark(name: str) -> bool:
 
 
 def series_color(name: str, series: Sequence[str]) -> str:
-    """The house colour of a series: the index grey, equal weight orange, strategies in turn."""
-    if "index" in name:
-        return PALETTE["benchmark"]
+    """The house colour of a series: equal weight orange, other benchmarks grey, strategies in turn."""
     if "equal_weight" in name:
         return PALETTE["equal_weight"]
-    strategies = [s for s in series if not is_benchmark(s)]
+    if is_benchmark(name) or "index" in name:
+        return PALETTE["benchmark"]
+    strategies = [s for s in series if not is_benchmark(s) and "index" not in s]
     return STRATEGY_COLORS[strategies.index(name) % len(STRATEGY_COLORS)]
 
 
