@@ -238,7 +238,7 @@ def _fan_figure(p: RobustnessPage, x: Any) -> Figure:
 
 
 def _histogram_figure(stats: Array, share: float | None, title: str) -> Figure:
-    from matplotlib.ticker import PercentFormatter
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
 
     # Three panels side by side with their own x scales: new_figure's axes share x.
     fig = charts.new_figure(8.0, 2.9)
@@ -251,6 +251,7 @@ def _histogram_figure(stats: Array, share: float | None, title: str) -> Figure:
         bins = int(min(30, max(5, math.ceil(math.sqrt(len(values))) * 2)))
         ax.hist(values, bins=bins, color=PALETTE["strategy"], alpha=0.8)
         ax.set_title(label, fontweight="normal")
+        ax.xaxis.set_major_locator(MaxNLocator(4))  # a third of the width: few labels fit
         if is_pct:
             ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
         ax.set_ylabel("paths" if j == 0 else "")
@@ -259,6 +260,7 @@ def _histogram_figure(stats: Array, share: float | None, title: str) -> Figure:
             ax.text(
                 0.02, 0.95, losing_text(share), transform=ax.transAxes, va="top",
                 color=PALETTE["negative"], fontsize=8.0,
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5},
             )  # fmt: skip
     return fig
 
