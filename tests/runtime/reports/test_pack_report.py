@@ -225,3 +225,27 @@ def test_without_matplotlib_the_text_is_shown_and_the_page_explained(
     assert printed.out.startswith("pack default")
     assert f"no report.html: {MISSING_EXTRA}" in printed.err
     assert not out.exists()
+
+
+def test_a_pack_without_gate_training_or_walk_forward_gets_a_page_of_what_it_has(
+    shown: tuple[str, Page, dict[str, Any]],
+) -> None:
+    from invest.runtime.reports.pack import pack_html
+
+    _text, _page, doc = shown
+    manifest = {
+        k: v
+        for k, v in doc["manifest"].items()
+        if k not in ("walk_forward", "promotion", "training", "parity")
+    }
+    page = parse(
+        pack_html(
+            {**doc, "ok": False, "problems": ["policy-1.onnx MODIFIED"], "manifest": manifest}
+        )
+    )
+    assert page.charts == {}
+    assert {"walk-forward", "gate", "degenerate", "chained"}.isdisjoint(page.tables)
+    assert page.tables["folds"] == [["Fold", "Trained on", "Tested on", "Embargo (sessions)"]]
+    facts = {r[0]: r[1] for r in page.tables["pack"][1:]}
+    assert facts["Status"] == "REFUSED: policy-1.onnx MODIFIED"
+    assert "does not say which sessions the policies trained on" in "".join(page.text)
