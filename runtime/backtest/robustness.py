@@ -15,6 +15,10 @@ There is no second, vectorised copy of a strategy here.
   worker count or the chunking. Each path builds a fresh account and replays
   the account's window; paths run in a process pool whose workers receive the
   bars once (initializer) and build each noisy frame from its seed.
+* **The fan.** Each path also hands back its equity as growth of 1 (float32);
+  the parent keeps the 5th, 50th and 95th percentile of each session over the
+  paths (:func:`fan`) and drops the curves, so the report draws the fan from
+  the paths the command ran, at about 5 MB while a 1,000-path, 5-year run lasts.
 * **Block bootstrap** of the baseline's daily returns (cheap, vectorised):
   circular blocks of ``block`` sessions (``fixed``), or the stationary
   bootstrap of Politis and Romano with geometric block lengths of mean
