@@ -35,6 +35,7 @@ from invest.runtime.backtest.robustness import (
 )
 from invest.runtime.backtest.robustness_report import (
     Options,
+    RobustnessReport,
     report_dict,
     run_robustness,
     summary_markdown,
@@ -116,7 +117,13 @@ def add_robustness_command(sub: argparse._SubParsersAction[argparse.ArgumentPars
     )
     p.add_argument(
         "--out",
-        help="directory for report.json, summary.md, mc_paths.csv (default: INVEST_HOME/reports/robustness-ACCOUNT)",
+        help="directory for report.json, summary.md, mc_paths.csv, mc_fan.csv and report.html "
+        "(default: INVEST_HOME/reports/robustness-ACCOUNT)",
+    )
+    p.add_argument(
+        "--no-html",
+        action="store_true",
+        help="leave out report.html (the page of the fan, histograms, stress and crisis charts)",
     )
     p.add_argument("--json", action="store_true", help="print report.json instead of the summary")
     p.add_argument(
@@ -175,11 +182,26 @@ def robustness(args: argparse.Namespace, paths: Paths) -> int:
     out = Path(args.out) if args.out else paths.home / "reports" / f"robustness-{name}"
     for p in write_report(rep, out):
         print(f"wrote {p}", file=sys.stderr)
+    if not args.no_html:
+        _write_html(rep, out)
     if args.json:
         print(json.dumps(report_dict(rep), indent=2))
     else:
         print(summary_markdown(rep), end="")
     return 1 if args.strict and rep.flagged else 0
+
+
+def _write_html(rep: RobustnessReport, out: Path) -> None:
+    """Write report.html; without matplotlib (the ``reports`` extra) say how to get it."""
+    from invest.runtime.backtest.robustness_report import write_html
+    from invest.runtime.reports.charts import ReportsExtraMissing
+
+    try:
+        path = write_html(rep, out)
+    except ReportsExtraMissing as e:
+        print(f"no report.html: {e}", file=sys.stderr)
+        return
+    print(f"wrote {path}", file=sys.stderr)
 
 
 def _in_sample(

@@ -1,8 +1,9 @@
-"""A whole robustness run and its outputs: report.json, summary.md, mc_paths.csv.
+"""A whole robustness run and its outputs: report.json, summary.md, mc_paths.csv, report.html.
 
 :func:`run_robustness` runs the parts (Monte Carlo, bootstrap, stress, crises)
 around one baseline replay of the window, and :func:`write_report` writes the
-files. :func:`summary_markdown` is also what the command prints.
+files. :func:`summary_markdown` is also what the command prints; :func:`write_html`
+writes the page of charts (``invest.runtime.reports.robustness``) from the same values.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from invest.runtime.backtest.robustness import (
 from invest.runtime.backtest.runner import BacktestResult
 from invest.runtime.data.frame import BarFrame
 from invest.runtime.errors import ConfigError
+from invest.runtime.reports.robustness import CrisisCurves, RobustnessPage, robustness_html
 
 Say = Callable[[str], None]
 Progress = Callable[[int, int], None]
@@ -393,8 +395,40 @@ def summary_markdown(rep: RobustnessReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def page(rep: RobustnessReport) -> RobustnessPage:
+    """What report.html shows of ``rep``: report.json's dict and the series behind the charts."""
+    mc, bs = rep.monte_carlo, rep.bootstrap
+    stats = ("total_return", "sharpe", "max_drawdown")
+    return RobustnessPage(
+        report=report_dict(rep),
+        days=rep.baseline.days,
+        baseline=rep.baseline.equity,
+        fan=mc.fan if mc is not None else None,
+        mc_stats=mc.table[:, [PATH_COLUMNS.index(c) for c in stats]] if mc is not None else None,
+        bootstrap_stats=bs.table if bs is not None else None,
+        crises=[CrisisCurves(r.crisis.name, r.days, r.curves) for r in rep.crises if r.curves],
+    )
+
+
+def write_html(rep: RobustnessReport, out: Path) -> Path:
+    """Write report.html into ``out`` from the values of report.json.
+
+    Raises:
+        ReportsExtraMissing: matplotlib (the ``reports`` extra) is not installed.
+    """
+    text = robustness_html(page(rep))
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "report.html"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def write_report(rep: RobustnessReport, out: Path) -> list[Path]:
-    """Write report.json, summary.md and (with a Monte Carlo) mc_paths.csv into ``out``."""
+    """Write report.json, summary.md and, with a Monte Carlo, mc_paths.csv and mc_fan.csv.
+
+    mc_fan.csv holds the fan of report.html: per session, the 5th, 50th and 95th
+    percentile over the paths of equity, and the noise-free replay's equity.
+    """
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "report.json", out / "summary.md"]
     written[0].write_text(json.dumps(report_dict(rep), indent=2) + "\n")
@@ -406,5 +440,14 @@ def write_report(rep: RobustnessReport, out: Path) -> list[Path]:
             w.writerow(["path", *PATH_COLUMNS])
             for i, row in enumerate(rep.monte_carlo.table):
                 w.writerow([i, *(f"{x:.6g}" for x in row)])
+        written.append(p)
+    if rep.monte_carlo is not None and rep.monte_carlo.fan is not None:
+        p = out / "mc_fan.csv"
+        b, fan = rep.baseline, rep.monte_carlo.fan * rep.baseline.equity[0]
+        with p.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["date", "p5", "p50", "p95", "baseline"])
+            for j, day in enumerate(b.days):
+                w.writerow([day.isoformat(), *(f"{x:.2f}" for x in (*fan[:, j], b.equity[j]))])
         written.append(p)
     return written

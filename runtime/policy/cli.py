@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from invest.runtime.errors import PolicyPackError
+from invest.runtime.errors import ConfigError, PolicyPackError
 from invest.runtime.paths import Paths
 from invest.runtime.policy.summary import columns, summary_lines
 
@@ -29,6 +30,15 @@ def add_models_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     show = msub.add_parser("show", help="summarise a pack's manifest and walk-forward results")
     show.add_argument("pack", help="pack name (INVEST_HOME/packs, bundled) or path")
     show.add_argument("--json", action="store_true", help="print the manifest and checks as JSON")
+    show.add_argument(
+        "--html",
+        action="store_true",
+        help="also write the pack's report page (gate, in-sample years, walk-forward bars)",
+    )
+    show.add_argument(
+        "--out",
+        help="with --html: the page's path (default INVEST_HOME/reports/pack-NAME/report.html)",
+    )
     show.set_defaults(handler=models_show)
     ver = msub.add_parser(
         "verify", help="check checksums, feature spec and ONNX I/O; exit 1 if bad"
@@ -89,19 +99,43 @@ def models_show(args: argparse.Namespace, paths: Paths) -> int:
     if m is None:
         raise PolicyPackError(f"model pack {report.path}: {report.reason}")
     sha = pack_sha(m)
+    doc = {
+        "path": str(report.path),
+        "ok": report.ok,
+        "problems": list(report.problems),
+        "sha": sha,
+        "manifest": m.model_dump(mode="json"),
+    }
+    if args.html:
+        _write_html(
+            doc,
+            Path(args.out)
+            if args.out
+            else paths.home / "reports" / f"pack-{m.name}" / "report.html",
+        )
+    elif args.out:
+        raise ConfigError("--out needs --html (it names the page's file)")
     if args.json:
-        doc = {
-            "path": str(report.path),
-            "ok": report.ok,
-            "problems": list(report.problems),
-            "sha": sha,
-            "manifest": m.model_dump(mode="json"),
-        }
         print(json.dumps(doc, indent=2))
         return 0
     lines = [f"pack {m.name}  ({report.path})"]
     print("\n".join(lines + ["  " + line for line in summary_lines(m, report, sha)]))
     return 0
+
+
+def _write_html(doc: dict[str, Any], out: Path) -> None:
+    """Write the pack's report page; without matplotlib say how to get it (stderr)."""
+    from invest.runtime.reports.charts import ReportsExtraMissing
+    from invest.runtime.reports.pack import pack_html
+
+    try:
+        text = pack_html(doc)
+    except ReportsExtraMissing as e:
+        print(f"no report.html: {e}", file=sys.stderr)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}", file=sys.stderr)
 
 
 def models_verify(args: argparse.Namespace, paths: Paths) -> int:
