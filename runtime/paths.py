@@ -18,6 +18,7 @@ import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
@@ -128,6 +129,14 @@ class Paths:
     def reports(self) -> Path:
         """Reports people open: the engine's daily pages, default backtest folders."""
         return self.home / "reports"
+
+    def backtest_out(self, account: str, now: datetime) -> Path:
+        """A fresh results folder of a backtest: ``reports/backtests/<account>-<YYYYmmdd-HHMMSS>``.
+
+        ``invest backtest`` without ``--out`` and the TUI's save land here, where
+        ``invest web`` lists them.
+        """
+        return self.reports / "backtests" / f"{account}-{now:%Y%m%d-%H%M%S}"
 
     @property
     def secrets(self) -> Path:
