@@ -46,13 +46,15 @@ def _add_backtest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--cash", type=float, help="starting cash")
     p.add_argument(
         "--out",
-        help="directory for report.json, equity.csv, trades.csv, decisions.jsonl and report.html",
+        help="directory for report.json, equity.csv, trades.csv, decisions.jsonl and report.html "
+        "(default: a new INVEST_HOME/reports/backtests/<account>-<UTC time>/, which `invest web` "
+        "lists)",
     )
     p.add_argument("--json", action="store_true", help="print report.json instead of the table")
     p.add_argument(
         "--no-html",
         action="store_true",
-        help="with --out: leave out report.html (the tearsheet of charts and tables)",
+        help="leave out report.html (the tearsheet of charts and tables)",
     )
     p.add_argument(
         "--strict",

@@ -491,10 +491,10 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
     r.notes = in_sample + r.notes + problems
     r.notes += _oracle_notes(settings, name, r, args.oracle)
     r.params = run_params(settings, name, spec, args.start, args.end)
-    if args.out:
-        for p in write_outputs(r, Path(args.out)):
-            _err().print(f"wrote {p}")
-        _write_html(r, Path(args.out), args.no_html)
+    out = _backtest_out(args, paths, name)
+    for p in write_outputs(r, out):
+        _err().print(f"wrote {p}")
+    _write_html(r, out, args.no_html)
     if args.json:
         print(json.dumps(report_dict(r), indent=2))
     else:
@@ -553,10 +553,10 @@ def _backtest_options(
     r.notes += problems
     r.notes += _oracle_notes(settings, name, r, args.oracle)
     r.params = run_params(settings, name, spec, args.start, args.end)
-    if args.out:
-        for p in write_outputs(r, Path(args.out)):
-            _err().print(f"wrote {p}")
-        _write_html(r, Path(args.out), args.no_html)
+    out = _backtest_out(args, paths, name)
+    for p in write_outputs(r, out):
+        _err().print(f"wrote {p}")
+    _write_html(r, out, args.no_html)
     if args.json:
         print(json.dumps(report_dict(r), indent=2))
         return 0
@@ -566,6 +566,18 @@ def _backtest_options(
     for note in r.notes:
         _out().print(f"[dim]Note: {note}[/]", soft_wrap=True)
     return 0
+
+
+def _backtest_out(args: argparse.Namespace, paths: Paths, name: str) -> Path:
+    """``--out``, else a fresh folder under INVEST_HOME/reports/backtests (``invest web`` lists it).
+
+    The folder's time is UTC (``clock.SystemClock``), as the ledger's times are.
+    """
+    if args.out:
+        return Path(args.out)
+    from invest.runtime.clock import SystemClock
+
+    return paths.backtest_out(name, SystemClock().now())
 
 
 def _write_html(r: BacktestResult, out: Path, skip: bool) -> None:

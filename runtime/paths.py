@@ -4,7 +4,7 @@ Config: ``--config``, else ``$INVEST_CONFIG``, else ``/etc/invest/config.toml``,
 else the user's config dir (``~/.config/invest/config.toml``), else the bundled
 example (so a fresh clone works; ``invest --debug`` says which was used).
 
-Data (ledger, cache, packs): ``$INVEST_HOME``, else ``/var/lib/invest`` when it
+Data (ledger, cache, packs, reports): ``$INVEST_HOME``, else ``/var/lib/invest`` when it
 is writable, else the user's data dir (``~/.local/share/invest``).
 
 Secrets (mode 0600), :func:`resolve_secrets`: ``$INVEST_SECRETS``, else
@@ -18,6 +18,7 @@ import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
@@ -125,6 +126,19 @@ class Paths:
         return self.home / "packs"
 
     @property
+    def reports(self) -> Path:
+        """Reports people open: the engine's daily pages, default backtest folders."""
+        return self.home / "reports"
+
+    def backtest_out(self, account: str, now: datetime) -> Path:
+        """A fresh results folder of a backtest: ``reports/backtests/<account>-<YYYYmmdd-HHMMSS>``.
+
+        ``invest backtest`` without ``--out`` and the TUI's save land here, where
+        ``invest web`` lists them.
+        """
+        return self.reports / "backtests" / f"{account}-{now:%Y%m%d-%H%M%S}"
+
+    @property
     def secrets(self) -> Path:
         """The secrets file (:func:`resolve_secrets`)."""
         return resolve_secrets(self.home)
@@ -134,5 +148,6 @@ class Paths:
         return (
             f"config: {self.config} ({self.config_why})\n"
             f"home:   {self.home} ({self.home_why})\n"
-            f"ledger: {self.ledger}\ncache:  {self.cache}\npacks:  {self.packs}"
+            f"ledger: {self.ledger}\ncache:  {self.cache}\npacks:  {self.packs}\n"
+            f"reports: {self.reports}"
         )

@@ -14,7 +14,9 @@ page can halt and flatten accounts. It is guarded (see :mod:`invest.tui.web_serv
 - 5 failed logins per minute per client address, then 429;
 - every control action is audited as ``web (session <label> from <address>)``
   plus the uid the engine's socket sees;
-- no request leaves the box (fonts come from textual-serve's static folder).
+- no request leaves the box (fonts come from textual-serve's static folder);
+- the reports of ``INVEST_HOME/reports`` at ``/reports`` (:mod:`invest.tui.web_reports`),
+  behind the same login.
 
 It binds to 127.0.0.1 by default: reach it through an SSH tunnel
 (``ssh -L 8000:127.0.0.1:8000 pi``). ``--host`` binds elsewhere; the traffic,
@@ -118,5 +120,7 @@ def main(
             "it. Prefer 127.0.0.1 and an SSH tunnel.",
             file=sys.stderr,
         )
-    server(command(paths), token=token, host=host, port=port, title="Invest").serve()
+    server(
+        command(paths), token=token, host=host, port=port, title="Invest", reports=paths.reports
+    ).serve()
     return 0

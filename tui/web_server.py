@@ -50,6 +50,7 @@ from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
 from .data.engine import ACTOR_ENV
+from .web_reports import REPORT_CSP, ReportRoutes
 
 logger = logging.getLogger("invest.web")
 
@@ -206,6 +207,15 @@ def _is_websocket(request: web.Request) -> bool:
     return request.path == "/ws" or request.headers.get("Upgrade", "").lower() == "websocket"
 
 
+def _is_report(request: web.Request) -> bool:
+    return request.path == "/reports" or request.path.startswith("/reports/")
+
+
+def _shows_login(request: web.Request) -> bool:
+    """A page a person opens (the TUI, a report): without a session it gets the login form."""
+    return request.method in ("GET", "HEAD") and (request.path == "/" or _is_report(request))
+
+
 def _client(request: web.Request) -> str:
     return request.remote or "unknown"
 
@@ -218,6 +228,8 @@ class WebServer(Server):  # type: ignore[misc]
         token: the login token (compared with :func:`hmac.compare_digest`).
         host, port, title: as for textual-serve's ``Server``.
         sessions, failed_logins: injected for tests (default: fresh ones).
+        reports: the reports folder served at ``/reports`` (:mod:`invest.tui.web_reports`);
+            None serves none.
     """
 
     def __init__(
@@ -230,8 +242,10 @@ class WebServer(Server):  # type: ignore[misc]
         title: str = "Invest",
         sessions: Sessions | None = None,
         failed_logins: FailedLogins | None = None,
+        reports: Path | None = None,
     ) -> None:
         super().__init__(command, host=host, port=port, title=title, templates_path=TEMPLATES)
+        self.reports = reports
         self._token = token.encode("utf-8")
         self.sessions = sessions or Sessions()
         self.failed_logins = failed_logins or FailedLogins()
@@ -242,6 +256,8 @@ class WebServer(Server):  # type: ignore[misc]
         app.router.add_get("/login", self.handle_login_page, name="login")
         app.router.add_post("/login", self.handle_login)
         app.router.add_post("/logout", self.handle_logout)
+        if self.reports is not None:
+            ReportRoutes(self.reports).add_to(app)
         app.on_response_prepare.append(_security_headers)
         return app
 
@@ -267,7 +283,7 @@ class WebServer(Server):  # type: ignore[misc]
             return await handler(request)
         session = self.sessions.get(request.cookies.get(COOKIE))
         if session is None:
-            if request.path == "/" and request.method in ("GET", "HEAD") and not websocket:
+            if _shows_login(request) and not websocket:
                 return self._login_page(request, status=401)
             raise web.HTTPForbidden(text="forbidden: log in at /login")
         request[_SESSION_KEY] = session
@@ -338,6 +354,7 @@ class WebServer(Server):  # type: ignore[misc]
             "app_websocket_url": f"{scheme}://{request.host}/ws",
             "config": {"static": {"url": "/static/"}},
             "application": {"name": self.title},
+            "reports_url": "/reports" if self.reports is not None else "",
         }
         response = aiohttp_jinja2.render_template("app_index.html", request, context)
         response.headers["Cache-Control"] = "no-store"
@@ -405,14 +422,21 @@ async def _reap(app_service: AppService) -> None:
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """Only this origin may be loaded or connected to; no framing; no referrer."""
+    """Only this origin may be loaded or connected to; no framing; no referrer.
+
+    A report (and the listing) gets :data:`~invest.tui.web_reports.REPORT_CSP`: nothing at all
+    may be fetched, which a self-contained page never needs.
+    """
     host = request.host
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; script-src 'self' 'unsafe-inline'; "
-        "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; "
-        f"connect-src 'self' ws://{host} wss://{host}; "
-        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-    )
+    if _is_report(request) and response.status < 300:
+        response.headers["Content-Security-Policy"] = REPORT_CSP
+    else:
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; "
+            f"connect-src 'self' ws://{host} wss://{host}; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        )
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"

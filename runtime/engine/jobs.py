@@ -23,6 +23,7 @@ from invest.runtime.engine.reconcile import (
     reconciling_broker,
     resolve_outbox,
 )
+from invest.runtime.engine.report_files import write_reports
 from invest.runtime.events import (
     CycleSummary,
     ErrorEvent,
@@ -280,3 +281,5 @@ def send_reports(engine: Engine, day: date) -> None:
         engine.notifier.notify(weekly_summary(conn, engine.accounts, day, at))
     with engine.ledger.transaction():
         engine.ledger.event(None, "daily_report", {"day": day.isoformat()})
+    # After the alert and its ledger mark: a page that fails never sends the alert twice.
+    write_reports(engine, day)

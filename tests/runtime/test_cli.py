@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -82,6 +83,25 @@ def test_backtest_flags_let_any_universe_run_without_a_config(tmp_path: Path) ->
     assert report["params"]["config"]["cash"] == 5000
     symbols = {line.split(",")[1] for line in (out / "trades.csv").read_text().splitlines()[1:]}
     assert symbols <= {"AAPL", "MSFT", "KO"}
+
+
+def test_backtest_without_out_lands_under_invest_home_reports(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from invest.runtime.paths import Paths
+
+    rc = main(["backtest", "--universe", "AAPL,MSFT,KO", "--start", "2012-01-03", "--no-html"])
+    assert rc == 0
+    base = Paths.resolve().reports / "backtests"
+    (folder,) = base.iterdir()  # INVEST_HOME is this test's own (tests/conftest.py)
+    assert re.fullmatch(r"trend-king-\d{8}-\d{6}", folder.name)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "decisions.jsonl",
+        "equity.csv",
+        "report.json",
+        "trades.csv",
+    ]
+    assert f"wrote {folder / 'report.json'}" in capsys.readouterr().err.replace("\n", "")
 
 
 def test_demo_quick_writes_a_ledger_with_every_example_account(

@@ -45,16 +45,17 @@ async def test_a_short_backtest_runs_to_the_end_and_saves_its_folder(make_app, t
         ]
         assert metrics.row_count == 11
         proposed = screen.query_one("#bt-out", Input).value
-        assert proposed.endswith("backtests/trend-daily-20221229-170000")
+        assert proposed == str(app.paths.reports / "backtests" / "trend-daily-20221229-170000")
         screen.query_one("#bt-out", Input).value = str(tmp_path / "out")
         await pilot.press("ctrl+o")
         await settle(pilot)
-        assert _status(screen).startswith("saved 4 files")
+        assert _status(screen).startswith("saved 5 files")  # the four, and report.html
+        assert screen.last_saved == tmp_path / "out" / "report.html"
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["account"] == "trend-daily"
     assert report["start"] == "2022-06-01"
     assert report["params"]["source"] == "tui"
-    for name in ("equity.csv", "trades.csv", "decisions.jsonl"):
+    for name in ("equity.csv", "trades.csv", "decisions.jsonl", "report.html"):
         assert (tmp_path / "out" / name).is_file()
 
 
@@ -125,3 +126,57 @@ async def test_a_disabled_backtest_key_says_why(make_app) -> None:
         await pilot.press("ctrl+o")
         await pilot.pause()
         assert any("Nothing to save yet" in n.message for n in app._notifications)
+
+
+async def test_r_opens_the_last_saved_report_on_a_desktop(
+    make_app, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[str] = []
+    monkeypatch.setattr("webbrowser.open", lambda url: opened.append(url) or True)
+    monkeypatch.delenv("SSH_CONNECTION", raising=False)
+    monkeypatch.delenv("INVEST_ACTOR", raising=False)
+    monkeypatch.setenv("DISPLAY", ":0")
+    app = make_app()
+    async with app.run_test(size=(160, 48), notifications=True) as pilot:
+        screen = await _screen(app, pilot, "account:trend-daily", "2022-10-03")
+        app.set_focus(None)
+        await pilot.press("r")
+        await pilot.pause()
+        assert any("No report yet" in n.message for n in app._notifications)
+        assert opened == []
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        await pilot.press("ctrl+o")  # into the proposed INVEST_HOME/reports/backtests/...
+        await settle(pilot)
+        app.set_focus(None)
+        await pilot.press("r")
+        await pilot.pause()
+        status = _status(screen)
+    report = app.paths.reports / "backtests" / "trend-daily-20221229-170000" / "report.html"
+    assert report.is_file()
+    assert opened == [report.as_uri()]
+    assert status == f"opened {report}"
+
+
+async def test_r_over_ssh_gives_the_invest_web_address_and_opens_nothing(
+    make_app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[str] = []
+    monkeypatch.setattr("webbrowser.open", lambda url: opened.append(url) or True)
+    monkeypatch.setenv("SSH_CONNECTION", "10.0.0.2 50000 10.0.0.1 22")
+    monkeypatch.setenv("DISPLAY", ":0")
+    app = make_app()
+    folder = app.paths.reports / "backtests" / "trend-daily-20240101-000000"
+    folder.mkdir(parents=True)
+    (folder / "report.html").write_text("<html></html>")  # written by `invest backtest`
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await _screen(app, pilot, "account:trend-daily", "2022-10-03")
+        app.set_focus(None)
+        await pilot.press("r")
+        await pilot.pause()
+        status = _status(screen)
+    assert opened == []
+    assert status.startswith(f"{folder / 'report.html'}: in this SSH session, open ")
+    assert (
+        "http://127.0.0.1:8000/reports/backtests/trend-daily-20240101-000000/report.html" in status
+    )

@@ -7,11 +7,14 @@ backtest screen first needs them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from invest.runtime.errors import ConfigError
 from invest.runtime.paths import Paths
@@ -116,15 +119,92 @@ def summary(result: BacktestResult) -> tuple[list[str], list[list[str]]]:
 
 
 def default_out(paths: Paths, result: BacktestResult, now: datetime) -> Path:
-    """A fresh results folder under INVEST_HOME/backtests."""
-    return paths.home / "backtests" / f"{result.account}-{now:%Y%m%d-%H%M%S}"
+    """A fresh results folder under INVEST_HOME/reports/backtests (``invest web`` lists it)."""
+    return paths.backtest_out(result.account, now)
 
 
 def save(result: BacktestResult, out: Path) -> list[Path]:
-    """Write report.json, equity.csv, trades.csv and decisions.jsonl into ``out``."""
-    from invest.runtime.backtest.report import write_outputs
+    """Write report.json, equity.csv, trades.csv, decisions.jsonl and report.html into ``out``.
 
-    return write_outputs(result, out)
+    Without matplotlib (the ``reports`` extra) the four files are written and report.html
+    is left out, as ``invest backtest`` does.
+    """
+    from invest.runtime.backtest.report import write_html, write_outputs
+    from invest.runtime.reports.charts import ReportsExtraMissing
+
+    files = write_outputs(result, out)
+    with contextlib.suppress(ReportsExtraMissing):
+        files.append(write_html(result, out))
+    return files
+
+
+#: The port ``invest web`` listens on by default (``tui.web.DEFAULT_PORT``, kept light here).
+WEB_PORT = 8000
+
+
+def last_report(paths: Paths) -> Path | None:
+    """The newest ``report.html`` under INVEST_HOME/reports/backtests, or None."""
+    base = paths.reports / "backtests"
+    if not base.is_dir():
+        return None
+    found = [p for p in base.glob("*/report.html") if p.is_file()]
+    return max(found, key=lambda p: (p.stat().st_mtime, str(p))) if found else None
+
+
+def web_url(paths: Paths, report: Path) -> str | None:
+    """The report's address through ``invest web`` on its default port, or None when it is
+    not under INVEST_HOME/reports (``invest web`` serves only that folder)."""
+    try:
+        rel = report.resolve().relative_to(paths.reports.resolve())
+    except (ValueError, OSError):
+        return None
+    return f"http://127.0.0.1:{WEB_PORT}/reports/{quote(rel.as_posix())}"
+
+
+def remote_session(environ: Mapping[str, str], platform: str = sys.platform) -> str | None:
+    """Why a browser on this machine is not the user's, or None on a desktop.
+
+    "SSH" (``SSH_CONNECTION``), "invest web" (its sessions' ``INVEST_ACTOR``), or "headless"
+    on Linux without ``DISPLAY`` or ``WAYLAND_DISPLAY``: there :mod:`webbrowser` would start
+    a console browser (lynx, w3m) in the terminal the TUI is drawing in.
+    """
+    if environ.get("SSH_CONNECTION"):
+        return "SSH"
+    if environ.get("INVEST_ACTOR", "").startswith("web"):
+        return "invest web"
+    if platform not in ("darwin", "win32") and not (
+        environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY")
+    ):
+        return "headless"
+    return None
+
+
+def open_report(
+    paths: Paths,
+    report: Path,
+    environ: Mapping[str, str],
+    opener: Callable[[str], bool],
+    platform: str = sys.platform,
+) -> str:
+    """Open ``report`` in this machine's browser on a desktop; the line to show either way.
+
+    Over SSH (``SSH_CONNECTION``), inside ``invest web`` or on a box without a display
+    (:func:`remote_session`) a browser here is not the user's, so the line gives the
+    ``invest web`` address instead.
+    """
+    url = web_url(paths, report)
+    via = (
+        f"open {url} through `invest web` (over SSH: ssh -L {WEB_PORT}:127.0.0.1:{WEB_PORT})"
+        if url
+        else f"copy it to your computer ({report} is outside {paths.reports}, "
+        "which `invest web` serves)"
+    )
+    remote = remote_session(environ, platform)
+    if remote is not None:
+        return f"{report}: in this {remote} session, {via}"
+    if opener(report.as_uri()):
+        return f"opened {report}"
+    return f"{report}: no browser here; {via}"
 
 
 def curves(result: Any) -> tuple[list[str], dict[str, list[float]]]:

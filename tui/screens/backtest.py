@@ -52,6 +52,8 @@ class BacktestScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "run", "Run"),
         Binding("ctrl+o", "save", "Save"),
+        # Off the footer (80 columns hold no more keys): the save row's button says "r".
+        Binding("r", "open_report", "Report", show=False),
         # Shown only while a replay runs; otherwise Esc falls through to the app's
         # "leave field", so typed keys (o b m l q) work again after Esc.
         Binding("escape", "cancel", "Cancel"),
@@ -62,6 +64,7 @@ class BacktestScreen(Screen[None]):
         super().__init__()
         self.worker: Worker[None] | None = None
         self.result: Any = None
+        self.last_saved: Path | None = None
 
     def compose(self) -> ComposeResult:
         """Form, buttons, progress, metrics and chart, save row."""
@@ -91,6 +94,12 @@ class BacktestScreen(Screen[None]):
         with Horizontal(id="bt-save-row"):
             yield Label("save to ", id="bt-out-label")
             yield Input(placeholder="results folder", id="bt-out", compact=True)
+            yield Button(
+                "Report r",
+                id="bt-report",
+                compact=True,
+                tooltip="Open the last report.html (over SSH: its `invest web` address)",
+            )
         yield KeysFooter()
 
     def on_mount(self) -> None:
@@ -235,10 +244,37 @@ class BacktestScreen(Screen[None]):
             self.post_message(BacktestFailed(f"cannot write {out}: {e}"))
 
     def on_backtest_saved(self, message: BacktestSaved) -> None:
-        """Say where."""
+        """Say where; the report.html saved is the one ``r`` opens."""
         where = message.files[0].parent if message.files else "?"
+        pages = [p for p in message.files if p.name == "report.html"]
+        if pages:
+            self.last_saved = pages[0]
         self._status(f"saved {len(message.files)} files in {where}")
         self.notify(f"Saved in {where}", title="Backtest")
+
+    # -- the last report ------------------------------------------------------------------
+    def action_open_report(self) -> None:
+        """Show the last report.html's path; open it on a desktop, else say the web address.
+
+        The last one saved here, else the newest under INVEST_HOME/reports/backtests
+        (``invest backtest`` writes there by default).
+        """
+        import os
+        import webbrowser
+
+        from ..data.backtest import last_report, open_report
+
+        report = self.last_saved or last_report(self.app.paths)
+        if report is None:
+            self.notify(
+                "No report yet: run a backtest and save it (ctrl+o), or run `invest backtest`.",
+                title="Report",
+                severity="warning",
+            )
+            return
+        line = open_report(self.app.paths, report, os.environ, webbrowser.open)
+        self._status(line)
+        self.notify(line, title="Report", timeout=15)
 
     # -- widgets ---------------------------------------------------------------------------
     @on(Button.Pressed, "#bt-run")
@@ -252,6 +288,10 @@ class BacktestScreen(Screen[None]):
     @on(Button.Pressed, "#bt-save")
     def _save_pressed(self) -> None:
         self.action_save()
+
+    @on(Button.Pressed, "#bt-report")
+    def _report_pressed(self) -> None:
+        self.action_open_report()
 
     @on(Input.Submitted, "#bt-start, #bt-end, #bt-csv")
     def _submitted(self) -> None:
