@@ -20,12 +20,6 @@ from tests.runtime.reports.page_parse import parse
 
 pytest.importorskip("matplotlib")
 
-pytestmark = [
-    # notify.chart's alert figure (not this module) has matplotlib's AutoDateLocator warn on
-    # a three-session range; the PNG is still drawn, and the warning is its own to fix.
-    pytest.mark.filterwarnings("ignore:AutoDateLocator was unable:UserWarning"),
-]
-
 ACCOUNTS = {"daily": "SPY", "weekly": "SPY"}
 
 
