@@ -204,11 +204,12 @@ def report_figure(
     low.yaxis.set_major_locator(ticker.MaxNLocator(3))
     # "13 Apr" over "2022": short enough for 3 to 5 ticks at 1080 px (ISO days overlap there).
     span = max((d[-1] - d[0]).days for _, d, _ in lines) if lines else 0
-    locator: ticker.Locator
-    if span < 3:  # under 3 days AutoDateLocator ticks hours (and warns at 2): one tick a day
-        locator = mdates.DayLocator()  # type: ignore[no-untyped-call]
-    else:
-        locator = mdates.AutoDateLocator(minticks=3, maxticks=5)  # type: ignore[no-untyped-call]
+    # Under 3 days AutoDateLocator ticks hours (and warns at 2 days): one tick a day then.
+    locator: ticker.Locator = (
+        mdates.DayLocator()  # type: ignore[no-untyped-call]
+        if span < 3
+        else mdates.AutoDateLocator(minticks=3, maxticks=5)  # type: ignore[no-untyped-call]
+    )
     low.xaxis.set_major_locator(locator)
     low.xaxis.set_major_formatter(mdates.DateFormatter(DATE_FORMAT))  # type: ignore[no-untyped-call]
     for ax in (top, low):
