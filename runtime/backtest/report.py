@@ -12,6 +12,7 @@ from invest.runtime.backtest.metrics import Metrics
 from invest.runtime.backtest.runner import BacktestResult
 from invest.runtime.config import Settings
 from invest.runtime.ledger.trades import closed_trades
+from invest.runtime.reports.html import write_file
 from invest.runtime.reports.tearsheet import Tearsheet, tearsheet_html
 
 #: trades.csv of an options account: stock fills (assignments, calls away) and one row
@@ -285,8 +286,4 @@ def write_html(r: BacktestResult, out: Path) -> Path:
     Raises:
         ReportsExtraMissing: matplotlib (the ``reports`` extra) is not installed.
     """
-    page = tearsheet_html(tearsheet(r))
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "report.html"
-    path.write_text(page, encoding="utf-8")
-    return path
+    return write_file(out / "report.html", tearsheet_html(tearsheet(r)))

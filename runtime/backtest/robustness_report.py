@@ -44,6 +44,7 @@ from invest.runtime.backtest.robustness import (
 from invest.runtime.backtest.runner import BacktestResult
 from invest.runtime.data.frame import BarFrame
 from invest.runtime.errors import ConfigError
+from invest.runtime.reports.html import write_file
 from invest.runtime.reports.robustness import CrisisCurves, RobustnessPage, robustness_html
 
 Say = Callable[[str], None]
@@ -416,11 +417,7 @@ def write_html(rep: RobustnessReport, out: Path) -> Path:
     Raises:
         ReportsExtraMissing: matplotlib (the ``reports`` extra) is not installed.
     """
-    text = robustness_html(page(rep))
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "report.html"
-    path.write_text(text, encoding="utf-8")
-    return path
+    return write_file(out / "report.html", robustness_html(page(rep)))
 
 
 def write_report(rep: RobustnessReport, out: Path) -> list[Path]:

@@ -126,6 +126,7 @@ def models_show(args: argparse.Namespace, paths: Paths) -> int:
 def _write_html(doc: dict[str, Any], out: Path) -> None:
     """Write the pack's report page; without matplotlib say how to get it (stderr)."""
     from invest.runtime.reports.charts import ReportsExtraMissing
+    from invest.runtime.reports.html import write_file
     from invest.runtime.reports.pack import pack_html
 
     try:
@@ -133,8 +134,7 @@ def _write_html(doc: dict[str, Any], out: Path) -> None:
     except ReportsExtraMissing as e:
         print(f"no report.html: {e}", file=sys.stderr)
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    write_file(out, text)
     print(f"wrote {out}", file=sys.stderr)
 
 

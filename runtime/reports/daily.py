@@ -10,12 +10,9 @@ risk monitors itself. Old day folders are pruned to the newest :data:`KEEP_DAYS`
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import re
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -27,7 +24,6 @@ import numpy.typing as npt
 
 from invest.runtime.domain import Fill
 from invest.runtime.explain import explain
-from invest.runtime.paths import PRIVATE_MODE
 from invest.runtime.reports import charts, html
 from invest.runtime.reports.charts import PALETTE
 
@@ -205,21 +201,6 @@ def page_html(p: DailyPage) -> str:
     return html.page(f"{p.account}: daily report", subtitle, parts)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """``data`` into ``path`` through a temp file and a rename: a reader never sees half a page."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        tmp.chmod(PRIVATE_MODE)  # it names accounts and positions, like the ledger
-        tmp.replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
 def write_page(root: Path, p: DailyPage, png: bytes | None = None, text: str | None = None) -> Path:
     """Write ``<account>.html`` (and ``<account>.png`` when given) into the day's folder.
 
@@ -239,9 +220,9 @@ def write_page(root: Path, p: DailyPage, png: bytes | None = None, text: str | N
     folder = day_dir(root, p.day)
     folder.mkdir(parents=True, exist_ok=True)
     page = folder / f"{p.account}.html"
-    _write_atomic(page, text.encode("utf-8"))
+    html.write_file(page, text)
     if png is not None:
-        _write_atomic(folder / f"{p.account}.png", png)
+        html.write_file(folder / f"{p.account}.png", png)
     return page
 
 

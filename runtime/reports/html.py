@@ -8,8 +8,14 @@ contract the browser test checks). Every text goes through :func:`html.escape`.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from collections.abc import Sequence
 from html import escape
+from pathlib import Path
+
+from invest.runtime.paths import PRIVATE_MODE
 
 #: The page's whole style sheet: system fonts only, readable on a phone and a desktop.
 CSS = """
@@ -108,3 +114,31 @@ def page(title: str, subtitle: str, sections: Sequence[str]) -> str:
         f'<body><main><h1>{escape(title)}</h1><p class="sub">{escape(subtitle)}</p>'
         f"{''.join(sections)}</main></body></html>\n"
     )
+
+
+def notes_section(notes: Sequence[str]) -> str:
+    """The "Notes" section every report ends with (survivorship, in-sample years, ...)."""
+    body = bullet_list(notes, "notes") if notes else paragraph("None.")
+    return section("Notes", body, name="notes")
+
+
+def write_file(path: Path, data: str | bytes) -> Path:
+    """``data`` into ``path`` through a temp file and a rename, mode 0640; returns ``path``.
+
+    A reader (``invest web``) never sees half a page, and a report names accounts and
+    positions, so it is kept like the ledger. The folder is created if missing.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+        tmp.chmod(PRIVATE_MODE)
+        tmp.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return path

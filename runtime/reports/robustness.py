@@ -411,14 +411,7 @@ def robustness_html(p: RobustnessPage) -> str:
             if name in svg:
                 blocks.append(html.chart(name, svg[name], c["window_note"]))
         parts.append(html.section("Crisis replays against buy-and-hold", *blocks, name="crises"))
-    notes = list(rep.get("notes") or [])
-    parts.append(
-        html.section(
-            "Notes",
-            html.bullet_list(notes, "notes") if notes else html.paragraph("None."),
-            name="notes",
-        )
-    )
+    parts.append(html.notes_section(list(rep.get("notes") or [])))
     subtitle = (
         f"{w['start']} .. {w['end']}, {w['sessions']} sessions, data {rep.get('data') or '-'}"
     )

@@ -371,14 +371,7 @@ def tearsheet_html(t: Tearsheet) -> str:
             name="decisions",
         )
     )
-    notes = list(rep.get("notes") or [])
-    parts.append(
-        html.section(
-            "Notes",
-            html.bullet_list(notes, "notes") if notes else html.paragraph("None."),
-            name="notes",
-        )
-    )
+    parts.append(html.notes_section(list(rep.get("notes") or [])))
     subtitle = (
         f"{rep.get('start')} .. {rep.get('end')}, {rep.get('sessions')} sessions, "
         f"final equity {float(rep.get('final_equity') or 0.0):,.2f}"

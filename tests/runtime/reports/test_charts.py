@@ -113,3 +113,14 @@ def test_a_report_leaves_matplotlib_s_global_settings_as_it_found_them() -> None
     charts.figure_svg(fig)
     charts.figure_png(fig, 400)
     assert dict(matplotlib.rcParams) == before
+
+
+def test_a_report_file_is_written_whole_and_private(tmp_path) -> None:
+    path = html.write_file(tmp_path / "new" / "report.html", "<p>x</p>")
+    assert path.read_text() == "<p>x</p>"
+    assert path.stat().st_mode & 0o777 == 0o640
+    html.write_file(path, b"\x89PNG")  # bytes too; replaces, leaves no temp file behind
+    assert path.read_bytes() == b"\x89PNG"
+    assert [p.name for p in path.parent.iterdir()] == ["report.html"]
+    assert "None." in html.notes_section([])
+    assert "survivorship" in html.notes_section(["survivorship"])
