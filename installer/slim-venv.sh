@@ -7,6 +7,10 @@
 #   C programs beside the Python binding, which is self-contained and never loads it.
 #   It is removed only when the binding does not name it; the installer then proves
 #   inference still works with `invest models verify default` (onnxruntime sessions).
+# - fontTools' Cython leftovers (about 24 MB; fontTools comes with matplotlib, the
+#   reports extra): the .c sources, never run, and each compiled accelerator whose
+#   pure-Python twin (.py) sits beside it, which Python then imports instead.
+#   matplotlib's SVG and PNG paths load none of them (fontTools.misc, agl only).
 # An SD card on a Pi is small and slow; these were a quarter of the base install.
 # install.sh runs this unless INVEST_SLIM=0; docker/Dockerfile runs it in its build stage.
 #
@@ -20,9 +24,17 @@ venv=${1:?usage: slim-venv.sh VENV}
 }
 
 shopt -s nullglob
-suites=() clibs=()
+suites=() clibs=() ft=()
 for site in "$venv"/lib/python3*/site-packages; do
   suites+=("$site"/numpy/tests "$site"/numpy/*/tests "$site"/pandas/tests "$site"/matplotlib/tests)
+  if [[ -d $site/fontTools ]]; then
+    while IFS= read -r -d '' f; do
+      case $f in
+        *.c) ft+=("$f") ;;
+        *.so) [[ -f ${f%%.cpython-*}.py ]] && ft+=("$f") ;;
+      esac
+    done < <(find "$site/fontTools" -type f \( -name '*.c' -o -name '*.so' \) -print0)
+  fi
   for binding in "$site"/onnxruntime/capi/onnxruntime_pybind11_state*.so; do
     grep -q 'libonnxruntime\.so' "$binding" || clibs+=("$site"/onnxruntime/capi/libonnxruntime.so*)
   done
@@ -30,7 +42,7 @@ done
 before=$(du -sm "$venv" | cut -f1)
 # pip uninstalls itself last: it stays importable for the length of this call.
 "$venv/bin/python" -m pip uninstall --yes --quiet setuptools pip
-rm -rf -- "${suites[@]}" "${clibs[@]}"
+rm -rf -- "${suites[@]}" "${clibs[@]}" "${ft[@]}"
 after=$(du -sm "$venv" | cut -f1)
-printf '    slimmed %s: %s MB -> %s MB (pip, setuptools, %d test suites, %d unused C libraries removed)\n' \
-  "$venv" "$before" "$after" "${#suites[@]}" "${#clibs[@]}"
+printf '    slimmed %s: %s MB -> %s MB (pip, setuptools, %d test suites, %d unused C libraries, %d fontTools build leftovers removed)\n' \
+  "$venv" "$before" "$after" "${#suites[@]}" "${#clibs[@]}" "${#ft[@]}"
