@@ -242,12 +242,17 @@ def account_risk(
     )
 
 
+def _pct(x: float) -> str:
+    """A loss share as "1.23%"; one that rounds to zero is "0.00%", never "-0.00%"."""
+    return f"{x if round(x, 4) != 0 else 0.0:.2%}"
+
+
 def _figures(label: str, f: VarFigures | None, note: str) -> str:
     if f is None:
         return f"{label} VaR99 {note}"
     return (
-        f"{label} VaR99 {f.var99:.2%} CVaR99 {f.cvar99:.2%} "
-        f"(normal {f.param_var99:.2%}/{f.param_cvar99:.2%}), {f.days} d"
+        f"{label} VaR99 {_pct(f.var99)} CVaR99 {_pct(f.cvar99)} "
+        f"(normal {_pct(f.param_var99)}/{_pct(f.param_cvar99)}), {f.days} d"
     )
 
 

@@ -138,3 +138,12 @@ def test_bad_equity_is_refused_in_one_line() -> None:
         account_risk([100.0, 0.0, 90.0], {})
     with pytest.raises(ValueError, match=">= 2"):
         account_risk([100.0], {}, min_days=1)
+
+
+def test_a_var_that_rounds_to_zero_reads_0_00_never_minus_zero() -> None:
+    """A book flat on most days (an options account between trades) has a 99% VaR of a
+    tiny gain: the line says 0.00%, not -0.00%."""
+    flat = [0.00001] * 98 + [0.002, 0.001]
+    (line,) = [x for x in risk_lines(account_risk(_equity(flat), {})) if x.startswith("realised")]
+    assert "-0.00%" not in line
+    assert "VaR99 0.00%" in line
