@@ -146,8 +146,8 @@ class Paths:
     def describe(self) -> str:
         """Human-readable list of the paths, for ``--debug``."""
         return (
-            f"config: {self.config} ({self.config_why})\n"
-            f"home:   {self.home} ({self.home_why})\n"
-            f"ledger: {self.ledger}\ncache:  {self.cache}\npacks:  {self.packs}\n"
+            f"config:  {self.config} ({self.config_why})\n"
+            f"home:    {self.home} ({self.home_why})\n"
+            f"ledger:  {self.ledger}\ncache:   {self.cache}\npacks:   {self.packs}\n"
             f"reports: {self.reports}"
         )

@@ -243,9 +243,9 @@ def test_global_options_work_after_the_subcommand_too(
 ) -> None:
     before, after = tmp_path / "before.toml", tmp_path / "after.toml"
     assert main(["paths", "--config", str(after)]) == 0
-    assert capsys.readouterr().out.splitlines()[0] == f"config: {after} (--config)"
+    assert capsys.readouterr().out.splitlines()[0] == f"config:  {after} (--config)"
     assert main(["--config", str(before), "paths", "--debug"]) == 0  # before: unchanged
-    assert capsys.readouterr().out.splitlines()[0] == f"config: {before} (--config)"
+    assert capsys.readouterr().out.splitlines()[0] == f"config:  {before} (--config)"
     assert main(["config", "check", "--config", str(after)]) == 2  # nested subcommands too
     assert f"config file not found: {after}" in capsys.readouterr().err
 
