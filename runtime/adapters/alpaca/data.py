@@ -240,31 +240,66 @@ class AlpacaData:
         if self._client is None:
             from alpaca.data.historical.stock import StockHistoricalDataClient
 
-            client = StockHistoricalDataClient(
-                api_key=self._key.reveal(),
-                secret_key=self._secret.reveal(),
-                raw_data=True,
-                url_override=self.url_override,
+            self._client = data_client(
+                StockHistoricalDataClient,
+                self._key,
+                self._secret,
+                self.url_override,
+                self.retry_attempts,
+                self.retry_wait_s,
             )
-            # alpaca-py reads its retry settings from constants; its data client
-            # has no arguments for them.
-            if self.retry_attempts is not None:
-                client._retry = self.retry_attempts
-            if self.retry_wait_s is not None:
-                client._retry_wait = self.retry_wait_s
-            self._client = client
         return self._client
 
     def _translate(self, err: Any) -> DataError:
-        status = err.status_code
-        text = api_message(err)
-        if status in (401, 403):
-            return DataUnavailableError(
-                f"Alpaca refused the market data request (HTTP {status}: {text}); check the "
-                f"API key and secret, and that your plan includes the {self.feed!r} feed"
-            )
-        if status == 429:
-            return DataUnavailableError(f"Alpaca rate limit hit (HTTP 429: {text}); retry later")
-        if status in (400, 404, 422):
-            return DataError(f"Alpaca rejected the bars request (HTTP {status}): {text}")
-        return DataUnavailableError(f"Alpaca market data unavailable (HTTP {status}): {text}")
+        return data_error(
+            err,
+            refused="the market data request",
+            rejected="the bars request",
+            plan=f"the {self.feed!r} feed",
+        )
+
+
+def data_client(
+    cls: Any,
+    key: _Secret,
+    secret: _Secret,
+    url_override: str | None,
+    retry_attempts: int | None,
+    retry_wait_s: float | None,
+) -> Any:
+    """An alpaca-py historical data client (stock or option) returning raw JSON."""
+    client = cls(
+        api_key=key.reveal(),
+        secret_key=secret.reveal(),
+        raw_data=True,
+        url_override=url_override,
+    )
+    # alpaca-py reads its retry settings from constants; its data clients have no
+    # arguments for them.
+    if retry_attempts is not None:
+        client._retry = retry_attempts
+    if retry_wait_s is not None:
+        client._retry_wait = retry_wait_s
+    return client
+
+
+def data_error(err: Any, *, refused: str, rejected: str, plan: str) -> DataError:
+    """The :class:`DataError` for an alpaca-py ``APIError`` of a market data request.
+
+    Args:
+        refused: what was refused ("the market data request").
+        rejected: what was rejected on a bad request ("the bars request").
+        plan: what the plan must include ("the 'iex' feed").
+    """
+    status = err.status_code
+    text = api_message(err)
+    if status in (401, 403):
+        return DataUnavailableError(
+            f"Alpaca refused {refused} (HTTP {status}: {text}); check the API key and "
+            f"secret, and that your plan includes {plan}"
+        )
+    if status == 429:
+        return DataUnavailableError(f"Alpaca rate limit hit (HTTP 429: {text}); retry later")
+    if status in (400, 404, 422):
+        return DataError(f"Alpaca rejected {rejected} (HTTP {status}): {text}")
+    return DataUnavailableError(f"Alpaca market data unavailable (HTTP {status}): {text}")

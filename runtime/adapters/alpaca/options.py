@@ -28,8 +28,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from invest.runtime.adapters.alpaca.data import _secret
-from invest.runtime.adapters.alpaca.parsing import api_message
+from invest.runtime.adapters.alpaca.data import _secret, data_client, data_error
 from invest.runtime.adapters.current import require_current
 from invest.runtime.errors import ConfigError, DataError, DataUnavailableError
 from invest.runtime.options.chain import OptionChain, OptionQuote
@@ -277,33 +276,23 @@ class AlpacaOptionChainSource:
                 from alpaca.data.historical.stock import StockHistoricalDataClient
 
             cls = OptionHistoricalDataClient if kind == "option" else StockHistoricalDataClient
-            client = cls(
-                api_key=self._key.reveal(),
-                secret_key=self._secret.reveal(),
-                raw_data=True,
-                url_override=self.url_override,
+            self._clients[kind] = data_client(
+                cls,
+                self._key,
+                self._secret,
+                self.url_override,
+                self.retry_attempts,
+                self.retry_wait_s,
             )
-            # alpaca-py reads its retry settings from constants; no arguments for them.
-            if self.retry_attempts is not None:
-                client._retry = self.retry_attempts
-            if self.retry_wait_s is not None:
-                client._retry_wait = self.retry_wait_s
-            self._clients[kind] = client
         return self._clients[kind]
 
     def _translate(self, err: Any, what: str) -> DataError:
-        status = err.status_code
-        text = api_message(err)
-        if status in (401, 403):
-            return DataUnavailableError(
-                f"Alpaca refused {what} (HTTP {status}: {text}); check the API key and secret, "
-                f"and that your plan includes the {self.feed!r} options feed (indicative is free)"
-            )
-        if status == 429:
-            return DataUnavailableError(f"Alpaca rate limit hit (HTTP 429: {text}); retry later")
-        if status in (400, 404, 422):
-            return DataError(f"Alpaca rejected the request for {what} (HTTP {status}): {text}")
-        return DataUnavailableError(f"Alpaca market data unavailable (HTTP {status}): {text}")
+        return data_error(
+            err,
+            refused=what,
+            rejected=f"the request for {what}",
+            plan=f"the {self.feed!r} options feed (indicative is free)",
+        )
 
 
 @contextmanager
