@@ -462,7 +462,7 @@ def replay_window(args: argparse.Namespace) -> tuple[date | None, date | None]:
 
 def backtest(args: argparse.Namespace, paths: Paths) -> int:
     """``invest backtest``: replay, write the four files, print the summary."""
-    from invest.runtime.backtest.report import report_dict, run_params, write_outputs
+    from invest.runtime.backtest.report import report_dict
     from invest.runtime.cycle import AccountRuntime
     from invest.runtime.market import load_market
 
@@ -489,12 +489,7 @@ def backtest(args: argparse.Namespace, paths: Paths) -> int:
             gate.close()
     in_sample = _in_sample(acct, r, paths, json_out=args.json)
     r.notes = in_sample + r.notes + problems
-    r.notes += _oracle_notes(settings, name, r, args.oracle)
-    r.params = run_params(settings, name, spec, args.start, args.end)
-    out = _backtest_out(args, paths, name)
-    for p in write_outputs(r, out):
-        _err().print(f"wrote {p}")
-    _write_html(r, out, args.no_html)
+    _write_files(r, args, paths, settings, name, spec)
     if args.json:
         print(json.dumps(report_dict(r), indent=2))
     else:
@@ -519,7 +514,7 @@ def _backtest_options(
         options_market,
         replay_options,
     )
-    from invest.runtime.backtest.report import count_rows, report_dict, run_params, write_outputs
+    from invest.runtime.backtest.report import count_rows, report_dict
     from invest.runtime.clock import SystemClock
     from invest.runtime.strategies import build_options_strategy
 
@@ -551,12 +546,7 @@ def _backtest_options(
         if close is not None:
             close()  # the LLM variant's client
     r.notes += problems
-    r.notes += _oracle_notes(settings, name, r, args.oracle)
-    r.params = run_params(settings, name, spec, args.start, args.end)
-    out = _backtest_out(args, paths, name)
-    for p in write_outputs(r, out):
-        _err().print(f"wrote {p}")
-    _write_html(r, out, args.no_html)
+    _write_files(r, args, paths, settings, name, spec)
     if args.json:
         print(json.dumps(report_dict(r), indent=2))
         return 0
@@ -580,15 +570,29 @@ def _backtest_out(args: argparse.Namespace, paths: Paths, name: str) -> Path:
     return paths.backtest_out(name, SystemClock().now())
 
 
-def _write_html(r: BacktestResult, out: Path, skip: bool) -> None:
-    """Write report.html beside the four files, unless ``--no-html``.
+def _write_files(
+    r: BacktestResult,
+    args: argparse.Namespace,
+    paths: Paths,
+    settings: Settings,
+    name: str,
+    spec: str,
+) -> None:
+    """The oracle notes and run parameters, then the four files and report.html.
 
-    Without matplotlib (the ``reports`` extra) there is no report.html and one line
-    says how to get it: the backtest and its four files stand without it.
+    report.html is left out with ``--no-html``; without matplotlib (the ``reports``
+    extra) there is none and one line says how to get it: the backtest and its four
+    files stand without it.
     """
-    if skip:
+    from invest.runtime.backtest.report import run_params, write_html, write_outputs
+
+    r.notes += _oracle_notes(settings, name, r, args.oracle)
+    r.params = run_params(settings, name, spec, args.start, args.end)
+    out = _backtest_out(args, paths, name)
+    for p in write_outputs(r, out):
+        _err().print(f"wrote {p}")
+    if args.no_html:
         return
-    from invest.runtime.backtest.report import write_html
     from invest.runtime.reports.charts import ReportsExtraMissing
 
     try:
