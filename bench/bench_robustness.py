@@ -55,7 +55,7 @@ def main() -> None:
         default_window,
         default_workers,
         monte_carlo,
-        run_path,
+        run_path_curve,
         warmed,
     )
     from invest.runtime.config import parse_config
@@ -90,7 +90,7 @@ def main() -> None:
     )
     t0 = time.perf_counter()
     for p in range(args.serial_paths):
-        run_path(job, cut, p, args.seed)
+        run_path_curve(job, cut, p, args.seed)  # what each Monte Carlo path runs
     per_path = (time.perf_counter() - t0) / args.serial_paths
     print(f"serial: {per_path:.3f} s per path ({args.serial_paths} paths on 1 process)")
 

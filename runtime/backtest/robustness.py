@@ -334,23 +334,12 @@ def run_path_curve(
     amplitude: float = NOISE,
     kind: NoiseKind = "uniform",
 ) -> tuple[tuple[float, ...], npt.NDArray[np.float32]]:
-    """:func:`run_path`'s row and the path's equity as growth of 1 (float32, for the fan)."""
+    """Replay path ``path`` (a fresh account on the noisy frame, through the real cycle):
+    its :func:`path_row` and its equity as growth of 1 (float32, for the fan)."""
+    # Paths need only the equity curve: no explanation records (same decisions).
     r = job.replay(noisy_frame(frame, seed, path, amplitude, kind), explain=False)
     growth = (r.equity / r.equity[0]) if len(r.equity) and r.equity[0] > 0 else r.equity * np.nan
     return path_row(r), growth.astype(np.float32)
-
-
-def run_path(
-    job: Job,
-    frame: BarFrame,
-    path: int,
-    seed: int,
-    amplitude: float = NOISE,
-    kind: NoiseKind = "uniform",
-) -> tuple[float, ...]:
-    """Replay path ``path``: a fresh account on the noisy frame, through the real cycle."""
-    # Paths need only the equity curve: no explanation records (same decisions).
-    return path_row(job.replay(noisy_frame(frame, seed, path, amplitude, kind), explain=False))
 
 
 _WORKER: dict[str, Any] = {}

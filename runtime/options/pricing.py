@@ -144,26 +144,6 @@ def price(
     return _out(value, scalar)
 
 
-@overload
-def greeks(
-    right: Right | str,
-    spot: float,
-    strike: float,
-    t: float,
-    vol: float,
-    rate: float = 0.0,
-    div: float = 0.0,
-) -> Greeks: ...
-@overload
-def greeks(
-    right: Right | str,
-    spot: npt.ArrayLike,
-    strike: npt.ArrayLike,
-    t: npt.ArrayLike,
-    vol: npt.ArrayLike,
-    rate: npt.ArrayLike = 0.0,
-    div: npt.ArrayLike = 0.0,
-) -> Greeks: ...
 def greeks(
     right: Right | str,
     spot: npt.ArrayLike,

@@ -8,13 +8,11 @@ the screen computes nothing, so it shows what the monitors saw.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from invest.runtime.errors import InvestError
@@ -27,7 +25,7 @@ from ..messages import OptionsLoaded, ViewFailed
 from ..widgets.footer import KeysFooter
 from ..widgets.status import EngineBar
 from ..widgets.tables import current_key, set_columns, sync_rows
-from .trades import BACK
+from .trades import AccountFilter
 
 if TYPE_CHECKING:
     from textual import getters
@@ -169,7 +167,7 @@ def describe_closed(p: OptionPositionRow, outcome: str) -> Text:
     return text
 
 
-class OptionsScreen(Screen[None]):
+class OptionsScreen(AccountFilter):
     """Open and closed option positions; ``a`` switches between one account and all.
 
     Args:
@@ -179,15 +177,8 @@ class OptionsScreen(Screen[None]):
     if TYPE_CHECKING:
         app = getters.app(InvestApp)
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        BACK,
-        Binding("a", "toggle_account", "Account/all"),
-    ]
-
     def __init__(self, account: str | None = None) -> None:
-        super().__init__()
-        self.account = account
-        self.only: str | None = None
+        super().__init__(account)
         self._view = OptionsData(None)
         self._open_rows: dict[str, OpenOption] = {}
         self._closed_rows: dict[str, OptionPositionRow] = {}
@@ -213,17 +204,6 @@ class OptionsScreen(Screen[None]):
             columns(CLOSED_COLUMNS, CLOSED_FIRST, width),
         )
         self.query_one("#opt-head", Static).update(Text("Reading the ledger…", style="dim"))
-        self.reload()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """``a`` needs an account to filter to."""
-        if action == "toggle_account":
-            return self.account is not None
-        return True
-
-    def action_toggle_account(self) -> None:
-        """Show only the selected account's positions, or every account's."""
-        self.only = None if self.only else self.account
         self.reload()
 
     @work(thread=True, exclusive=True, group="options")

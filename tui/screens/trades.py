@@ -48,6 +48,41 @@ FIRST_WHEN_NARROW = ("exit", "account", "symbol", "pnl", "pct", "days", "reason"
 BACK = Binding("escape,q", "app.pop_screen", "Back", key_display="q")
 
 
+class AccountFilter(Screen[None]):
+    """A view of every account that ``a`` narrows to one account and back.
+
+    Args:
+        account: the account that ``a`` filters to (the one selected on the overview);
+            None leaves ``a`` off.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        BACK,
+        Binding("a", "toggle_account", "Account/all"),
+    ]
+
+    def __init__(self, account: str | None = None) -> None:
+        super().__init__()
+        self.account = account
+        #: The account shown alone, or None for every account.
+        self.only: str | None = None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``a`` needs an account to filter to."""
+        if action == "toggle_account":
+            return self.account is not None
+        return True
+
+    def action_toggle_account(self) -> None:
+        """Show only the selected account, or every account."""
+        self.only = None if self.only else self.account
+        self.reload()
+
+    def reload(self) -> object:
+        """Read the view again (each screen's own worker)."""
+        raise NotImplementedError
+
+
 def _columns(width: int) -> tuple[tuple[str, str], ...]:
     if width >= WIDE:
         return COLUMNS
@@ -89,7 +124,7 @@ def describe(t: ClosedTrade) -> Text:
     return text
 
 
-class TradesScreen(Screen[None]):
+class TradesScreen(AccountFilter):
     """Closed trades, newest exit first; ``a`` switches between one account and all.
 
     Args:
@@ -99,15 +134,8 @@ class TradesScreen(Screen[None]):
     if TYPE_CHECKING:
         app = getters.app(InvestApp)
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        BACK,
-        Binding("a", "toggle_account", "Account/all"),
-    ]
-
     def __init__(self, account: str | None = None) -> None:
-        super().__init__()
-        self.account = account
-        self.only: str | None = None
+        super().__init__(account)
         self._trades: dict[str, ClosedTrade] = {}
 
     def compose(self) -> ComposeResult:
@@ -122,17 +150,6 @@ class TradesScreen(Screen[None]):
         """Columns for the width, then the first load."""
         set_columns(self.query_one("#trades", DataTable), _columns(self.app.size.width))
         self.query_one("#trades-head", Static).update(Text("Reading the ledger…", style="dim"))
-        self.reload()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """``a`` needs an account to filter to."""
-        if action == "toggle_account":
-            return self.account is not None
-        return True
-
-    def action_toggle_account(self) -> None:
-        """Show only the selected account's trades, or every account's."""
-        self.only = None if self.only else self.account
         self.reload()
 
     @work(thread=True, exclusive=True, group="trades")
